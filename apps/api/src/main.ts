@@ -1,0 +1,30 @@
+// Starts the API: parse config, listen, and shut down gracefully on SIGTERM/SIGINT.
+import { ConfigError, loadConfig } from '@flash/core';
+import { buildServer } from './server.ts';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const app = await buildServer(config);
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        app.log.error({ err }, 'error while shutting down');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  await app.listen({ port: config.port, host: config.host });
+  console.log(`flash-sale api listening on http://${config.host}:${config.port} (tRPC at /trpc)`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,54 @@
+import { type Config, createRuntime, createTokenVerifier, type Runtime } from '@flash/core';
+import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { contextFactory } from './trpc/context.ts';
+import { type AppRouter, appRouter } from './trpc/root.ts';
+
+export type BuildServerOptions = {
+  /** Use an existing runtime (tests share one); otherwise one is created and closed with the server. */
+  runtime?: Runtime;
+  logger?: boolean;
+};
+
+/** Builds the API without listening, so tests can `inject()` or listen on a port of their own. */
+export async function buildServer(
+  config: Config,
+  options: BuildServerOptions = {},
+): Promise<FastifyInstance> {
+  const rt = options.runtime ?? (await createRuntime(config, { name: 'flash-sale-api' }));
+  const app = Fastify({
+    logger: options.logger === false ? false : { level: config.logLevel },
+    // A tRPC batch path lists every procedure; bound it rather than accept any length.
+    routerOptions: { maxParamLength: 2000 },
+    bodyLimit: 256 * 1024,
+  });
+
+  if (!options.runtime) app.addHook('onClose', () => rt.close());
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const checks = await Promise.allSettled([
+      rt.redis.ping(),
+      rt.db.selectNoFrom((eb) => eb.val(1).as('ok')).execute(),
+    ]);
+    const [redis, postgres] = checks.map((c) => (c.status === 'fulfilled' ? 'ok' : 'down'));
+    const ready = redis === 'ok' && postgres === 'ok';
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', redis, postgres });
+  });
+
+  const tokens = createTokenVerifier(config.jwtSecret);
+  await app.register(fastifyTRPCPlugin, {
+    prefix: '/trpc',
+    trpcOptions: {
+      router: appRouter,
+      createContext: contextFactory(rt, tokens),
+      onError({ error, path, ctx }) {
+        if (error.code === 'INTERNAL_SERVER_ERROR') {
+          (ctx?.log ?? app.log).error({ err: error.cause ?? error, path }, 'procedure failed');
+        }
+      },
+    } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
+  });
+
+  return app;
+}

@@ -1,0 +1,77 @@
+import { APP_ERROR_TRPC_CODE, AppError, type AppErrorCode, toAppError } from '@flash/core';
+import { initTRPC, TRPCError } from '@trpc/server';
+import { ZodError } from 'zod';
+import type { Context } from './context.ts';
+
+const APP_CODE_BY_TRPC_CODE: Partial<Record<TRPCError['code'], AppErrorCode>> = {
+  BAD_REQUEST: 'INVALID_INPUT',
+  PARSE_ERROR: 'INVALID_INPUT',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  FORBIDDEN: 'FORBIDDEN',
+  TOO_MANY_REQUESTS: 'RATE_LIMITED',
+  SERVICE_UNAVAILABLE: 'UNAVAILABLE',
+};
+
+const t = initTRPC.context<Context>().create({
+  errorFormatter({ shape, error, ctx }) {
+    const cause = error.cause;
+    const appCode = cause instanceof AppError ? cause.code : APP_CODE_BY_TRPC_CODE[error.code];
+    const details = cause instanceof AppError ? cause.details : undefined;
+    const { stack: _stack, ...data } = shape.data;
+    return {
+      ...shape,
+      // A readable one-liner instead of zod's JSON dump: "limit: Too small: expected number to be >=1".
+      message:
+        cause instanceof ZodError
+          ? cause.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')
+          : shape.message,
+      data: {
+        ...data,
+        ...details,
+        ...(appCode ? { appCode } : {}),
+        // Stacks help while developing; production answers (and unknown contexts) never carry them.
+        ...(ctx && ctx.rt.config.nodeEnv !== 'production' ? { stack: shape.data.stack } : {}),
+      },
+    };
+  },
+});
+
+/**
+ * Turns domain errors (and store outages) into tRPC errors with the contract's HTTP status.
+ * Anything else is a bug: it becomes INTERNAL_SERVER_ERROR with a generic message, and the
+ * original is logged with the request id by the adapter's onError.
+ */
+const errorMapping = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (result.ok) return result;
+  const original = result.error.cause ?? result.error;
+  const appError = toAppError(original);
+  if (appError) {
+    throw new TRPCError({
+      code: APP_ERROR_TRPC_CODE[appError.code],
+      message: appError.message,
+      cause: appError,
+    });
+  }
+  if (result.error.code === 'INTERNAL_SERVER_ERROR') {
+    throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error', cause: original });
+  }
+  return result;
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+export const publicProcedure = t.procedure.use(errorMapping);
+
+/** Requires a valid bearer token; narrows `ctx.user`. */
+export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  const user = await ctx.tokens.verify(ctx.authorization);
+  return next({ ctx: { user } });
+});
+
+/** Requires `role: "admin"` in the token. */
+export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
+  if (!ctx.user.isAdmin) throw new AppError('FORBIDDEN', 'Admin role required');
+  return next();
+});

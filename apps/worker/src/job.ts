@@ -1,0 +1,13 @@
+import type { QueueName, Runtime } from '@flash/core';
+import type { Job } from 'bullmq';
+
+/**
+ * One queue's worker: its handler, how many jobs it runs at once, and any jobs that must
+ * repeat on a schedule (sweeps that catch what an event-driven job missed).
+ */
+export type QueueWorker = {
+  queue: QueueName;
+  concurrency: number;
+  handle(rt: Runtime, job: Job): Promise<unknown>;
+  schedules?: { id: string; everyMs: number; name: string; data?: unknown }[];
+};

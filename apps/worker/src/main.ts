@@ -1,0 +1,28 @@
+// Starts the BullMQ workers and stops them gracefully (active jobs finish) on SIGTERM/SIGINT.
+import { ConfigError, createRuntime, loadConfig } from '@flash/core';
+import { startWorkers } from './workers.ts';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const rt = await createRuntime(config, { name: 'flash-sale-worker' });
+  const running = await startWorkers(rt);
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    console.log(`worker: ${signal} received, finishing active jobs`);
+    await running.close();
+    await rt.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  console.log(
+    `flash-sale worker draining ${running.workers.map((w) => w.name).join(', ') || '(no queues yet)'}`,
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEV_JWT_SECRET, loadConfig } from './config.ts';
+
+describe('loadConfig', () => {
+  it('applies the contract defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      redisUrl: 'redis://127.0.0.1:6379',
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/ecommerce',
+      orderHoldSeconds: 900,
+      jwtSecret: DEV_JWT_SECRET,
+    });
+  });
+
+  it('coerces numbers from strings', () => {
+    expect(loadConfig({ PORT: '8080', ORDER_HOLD_SECONDS: '60' })).toMatchObject({
+      port: 8080,
+      orderHoldSeconds: 60,
+    });
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['ORDER_HOLD_SECONDS', '0'],
+    ['ORDER_HOLD_SECONDS', '1.5'],
+    ['REDIS_URL', 'http://127.0.0.1:6379'],
+    ['DATABASE_URL', 'not a url'],
+    ['AUTH_JWT_SECRET', 'short'],
+    ['NODE_ENV', 'staging'],
+  ])('names %s when it is %j', (variable, value) => {
+    expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [variable]: value })).toThrow(
+      new RegExp(
+        `^Invalid environment variable ${variable}=${JSON.stringify(value).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `,
+      ),
+    );
+  });
+
+  it('reports every bad variable, one line each', () => {
+    try {
+      loadConfig({ PORT: 'x', ORDER_HOLD_SECONDS: '-1' });
+      expect.unreachable();
+    } catch (err) {
+      const lines = (err as Error).message.split('\n');
+      expect(lines).toHaveLength(2);
+      expect(lines.some((l) => l.includes('PORT'))).toBe(true);
+      expect(lines.some((l) => l.includes('ORDER_HOLD_SECONDS'))).toBe(true);
+    }
+  });
+
+  it('requires AUTH_JWT_SECRET in production, and never falls back to the dev secret there', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
+      /AUTH_JWT_SECRET: required when NODE_ENV=production/,
+    );
+    const secret = 'x'.repeat(40);
+    expect(loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: secret }).jwtSecret).toBe(secret);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(loadConfig({ PORT: '' }).port).toBe(3000);
+  });
+});

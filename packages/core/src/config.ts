@@ -1,0 +1,91 @@
+import { z } from 'zod';
+
+/** Used only when NODE_ENV is not `production`, so local runs and tests need no setup. */
+export const DEV_JWT_SECRET = 'flash-sale-dev-secret-do-not-use-in-production';
+
+const ZPort = z.coerce.number().int().min(0).max(65535);
+const ZUrl = (protocols: string[]) =>
+  z.url().refine((value) => protocols.some((p) => value.startsWith(`${p}:`)), {
+    message: `must start with ${protocols.map((p) => `${p}://`).join(' or ')}`,
+  });
+
+const ZEnv = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: ZPort.default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  REDIS_URL: ZUrl(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
+  /** Prefix for every Redis key this service writes (lets test runs and tenants share one Redis). */
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]*$/, 'may only contain letters, digits, ":", "_" and "-"')
+    .default('fs:'),
+  DATABASE_URL: ZUrl(['postgres', 'postgresql']).default('postgres://postgres@127.0.0.1:5432/ecommerce'),
+  AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  ORDER_HOLD_SECONDS: z.coerce.number().int().positive().default(900),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Where paid orders are exported; when unset the export worker only logs them. */
+  DATA_PLATFORM_URL: ZUrl(['http', 'https']).optional(),
+  /** Comma-separated browser origins allowed by CORS; empty means none. */
+  CORS_ORIGINS: z.string().default(''),
+});
+
+export type Config = {
+  nodeEnv: 'development' | 'test' | 'production';
+  port: number;
+  host: string;
+  redisUrl: string;
+  redisKeyPrefix: string;
+  databaseUrl: string;
+  jwtSecret: string;
+  orderHoldSeconds: number;
+  logLevel: z.infer<typeof ZEnv>['LOG_LEVEL'];
+  dataPlatformUrl: string | undefined;
+  corsOrigins: string[];
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Parses the environment once at start-up. Every problem is reported as one line naming the
+ * variable, so an operator can fix a bad deployment without reading code.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset" in most deployment tools; treat them so.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = ZEnv.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const variable = String(issue.path[0] ?? 'environment');
+      const value = env[variable];
+      return `Invalid environment variable ${variable}${value === undefined ? '' : `=${JSON.stringify(value)}`}: ${issue.message}`;
+    });
+    throw new ConfigError(lines.join('\n'));
+  }
+  const e = parsed.data;
+  let jwtSecret = e.AUTH_JWT_SECRET;
+  if (jwtSecret === undefined) {
+    if (e.NODE_ENV === 'production') {
+      throw new ConfigError(
+        'Invalid environment variable AUTH_JWT_SECRET: required when NODE_ENV=production',
+      );
+    }
+    jwtSecret = DEV_JWT_SECRET;
+  }
+  return {
+    nodeEnv: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    databaseUrl: e.DATABASE_URL,
+    jwtSecret,
+    orderHoldSeconds: e.ORDER_HOLD_SECONDS,
+    logLevel: e.LOG_LEVEL,
+    dataPlatformUrl: e.DATA_PLATFORM_URL,
+    corsOrigins: e.CORS_ORIGINS.split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * The contract's domain error codes. Each is raised as an `AppError`; the API maps it to a
+ * tRPC code with `APP_ERROR_TRPC_CODE` and puts it on `error.data.appCode`.
+ */
+export const AppErrorCode = {
+  /** Input failed validation (wrong type, out of range, unknown keys). */
+  INVALID_INPUT: 'INVALID_INPUT',
+  /** No bearer token, or one that is malformed, expired or wrongly signed. */
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  /** Authenticated, but not allowed (a non-admin calling `admin.*`). */
+  FORBIDDEN: 'FORBIDDEN',
+  /** `balance.charge` below the 1,000 KRW minimum. */
+  CHARGE_AMOUNT_TOO_SMALL: 'CHARGE_AMOUNT_TOO_SMALL',
+  /** One charge over 10,000,000 KRW, or a resulting balance over 1,000,000,000 KRW. */
+  CHARGE_LIMIT_EXCEEDED: 'CHARGE_LIMIT_EXCEEDED',
+  /** Unknown product id. */
+  PRODUCT_NOT_FOUND: 'PRODUCT_NOT_FOUND',
+  /** Unknown coupon id. */
+  COUPON_NOT_FOUND: 'COUPON_NOT_FOUND',
+  /** Unknown order id, or one that belongs to another user. */
+  ORDER_NOT_FOUND: 'ORDER_NOT_FOUND',
+  /** Every coupon of this kind has been issued. */
+  COUPON_SOLD_OUT: 'COUPON_SOLD_OUT',
+  /** This user already holds this coupon. */
+  COUPON_ALREADY_ISSUED: 'COUPON_ALREADY_ISSUED',
+  /** Issued outside the coupon's issue window. */
+  COUPON_NOT_ACTIVE: 'COUPON_NOT_ACTIVE',
+  /** The coupon on an order is not held by the user, already used, expired or held by another order. */
+  COUPON_NOT_USABLE: 'COUPON_NOT_USABLE',
+  /** An order line asks for more than can be ordered now (`details.productId` names it). */
+  OUT_OF_STOCK: 'OUT_OF_STOCK',
+  /** Paying an order that is already paid, expired or cancelled. */
+  ORDER_NOT_PAYABLE: 'ORDER_NOT_PAYABLE',
+  /** The balance does not cover the order's pay amount. */
+  INSUFFICIENT_BALANCE: 'INSUFFICIENT_BALANCE',
+  /** An idempotency key reused with a different input. */
+  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
+  /** Too many requests from this user or address. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** Redis or Postgres is down, or hot-path state is missing and must be rebuilt first. */
+  UNAVAILABLE: 'UNAVAILABLE',
+} as const;
+export type AppErrorCode = (typeof AppErrorCode)[keyof typeof AppErrorCode];
+
+export type TrpcErrorCodeName =
+  | 'BAD_REQUEST'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'TOO_MANY_REQUESTS'
+  | 'SERVICE_UNAVAILABLE';
+
+export const APP_ERROR_TRPC_CODE: Record<AppErrorCode, TrpcErrorCodeName> = {
+  INVALID_INPUT: 'BAD_REQUEST',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  FORBIDDEN: 'FORBIDDEN',
+  CHARGE_AMOUNT_TOO_SMALL: 'BAD_REQUEST',
+  CHARGE_LIMIT_EXCEEDED: 'BAD_REQUEST',
+  PRODUCT_NOT_FOUND: 'NOT_FOUND',
+  COUPON_NOT_FOUND: 'NOT_FOUND',
+  ORDER_NOT_FOUND: 'NOT_FOUND',
+  COUPON_SOLD_OUT: 'CONFLICT',
+  COUPON_ALREADY_ISSUED: 'CONFLICT',
+  COUPON_NOT_ACTIVE: 'CONFLICT',
+  COUPON_NOT_USABLE: 'CONFLICT',
+  OUT_OF_STOCK: 'CONFLICT',
+  ORDER_NOT_PAYABLE: 'CONFLICT',
+  INSUFFICIENT_BALANCE: 'CONFLICT',
+  IDEMPOTENCY_KEY_REUSED: 'CONFLICT',
+  RATE_LIMITED: 'TOO_MANY_REQUESTS',
+  UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+};
+
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly code: AppErrorCode;
+  /** Extra fields for clients, copied onto `error.data` (e.g. `productId` for OUT_OF_STOCK). */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(
+    code: AppErrorCode,
+    message: string,
+    details?: Record<string, unknown>,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.code = code;
+    this.details = details;
+  }
+}
+
+const UNAVAILABLE_NET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+// Postgres SQLSTATE classes 08 (connection), 57P (operator intervention: shutdown, crash), 53 (resources).
+const UNAVAILABLE_PG_STATE = /^(08|57P|53)/;
+
+/**
+ * True when an error means a backing store is unreachable rather than that the request was
+ * wrong: callers turn these into `UNAVAILABLE` so clients know to retry later.
+ */
+export function isUnavailableError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const e = err as Error & { code?: unknown };
+  if (
+    typeof e.code === 'string' &&
+    (UNAVAILABLE_NET_CODES.has(e.code) || UNAVAILABLE_PG_STATE.test(e.code))
+  ) {
+    return true;
+  }
+  if (e.name === 'MaxRetriesPerRequestError') return true;
+  return /Connection is closed|Connection terminated|connect ECONNREFUSED|Stream isn't writeable|timeout exceeded when trying to connect|Client has encountered a connection error|Reached the max retries per request/i.test(
+    e.message,
+  );
+}
+
+/** Maps any thrown value to an AppError when it has a domain meaning, otherwise returns undefined. */
+export function toAppError(err: unknown): AppError | undefined {
+  if (err instanceof AppError) return err;
+  if (isUnavailableError(err)) {
+    return new AppError(
+      AppErrorCode.UNAVAILABLE,
+      'A backing service is unavailable, please retry',
+      undefined,
+      {
+        cause: err,
+      },
+    );
+  }
+  return undefined;
+}

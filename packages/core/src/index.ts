@@ -1,0 +1,16 @@
+export * from './auth/token.ts';
+export * from './balance/balance.repository.ts';
+export * from './balance/balance.service.ts';
+export * from './clock.ts';
+export * from './config.ts';
+export * from './db/client.ts';
+export type * from './db/database.ts';
+export * from './db/migrate.ts';
+export * from './errors.ts';
+export * from './product/product.repository.ts';
+export * from './product/product.service.ts';
+export * from './queue/queues.ts';
+export * from './redis/client.ts';
+export * from './redis/keys.ts';
+export * from './redis/scripts.ts';
+export * from './runtime.ts';

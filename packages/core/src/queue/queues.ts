@@ -1,0 +1,44 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+/**
+ * Every BullMQ queue the service uses. Each job is idempotent: BullMQ delivers at least once,
+ * so handlers rely on unique keys and state-guarded updates, never on running exactly once.
+ */
+export const QueueName = {
+  /** Moves coupon issuances from Redis into Postgres in batches. */
+  CouponPersist: 'coupon-persist',
+  /** Expires unpaid orders and releases their stock and coupon. */
+  OrderExpiry: 'order-expiry',
+  /** Ships paid orders from the outbox to the data platform. */
+  OutboxExport: 'outbox-export',
+  /** Periodic sweeps: persistence catch-up, reconciliation, idempotency-key cleanup. */
+  Maintenance: 'maintenance',
+} as const;
+export type QueueName = (typeof QueueName)[keyof typeof QueueName];
+
+export const ALL_QUEUES: QueueName[] = Object.values(QueueName);
+
+/** Retries with exponential backoff; what keeps failing stays in the failed set for operators. */
+export const DEFAULT_JOB_OPTIONS = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 500 },
+  removeOnComplete: { count: 1000, age: 3600 },
+  removeOnFail: false,
+} as const;
+
+export type Queues = Record<QueueName, Queue> & { close(): Promise<void> };
+
+/** Producers share the caller's fail-fast connection: enqueueing never hangs a request. */
+export function createQueues(connection: Redis, prefix: string): Queues {
+  const entries = ALL_QUEUES.map(
+    (name) =>
+      [name, new Queue(name, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS })] as const,
+  );
+  const queues = Object.fromEntries(entries) as Record<QueueName, Queue>;
+  return Object.assign(queues, {
+    async close() {
+      await Promise.all(entries.map(([, q]) => q.close()));
+    },
+  });
+}

@@ -1,0 +1,35 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+export type { Redis } from 'ioredis';
+
+/**
+ * Two kinds of connection, because BullMQ and request handlers want opposite things:
+ * - `command`: request paths and queue producers. While Redis is down a call fails at once
+ *   (no offline queue, one retry) so a request answers UNAVAILABLE instead of hanging.
+ * - `worker`: BullMQ workers, which must wait out outages (`maxRetriesPerRequest: null`).
+ */
+export type RedisRole = 'command' | 'worker';
+
+export function redisOptions(role: RedisRole): RedisOptions {
+  const common: RedisOptions = {
+    connectTimeout: 2000,
+    // Reconnect quickly but never give up: Redis coming back must heal the process on its own.
+    retryStrategy: (times) => Math.min(50 * times, 1000),
+  };
+  if (role === 'worker') return { ...common, maxRetriesPerRequest: null };
+  return { ...common, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 3000 };
+}
+
+export function createRedis(url: string, role: RedisRole, name = 'flash-sale'): Redis {
+  const redis = new Redis(url, { ...redisOptions(role), connectionName: name, lazyConnect: true });
+  // Errors surface on the commands that fail; without a listener ioredis would log each one.
+  redis.on('error', () => {});
+  return redis;
+}
+
+/** Connects and waits until the connection is ready (commands fail fast without an offline queue). */
+export async function connectRedis(url: string, role: RedisRole, name?: string): Promise<Redis> {
+  const redis = createRedis(url, role, name);
+  await redis.connect();
+  return redis;
+}

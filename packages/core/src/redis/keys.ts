@@ -1,0 +1,44 @@
+/**
+ * Every Redis key the service uses is built here. Keys a Lua script touches together share
+ * one hash tag (`{...}`), so each script stays in one Redis Cluster slot.
+ *
+ * Inventory is one slot on purpose: `order.create` must hold stock for every line of a
+ * multi-line order or for none, atomically, and a Lua script can only do that when all the
+ * products' counters live in one slot. The price is that stock holds cannot be spread over
+ * several cluster nodes; one Redis core runs far more hold scripts per second than a sale
+ * needs, while coupons (the flash-crowd path) get one slot each and spread freely.
+ */
+export type Keys = ReturnType<typeof createKeys>;
+
+export function createKeys(prefix: string) {
+  return {
+    prefix,
+    coupon: (couponId: number) => {
+      const tag = `${prefix}{coupon:${couponId}}`;
+      return {
+        /** Hash: total, startsAt, endsAt (ms epoch, 0 = open), validDays. Absent = not loaded. */
+        meta: `${tag}:meta`,
+        /** Hash: userId -> issuedAt (ms). Its size is the number issued. */
+        issued: `${tag}:issued`,
+        /** Stream of issuances not yet persisted to Postgres; entries are deleted once persisted. */
+        pending: `${tag}:pending`,
+      };
+    },
+    inventory: {
+      /** Hash: productId -> units that can be ordered now (committed stock minus open holds). */
+      available: `${prefix}{inventory}:available`,
+      /** Hash: orderId -> JSON of the lines it holds (present while the order is unpaid). */
+      holds: `${prefix}{inventory}:holds`,
+      /** Marker that `available` was loaded from Postgres (absent after a Redis flush = fail closed). */
+      loaded: `${prefix}{inventory}:loaded`,
+    },
+    ranking: {
+      /** Sorted set productId -> units sold in that UTC day. */
+      day: (yyyymmdd: string) => `${prefix}{ranking}:sold:${yyyymmdd}`,
+      /** Cached merge of the last days, rebuilt at most every few seconds. */
+      top: `${prefix}{ranking}:top`,
+    },
+    /** BullMQ takes its own prefix (it must not share ioredis' keyPrefix). */
+    bullPrefix: `${prefix}bull`,
+  };
+}

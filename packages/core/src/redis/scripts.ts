@@ -1,0 +1,67 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+
+/**
+ * Loads `scripts/lua/<name>-<numberOfKeys>.lua` and registers each on a connection with
+ * ioredis' `defineCommand`, which calls EVALSHA and, on NOSCRIPT (after SCRIPT FLUSH or a
+ * Redis restart), falls back to EVAL so the script is cached again: callers never see it.
+ */
+export const LUA_DIR = path.resolve(import.meta.dirname, '../../../../scripts/lua');
+
+export type LuaScript = { name: string; numberOfKeys: number; lua: string };
+
+const FILE_NAME = /^([A-Za-z][A-Za-z0-9]*)-(\d+)\.lua$/;
+
+export function readScripts(dir: string = LUA_DIR): LuaScript[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.lua'))
+    .map((file) => {
+      const match = FILE_NAME.exec(file);
+      if (!match) throw new Error(`Lua script ${file} must be named <name>-<numberOfKeys>.lua`);
+      return {
+        name: match[1]!,
+        numberOfKeys: Number(match[2]),
+        lua: readFileSync(path.join(dir, file), 'utf8'),
+      };
+    });
+}
+
+let defaultScripts: LuaScript[] | undefined;
+const registered = new WeakMap<Redis, Set<string>>();
+
+/** Registers scripts on a connection once; safe to call on every use. */
+export function registerScripts(redis: Redis, scripts?: LuaScript[]): void {
+  if (!scripts) {
+    defaultScripts ??= readScripts();
+    scripts = defaultScripts;
+  }
+  let names = registered.get(redis);
+  if (!names) {
+    names = new Set();
+    registered.set(redis, names);
+  }
+  for (const script of scripts) {
+    if (names.has(script.name)) continue;
+    redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
+    names.add(script.name);
+  }
+}
+
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+
+/**
+ * Runs a registered script. Typed wrappers in each area's `*.store.ts` call this and turn the
+ * raw reply into a typed result.
+ */
+export function runScript(
+  redis: Redis,
+  name: string,
+  keys: string[],
+  args: (string | number)[],
+): Promise<unknown> {
+  if (!registered.get(redis)?.has(name)) registerScripts(redis);
+  const fn = (redis as unknown as Record<string, ScriptFn | undefined>)[name];
+  if (typeof fn !== 'function') throw new Error(`Unknown Lua script ${name}`);
+  return fn.call(redis, ...keys, ...args);
+}

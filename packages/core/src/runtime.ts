@@ -1,0 +1,51 @@
+import { type Clock, systemClock } from './clock.ts';
+import type { Config } from './config.ts';
+import { createDb, type Db } from './db/client.ts';
+import { createQueues, type Queues } from './queue/queues.ts';
+import { connectRedis, type Redis } from './redis/client.ts';
+import { createKeys, type Keys } from './redis/keys.ts';
+import { registerScripts } from './redis/scripts.ts';
+
+/**
+ * The shared resources every service function takes as its first argument. Built once per
+ * process (API or worker) and closed on shutdown.
+ */
+export type Runtime = {
+  config: Config;
+  db: Db;
+  redis: Redis;
+  keys: Keys;
+  queues: Queues;
+  clock: Clock;
+  close(): Promise<void>;
+};
+
+export async function createRuntime(
+  config: Config,
+  options: { clock?: Clock; name?: string; dbPoolSize?: number } = {},
+): Promise<Runtime> {
+  const name = options.name ?? 'flash-sale';
+  const db = createDb(config.databaseUrl, { applicationName: name, max: options.dbPoolSize });
+  let redis: Redis;
+  try {
+    redis = await connectRedis(config.redisUrl, 'command', name);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  registerScripts(redis);
+  const keys = createKeys(config.redisKeyPrefix);
+  const queues = createQueues(redis, keys.bullPrefix);
+  return {
+    config,
+    db,
+    redis,
+    keys,
+    queues,
+    clock: options.clock ?? systemClock,
+    async close() {
+      await queues.close();
+      await Promise.allSettled([redis.quit(), db.destroy()]);
+    },
+  };
+}

@@ -1,0 +1,57 @@
+// Creates a migrated template database for this test run; each test file clones it (see
+// support.ts). Teardown drops every database and Redis key the run created.
+import { randomBytes } from 'node:crypto';
+import { createDb, dropDatabase, ensureDatabase, loadConfig, migrateToLatest } from '@flash/core';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    runId: string;
+    templateDatabaseUrl: string;
+  }
+}
+
+export function databaseUrlFor(name: string): string {
+  const url = new URL(loadConfig().databaseUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export default async function setup(project: TestProject) {
+  const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const templateDatabaseUrl = databaseUrlFor(`flash_test_${runId}`);
+  await ensureDatabase(templateDatabaseUrl);
+  const db = createDb(templateDatabaseUrl, { max: 1 });
+  await migrateToLatest(db);
+  await db.destroy();
+  project.provide('runId', runId);
+  project.provide('templateDatabaseUrl', templateDatabaseUrl);
+
+  return async () => {
+    const admin = new pg.Client({ connectionString: databaseUrlFor('postgres') });
+    await admin.connect();
+    const { rows } = await admin.query<{ datname: string }>(
+      `SELECT datname FROM pg_database WHERE datname LIKE $1`,
+      [`flash_test_${runId}%`],
+    );
+    await admin.end();
+    for (const { datname } of rows) await dropDatabase(databaseUrlFor(datname));
+    await deleteRedisKeys(`t:${runId}:*`);
+  };
+}
+
+export async function deleteRedisKeys(pattern: string): Promise<void> {
+  const redis = new Redis(loadConfig().redisUrl);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
