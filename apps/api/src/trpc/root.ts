@@ -1,12 +1,18 @@
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
-import { adminRouter } from '../routers/admin.ts';
+import { adminRouter } from '../routers/admin/index.ts';
 import { balanceRouter } from '../routers/balance.ts';
+import { couponRouter } from '../routers/coupon.ts';
+import { orderRouter } from '../routers/order.ts';
+import { paymentRouter } from '../routers/payment.ts';
 import { productRouter } from '../routers/product.ts';
 import { router } from './init.ts';
 
 export const appRouter = router({
   admin: adminRouter,
   balance: balanceRouter,
+  coupon: couponRouter,
+  order: orderRouter,
+  payment: paymentRouter,
   product: productRouter,
 });
 
