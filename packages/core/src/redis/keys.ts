@@ -31,6 +31,8 @@ export function createKeys(prefix: string) {
       holds: `${prefix}{inventory}:holds`,
       /** Marker that `available` was loaded from Postgres (absent after a Redis flush = fail closed). */
       loaded: `${prefix}{inventory}:loaded`,
+      /** Sorted set orderId -> ms the hold was taken; finds holds whose order never reached Postgres. */
+      holdStarted: `${prefix}{inventory}:hold-started`,
     },
     ranking: {
       /** Sorted set productId -> units sold in that UTC day. */
