@@ -20,8 +20,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  await app.listen({ port: config.port, host: config.host });
-  console.log(`flash-sale api listening on http://${config.host}:${config.port} (tRPC at /trpc)`);
+  const address = await app.listen({ port: config.port, host: config.host });
+  console.log(`flash-sale api listening on ${address} (tRPC at ${address}/trpc)`);
 }
 
 main().catch((err: unknown) => {

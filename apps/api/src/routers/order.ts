@@ -1,4 +1,52 @@
+import { createOrder, getOrder, listOrders } from '@flash/core/order/order.service';
 import type { TRPCRouterRecord } from '@trpc/server';
+import { z } from 'zod';
+import { protectedProcedure } from '../trpc/init.ts';
+import { ZId, ZIdempotencyKey } from './schemas.ts';
 
-// order.create, order.get and order.list arrive with the order flow.
-export const orderRouter = {} satisfies TRPCRouterRecord;
+const ZOrderId = z.string().min(1).max(64);
+
+const ZOrder = z.object({
+  orderId: z.string(),
+  status: z.enum(['PENDING_PAYMENT', 'PAID', 'EXPIRED', 'CANCELLED']),
+  totalAmount: z.number(),
+  discountAmount: z.number(),
+  payAmount: z.number(),
+  couponId: z.number().nullable(),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+  items: z.array(z.object({ productId: z.number(), quantity: z.number(), unitPrice: z.number() })),
+});
+
+export const orderRouter = {
+  create: protectedProcedure
+    .input(
+      z.strictObject({
+        items: z
+          .array(z.strictObject({ productId: ZId, quantity: z.number().int().min(1).max(1000) }))
+          .min(1)
+          .max(50)
+          .refine((items) => new Set(items.map((i) => i.productId)).size === items.length, {
+            message: 'each product may appear only once',
+          }),
+        couponId: ZId.optional(),
+        idempotencyKey: ZIdempotencyKey.optional(),
+      }),
+    )
+    .output(ZOrder)
+    .mutation(({ ctx, input }) => createOrder(ctx.rt, ctx.user.userId, input)),
+
+  get: protectedProcedure
+    .input(z.strictObject({ orderId: ZOrderId }))
+    .output(ZOrder)
+    .query(({ ctx, input }) => getOrder(ctx.rt, ctx.user.userId, input.orderId)),
+
+  list: protectedProcedure
+    .input(
+      z
+        .strictObject({ cursor: ZOrderId.optional(), limit: z.number().int().min(1).max(100).optional() })
+        .optional(),
+    )
+    .output(z.object({ items: z.array(ZOrder), nextCursor: z.string().nullable() }))
+    .query(({ ctx, input }) => listOrders(ctx.rt, ctx.user.userId, { cursor: input?.cursor, limit: input?.limit ?? 20 })),
+} satisfies TRPCRouterRecord;

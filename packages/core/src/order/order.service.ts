@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import { findHeldCoupon } from '../coupon/coupon.service.ts';
+import type { OrderRow, OrderStatus } from '../db/database.ts';
+import { AppError, AppErrorCode } from '../errors.ts';
+import { findIdempotentResponse, withIdempotency } from '../idempotency/idempotency.service.ts';
+import { ensureInventoryLoaded, getProductsForOrder } from '../product/product.service.ts';
+import type { Runtime } from '../runtime.ts';
+import { type Discount, priceOrder } from './order.pricing.ts';
+import {
+  couponHeldByPendingOrder,
+  findOrderForUser,
+  insertOrder,
+  listOrdersForUser,
+  type OrderLine,
+  type OrderWithLines,
+} from './order.repository.ts';
+import { endHold, holdStock, type OrderLineInput } from './order.store.ts';
+
+export type OrderView = {
+  orderId: string;
+  status: OrderStatus;
+  totalAmount: number;
+  discountAmount: number;
+  payAmount: number;
+  couponId: number | null;
+  createdAt: string;
+  expiresAt: string;
+  items: OrderLine[];
+};
+
+export type CreateOrderInput = { items: OrderLineInput[]; couponId?: number; idempotencyKey?: string };
+
+const SCOPE = 'order.create';
+
+export function toOrderView(order: OrderWithLines): OrderView {
+  return {
+    orderId: order.id,
+    status: order.status,
+    totalAmount: order.total_amount,
+    discountAmount: order.discount_amount,
+    payAmount: order.pay_amount,
+    couponId: order.coupon_id,
+    createdAt: order.created_at.toISOString(),
+    expiresAt: order.expires_at.toISOString(),
+    items: order.lines,
+  };
+}
+
+/**
+ * Creates an order in three steps, each safe to fail:
+ * 1. Redis holds stock for every line or none (one Lua script) — this is where the crowd is decided.
+ * 2. Postgres saves the order (and its idempotency key) in one transaction, BEFORE we answer:
+ *    an order that was answered survives any crash. A coupon can back only one open order: the
+ *    partial unique index `orders_one_pending_per_coupon` decides races.
+ * 3. If step 2 fails for a definite reason the hold is released now; if the outcome is unknown
+ *    (connection lost mid-commit) the hold is left for the orphan sweep, which releases it only
+ *    once Postgres confirms the order does not exist — never oversell on a guess.
+ */
+export async function createOrder(rt: Runtime, userId: number, input: CreateOrderInput): Promise<OrderView> {
+  const request = { items: input.items, couponId: input.couponId ?? null };
+  const idem = { userId, scope: SCOPE, key: input.idempotencyKey, request };
+  if (input.idempotencyKey !== undefined) {
+    const prior = await findIdempotentResponse(rt.db, { ...idem, key: input.idempotencyKey });
+    if (prior) return prior.response as OrderView;
+  }
+
+  const products = await getProductsForOrder(
+    rt,
+    input.items.map((i) => i.productId),
+  );
+  const lines: OrderLine[] = input.items.map((item) => {
+    const product = products.get(item.productId);
+    if (!product) {
+      throw new AppError(AppErrorCode.PRODUCT_NOT_FOUND, `Product ${item.productId} not found`, {
+        productId: item.productId,
+      });
+    }
+    return { productId: item.productId, quantity: item.quantity, unitPrice: product.price };
+  });
+
+  const now = rt.clock.now();
+  let discount: Discount | undefined;
+  if (input.couponId !== undefined) {
+    discount = await usableCouponDiscount(rt, userId, input.couponId, now);
+  }
+  const priced = priceOrder(lines, discount);
+  const orderId = randomUUID();
+  const row: OrderRow = {
+    id: orderId,
+    user_id: userId,
+    status: 'PENDING_PAYMENT',
+    total_amount: priced.totalAmount,
+    discount_amount: priced.discountAmount,
+    pay_amount: priced.payAmount,
+    coupon_id: input.couponId ?? null,
+    idempotency_key: input.idempotencyKey ?? null,
+    created_at: now,
+    expires_at: new Date(now.getTime() + rt.config.orderHoldSeconds * 1000),
+    paid_at: null,
+    closed_at: null,
+  };
+
+  await holdOrFail(rt, orderId, now, lines);
+
+  let saved = false;
+  try {
+    const view = await withIdempotency(rt.db, idem, async (trx) => {
+      await insertOrder(trx, row, lines);
+      saved = true;
+      return toOrderView({ ...row, lines: [...lines].sort((a, b) => a.productId - b.productId) });
+    });
+    // A concurrent call with the same key created the order first: ours is not needed.
+    if (!saved) await endHold(rt.redis, rt.keys, orderId, 'release');
+    return view;
+  } catch (err) {
+    if (isDefiniteRollback(err)) await endHold(rt.redis, rt.keys, orderId, 'release').catch(() => {});
+    if (isUniqueViolation(err, 'orders_idempotency_key')) {
+      // The key's record was purged (kept 24 h) but an order still carries it.
+      throw new AppError(AppErrorCode.IDEMPOTENCY_KEY_REUSED, 'Idempotency key was already used for another order');
+    }
+    if (isUniqueViolation(err, 'orders_one_pending_per_coupon')) {
+      throw new AppError(AppErrorCode.COUPON_NOT_USABLE, 'Coupon is already used by another open order', {
+        couponId: input.couponId,
+      });
+    }
+    throw err;
+  }
+}
+
+async function usableCouponDiscount(rt: Runtime, userId: number, couponId: number, now: Date): Promise<Discount> {
+  const held = await findHeldCoupon(rt, userId, couponId);
+  const notUsable = (why: string) => new AppError(AppErrorCode.COUPON_NOT_USABLE, why, { couponId });
+  if (!held) throw notUsable('Coupon is not held by this user');
+  if (held.status !== 'AVAILABLE') throw notUsable('Coupon was already used');
+  if (held.expiresAt && held.expiresAt.getTime() <= now.getTime()) throw notUsable('Coupon has expired');
+  // Cheap early refusal; the unique index is what actually decides a race.
+  if (await couponHeldByPendingOrder(rt.db, userId, couponId)) throw notUsable('Coupon is held by another open order');
+  return held.discount;
+}
+
+async function holdOrFail(rt: Runtime, orderId: string, now: Date, lines: OrderLineInput[]): Promise<void> {
+  let outcome = await holdStock(rt.redis, rt.keys, { orderId, nowMs: now.getTime(), lines });
+  if (outcome.kind === 'not-loaded') {
+    await ensureInventoryLoaded(rt);
+    outcome = await holdStock(rt.redis, rt.keys, { orderId, nowMs: now.getTime(), lines });
+  }
+  switch (outcome.kind) {
+    case 'held':
+      return;
+    case 'not-loaded':
+      throw new AppError(AppErrorCode.UNAVAILABLE, 'Inventory is being rebuilt, please retry');
+    case 'out-of-stock':
+    case 'unknown-product':
+      throw new AppError(AppErrorCode.OUT_OF_STOCK, `Product ${outcome.productId} is out of stock`, {
+        productId: outcome.productId,
+      });
+  }
+}
+
+/** Errors after which Postgres certainly did not commit (as opposed to a lost connection). */
+function isDefiniteRollback(err: unknown): boolean {
+  if (err instanceof AppError) return err.code !== AppErrorCode.UNAVAILABLE;
+  const code = (err as { code?: unknown }).code;
+  // SQLSTATE classes 22 (data), 23 (constraint), 40 (rollback), 42 (syntax/access).
+  return typeof code === 'string' && /^(22|23|40|42)/.test(code);
+}
+
+function isUniqueViolation(err: unknown, constraint: string): boolean {
+  const e = err as { code?: unknown; constraint?: unknown };
+  return e.code === '23505' && e.constraint === constraint;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Order ids are UUIDs; anything else names no order (and must not reach Postgres as a uuid). */
+export function isOrderId(value: string): boolean {
+  return UUID.test(value);
+}
+
+export async function getOrder(rt: Runtime, userId: number, orderId: string): Promise<OrderView> {
+  const order = isOrderId(orderId) ? await findOrderForUser(rt.db, userId, orderId) : undefined;
+  if (!order) throw new AppError(AppErrorCode.ORDER_NOT_FOUND, 'Order not found');
+  return toOrderView(order);
+}
+
+export async function listOrders(
+  rt: Runtime,
+  userId: number,
+  page: { cursor?: string; limit: number },
+): Promise<{ items: OrderView[]; nextCursor: string | null }> {
+  if (page.cursor !== undefined && !isOrderId(page.cursor)) return { items: [], nextCursor: null };
+  const orders = await listOrdersForUser(rt.db, userId, page);
+  const items = orders.map(toOrderView);
+  return { items, nextCursor: items.length === page.limit ? items[items.length - 1]!.orderId : null };
+}
