@@ -1,7 +1,7 @@
 import { type Config, createRuntime, createTokenVerifier, type Runtime } from '@flash/core';
-import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { contextFactory } from './trpc/context.ts';
+import { type LeanTRPCPluginOptions, leanTRPCPlugin } from './trpc/fastify-adapter.ts';
 import { type AppRouter, appRouter } from './trpc/root.ts';
 
 export type BuildServerOptions = {
@@ -37,7 +37,8 @@ export async function buildServer(
   });
 
   const tokens = createTokenVerifier(config.jwtSecret);
-  await app.register(fastifyTRPCPlugin, {
+  // Same wire format as tRPC's fastifyTRPCPlugin, without its Fetch Request/Response round trip.
+  await app.register(leanTRPCPlugin, {
     prefix: '/trpc',
     trpcOptions: {
       router: appRouter,
@@ -47,7 +48,7 @@ export async function buildServer(
           (ctx?.log ?? app.log).error({ err: error.cause ?? error, path }, 'procedure failed');
         }
       },
-    } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
+    } satisfies LeanTRPCPluginOptions<AppRouter>['trpcOptions'],
   });
 
   return app;

@@ -1,0 +1,386 @@
+/**
+ * A lean Fastify binding for tRPC's plain-JSON HTTP protocol.
+ *
+ * tRPC's own Fastify adapter turns every request into a Fetch `Request` (URL, Headers, body
+ * stream, AbortSignal) and every answer into a `Response` that Fastify then streams out. On
+ * the hot paths that work costs more than the procedure itself. This plugin reads the
+ * request Fastify already parsed, runs the procedures with tRPC's own primitives (procedure
+ * callers, `getTRPCErrorShape`, `getHTTPStatusCode`, `transformTRPCResponse`), and writes the
+ * body as one string.
+ *
+ * The wire format is the official adapter's, request for request: `{"result":{"data":...}}`,
+ * error shapes from the router's errorFormatter, `?batch=1` with comma-separated paths and
+ * `{"0":...}` inputs, 207 for mixed batches, 405 with `allow` for a wrong method, and the same
+ * lazy input parsing (a procedure without an input never sees a malformed `input`). Whatever
+ * this plugin does not handle itself (streaming `jsonl` batches, subscriptions, form data and
+ * octet streams, methods other than GET/POST, `responseMeta`, method override) goes to the
+ * official handler, so nothing a tRPC client can send is refused here that tRPC would serve.
+ * `apps/api/test/adapter*.test.ts` compares both adapters' answers byte for byte.
+ */
+import {
+  type AnyTRPCProcedure,
+  type AnyTRPCRouter,
+  getTRPCErrorFromUnknown,
+  getTRPCErrorShape,
+  type inferRouterContext,
+  TRPCError,
+  type TRPCProcedureType,
+  transformTRPCResponse,
+} from '@trpc/server';
+import { type FastifyHandlerOptions, fastifyRequestHandler } from '@trpc/server/adapters/fastify';
+import { getHTTPStatusCode, type TRPCRequestInfo } from '@trpc/server/http';
+import type { TRPCResponse } from '@trpc/server/rpc';
+import { getProcedureAtPath } from '@trpc/server/unstable-core-do-not-import';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+export type LeanTRPCPluginOptions<TRouter extends AnyTRPCRouter> = {
+  /** The same options `fastifyTRPCPlugin` takes as `trpcOptions`. */
+  trpcOptions: FastifyHandlerOptions<TRouter, FastifyRequest, FastifyReply>;
+};
+
+type Call = TRPCRequestInfo['calls'][number];
+type CallResult = [TRPCError, undefined] | [undefined, unknown];
+
+const ACCEPTED_METHOD: Record<TRPCProcedureType, 'GET' | 'POST'> = {
+  query: 'GET',
+  mutation: 'POST',
+  subscription: 'GET',
+};
+
+const VARY = 'trpc-accept, accept';
+const JSON_TYPE = 'application/json';
+// What a Fetch `Response` built from a string says when nobody set a content type; the official
+// adapter answers its request-level errors (bad batch, mixed types) with it.
+const TEXT_TYPE = 'text/plain;charset=UTF-8';
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return !!value && !Array.isArray(value) && typeof value === 'object';
+}
+
+function isPromiseLike(value: unknown): boolean {
+  return (
+    (isObject(value) || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function' &&
+    typeof (value as { catch?: unknown }).catch === 'function'
+  );
+}
+
+function isAsyncIterable(value: unknown): boolean {
+  return isObject(value) && Symbol.asyncIterator in value;
+}
+
+/** Outputs only `httpBatchStreamLink` can carry; tRPC refuses them on the JSON paths too. */
+function isDataStream(value: unknown): boolean {
+  if (!isObject(value)) return false;
+  if (isAsyncIterable(value)) return true;
+  const values = Object.values(value);
+  return values.some(isPromiseLike) || values.some(isAsyncIterable);
+}
+
+/** The media type without parameters, lower-cased (media types are case-insensitive). */
+function mediaType(header: string | undefined): string | undefined {
+  return header?.split(';', 1)[0]?.trim().toLowerCase();
+}
+
+function firstValue(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
+  return undefined;
+}
+
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch (cause) {
+    throw new TRPCError({ code: 'BAD_REQUEST', message: `Invalid URL-encoding in path "${path}"`, cause });
+  }
+}
+
+/**
+ * Requests the lean path leaves to tRPC's own handler: anything but plain JSON over GET/POST.
+ * The official handler answers them exactly as before, just without the speed-up.
+ */
+function needsOfficialHandler(req: FastifyRequest): boolean {
+  const method = req.method;
+  if (method !== 'GET' && method !== 'POST') return true;
+  const headers = req.headers;
+  if (headers['trpc-accept'] !== undefined) return true;
+  const accept = headers.accept;
+  if (accept?.includes('application/jsonl')) return true;
+  const type = mediaType(headers['content-type']);
+  if (
+    method === 'POST'
+      ? type !== JSON_TYPE
+      : type === 'multipart/form-data' || type === 'application/octet-stream'
+  )
+    return true;
+  const query = req.query as Record<string, unknown> | undefined;
+  return query?.connectionParams !== undefined;
+}
+
+/**
+ * Serves a tRPC router at the prefix it is registered with, as `fastifyTRPCPlugin` does.
+ * Register it without `fastify-plugin` so its JSON body parser stays in its own scope.
+ */
+export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
+  fastify: FastifyInstance,
+  opts: LeanTRPCPluginOptions<TRouter>,
+  done: (err?: Error) => void,
+): void {
+  const trpcOptions = opts.trpcOptions;
+  const { router, onError } = trpcOptions;
+  const config = router._def._config;
+  const procedures = router._def.procedures as Record<string, AnyTRPCProcedure | undefined>;
+  const hasLazyRouters = Object.keys(router._def.lazy ?? {}).length > 0;
+  const separator: string = config.pathSeparator ?? '.';
+  const allowBatching = trpcOptions.allowBatching ?? trpcOptions.batching?.enabled ?? true;
+  const maxBatchSize = trpcOptions.maxBatchSize;
+  // Options that shape every answer are implemented only by the official handler.
+  const officialOnly = Boolean(trpcOptions.responseMeta || trpcOptions.allowMethodOverride);
+
+  // As the official plugin does: tRPC parses JSON itself, lazily and with its own error, so
+  // the body stays a string here; form data passes through for the official handler.
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, parsed) => {
+    parsed(null, body);
+  });
+  fastify.removeContentTypeParser('multipart/form-data');
+  fastify.addContentTypeParser('multipart/form-data', {}, (_req, body, parsed) => {
+    parsed(null, body);
+  });
+
+  const official = (req: FastifyRequest, reply: FastifyReply, path: string) =>
+    fastifyRequestHandler({ ...trpcOptions, req, res: reply, path });
+
+  const lookUp = async (path: string): Promise<AnyTRPCProcedure | null> =>
+    procedures[path] ?? (hasLazyRouters ? await getProcedureAtPath(router, path) : null);
+
+  fastify.all('/:path', async (req, reply) => {
+    const rawPath = (req.params as { path: string }).path;
+    if (officialOnly || needsOfficialHandler(req)) return official(req, reply, rawPath);
+
+    const method = req.method as 'GET' | 'POST';
+    const query = req.query as Record<string, unknown>;
+    const isBatchCall = firstValue(query.batch) === '1';
+    let contentType: string | undefined;
+    let allow: string | undefined;
+    let info: TRPCRequestInfo | undefined;
+    let ctx: inferRouterContext<TRouter> | undefined;
+
+    const send = (status: number, body: string) => {
+      reply
+        .code(status)
+        .header('vary', VARY)
+        .header('content-type', contentType ?? TEXT_TYPE);
+      if (allow !== undefined) reply.header('allow', allow);
+      // A Buffer goes out as is; for a string Fastify would append `; charset=utf-8` to the type.
+      return reply.send(Buffer.from(body));
+    };
+
+    // The client leaving aborts the procedures' signal, as with the Fetch `Request` of tRPC.
+    const abort = new AbortController();
+    const res = reply.raw;
+    res.once('close', () => {
+      if (!res.writableEnded) abort.abort();
+    });
+
+    try {
+      // ---- request info, as tRPC's getRequestInfo builds it (errors here answer the whole request)
+      let procedurePath = decodePath(rawPath);
+      if (separator !== '.') procedurePath = procedurePath.split(separator).join('.');
+      const paths = isBatchCall ? procedurePath.split(',') : [procedurePath];
+      if (isBatchCall && typeof maxBatchSize === 'number' && paths.length > maxBatchSize) {
+        throw new TRPCError({ code: 'BAD_REQUEST', message: 'Batch call exceeds maximum size' });
+      }
+
+      // Inputs are parsed once, on the first procedure that asks for its input.
+      let inputsRead = false;
+      let inputs: Record<number, unknown> | undefined;
+      let inputsError: TRPCError | undefined;
+      const readInputs = (): Record<number, unknown> => {
+        if (inputsRead) {
+          if (inputsError) throw inputsError;
+          return inputs!;
+        }
+        inputsRead = true;
+        try {
+          let raw: unknown;
+          const text = method === 'GET' ? firstValue(query.input) : (req.body as string | undefined);
+          if (text) raw = JSON.parse(text);
+          const acc: Record<number, unknown> = Object.create(null);
+          if (raw !== undefined) {
+            const deserialize = config.transformer.input.deserialize;
+            if (!isBatchCall) {
+              acc[0] = deserialize(raw);
+            } else {
+              if (!isObject(raw)) {
+                throw new TRPCError({
+                  code: 'BAD_REQUEST',
+                  message: '"input" needs to be an object when doing a batch call',
+                });
+              }
+              for (let index = 0; index < paths.length; index++) {
+                const input = raw[index];
+                if (input !== undefined) acc[index] = deserialize(input);
+              }
+            }
+          }
+          inputs = acc;
+          return acc;
+        } catch (cause) {
+          inputsError =
+            cause instanceof TRPCError
+              ? cause
+              : new TRPCError({
+                  code: 'BAD_REQUEST',
+                  message: cause instanceof Error ? cause.message : 'Invalid input',
+                  cause,
+                });
+          throw inputsError;
+        }
+      };
+      const inputResult = (index: number) => (inputsRead && !inputsError ? inputs![index] : undefined);
+
+      const calls: Call[] = [];
+      let type: TRPCProcedureType | 'unknown' = 'unknown';
+      const types = new Set<TRPCProcedureType>();
+      for (let index = 0; index < paths.length; index++) {
+        const path = paths[index]!;
+        const procedure = await lookUp(path);
+        if (procedure) types.add(procedure._def.type);
+        calls.push({
+          batchIndex: index,
+          path,
+          procedure,
+          getRawInput: async () => readInputs()[index],
+          result: () => inputResult(index),
+        });
+      }
+      if (types.size > 1) {
+        throw new TRPCError({
+          code: 'BAD_REQUEST',
+          message: `Cannot mix procedure types in call: ${Array.from(types).join(', ')}`,
+        });
+      }
+      type = types.values().next().value ?? 'unknown';
+      // Subscriptions stream (SSE); the official handler serves them.
+      if (type === 'subscription') return official(req, reply, rawPath);
+
+      info = {
+        isBatchCall,
+        accept: null,
+        calls,
+        type,
+        connectionParams: null,
+        signal: abort.signal,
+        // Built only if a context asks for it: a URL per request is not free.
+        get url() {
+          return new URL(req.url, `${req.protocol}://${req.host}`);
+        },
+      };
+      if (isBatchCall && !allowBatching) {
+        throw new TRPCError({ code: 'BAD_REQUEST', message: 'Batching is not enabled on the server' });
+      }
+
+      // ---- context: a failure is reported by each call that reaches it, as tRPC does
+      let ctxError: TRPCError | undefined;
+      try {
+        ctx = (await trpcOptions.createContext?.({ req, res: reply, info })) as inferRouterContext<TRouter>;
+      } catch (cause) {
+        ctxError = getTRPCErrorFromUnknown(cause);
+      }
+
+      const runCall = async (call: Call): Promise<CallResult> => {
+        const procedure = call.procedure;
+        try {
+          if (!procedure) {
+            throw new TRPCError({ code: 'NOT_FOUND', message: `No procedure found on path "${call.path}"` });
+          }
+          const procedureType = procedure._def.type;
+          if (ACCEPTED_METHOD[procedureType] !== method) {
+            // A 405 lists the methods the procedure accepts (RFC 9110 15.5.6).
+            allow = ACCEPTED_METHOD[procedureType];
+            throw new TRPCError({
+              code: 'METHOD_NOT_SUPPORTED',
+              message: `Unsupported ${method}-request to ${procedureType} procedure at path "${call.path}"`,
+            });
+          }
+          if (ctxError) throw ctxError;
+          const data = await procedure({
+            path: call.path,
+            getRawInput: call.getRawInput,
+            ctx,
+            type: procedureType,
+            signal: abort.signal,
+            batchIndex: call.batchIndex,
+          });
+          return [undefined, data];
+        } catch (cause) {
+          const error = getTRPCErrorFromUnknown(cause);
+          onError?.({
+            error,
+            path: call.path,
+            input: call.result(),
+            ctx,
+            type: procedure?._def.type ?? 'unknown',
+            req,
+          });
+          return [error, undefined];
+        }
+      };
+
+      const shapeOf = (error: TRPCError, call: Call, callType: TRPCProcedureType | 'unknown') =>
+        getTRPCErrorShape({ config, ctx, error, input: call.result(), path: call.path, type: callType });
+
+      // ---- httpLink: one call, one object
+      if (!isBatchCall) {
+        const call = calls[0]!;
+        const [error, data] = await runCall(call);
+        contentType = JSON_TYPE;
+        if (!error && isDataStream(data)) {
+          throw new TRPCError({
+            code: 'UNSUPPORTED_MEDIA_TYPE',
+            message: 'Cannot use stream-like response in non-streaming request - use httpBatchStreamLink',
+          });
+        }
+        const response: TRPCResponse = error ? { error: shapeOf(error, call, type) } : { result: { data } };
+        const status = getHTTPStatusCode([response], error ? [error] : []);
+        return send(status, JSON.stringify(transformTRPCResponse(config, response)));
+      }
+
+      // ---- httpBatchLink: every call in parallel, one array in call order
+      contentType = JSON_TYPE;
+      const results = await Promise.all(calls.map(runCall));
+      const errors: (TRPCError | undefined)[] = [];
+      const responses = results.map(([error, data], index): TRPCResponse => {
+        const call = calls[index]!;
+        let callError = error;
+        if (!callError && isDataStream(data)) {
+          callError = new TRPCError({
+            code: 'UNSUPPORTED_MEDIA_TYPE',
+            message: 'Cannot use stream-like response in non-streaming request - use httpBatchStreamLink',
+          });
+        }
+        errors.push(callError);
+        return callError
+          ? { error: shapeOf(callError, call, call.procedure?._def.type ?? 'unknown') }
+          : { result: { data } };
+      });
+      const status = getHTTPStatusCode(responses, errors);
+      return send(status, JSON.stringify(transformTRPCResponse(config, responses)));
+    } catch (cause) {
+      // The whole request failed (bad path, batch refused, mixed types, unserializable output):
+      // one error object, as tRPC answers it.
+      const error = getTRPCErrorFromUnknown(cause);
+      const errorType = info?.type ?? 'unknown';
+      onError?.({ error, path: undefined, input: undefined, ctx, type: errorType, req });
+      const response = {
+        error: getTRPCErrorShape({ config, ctx, error, input: undefined, path: undefined, type: errorType }),
+      };
+      const status = getHTTPStatusCode(response, [error]);
+      return send(status, JSON.stringify(transformTRPCResponse(config, response)));
+    }
+  });
+
+  done();
+}
