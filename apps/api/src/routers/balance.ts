@@ -1,10 +1,24 @@
-import { getBalance } from '@flash/core';
+import { chargeBalance, getBalance } from '@flash/core/balance/balance.service';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { protectedProcedure } from '../trpc/init.ts';
+import { ZIdempotencyKey } from './schemas.ts';
 
 export const balanceRouter = {
   get: protectedProcedure
     .output(z.object({ userId: z.number(), balance: z.number() }))
     .query(({ ctx }) => getBalance(ctx.rt, ctx.user.userId)),
+
+  // Only the shape is checked here (integer >= 0, bounded by safe integers): amounts that are
+  // well-formed but outside the limits get their own codes from the service
+  // (CHARGE_AMOUNT_TOO_SMALL, CHARGE_LIMIT_EXCEEDED) rather than a generic INVALID_INPUT.
+  charge: protectedProcedure
+    .input(
+      z.strictObject({
+        amount: z.number().int().min(0),
+        idempotencyKey: ZIdempotencyKey.optional(),
+      }),
+    )
+    .output(z.object({ userId: z.number(), balance: z.number(), transactionId: z.string() }))
+    .mutation(({ ctx, input }) => chargeBalance(ctx.rt, ctx.user.userId, input)),
 } satisfies TRPCRouterRecord;
