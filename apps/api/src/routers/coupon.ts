@@ -1,4 +1,31 @@
+import { issueCoupon, listMyCoupons } from '@flash/core/coupon/coupon.service';
 import type { TRPCRouterRecord } from '@trpc/server';
+import { z } from 'zod';
+import { protectedProcedure } from '../trpc/init.ts';
+import { ZId } from './schemas.ts';
 
-// coupon.issue and coupon.mine arrive with the coupon engine.
-export const couponRouter = {} satisfies TRPCRouterRecord;
+const ZDiscount = z.object({ type: z.enum(['FIXED', 'PERCENT']), value: z.number() });
+
+export const couponRouter = {
+  /** The flash-crowd path: one Redis script decides; see packages/core/src/coupon/coupon.service.ts. */
+  issue: protectedProcedure
+    .input(z.strictObject({ couponId: ZId }))
+    .output(z.object({ couponId: z.number(), status: z.literal('ISSUED'), issuedAt: z.string() }))
+    .mutation(({ ctx, input }) => issueCoupon(ctx.rt, ctx.user.userId, input.couponId)),
+
+  mine: protectedProcedure
+    .output(
+      z.object({
+        items: z.array(
+          z.object({
+            couponId: z.number(),
+            name: z.string(),
+            discount: ZDiscount,
+            status: z.enum(['AVAILABLE', 'USED', 'EXPIRED']),
+            issuedAt: z.string(),
+          }),
+        ),
+      }),
+    )
+    .query(({ ctx }) => listMyCoupons(ctx.rt, ctx.user.userId)),
+} satisfies TRPCRouterRecord;

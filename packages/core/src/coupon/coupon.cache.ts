@@ -1,0 +1,52 @@
+import type { CouponRow } from '../db/database.ts';
+import type { Runtime } from '../runtime.ts';
+import { findCouponRow } from './coupon.repository.ts';
+
+/** Coupon rows never change once created, so a found row can be kept a while. */
+const FOUND_TTL_MS = 60_000;
+/** Short, so a coupon created elsewhere is seen soon, yet a flood of unknown ids costs one query a second. */
+const MISSING_TTL_MS = 1_000;
+const MAX_ENTRIES = 10_000;
+
+type Entry = { row: Promise<CouponRow | undefined>; until: number };
+
+// One cache per runtime (tests run several runtimes, each with its own database, in one process).
+const caches = new WeakMap<object, Map<number, Entry>>();
+
+function cacheOf(rt: Pick<Runtime, 'db'>): Map<number, Entry> {
+  let cache = caches.get(rt.db);
+  if (!cache) {
+    cache = new Map();
+    caches.set(rt.db, cache);
+  }
+  return cache;
+}
+
+/**
+ * A coupon row by id, cached in-process. Concurrent lookups of one id share one query, so a
+ * crowd hitting an unknown or not-loaded coupon reaches Postgres once, not once per request.
+ */
+export function findCouponCached(rt: Pick<Runtime, 'db'>, couponId: number): Promise<CouponRow | undefined> {
+  const cache = cacheOf(rt);
+  const now = Date.now();
+  const hit = cache.get(couponId);
+  if (hit && hit.until > now) return hit.row;
+  if (cache.size >= MAX_ENTRIES) cache.clear();
+  const entry: Entry = { row: findCouponRow(rt.db, couponId), until: Number.POSITIVE_INFINITY };
+  cache.set(couponId, entry);
+  entry.row.then(
+    (row) => {
+      entry.until = Date.now() + (row ? FOUND_TTL_MS : MISSING_TTL_MS);
+    },
+    // A failed lookup (Postgres down) is not an answer: the next caller asks again.
+    () => {
+      if (cache.get(couponId) === entry) cache.delete(couponId);
+    },
+  );
+  return entry.row;
+}
+
+/** Seeds the cache with a row just written (so its creator never sees a stale "missing"). */
+export function rememberCoupon(rt: Pick<Runtime, 'db'>, row: CouponRow): void {
+  cacheOf(rt).set(row.id, { row: Promise.resolve(row), until: Date.now() + FOUND_TTL_MS });
+}

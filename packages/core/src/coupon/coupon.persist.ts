@@ -1,0 +1,194 @@
+import { z } from 'zod';
+import { QueueName } from '../queue/queues.ts';
+import type { Runtime } from '../runtime.ts';
+import { findCouponCached } from './coupon.cache.ts';
+import { liveHorizon } from './coupon.model.ts';
+import {
+  findCouponRow,
+  insertIssuedBatch,
+  listLiveCouponIds,
+  lockCouponForPersist,
+} from './coupon.repository.ts';
+import { ackPending, havePending, readPending } from './coupon.store.ts';
+
+/**
+ * Persistence of issuances: `coupon.issue` answers from Redis, and these functions move what it
+ * recorded in each coupon's `pending` stream into Postgres, in batches:
+ *   XRANGE pending (oldest N) -> one INSERT .. ON CONFLICT DO NOTHING -> XDEL exactly those ids.
+ * Every step is safe to repeat: a batch re-read after a crash (inserted, not yet deleted) is
+ * inserted again as a no-op and then deleted, so each issuance ends as exactly one row and
+ * the stream empties (and is deleted) however often a job runs or dies.
+ */
+
+/** Job names on the coupon-persist queue. */
+export const CouponPersistJob = {
+  /** Drain one coupon's pending stream; added (deduplicated) by the API after each issue. */
+  Drain: 'drain',
+  /** Drain every coupon that has pending entries; repeats every second (catches missed triggers). */
+  Sweep: 'sweep',
+} as const;
+
+export const ZCouponDrainJob = z.object({ couponId: z.number().int().positive() });
+export type TCouponDrainJob = z.infer<typeof ZCouponDrainJob>;
+
+/** Rows per INSERT. Large batches are what make persistence fast (one round trip per batch). */
+export const DRAIN_BATCH_SIZE = 5_000;
+/** A drain stops after this many batches (the next trigger or sweep continues), so a job stays bounded. */
+const MAX_BATCHES_PER_DRAIN = 200;
+
+export type DrainResult = { batches: number; persisted: number; inserted: number };
+
+// Drains running in this process, per runtime and coupon: a second request for the same coupon
+// joins the running drain (which makes one more pass for it) instead of racing it over the
+// same entries. Drains in other processes may still overlap; that is only wasted work.
+const running = new WeakMap<object, Map<number, { promise: Promise<DrainResult>; again: boolean }>>();
+
+/** Moves a coupon's pending issuances into Postgres until none are left. */
+export function drainCouponPending(
+  rt: Pick<Runtime, 'db' | 'redis' | 'keys'>,
+  couponId: number,
+  options: { batchSize?: number } = {},
+): Promise<DrainResult> {
+  let drains = running.get(rt.redis);
+  if (!drains) {
+    drains = new Map();
+    running.set(rt.redis, drains);
+  }
+  const current = drains.get(couponId);
+  if (current) {
+    current.again = true;
+    return current.promise;
+  }
+  const state = { promise: Promise.resolve({ batches: 0, persisted: 0, inserted: 0 }), again: false };
+  state.promise = (async () => {
+    const total: DrainResult = { batches: 0, persisted: 0, inserted: 0 };
+    try {
+      do {
+        state.again = false;
+        const pass = await drainPasses(rt, couponId, options.batchSize ?? DRAIN_BATCH_SIZE);
+        total.batches += pass.batches;
+        total.persisted += pass.persisted;
+        total.inserted += pass.inserted;
+      } while (state.again);
+      return total;
+    } finally {
+      drains.delete(couponId);
+    }
+  })();
+  drains.set(couponId, state);
+  return state.promise;
+}
+
+async function drainPasses(
+  rt: Pick<Runtime, 'db' | 'redis' | 'keys'>,
+  couponId: number,
+  batchSize: number,
+): Promise<DrainResult> {
+  const keys = rt.keys.coupon(couponId);
+  const result: DrainResult = { batches: 0, persisted: 0, inserted: 0 };
+  let validDays: number | null | undefined;
+  while (result.batches < MAX_BATCHES_PER_DRAIN) {
+    const entries = await readPending(rt.redis, keys, batchSize);
+    if (entries.length === 0) break;
+    if (validDays === undefined) {
+      // Rows never change; fall back to Postgres when the cache remembers the id as unknown.
+      const coupon = (await findCouponCached(rt, couponId)) ?? (await findCouponRow(rt.db, couponId));
+      if (!coupon) throw new Error(`coupon ${couponId} has pending issuances but no row in Postgres`);
+      validDays = coupon.valid_days;
+    }
+    const days = validDays;
+    const inserted = await rt.db.transaction().execute(async (trx) => {
+      await lockCouponForPersist(trx, couponId);
+      return insertIssuedBatch(trx, {
+        couponId,
+        validDays: days,
+        userIds: entries.map((e) => e.userId),
+        issuedAtMs: entries.map((e) => e.issuedAtMs),
+      });
+    });
+    // Only after the commit: an entry leaves Redis once its row is certainly in Postgres.
+    await ackPending(
+      rt.redis,
+      keys,
+      entries.map((e) => e.id),
+    );
+    result.batches += 1;
+    result.persisted += entries.length;
+    result.inserted += inserted;
+    if (entries.length < batchSize) break;
+  }
+  return result;
+}
+
+/**
+ * Drains every coupon whose `pending` stream exists. Candidates are the coupons whose Redis
+ * state may exist (see COUPON_REDIS_RETENTION_MS), checked with one pipelined EXISTS.
+ */
+export async function sweepCouponPending(
+  rt: Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock'>,
+): Promise<{ coupons: number; persisted: number }> {
+  const ids = await listLiveCouponIds(rt.db, liveHorizon(rt.clock.now().getTime()));
+  const pending = await havePending(
+    rt.redis,
+    ids.map((id) => rt.keys.coupon(id)),
+  );
+  let coupons = 0;
+  let persisted = 0;
+  for (const [i, id] of ids.entries()) {
+    if (!pending[i]) continue;
+    coupons += 1;
+    persisted += (await drainCouponPending(rt, id)).persisted;
+  }
+  return { coupons, persisted };
+}
+
+/** At most one drain job is added per coupon and process in this interval (plus one trailing add). */
+const DRAIN_TRIGGER_INTERVAL_MS = 100;
+const triggers = new WeakMap<object, Map<number, { lastAt: number; timer?: NodeJS.Timeout }>>();
+
+/**
+ * Asks the worker to drain a coupon soon. Called after every issue but never awaited by it:
+ * adds are throttled per coupon (a flash crowd of thousands of issues adds a handful of jobs)
+ * and deduplicated in BullMQ (one waiting job per coupon, plus one queued behind an active
+ * one). A trigger inside the interval schedules one trailing add, so the last issuance of a
+ * burst is always followed by a job. A lost trigger (process killed, Redis blip) only delays
+ * persistence until the sweep.
+ */
+export function requestCouponDrain(rt: Pick<Runtime, 'queues'>, couponId: number): void {
+  let perCoupon = triggers.get(rt.queues);
+  if (!perCoupon) {
+    perCoupon = new Map();
+    triggers.set(rt.queues, perCoupon);
+  }
+  const state = perCoupon.get(couponId);
+  const now = Date.now();
+  if (!state || now - state.lastAt >= DRAIN_TRIGGER_INTERVAL_MS) {
+    if (state) state.lastAt = now;
+    else perCoupon.set(couponId, { lastAt: now });
+    addDrainJob(rt, couponId);
+    return;
+  }
+  if (state.timer) return;
+  state.timer = setTimeout(
+    () => {
+      state.timer = undefined;
+      state.lastAt = Date.now();
+      addDrainJob(rt, couponId);
+    },
+    state.lastAt + DRAIN_TRIGGER_INTERVAL_MS - now,
+  );
+  state.timer.unref();
+}
+
+function addDrainJob(rt: Pick<Runtime, 'queues'>, couponId: number): void {
+  const data: TCouponDrainJob = { couponId };
+  try {
+    rt.queues[QueueName.CouponPersist]
+      .add(CouponPersistJob.Drain, data, {
+        deduplication: { id: `coupon-drain:${couponId}`, keepLastIfActive: true },
+      })
+      .catch(() => {});
+  } catch {
+    // A closed queue (shutdown) throws synchronously; the sweep persists what is left.
+  }
+}

@@ -1,0 +1,205 @@
+import { AppError, AppErrorCode } from '../errors.ts';
+import type { Runtime } from '../runtime.ts';
+import { findCouponCached, rememberCoupon } from './coupon.cache.ts';
+import {
+  couponMeta,
+  type Discount,
+  discountOf,
+  expiresAtFor,
+  liveHorizon,
+  windowClosed,
+} from './coupon.model.ts';
+import { requestCouponDrain } from './coupon.persist.ts';
+import {
+  findCouponRow,
+  findUserIssuedCoupon,
+  insertCoupon,
+  listUserCouponRows,
+  type NewCoupon,
+} from './coupon.repository.ts';
+import { triggerCouponRestore } from './coupon.restore.ts';
+import { IssueCouponResult, issuedAtInRedis, runIssueCoupon, runRestoreCoupon } from './coupon.store.ts';
+
+export type { Discount } from './coupon.model.ts';
+export { ensureIssuedCouponRow } from './coupon.repository.ts';
+
+export type CreateCouponInput = NewCoupon;
+
+/**
+ * `admin.coupon.create`: Postgres first (the record), then the Redis state the hot path reads.
+ * If the Redis step fails the coupon still exists; the first issue finds it missing, restores
+ * it and answers UNAVAILABLE meanwhile, so the creation is not reported as failed (a retry by
+ * the admin would create a second coupon).
+ */
+export async function createCoupon(
+  rt: Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock'>,
+  input: CreateCouponInput,
+): Promise<{ couponId: number }> {
+  const row = await insertCoupon(rt.db, input);
+  rememberCoupon(rt, row);
+  const meta = couponMeta(row);
+  if (meta.expireAtMs === 0 || meta.expireAtMs > rt.clock.now().getTime()) {
+    await runRestoreCoupon(rt.redis, rt.keys.coupon(row.id), meta, []).catch(() => {});
+  }
+  return { couponId: row.id };
+}
+
+export type IssuedCoupon = { couponId: number; status: 'ISSUED'; issuedAt: string };
+
+/**
+ * `coupon.issue`: one Lua script decides and records (one Redis round trip, no Postgres); the
+ * drain request that follows is not awaited. Postgres is read only when Redis lacks the coupon.
+ */
+export async function issueCoupon(
+  rt: Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock' | 'queues'>,
+  userId: number,
+  couponId: number,
+): Promise<IssuedCoupon> {
+  const nowMs = rt.clock.now().getTime();
+  const result = await runIssueCoupon(rt.redis, rt.keys.coupon(couponId), { userId, nowMs });
+  if (result === IssueCouponResult.ISSUED) {
+    requestCouponDrain(rt, couponId);
+    return { couponId, status: 'ISSUED', issuedAt: new Date(nowMs).toISOString() };
+  }
+  if (result === IssueCouponResult.NOT_LOADED) return notLoaded(rt, couponId, nowMs);
+  throw issueRefusal(result, couponId);
+}
+
+/** The one mapping from the issue script's refusals to the contract's errors. */
+export function issueRefusal(
+  result: Exclude<IssueCouponResult, typeof IssueCouponResult.ISSUED>,
+  couponId: number,
+): AppError {
+  switch (result) {
+    case IssueCouponResult.NOT_LOADED:
+      return new AppError(AppErrorCode.UNAVAILABLE, 'Coupon is being restored, please retry', { couponId });
+    case IssueCouponResult.NOT_ACTIVE:
+      return new AppError(AppErrorCode.COUPON_NOT_ACTIVE, 'Coupon is outside its issue window', { couponId });
+    case IssueCouponResult.ALREADY_ISSUED:
+      return new AppError(AppErrorCode.COUPON_ALREADY_ISSUED, 'Coupon already issued to this user', {
+        couponId,
+      });
+    case IssueCouponResult.SOLD_OUT:
+      return new AppError(AppErrorCode.COUPON_SOLD_OUT, 'Coupon is sold out', { couponId });
+  }
+}
+
+/**
+ * Redis does not hold the coupon: unknown id (COUPON_NOT_FOUND), a window closed long ago whose
+ * state expired on purpose (COUPON_NOT_ACTIVE), or lost state: restore it in the background and
+ * fail closed with UNAVAILABLE until it is back.
+ */
+async function notLoaded(
+  rt: Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock'>,
+  couponId: number,
+  nowMs: number,
+): Promise<never> {
+  const coupon = await findCouponCached(rt, couponId);
+  if (!coupon) throw new AppError(AppErrorCode.COUPON_NOT_FOUND, 'Coupon not found', { couponId });
+  if (windowClosed(couponMeta(coupon), nowMs)) throw issueRefusal(IssueCouponResult.NOT_ACTIVE, couponId);
+  triggerCouponRestore(rt, couponId);
+  throw issueRefusal(IssueCouponResult.NOT_LOADED, couponId);
+}
+
+export type CouponStatus = 'AVAILABLE' | 'USED' | 'EXPIRED';
+export type MyCoupon = {
+  couponId: number;
+  name: string;
+  discount: Discount;
+  status: CouponStatus;
+  issuedAt: string;
+};
+
+/**
+ * `coupon.mine`: the user's rows in Postgres, plus issuances Redis has answered that the worker
+ * has not persisted yet (read-your-writes). Redis is asked only about live coupons without a
+ * row for this user (one pipelined HGET each); `issued` keeps its entries after persistence,
+ * so a coupon is found in one place or the other at every moment and listed once.
+ */
+export async function listMyCoupons(
+  rt: Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock'>,
+  userId: number,
+): Promise<{ items: MyCoupon[] }> {
+  const now = rt.clock.now();
+  const rows = await listUserCouponRows(rt.db, userId, liveHorizon(now.getTime()));
+  const unpersisted = rows.filter((r) => r.issuedAt === null);
+  const inRedis = await issuedAtInRedis(
+    rt.redis,
+    unpersisted.map((r) => rt.keys.coupon(r.couponId)),
+    userId,
+  );
+  const items: (MyCoupon & { at: number })[] = [];
+  let next = 0;
+  for (const row of rows) {
+    let issuedAt = row.issuedAt;
+    let expiresAt = row.expiresAt;
+    if (issuedAt === null) {
+      const ms = inRedis[next++];
+      if (ms === undefined) continue;
+      issuedAt = new Date(ms);
+      expiresAt = expiresAtFor(issuedAt, row.validDays);
+    }
+    const status: CouponStatus =
+      row.status === 'USED'
+        ? 'USED'
+        : expiresAt && expiresAt.getTime() <= now.getTime()
+          ? 'EXPIRED'
+          : 'AVAILABLE';
+    items.push({
+      couponId: row.couponId,
+      name: row.name,
+      discount: { type: row.discountType, value: row.discountValue },
+      status,
+      issuedAt: issuedAt.toISOString(),
+      at: issuedAt.getTime(),
+    });
+  }
+  // Newest first; the coupon id breaks ties so the order is stable.
+  items.sort((a, b) => b.at - a.at || b.couponId - a.couponId);
+  return { items: items.map(({ at: _at, ...item }) => item) };
+}
+
+export type HeldCoupon = {
+  couponId: number;
+  name: string;
+  discount: Discount;
+  issuedAt: Date;
+  expiresAt: Date | null;
+  status: 'AVAILABLE' | 'USED';
+};
+
+/**
+ * For the order flow: the coupon as this user holds it, from Postgres or, when the worker has
+ * not persisted the issuance yet, from the Redis issued hash (then AVAILABLE). Expiry is left to
+ * the caller (`expiresAt`). Undefined when the user does not hold it.
+ */
+export async function findHeldCoupon(
+  rt: Runtime,
+  userId: number,
+  couponId: number,
+): Promise<HeldCoupon | undefined> {
+  const row = await findUserIssuedCoupon(rt.db, userId, couponId);
+  if (row) {
+    return {
+      couponId,
+      name: row.name,
+      discount: { type: row.discountType, value: row.discountValue },
+      issuedAt: row.issuedAt,
+      expiresAt: row.expiresAt,
+      status: row.status,
+    };
+  }
+  const [issuedAtMs] = await issuedAtInRedis(rt.redis, [rt.keys.coupon(couponId)], userId);
+  if (issuedAtMs === undefined) return undefined;
+  const coupon = (await findCouponCached(rt, couponId)) ?? (await findCouponRow(rt.db, couponId));
+  if (!coupon) return undefined;
+  const issuedAt = new Date(issuedAtMs);
+  return {
+    couponId,
+    name: coupon.name,
+    discount: discountOf(coupon),
+    issuedAt,
+    expiresAt: expiresAtFor(issuedAt, coupon.valid_days),
+    status: 'AVAILABLE',
+  };
+}

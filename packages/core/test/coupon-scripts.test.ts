@@ -1,0 +1,200 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
+import type { CouponMeta } from '../src/coupon/coupon.model.ts';
+import {
+  ackPending,
+  type CouponKeys,
+  IssueCouponResult,
+  readPending,
+  runIssueCoupon,
+  runRestoreCoupon,
+} from '../src/coupon/coupon.store.ts';
+
+const NOW = Date.UTC(2026, 10, 26, 12, 0, 0);
+const open: CouponMeta = { total: 3, startsAtMs: 0, endsAtMs: 0, validDays: 0, expireAtMs: 0 };
+
+describe('coupon Lua scripts', () => {
+  let env: TestRuntime;
+  let keys: CouponKeys;
+  let nextId = 1;
+  beforeAll(async () => {
+    env = await createTestRuntime();
+  });
+  afterAll(() => env.cleanup());
+  beforeEach(() => {
+    keys = env.rt.keys.coupon(nextId++);
+  });
+
+  const redis = () => env.rt.redis;
+  const issue = (userId: number, nowMs = NOW) => runIssueCoupon(redis(), keys, { userId, nowMs });
+  const load = (meta: Partial<CouponMeta> = {}, rows: { userId: number; issuedAtMs: number }[] = []) =>
+    runRestoreCoupon(redis(), keys, { ...open, ...meta }, rows);
+
+  describe('issueCoupon', () => {
+    it('issues: records the user in `issued` and appends the same issuance to `pending`', async () => {
+      await load();
+      expect(await issue(7)).toBe(IssueCouponResult.ISSUED);
+      expect(await redis().hget(keys.issued, '7')).toBe(String(NOW));
+      expect(await readPending(redis(), keys, 10)).toEqual([
+        { id: expect.any(String), userId: 7, issuedAtMs: NOW },
+      ]);
+    });
+
+    it('fails closed when meta is missing, and writes nothing', async () => {
+      await redis().hset(keys.issued, '_', '1');
+      expect(await issue(7)).toBe(IssueCouponResult.NOT_LOADED);
+      expect(await redis().hlen(keys.issued)).toBe(1);
+      expect(await redis().exists(keys.pending)).toBe(0);
+    });
+
+    it('fails closed when meta lacks a field', async () => {
+      await load();
+      await redis().hdel(keys.meta, 'endsAt');
+      expect(await issue(7)).toBe(IssueCouponResult.NOT_LOADED);
+    });
+
+    it('fails closed when the issued hash (its "_" marker) is missing, even with meta present', async () => {
+      await load();
+      await redis().del(keys.issued);
+      expect(await issue(7)).toBe(IssueCouponResult.NOT_LOADED);
+      expect(await redis().exists(keys.issued, keys.pending)).toBe(0);
+    });
+
+    it('refuses before the window opens and issues from its first millisecond', async () => {
+      await load({ startsAtMs: NOW + 1 });
+      expect(await issue(7, NOW)).toBe(IssueCouponResult.NOT_ACTIVE);
+      expect(await issue(7, NOW + 1)).toBe(IssueCouponResult.ISSUED);
+    });
+
+    it('issues until the last millisecond before the window closes, then refuses', async () => {
+      await load({ endsAtMs: NOW + 1 });
+      expect(await issue(7, NOW)).toBe(IssueCouponResult.ISSUED);
+      expect(await issue(8, NOW + 1)).toBe(IssueCouponResult.NOT_ACTIVE);
+      expect(await redis().hexists(keys.issued, '8')).toBe(0);
+    });
+
+    it('treats 0 as an open bound (Lua: 0 is true, so the checks compare explicitly)', async () => {
+      await load({ startsAtMs: 0, endsAtMs: 0 });
+      expect(await issue(7, 1)).toBe(IssueCouponResult.ISSUED);
+    });
+
+    it('refuses a second issue to the same user, and a first one once sold out', async () => {
+      await load({ total: 2 });
+      expect(await issue(1)).toBe(IssueCouponResult.ISSUED);
+      expect(await issue(1)).toBe(IssueCouponResult.ALREADY_ISSUED);
+      expect(await issue(2)).toBe(IssueCouponResult.ISSUED);
+      expect(await issue(3)).toBe(IssueCouponResult.SOLD_OUT);
+      // A holder asking again after the sell-out is told they hold it, not that it is sold out.
+      expect(await issue(2)).toBe(IssueCouponResult.ALREADY_ISSUED);
+      expect(await redis().hlen(keys.issued)).toBe(3);
+      expect(await redis().xlen(keys.pending)).toBe(2);
+    });
+
+    it('never issues more than the total, nor twice to one user, under 3,000 parallel calls', async () => {
+      await load({ total: 500 });
+      const users = Array.from({ length: 3_000 }, (_, i) => (i % 1_500) + 1);
+      const results = await Promise.all(users.map((u) => issue(u)));
+      const issued = users.filter((_, i) => results[i] === IssueCouponResult.ISSUED);
+      expect(issued).toHaveLength(500);
+      expect(new Set(issued).size).toBe(500);
+      expect(await redis().hlen(keys.issued)).toBe(501);
+      expect(await redis().xlen(keys.pending)).toBe(500);
+      const pendingUsers = (await readPending(redis(), keys, 1_000)).map((p) => p.userId);
+      expect(new Set(pendingUsers)).toEqual(new Set(issued));
+      expect(results.filter((r) => r === IssueCouponResult.SOLD_OUT).length).toBeGreaterThan(0);
+    });
+  });
+
+  describe('restoreCoupon', () => {
+    it('loads meta and the rows, so only the rest of the quantity can be issued', async () => {
+      const rows = [
+        { userId: 1, issuedAtMs: NOW - 2 },
+        { userId: 2, issuedAtMs: NOW - 1 },
+      ];
+      expect(await load({ total: 3 }, rows)).toEqual({ restored: true, issuedCount: 2 });
+      expect(await redis().hgetall(keys.meta)).toEqual({
+        total: '3',
+        startsAt: '0',
+        endsAt: '0',
+        validDays: '0',
+      });
+      expect(await redis().hget(keys.issued, '2')).toBe(String(NOW - 1));
+      expect(await issue(2)).toBe(IssueCouponResult.ALREADY_ISSUED);
+      expect(await issue(3)).toBe(IssueCouponResult.ISSUED);
+      expect(await issue(4)).toBe(IssueCouponResult.SOLD_OUT);
+    });
+
+    it('leaves a live coupon untouched, whatever rows it is given', async () => {
+      await load({ total: 5 });
+      await issue(1);
+      await issue(2);
+      expect(await load({ total: 100 }, [])).toEqual({ restored: false, issuedCount: 2 });
+      expect(await redis().hget(keys.meta, 'total')).toBe('5');
+      expect(await redis().hlen(keys.issued)).toBe(3);
+    });
+
+    it('counts issuances still waiting in `pending` when only meta was lost', async () => {
+      await load({ total: 3 });
+      await issue(1);
+      await issue(2);
+      await redis().del(keys.meta);
+      // Postgres has none of them yet: only the stream remembers them.
+      expect(await load({ total: 3 }, [])).toEqual({ restored: true, issuedCount: 2 });
+      expect(await issue(2)).toBe(IssueCouponResult.ALREADY_ISSUED);
+      expect(await issue(3)).toBe(IssueCouponResult.ISSUED);
+      expect(await issue(4)).toBe(IssueCouponResult.SOLD_OUT);
+    });
+
+    it('rebuilds when the issued hash was lost but meta survived', async () => {
+      await load({ total: 3 });
+      await issue(1);
+      await redis().del(keys.issued);
+      expect(await issue(9)).toBe(IssueCouponResult.NOT_LOADED);
+      expect(await load({ total: 3 }, [{ userId: 1, issuedAtMs: NOW }])).toEqual({
+        restored: true,
+        issuedCount: 1,
+      });
+    });
+
+    it('sets the expiry only when asked to', async () => {
+      const expireAtMs = Date.now() + 3_600_000;
+      await load({ expireAtMs });
+      expect(await redis().pexpiretime(keys.meta)).toBe(expireAtMs);
+      expect(await redis().pexpiretime(keys.issued)).toBe(expireAtMs);
+      keys = env.rt.keys.coupon(nextId++);
+      await load({ expireAtMs: 0 });
+      expect(await redis().pexpiretime(keys.meta)).toBe(-1);
+      expect(await redis().pexpiretime(keys.issued)).toBe(-1);
+    });
+  });
+
+  describe('couponAckPending', () => {
+    it('deletes exactly the ids given, then the stream once it is empty', async () => {
+      await load({ total: 3 });
+      await issue(1);
+      await issue(2);
+      const [first, second] = await readPending(redis(), keys, 10);
+      expect(await ackPending(redis(), keys, [first!.id])).toBe(1);
+      expect((await readPending(redis(), keys, 10)).map((p) => p.userId)).toEqual([2]);
+      // Deleting twice is a no-op (two drainers overlapping).
+      expect(await ackPending(redis(), keys, [first!.id])).toBe(0);
+      expect(await redis().exists(keys.pending)).toBe(1);
+      expect(await ackPending(redis(), keys, [second!.id])).toBe(1);
+      expect(await redis().exists(keys.pending)).toBe(0);
+    });
+
+    it('deletes more ids than one unpack() can take', async () => {
+      await load({ total: 2_500 });
+      await Promise.all(Array.from({ length: 2_500 }, (_, i) => issue(i + 1)));
+      const entries = await readPending(redis(), keys, 5_000);
+      expect(
+        await ackPending(
+          redis(),
+          keys,
+          entries.map((e) => e.id),
+        ),
+      ).toBe(2_500);
+      expect(await redis().exists(keys.pending)).toBe(0);
+    });
+  });
+});

@@ -1,0 +1,57 @@
+--[[
+  Loads a coupon's hot-path state (meta and the issued hash) from Postgres, but only when Redis
+  does not hold it: a live coupon is never touched, so a restore can never race a coupon into
+  over-issuing. The issued hash becomes the union of the Postgres rows, whatever `issued`
+  still holds and every unpersisted issuance in `pending`, so it counts every issuance that
+  survived; after a flush the unpersisted ones are gone with `pending` itself (Redis runs with
+  AOF everysec to keep that window at about one second).
+  Also used to load a newly created coupon (no rows).
+
+  KEYS[1] meta     hash: total, startsAt, endsAt, validDays
+  KEYS[2] issued   hash: userId -> issuedAt (ms), "_" = loaded marker
+  KEYS[3] pending  stream of unpersisted issuances { u, t }
+
+  ARGV[1] total
+  ARGV[2] startsAt (ms epoch, 0 = open)
+  ARGV[3] endsAt (ms epoch, 0 = open)
+  ARGV[4] validDays (0 = no expiry)
+  ARGV[5] expireAt (ms epoch at which meta and issued expire, 0 = never); must be in the future
+  ARGV[6], ARGV[7], ... pairs of userId, issuedAt (ms) from Postgres issued_coupons
+
+  Returns { code, issuedCount }:
+    code 1 RESTORED        state loaded; issuedCount = issuances now counted
+    code 0 ALREADY_LOADED  meta and the marker were present; nothing changed
+]]
+if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HEXISTS', KEYS[2], '_') == 1 then
+  return { 0, redis.call('HLEN', KEYS[2]) - 1 }
+end
+
+for i = 6, #ARGV - 1, 2 do
+  redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+
+local entries = redis.call('XRANGE', KEYS[3], '-', '+')
+for _, entry in ipairs(entries) do
+  local fields = entry[2]
+  local user, at
+  for j = 1, #fields - 1, 2 do
+    if fields[j] == 'u' then
+      user = fields[j + 1]
+    elseif fields[j] == 't' then
+      at = fields[j + 1]
+    end
+  end
+  if user ~= nil and at ~= nil then
+    redis.call('HSETNX', KEYS[2], user, at)
+  end
+end
+
+redis.call('HSET', KEYS[2], '_', '1')
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'total', ARGV[1], 'startsAt', ARGV[2], 'endsAt', ARGV[3], 'validDays', ARGV[4])
+local expireAt = tonumber(ARGV[5])
+if expireAt ~= nil and expireAt > 0 then
+  redis.call('PEXPIREAT', KEYS[1], expireAt)
+  redis.call('PEXPIREAT', KEYS[2], expireAt)
+end
+return { 1, redis.call('HLEN', KEYS[2]) - 1 }
