@@ -1,9 +1,16 @@
 import { createRedis, type Runtime } from '@flash/core';
 import { Worker } from 'bullmq';
+import { couponPersistWorker } from './coupon-persist/coupon-persist.worker.ts';
 import type { QueueWorker } from './job.ts';
 
 /** Every queue this process drains. Each entry lives in its own folder, one per queue. */
-export const QUEUE_WORKERS: QueueWorker[] = [];
+export const QUEUE_WORKERS: QueueWorker[] = [couponPersistWorker];
+
+/**
+ * Schedules live in Redis, so a Redis that lost its data (FLUSHALL, restart without AOF) loses
+ * them too; upserting them again now and then brings the sweeps back without a restart.
+ */
+const RESCHEDULE_EVERY_MS = 30_000;
 
 export type RunningWorkers = { workers: Worker[]; close(): Promise<void> };
 
@@ -22,18 +29,24 @@ export async function startWorkers(
       }),
   );
   for (const worker of workers) worker.on('error', () => {});
-  for (const def of definitions) {
-    for (const s of def.schedules ?? []) {
-      await rt.queues[def.queue].upsertJobScheduler(
-        s.id,
-        { every: s.everyMs },
-        { name: s.name, data: s.data ?? {} },
-      );
+  const schedule = async () => {
+    for (const def of definitions) {
+      for (const s of def.schedules ?? []) {
+        await rt.queues[def.queue].upsertJobScheduler(
+          s.id,
+          { every: s.everyMs },
+          { name: s.name, data: s.data ?? {} },
+        );
+      }
     }
-  }
+  };
+  await schedule();
+  const rescheduler = setInterval(() => schedule().catch(() => {}), RESCHEDULE_EVERY_MS);
+  rescheduler.unref();
   return {
     workers,
     async close() {
+      clearInterval(rescheduler);
       // close() lets active jobs finish; anything interrupted is redelivered (handlers are idempotent).
       await Promise.all(workers.map((w) => w.close()));
       connection.disconnect();

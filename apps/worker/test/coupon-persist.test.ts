@@ -1,0 +1,146 @@
+import { QueueName } from '@flash/core';
+import { CouponPersistJob } from '@flash/core/coupon/coupon.persist';
+import { insertIssuedBatch } from '@flash/core/coupon/coupon.repository';
+import { createCoupon, issueCoupon } from '@flash/core/coupon/coupon.service';
+import { readPending, runIssueCoupon } from '@flash/core/coupon/coupon.store';
+import type { Job } from 'bullmq';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Child, startChild } from '../../../test/processes.ts';
+import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
+import { couponPersistWorker } from '../src/coupon-persist/coupon-persist.worker.ts';
+import { type RunningWorkers, startWorkers } from '../src/workers.ts';
+
+const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+
+describe('coupon-persist worker', () => {
+  let env: TestRuntime;
+  let children: Child[] = [];
+  let running: RunningWorkers | undefined;
+  let admin: pg.Pool;
+  beforeAll(async () => {
+    env = await createTestRuntime();
+    admin = new pg.Pool({ connectionString: env.config.databaseUrl, max: 2 });
+    // Postgres notices a vanished client (the SIGKILLed worker) within 100 ms even while its
+    // statement runs, and rolls its transaction back, instead of after the statement ends.
+    const dbName = new URL(env.config.databaseUrl).pathname.slice(1);
+    await admin.query(
+      `ALTER DATABASE ${pg.escapeIdentifier(dbName)} SET client_connection_check_interval = '100ms'`,
+    );
+  });
+  afterEach(async () => {
+    await Promise.all(children.map((c) => c.kill()));
+    children = [];
+    await running?.close();
+    running = undefined;
+  });
+  afterAll(async () => {
+    await admin.end();
+    await env.cleanup();
+  });
+
+  const newCoupon = async (totalQuantity: number) =>
+    (
+      await createCoupon(env.rt, {
+        name: 'c',
+        discount: { type: 'PERCENT', value: 5 },
+        totalQuantity,
+        issueStartsAt: null,
+        issueEndsAt: null,
+        validDays: 14,
+      })
+    ).couponId;
+  const persistedUsers = async (couponId: number) =>
+    (
+      await env.rt.db
+        .selectFrom('issued_coupons')
+        .select('user_id')
+        .where('coupon_id', '=', couponId)
+        .orderBy('user_id')
+        .execute()
+    ).map((r) => r.user_id);
+  const pendingExists = (couponId: number) => env.rt.redis.exists(env.rt.keys.coupon(couponId).pending);
+  const startWorkerProcess = async () => {
+    const child = startChild('worker', env.childEnv);
+    children.push(child);
+    await expect.poll(() => child.output(), { timeout: 20_000 }).toContain('worker draining');
+    return child;
+  };
+
+  it('killed (SIGKILL) in the middle of a drain and restarted: the same 1,000 rows, no duplicates', async () => {
+    const couponId = await newCoupon(1_000);
+    const users = range(1, 1_000);
+    for (const userId of users) await issueCoupon(env.rt, userId, couponId);
+    // A previous worker persisted 400 of them and died before deleting them from the stream.
+    const first = await readPending(env.rt.redis, env.rt.keys.coupon(couponId), 400);
+    await insertIssuedBatch(env.rt.db, {
+      couponId,
+      validDays: 14,
+      userIds: first.map((e) => e.userId),
+      issuedAtMs: first.map((e) => e.issuedAtMs),
+    });
+
+    // Hold the next INSERT inside its transaction, so the kill lands mid-drain.
+    await admin.query(`CREATE FUNCTION hold_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_sleep(60); RETURN NULL; END $$`);
+    await admin.query(`CREATE TRIGGER hold_insert AFTER INSERT ON issued_coupons
+      FOR EACH STATEMENT EXECUTE FUNCTION hold_insert()`);
+    const inFlightInsert = () =>
+      admin.query(`SELECT pid FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name = 'flash-sale-worker'
+          AND query LIKE '%INSERT INTO issued_coupons%' AND wait_event = 'PgSleep'`);
+
+    const doomed = await startWorkerProcess();
+    await expect.poll(async () => (await inFlightInsert()).rows.length, { timeout: 10_000 }).toBe(1);
+    await doomed.kill('SIGKILL');
+    await admin.query('DROP TRIGGER hold_insert ON issued_coupons');
+    // Its transaction dies with it: nothing of the interrupted batch was committed or deleted.
+    await expect.poll(async () => (await inFlightInsert()).rows.length, { timeout: 10_000 }).toBe(0);
+    expect(await persistedUsers(couponId)).toHaveLength(400);
+    expect(await env.rt.redis.xlen(env.rt.keys.coupon(couponId).pending)).toBe(1_000);
+
+    await startWorkerProcess();
+    await expect.poll(() => pendingExists(couponId), { timeout: 15_000 }).toBe(0);
+    expect(await persistedUsers(couponId)).toEqual(users);
+  });
+
+  it('the same drain job delivered twice, and run twice at once, leaves one row per issuance', async () => {
+    const couponId = await newCoupon(300);
+    for (const userId of range(1, 300))
+      await runIssueCoupon(env.rt.redis, env.rt.keys.coupon(couponId), { userId, nowMs: Date.now() });
+    const job = { name: CouponPersistJob.Drain, data: { couponId } } as Job;
+    const [a, b] = await Promise.all([
+      couponPersistWorker.handle(env.rt, job),
+      couponPersistWorker.handle(env.rt, job),
+    ]);
+    expect(a).toEqual({ batches: 1, persisted: 300, inserted: 300 });
+    expect(b).toBe(a);
+    expect(await couponPersistWorker.handle(env.rt, job)).toEqual({ batches: 0, persisted: 0, inserted: 0 });
+
+    // And through BullMQ: two copies of one job (no deduplication), both processed.
+    const queue = env.rt.queues[QueueName.CouponPersist];
+    await queue.add(CouponPersistJob.Drain, { couponId });
+    await queue.add(CouponPersistJob.Drain, { couponId });
+    running = await startWorkers(env.rt, [couponPersistWorker]);
+    await expect.poll(() => queue.getCompletedCount(), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    expect(await persistedUsers(couponId)).toEqual(range(1, 300));
+  });
+
+  it('persists an issuance whose drain job was never added (API killed right after the script)', async () => {
+    running = await startWorkers(env.rt, [couponPersistWorker]);
+    const couponId = await newCoupon(5);
+    // The script alone, as if the API died before requesting a drain.
+    await runIssueCoupon(env.rt.redis, env.rt.keys.coupon(couponId), { userId: 42, nowMs: Date.now() });
+    await expect.poll(() => persistedUsers(couponId), { timeout: 5_000 }).toEqual([42]);
+    await expect.poll(() => pendingExists(couponId), { timeout: 5_000 }).toBe(0);
+  });
+
+  it('refuses a malformed drain job (it fails visibly, BullMQ retries and keeps it)', async () => {
+    await expect(
+      couponPersistWorker.handle(env.rt, { name: CouponPersistJob.Drain, data: { couponId: 'x' } } as Job),
+    ).rejects.toThrow();
+    await expect(couponPersistWorker.handle(env.rt, { name: 'nope', data: {} } as Job)).rejects.toThrow(
+      /unknown/,
+    );
+  });
+});
