@@ -1,10 +1,16 @@
-import { listProducts } from '@flash/core';
+import { getProduct, listProducts } from '@flash/core/product/product.service';
+import { getTopProducts } from '@flash/core/ranking/ranking.service';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { publicProcedure } from '../trpc/init.ts';
-import { ZProduct } from './schemas.ts';
+import { ZId, ZProduct } from './schemas.ts';
 
 export const productRouter = {
+  get: publicProcedure
+    .input(z.strictObject({ productId: ZId }))
+    .output(ZProduct)
+    .query(({ ctx, input }) => getProduct(ctx.rt, input.productId)),
+
   list: publicProcedure
     .input(
       z
@@ -16,4 +22,7 @@ export const productRouter = {
     )
     .output(z.object({ items: z.array(ZProduct), nextCursor: z.number().nullable() }))
     .query(({ ctx, input }) => listProducts(ctx.rt, { cursor: input?.cursor, limit: input?.limit ?? 20 })),
+
+  // No .output() here: the hot read path of a sale; the shape is fixed by getTopProducts' type.
+  top: publicProcedure.query(({ ctx }) => getTopProducts(ctx.rt)),
 } satisfies TRPCRouterRecord;

@@ -35,10 +35,14 @@ export function createKeys(prefix: string) {
       holdStarted: `${prefix}{inventory}:hold-started`,
     },
     ranking: {
-      /** Sorted set productId -> units sold in that UTC day. */
-      day: (yyyymmdd: string) => `${prefix}{ranking}:sold:${yyyymmdd}`,
-      /** Cached merge of the last days, rebuilt at most every few seconds. */
+      /** Sorted set productId -> units sold in that UTC hour (`yyyymmddhh`); expires days after the hour. */
+      hour: (yyyymmddhh: string) => `${prefix}{ranking}:sold:${yyyymmddhh}`,
+      /** Cached merge of the last 72 hours (JSON with the time it was computed); lives about a second. */
       top: `${prefix}{ranking}:top`,
+      /** Scratch sorted set the merge script unions the hourly buckets into (deleted by the same script). */
+      merge: `${prefix}{ranking}:merge`,
+      /** Marker that the hourly buckets were loaded from Postgres (absent after a Redis flush = rebuild). */
+      loaded: `${prefix}{ranking}:loaded`,
     },
     /** BullMQ takes its own prefix (it must not share ioredis' keyPrefix). */
     bullPrefix: `${prefix}bull`,

@@ -1,10 +1,12 @@
-import { createProduct } from '@flash/core';
+import { createProduct, restockProduct } from '@flash/core/product/product.service';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { adminProcedure } from '../../trpc/init.ts';
-import { ZProduct } from '../schemas.ts';
+import { ZId, ZProduct } from '../schemas.ts';
 
 const MAX_KRW = 1_000_000_000;
+/** Upper bound for one stock figure or restock, far above any sale and far below 2^53. */
+const MAX_UNITS = 10_000_000;
 
 export const adminProductRouter = {
   create: adminProcedure
@@ -12,9 +14,14 @@ export const adminProductRouter = {
       z.strictObject({
         name: z.string().trim().min(1).max(200),
         price: z.number().int().min(0).max(MAX_KRW),
-        stock: z.number().int().min(0).max(10_000_000),
+        stock: z.number().int().min(0).max(MAX_UNITS),
       }),
     )
     .output(ZProduct)
     .mutation(({ ctx, input }) => createProduct(ctx.rt, input)),
+
+  restock: adminProcedure
+    .input(z.strictObject({ productId: ZId, quantity: z.number().int().min(1).max(MAX_UNITS) }))
+    .output(ZProduct)
+    .mutation(({ ctx, input }) => restockProduct(ctx.rt, input.productId, input.quantity)),
 } satisfies TRPCRouterRecord;

@@ -1,0 +1,254 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
+import { ensureInventoryLoaded, readStocks, rebuildInventory } from '../src/product/inventory.service.ts';
+import {
+  addRestocked,
+  isInventoryLoaded,
+  loadInventorySnapshot,
+  readAvailable,
+  setAvailableIfMissing,
+} from '../src/product/inventory.store.ts';
+import { createProduct, getProduct, restockProduct } from '../src/product/product.service.ts';
+import { runScript } from '../src/redis/scripts.ts';
+
+describe('inventory in Redis', () => {
+  let env: TestRuntime;
+  beforeAll(async () => {
+    env = await createTestRuntime();
+  });
+  afterAll(() => env.cleanup());
+
+  const rt = () => env.rt;
+  const k = () => env.rt.keys.inventory;
+
+  /** What a Redis flush or restart does to the inventory. */
+  const loseRedisInventory = () => rt().redis.del(k().available, k().holds, k().loaded);
+
+  const insertProduct = async (stock: number, price = 1000) =>
+    (
+      await rt()
+        .db.insertInto('products')
+        .values({ name: `p-${randomUUID().slice(0, 8)}`, price, stock })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+    ).id;
+
+  const insertOrder = async (status: 'PENDING_PAYMENT' | 'PAID' | 'EXPIRED', lines: [number, number][]) => {
+    const id = randomUUID();
+    const now = new Date();
+    await rt()
+      .db.insertInto('orders')
+      .values({
+        id,
+        user_id: 1,
+        status,
+        total_amount: 0,
+        discount_amount: 0,
+        pay_amount: 0,
+        expires_at: new Date(now.getTime() + 900_000),
+        created_at: now,
+      })
+      .execute();
+    await rt()
+      .db.insertInto('order_lines')
+      .values(lines.map(([product_id, quantity]) => ({ order_id: id, product_id, quantity, unit_price: 0 })))
+      .execute();
+    return id;
+  };
+
+  /** The order flow's own hold script (scripts/lua/holdStock-4.lua), to race against restocks. */
+  const hold = async (productId: number, quantity: number): Promise<number> => {
+    const [code] = (await runScript(
+      rt().redis,
+      'holdStock',
+      [k().available, k().holds, k().loaded, k().holdStarted],
+      [randomUUID(), Date.now(), productId, quantity],
+    )) as [number, number];
+    return code;
+  };
+
+  beforeEach(async () => {
+    await loseRedisInventory();
+  });
+
+  describe('scripts fail closed without the marker', () => {
+    it('read, restock and set refuse and write nothing', async () => {
+      expect(await readAvailable(rt().redis, rt().keys, [1, 2])).toBe('not-loaded');
+      expect(await addRestocked(rt().redis, rt().keys, 1, 5)).toBe('not-loaded');
+      expect(await setAvailableIfMissing(rt().redis, rt().keys, 1, 5)).toBe('not-loaded');
+      expect(await rt().redis.exists(k().available, k().holds, k().loaded)).toBe(0);
+    });
+
+    it('once loaded, a product without an entry reads as undefined and cannot be restocked in Redis', async () => {
+      await loadInventorySnapshot(rt().redis, rt().keys, {
+        available: new Map([[1, 3]]),
+        holds: new Map(),
+      });
+      expect(await readAvailable(rt().redis, rt().keys, [1, 2])).toEqual([3, undefined]);
+      expect(await addRestocked(rt().redis, rt().keys, 2, 5)).toBe('missing');
+      expect(await addRestocked(rt().redis, rt().keys, 1, 5)).toBe(8);
+      expect(await setAvailableIfMissing(rt().redis, rt().keys, 1, 100)).toBe(8);
+      expect(await setAvailableIfMissing(rt().redis, rt().keys, 2, 4)).toBe(4);
+    });
+  });
+
+  describe('rebuild from Postgres', () => {
+    it('computes available = stock - pending holds and recreates the hold records', async () => {
+      const a = await insertProduct(10);
+      const b = await insertProduct(5);
+      const c = await insertProduct(0);
+      const pending1 = await insertOrder('PENDING_PAYMENT', [
+        [a, 3],
+        [b, 1],
+      ]);
+      const pending2 = await insertOrder('PENDING_PAYMENT', [[a, 2]]);
+      await insertOrder('PAID', [[a, 4]]);
+      await insertOrder('EXPIRED', [[b, 2]]);
+
+      const result = await rebuildInventory(rt());
+      expect(result.loaded).toBe(true);
+      expect(await readAvailable(rt().redis, rt().keys, [a, b, c])).toEqual([5, 4, 0]);
+      const holds = await rt().redis.hgetall(k().holds);
+      expect(holds[pending1] && JSON.parse(holds[pending1])).toEqual([
+        [a, 3],
+        [b, 1],
+      ]);
+      expect(holds[pending2] && JSON.parse(holds[pending2])).toEqual([[a, 2]]);
+      expect(Object.keys(holds).sort()).toEqual([pending1, pending2].sort());
+
+      // The order flow can release a rebuilt hold exactly as one it wrote itself.
+      const released = await runScript(
+        rt().redis,
+        'releaseHold',
+        [k().available, k().holds, k().loaded, k().holdStarted],
+        [pending1, 'release'],
+      );
+      expect(released).toBe(0);
+      expect(await readAvailable(rt().redis, rt().keys, [a, b])).toEqual([8, 5]);
+    });
+
+    it('drops leftovers that survived without the marker', async () => {
+      const a = await insertProduct(7);
+      await rt().redis.hset(k().available, String(a), '999', '424242', '5');
+      const stray = randomUUID();
+      await rt().redis.hset(k().holds, stray, '[[1,1]]');
+      await rebuildInventory(rt());
+      expect(await rt().redis.hget(k().available, String(a))).toBe('7');
+      expect(await rt().redis.hexists(k().available, '424242')).toBe(0);
+      expect(await rt().redis.hexists(k().holds, stray)).toBe(0);
+    });
+
+    it('never replaces a loaded inventory: a late second load changes nothing', async () => {
+      const a = await insertProduct(10);
+      expect((await rebuildInventory(rt())).loaded).toBe(true);
+      // Orders hold stock after the first load...
+      expect(await hold(a, 4)).toBe(0);
+      const holds = await rt().redis.hlen(k().holds);
+      // ...then a rebuild that read Postgres before those holds arrives: it must not win.
+      const stale = { available: new Map([[a, 10]]), holds: new Map() };
+      expect(await loadInventorySnapshot(rt().redis, rt().keys, stale)).toBe(false);
+      expect(await readAvailable(rt().redis, rt().keys, [a])).toEqual([6]);
+      expect(await rt().redis.hlen(k().holds)).toBe(holds);
+    });
+
+    it('loads exactly once when many processes rebuild at the same time', async () => {
+      const a = await insertProduct(10);
+      const results = await Promise.all(Array.from({ length: 50 }, () => rebuildInventory(rt())));
+      expect(results.filter((r) => r.loaded).length).toBe(1);
+      expect(await readAvailable(rt().redis, rt().keys, [a])).toEqual([10]);
+    });
+
+    it('is triggered by reads that find the marker missing, once per burst', async () => {
+      const a = await insertProduct(12);
+      await insertOrder('PENDING_PAYMENT', [[a, 2]]);
+      const stocks = await Promise.all(Array.from({ length: 100 }, () => readStocks(rt(), [a])));
+      expect(new Set(stocks.map((s) => s[0]))).toEqual(new Set([10]));
+      expect(await isInventoryLoaded(rt().redis, rt().keys)).toBe(true);
+    });
+
+    it('force replaces a loaded inventory (for a quiet system)', async () => {
+      const a = await insertProduct(10);
+      await ensureInventoryLoaded(rt());
+      await rt().redis.hset(k().available, String(a), '3');
+      expect((await rebuildInventory(rt())).loaded).toBe(false);
+      expect((await rebuildInventory(rt(), { force: true })).loaded).toBe(true);
+      expect(await readAvailable(rt().redis, rt().keys, [a])).toEqual([10]);
+    });
+  });
+
+  describe('products and restock', () => {
+    it('a new product is orderable at once; with the inventory unloaded it is loaded first', async () => {
+      const created = await createProduct(rt(), { name: 'New', price: 500, stock: 8 });
+      expect(created.stock).toBe(8);
+      expect(await isInventoryLoaded(rt().redis, rt().keys)).toBe(true);
+      const second = await createProduct(rt(), { name: 'Second', price: 500, stock: 3 });
+      expect(await readAvailable(rt().redis, rt().keys, [created.id, second.id])).toEqual([8, 3]);
+      expect(await hold(second.id, 3)).toBe(0);
+      expect((await getProduct(rt(), second.id)).stock).toBe(0);
+    });
+
+    it('restock updates Postgres and Redis and returns the live stock', async () => {
+      const a = await insertProduct(5);
+      await ensureInventoryLoaded(rt());
+      expect(await hold(a, 2)).toBe(0);
+      const restocked = await restockProduct(rt(), a, 10);
+      expect(restocked.stock).toBe(13);
+      const row = await rt()
+        .db.selectFrom('products')
+        .select('stock')
+        .where('id', '=', a)
+        .executeTakeFirstOrThrow();
+      expect(row.stock).toBe(15);
+    });
+
+    it('restock with the inventory unloaded rebuilds it including the restock', async () => {
+      const a = await insertProduct(5);
+      await insertOrder('PENDING_PAYMENT', [[a, 1]]);
+      expect((await restockProduct(rt(), a, 3)).stock).toBe(7);
+      expect(await readAvailable(rt().redis, rt().keys, [a])).toEqual([7]);
+    });
+
+    it('restock of a product that lost its entry repairs it from Postgres', async () => {
+      const a = await insertProduct(5);
+      await ensureInventoryLoaded(rt());
+      await rt().redis.hdel(k().available, String(a));
+      expect((await restockProduct(rt(), a, 4)).stock).toBe(9);
+      expect(await readAvailable(rt().redis, rt().keys, [a])).toEqual([9]);
+    });
+
+    it('restock of an unknown product is PRODUCT_NOT_FOUND and writes nothing', async () => {
+      await ensureInventoryLoaded(rt());
+      await expect(restockProduct(rt(), 987654, 1)).rejects.toMatchObject({ code: 'PRODUCT_NOT_FOUND' });
+      expect(await rt().redis.hexists(k().available, '987654')).toBe(0);
+    });
+
+    it('concurrent restocks and holds never oversell and add up exactly', async () => {
+      const a = await insertProduct(0);
+      await ensureInventoryLoaded(rt());
+      const holdsBefore = await rt().redis.hlen(k().holds);
+      const restocks = Array.from({ length: 150 }, (_, i) => 1 + (i % 3));
+      const restocked = restocks.reduce((sum, q) => sum + q, 0);
+      const jobs: Promise<number | 'restocked'>[] = [];
+      for (let i = 0; i < 600; i++) {
+        if (i % 4 === 0)
+          jobs.push(restockProduct(rt(), a, restocks[i / 4]!).then(() => 'restocked' as const));
+        else jobs.push(hold(a, 1));
+      }
+      const outcomes = await Promise.all(jobs);
+      const held = outcomes.filter((o) => o === 0).length;
+      const refused = outcomes.filter((o) => o === 2).length;
+      expect(held + refused).toBe(450);
+      const row = await rt()
+        .db.selectFrom('products')
+        .select('stock')
+        .where('id', '=', a)
+        .executeTakeFirstOrThrow();
+      expect(row.stock).toBe(restocked);
+      const [available] = (await readAvailable(rt().redis, rt().keys, [a])) as [number];
+      expect(held).toBeLessThanOrEqual(restocked);
+      expect(available).toBe(restocked - held);
+      expect(await rt().redis.hlen(k().holds)).toBe(holdsBefore + held);
+    });
+  });
+});

@@ -1,0 +1,48 @@
+--[[
+  loadInventory: loads the inventory computed from Postgres, but ONLY if it is not loaded yet.
+
+  Why "only if absent", atomically: two processes can find the marker missing at the same
+  time and both read Postgres. The first to get here loads its snapshot and sets the marker;
+  orders then start holding stock (decrementing `available`). If the second one overwrote
+  `available` with its own, older snapshot, those holds would be forgotten and the same units
+  sold twice. Here the second load is refused as a whole and changes nothing.
+
+  Any leftovers in `available` and `holds` are dropped first: with the marker missing they
+  cannot be trusted (every script that writes them refuses to run without the marker).
+
+  KEYS[1] {inventory}:available   hash productId -> units that can be ordered now
+  KEYS[2] {inventory}:holds       hash orderId -> JSON [[productId, quantity], ...]
+  KEYS[3] {inventory}:loaded      marker
+  ARGV[1] n: number of products
+  ARGV[2 .. 2n+1]   productId, available pairs
+  ARGV[2n+2 ..]     orderId, holdJson pairs
+
+  Returns:
+    0  loaded
+    2  ALREADY_LOADED: the marker exists; nothing changed
+]]
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return 2
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+
+-- HSET in chunks: Lua's unpack() has a small stack limit.
+local function hsetRange(key, first, last)
+  local chunk = {}
+  for i = first, last do
+    chunk[#chunk + 1] = ARGV[i]
+    if #chunk == 1000 then
+      redis.call('HSET', key, unpack(chunk))
+      chunk = {}
+    end
+  end
+  if #chunk > 0 then
+    redis.call('HSET', key, unpack(chunk))
+  end
+end
+
+local n = tonumber(ARGV[1])
+hsetRange(KEYS[1], 2, 2 * n + 1)
+hsetRange(KEYS[2], 2 * n + 2, #ARGV)
+redis.call('SET', KEYS[3], '1')
+return 0

@@ -1,0 +1,22 @@
+--[[
+  rankingRecord: counts units sold in one hourly bucket (called after a payment committed).
+
+  KEYS[1] {ranking}:loaded             marker: the buckets were loaded from Postgres
+  KEYS[2] {ranking}:sold:<yyyymmddhh>  sorted set productId -> units sold in that UTC hour
+  ARGV[1] seconds the bucket must live from now (> 0)
+  ARGV[2..] productId, quantity pairs
+
+  Returns:
+    0  counted
+    1  NOT_LOADED: the marker is missing; nothing written. The sale is already in Postgres,
+       and the rebuild that the next read triggers counts it from there (counting it here
+       too would count it twice).
+]]
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 1
+end
+for i = 2, #ARGV, 2 do
+  redis.call('ZINCRBY', KEYS[2], ARGV[i + 1], ARGV[i])
+end
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return 0
