@@ -21,8 +21,9 @@ import {
  *
  * Cost of a read: the merged list is cached in Redis for TOP_CACHE_MS and concurrent reads in
  * one process share one in-flight lookup, so a read storm costs one GET per burst and one merge
- * per TOP_CACHE_MS, and names/prices come from memory. Results may lag sales by up to
- * TOP_CACHE_MS.
+ * per TOP_CACHE_MS, and names/prices come from memory. Recording a sale drops the cache, so a
+ * read that starts after a payment answered sees that payment (merges then happen at most once
+ * per sale); the cache lifetime also bounds how late the window's hourly edge moves on.
  *
  * Redis is a cache of Postgres `sales` here. When the marker is missing (Redis lost its data)
  * the window is rebuilt from `sales`. Counting is exact except in the milliseconds around such

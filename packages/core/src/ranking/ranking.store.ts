@@ -51,7 +51,10 @@ export async function isRankingLoaded(redis: Redis, keys: Keys): Promise<boolean
   return (await redis.exists(keys.ranking.loaded)) === 1;
 }
 
-/** Adds sold units to one hour's bucket. 'not-loaded': nothing written (the rebuild counts it). */
+/**
+ * Adds sold units to one hour's bucket and drops the cached top list. 'not-loaded': nothing
+ * written (the rebuild counts it).
+ */
 export async function addSales(
   redis: Redis,
   keys: Keys,
@@ -64,7 +67,7 @@ export async function addSales(
   const code = await runScript(
     redis,
     'rankingRecord',
-    [keys.ranking.loaded, keys.ranking.hour(hourLabel(hour))],
+    [keys.ranking.loaded, keys.ranking.hour(hourLabel(hour)), keys.ranking.top],
     args,
   );
   if (code === RankingCode.Ok) return 'counted';

@@ -1,8 +1,11 @@
 --[[
-  rankingRecord: counts units sold in one hourly bucket (called after a payment committed).
+  rankingRecord: counts units sold in one hourly bucket (called after a payment committed) and
+  drops the cached top list, so the next product.top read includes this sale (a read storm
+  with no sales still costs one merge per cache lifetime; with sales, at most one per sale).
 
   KEYS[1] {ranking}:loaded             marker: the buckets were loaded from Postgres
   KEYS[2] {ranking}:sold:<yyyymmddhh>  sorted set productId -> units sold in that UTC hour
+  KEYS[3] {ranking}:top                cached merge
   ARGV[1] seconds the bucket must live from now (> 0)
   ARGV[2..] productId, quantity pairs
 
@@ -19,4 +22,5 @@ for i = 2, #ARGV, 2 do
   redis.call('ZINCRBY', KEYS[2], ARGV[i + 1], ARGV[i])
 end
 redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[3])
 return 0
