@@ -9,6 +9,7 @@ import {
   runIssueCoupon,
   runRestoreCoupon,
 } from '../src/coupon/coupon.store.ts';
+import { runScript } from '../src/redis/scripts.ts';
 
 const NOW = Date.UTC(2026, 10, 26, 12, 0, 0);
 const open: CouponMeta = { total: 3, startsAtMs: 0, endsAtMs: 0, validDays: 0, expireAtMs: 0 };
@@ -71,6 +72,14 @@ describe('coupon Lua scripts', () => {
       expect(await issue(7, NOW)).toBe(IssueCouponResult.ISSUED);
       expect(await issue(8, NOW + 1)).toBe(IssueCouponResult.NOT_ACTIVE);
       expect(await redis().hexists(keys.issued, '8')).toBe(0);
+    });
+
+    it('refuses a non-numeric time rather than comparing garbage', async () => {
+      await load();
+      await expect(
+        runScript(redis(), 'issueCoupon', [keys.meta, keys.issued, keys.pending], [7, 'soon']),
+      ).rejects.toThrow(/now must be a number/);
+      expect(await redis().hexists(keys.issued, '7')).toBe(0);
     });
 
     it('treats 0 as an open bound (Lua: 0 is true, so the checks compare explicitly)', async () => {
