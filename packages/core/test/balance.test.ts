@@ -45,6 +45,9 @@ describe('balance', () => {
     [0, 'CHARGE_AMOUNT_TOO_SMALL'],
     [999, 'CHARGE_AMOUNT_TOO_SMALL'],
     [MAX_CHARGE + 1, 'CHARGE_LIMIT_EXCEEDED'],
+    [1e20, 'CHARGE_LIMIT_EXCEEDED'],
+    [Number.NaN, 'INVALID_INPUT'],
+    [Number.POSITIVE_INFINITY, 'INVALID_INPUT'],
     [1.5, 'INVALID_INPUT'],
     [-1000, 'INVALID_INPUT'],
   ])('refuses amount %s with %s and changes nothing', async (amount, code) => {

@@ -9,13 +9,17 @@ export const balanceRouter = {
     .output(z.object({ userId: z.number(), balance: z.number() }))
     .query(({ ctx }) => getBalance(ctx.rt, ctx.user.userId)),
 
-  // Only the shape is checked here (integer >= 0, bounded by safe integers): amounts that are
-  // well-formed but outside the limits get their own codes from the service
-  // (CHARGE_AMOUNT_TOO_SMALL, CHARGE_LIMIT_EXCEEDED) rather than a generic INVALID_INPUT.
+  // Only the shape is checked here (a finite integer >= 0): amounts that are well-formed but
+  // outside the limits get their own codes from the service (CHARGE_AMOUNT_TOO_SMALL,
+  // CHARGE_LIMIT_EXCEEDED), also integers too large for int64 such as 1e20, which .int()
+  // would call INVALID_INPUT.
   charge: protectedProcedure
     .input(
       z.strictObject({
-        amount: z.number().int().min(0),
+        amount: z
+          .number()
+          .min(0)
+          .refine((n) => Number.isInteger(n), { message: 'Invalid input: expected an integer' }),
         idempotencyKey: ZIdempotencyKey.optional(),
       }),
     )

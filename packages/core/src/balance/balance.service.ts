@@ -32,7 +32,7 @@ export async function chargeBalance(
   input: { amount: number; idempotencyKey?: string },
 ): Promise<ChargeResult> {
   const { amount, idempotencyKey } = input;
-  if (!Number.isSafeInteger(amount) || amount < 0) {
+  if (!Number.isInteger(amount) || amount < 0) {
     throw new AppError(AppErrorCode.INVALID_INPUT, 'amount must be a non-negative integer');
   }
   if (amount < MIN_CHARGE) {
