@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { drainCouponPending } from '@flash/core/coupon/coupon.persist';
+import { listIssuedUsers } from '@flash/core/coupon/coupon.repository';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrivateRedis, startPrivateRedis } from '../../../test/redis-server.ts';
 import { call, createTestServer, type TestServer } from '../../../test/support.ts';
@@ -35,14 +36,7 @@ describe('coupons after Redis lost its data (FLUSHALL)', () => {
   const issue = async (couponId: number, userId: number) =>
     call(s.app, 'mutation', 'coupon.issue', { couponId }, await s.token(userId));
   const persistedUsers = async (couponId: number) =>
-    (
-      await s.rt.db
-        .selectFrom('issued_coupons')
-        .select('user_id')
-        .where('coupon_id', '=', couponId)
-        .orderBy('user_id')
-        .execute()
-    ).map((r) => r.user_id);
+    (await listIssuedUsers(s.rt.db, couponId)).map((r) => r.userId);
 
   it('answers UNAVAILABLE, restores itself from Postgres, and never issues more than the quantity', async () => {
     const couponId = await createCoupon(100);

@@ -1,5 +1,6 @@
 import { manualClock } from '@flash/core';
 import { drainCouponPending } from '@flash/core/coupon/coupon.persist';
+import { listIssuedUsers } from '@flash/core/coupon/coupon.repository';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestServer, type TestServer } from '../../../test/support.ts';
 
@@ -32,6 +33,8 @@ describe('coupons over the API', () => {
     call(s.app, 'mutation', 'coupon.issue', { couponId }, await s.token(userId));
   const mine = async (userId: number) =>
     (await call(s.app, 'query', 'coupon.mine', undefined, await s.token(userId))).body;
+  const persistedUsers = async (couponId: number) =>
+    (await listIssuedUsers(s.rt.db, couponId)).map((r) => r.userId).sort((a, b) => a - b);
   const rowsOf = (couponId: number) =>
     s.rt.db
       .selectFrom('issued_coupons')
@@ -259,6 +262,37 @@ describe('coupons over the API', () => {
     it('needs a bearer token', async () => {
       const res = await call(s.app, 'query', 'coupon.mine');
       expect(res.status).toBe(401);
+    });
+  });
+
+  describe('a flash crowd', () => {
+    it('5,000 concurrent calls from 2,500 users for 1,000 coupons: exactly 1,000 issued, nobody twice', async () => {
+      const couponId = await createCoupon({ totalQuantity: 1_000 });
+      const users = Array.from({ length: 2_500 }, (_, i) => 1_000 + i);
+      const tokens = new Map(await Promise.all(users.map(async (u) => [u, await s.token(u)] as const)));
+      // Every user calls twice, all 5,000 calls in flight at once, in a shuffled order.
+      const callers = [...users, ...users].sort(() => Math.random() - 0.5);
+      const responses = await Promise.all(
+        callers.map((u) => call(s.app, 'mutation', 'coupon.issue', { couponId }, tokens.get(u))),
+      );
+
+      const winners = callers.filter((_, i) => responses[i]!.status === 200);
+      expect(winners).toHaveLength(1_000);
+      expect(new Set(winners).size).toBe(1_000);
+      const refusals = responses.filter((r) => r.status !== 200);
+      expect(refusals).toHaveLength(4_000);
+      for (const r of refusals) {
+        expect(r.status).toBe(409);
+        expect(['COUPON_SOLD_OUT', 'COUPON_ALREADY_ISSUED']).toContain(r.body.error.data.appCode);
+      }
+      // Each winner's second call is ALREADY_ISSUED; the other 1,500 users are told SOLD_OUT both times.
+      const already = refusals.filter((r) => r.body.error.data.appCode === 'COUPON_ALREADY_ISSUED');
+      expect(already).toHaveLength(1_000);
+
+      const drained = await drainCouponPending(s.rt, couponId);
+      expect(drained.persisted).toBe(1_000);
+      expect(await persistedUsers(couponId)).toEqual([...winners].sort((a, b) => a - b));
+      expect(await s.rt.redis.exists(s.rt.keys.coupon(couponId).pending)).toBe(0);
     });
   });
 });

@@ -1,6 +1,6 @@
 import { QueueName } from '@flash/core';
 import { CouponPersistJob } from '@flash/core/coupon/coupon.persist';
-import { insertIssuedBatch } from '@flash/core/coupon/coupon.repository';
+import { insertIssuedBatch, listIssuedUsers } from '@flash/core/coupon/coupon.repository';
 import { createCoupon, issueCoupon } from '@flash/core/coupon/coupon.service';
 import { readPending, runIssueCoupon } from '@flash/core/coupon/coupon.store';
 import type { Job } from 'bullmq';
@@ -51,14 +51,7 @@ describe('coupon-persist worker', () => {
       })
     ).couponId;
   const persistedUsers = async (couponId: number) =>
-    (
-      await env.rt.db
-        .selectFrom('issued_coupons')
-        .select('user_id')
-        .where('coupon_id', '=', couponId)
-        .orderBy('user_id')
-        .execute()
-    ).map((r) => r.user_id);
+    (await listIssuedUsers(env.rt.db, couponId)).map((r) => r.userId).sort((a, b) => a - b);
   const pendingExists = (couponId: number) => env.rt.redis.exists(env.rt.keys.coupon(couponId).pending);
   const startWorkerProcess = async () => {
     const child = startChild('worker', env.childEnv);

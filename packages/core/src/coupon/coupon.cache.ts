@@ -8,26 +8,31 @@ const FOUND_TTL_MS = 60_000;
 const MISSING_TTL_MS = 1_000;
 const MAX_ENTRIES = 10_000;
 
-type Entry = { row: Promise<CouponRow | undefined>; until: number };
-
-// One cache per runtime (tests run several runtimes, each with its own database, in one process).
-const caches = new WeakMap<object, Map<number, Entry>>();
-
-function cacheOf(rt: Pick<Runtime, 'db'>): Map<number, Entry> {
-  let cache = caches.get(rt.db);
-  if (!cache) {
-    cache = new Map();
-    caches.set(rt.db, cache);
-  }
-  return cache;
+/**
+ * In-process state kept per runtime, keyed by one of its resources (a process can hold several
+ * runtimes, each with its own database and Redis prefix: tests do).
+ */
+export function perRuntimeMap<K, V>(): (owner: object) => Map<K, V> {
+  const maps = new WeakMap<object, Map<K, V>>();
+  return (owner) => {
+    let map = maps.get(owner);
+    if (!map) {
+      map = new Map();
+      maps.set(owner, map);
+    }
+    return map;
+  };
 }
+
+type Entry = { row: Promise<CouponRow | undefined>; until: number };
+const cachesOf = perRuntimeMap<number, Entry>();
 
 /**
  * A coupon row by id, cached in-process. Concurrent lookups of one id share one query, so a
  * crowd hitting an unknown or not-loaded coupon reaches Postgres once, not once per request.
  */
 export function findCouponCached(rt: Pick<Runtime, 'db'>, couponId: number): Promise<CouponRow | undefined> {
-  const cache = cacheOf(rt);
+  const cache = cachesOf(rt.db);
   const now = Date.now();
   const hit = cache.get(couponId);
   if (hit && hit.until > now) return hit.row;
@@ -48,5 +53,5 @@ export function findCouponCached(rt: Pick<Runtime, 'db'>, couponId: number): Pro
 
 /** Seeds the cache with a row just written (so its creator never sees a stale "missing"). */
 export function rememberCoupon(rt: Pick<Runtime, 'db'>, row: CouponRow): void {
-  cacheOf(rt).set(row.id, { row: Promise.resolve(row), until: Date.now() + FOUND_TTL_MS });
+  cachesOf(rt.db).set(row.id, { row: Promise.resolve(row), until: Date.now() + FOUND_TTL_MS });
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { QueueName } from '../queue/queues.ts';
 import type { Runtime } from '../runtime.ts';
-import { findCouponCached } from './coupon.cache.ts';
+import { findCouponCached, perRuntimeMap } from './coupon.cache.ts';
 import { liveHorizon } from './coupon.model.ts';
 import {
   findCouponRow,
@@ -41,7 +41,7 @@ export type DrainResult = { batches: number; persisted: number; inserted: number
 // Drains running in this process, per runtime and coupon: a second request for the same coupon
 // joins the running drain (which makes one more pass for it) instead of racing it over the
 // same entries. Drains in other processes may still overlap; that is only wasted work.
-const running = new WeakMap<object, Map<number, { promise: Promise<DrainResult>; again: boolean }>>();
+const drainsOf = perRuntimeMap<number, { promise: Promise<DrainResult>; again: boolean }>();
 
 /** Moves a coupon's pending issuances into Postgres until none are left. */
 export function drainCouponPending(
@@ -49,11 +49,7 @@ export function drainCouponPending(
   couponId: number,
   options: { batchSize?: number } = {},
 ): Promise<DrainResult> {
-  let drains = running.get(rt.redis);
-  if (!drains) {
-    drains = new Map();
-    running.set(rt.redis, drains);
-  }
+  const drains = drainsOf(rt.redis);
   const current = drains.get(couponId);
   if (current) {
     current.again = true;
@@ -144,7 +140,7 @@ export async function sweepCouponPending(
 
 /** At most one drain job is added per coupon and process in this interval (plus one trailing add). */
 const DRAIN_TRIGGER_INTERVAL_MS = 100;
-const triggers = new WeakMap<object, Map<number, { lastAt: number; timer?: NodeJS.Timeout }>>();
+const triggersOf = perRuntimeMap<number, { lastAt: number; timer?: NodeJS.Timeout }>();
 
 /**
  * Asks the worker to drain a coupon soon. Called after every issue but never awaited by it:
@@ -155,11 +151,7 @@ const triggers = new WeakMap<object, Map<number, { lastAt: number; timer?: NodeJ
  * persistence until the sweep.
  */
 export function requestCouponDrain(rt: Pick<Runtime, 'queues'>, couponId: number): void {
-  let perCoupon = triggers.get(rt.queues);
-  if (!perCoupon) {
-    perCoupon = new Map();
-    triggers.set(rt.queues, perCoupon);
-  }
+  const perCoupon = triggersOf(rt.queues);
   const state = perCoupon.get(couponId);
   const now = Date.now();
   if (!state || now - state.lastAt >= DRAIN_TRIGGER_INTERVAL_MS) {

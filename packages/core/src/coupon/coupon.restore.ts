@@ -1,4 +1,5 @@
 import type { Runtime } from '../runtime.ts';
+import { perRuntimeMap } from './coupon.cache.ts';
 import { couponMeta } from './coupon.model.ts';
 import {
   findCouponRow,
@@ -50,25 +51,20 @@ export async function restoreCoupon(
 }
 
 // Restores running in this process, per runtime: a crowd hitting a lost coupon starts one.
-const restoring = new WeakMap<object, Map<number, Promise<unknown>>>();
+const restoringOf = perRuntimeMap<number, Promise<unknown>>();
 
 /** Starts a restore in the background unless one for this coupon is already running here. */
 export function triggerCouponRestore(
   rt: Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock'>,
   couponId: number,
 ): void {
-  let inFlight = restoring.get(rt.redis);
-  if (!inFlight) {
-    inFlight = new Map();
-    restoring.set(rt.redis, inFlight);
-  }
+  const inFlight = restoringOf(rt.redis);
   if (inFlight.has(couponId)) return;
-  const map = inFlight;
   const promise = restoreCoupon(rt, couponId)
     // A failed restore (a store down) is retried by the next request that finds the coupon missing.
     .catch(() => {})
-    .finally(() => map.delete(couponId));
-  map.set(couponId, promise);
+    .finally(() => inFlight.delete(couponId));
+  inFlight.set(couponId, promise);
 }
 
 /** `pnpm coupons:rebuild`: restores every coupon (or the given ones); loaded coupons are left alone. */
