@@ -34,18 +34,19 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
+  const cut = () => {
+    down = true;
+    for (const s of sockets) s.destroy();
+    sockets.clear();
+  };
   return {
     port,
-    cut() {
-      down = true;
-      for (const s of sockets) s.destroy();
-      sockets.clear();
-    },
+    cut,
     restore() {
       down = false;
     },
     close() {
-      this.cut();
+      cut();
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };

@@ -49,9 +49,9 @@ export function toOrderView(order: OrderWithLines): OrderView {
 /**
  * Creates an order in three steps, each safe to fail:
  * 1. Redis holds stock for every line or none (one Lua script) — this is where the crowd is decided.
- * 2. Postgres saves the order (and its idempotency key) in one transaction, BEFORE we answer:
- *    an order that was answered survives any crash. A coupon can back only one open order: the
- *    partial unique index `orders_one_pending_per_coupon` decides races.
+ * 2. Postgres saves the order (and its idempotency key) in the same transaction, committed BEFORE
+ *    we answer: an order that was answered survives any crash. A coupon can back only one open
+ *    order: the partial unique index `orders_one_pending_per_coupon` decides races.
  * 3. If step 2 fails for a definite reason the hold is released now; if the outcome is unknown
  *    (connection lost mid-commit) the hold is left for the orphan sweep, which releases it only
  *    once Postgres confirms the order does not exist — never oversell on a guess.
@@ -100,20 +100,19 @@ export async function createOrder(rt: Runtime, userId: number, input: CreateOrde
     closed_at: null,
   };
 
-  await holdOrFail(rt, orderId, now, lines);
-
-  let saved = false;
+  // The hold is taken inside the transaction that first claims the idempotency key: a second
+  // call with the same key waits on that key's row and then replays the answer, instead of
+  // competing for stock with the call it repeats.
+  let held = false;
   try {
-    const view = await withIdempotency(rt.db, idem, async (trx) => {
+    return await withIdempotency(rt.db, idem, async (trx) => {
+      await holdOrFail(rt, orderId, now, lines);
+      held = true;
       await insertOrder(trx, row, lines);
-      saved = true;
       return toOrderView({ ...row, lines: [...lines].sort((a, b) => a.productId - b.productId) });
     });
-    // A concurrent call with the same key created the order first: ours is not needed.
-    if (!saved) await endHold(rt.redis, rt.keys, orderId, 'release');
-    return view;
   } catch (err) {
-    if (isDefiniteRollback(err)) await endHold(rt.redis, rt.keys, orderId, 'release').catch(() => {});
+    if (held && isDefiniteRollback(err)) await endHold(rt.redis, rt.keys, orderId, 'release').catch(() => {});
     if (isUniqueViolation(err, 'orders_idempotency_key')) {
       // The key's record was purged (kept 24 h) but an order still carries it.
       throw new AppError(AppErrorCode.IDEMPOTENCY_KEY_REUSED, 'Idempotency key was already used for another order');
