@@ -1,0 +1,36 @@
+import { QueueName } from '@flash/core';
+import { purgeIdempotencyKeys } from '@flash/core/idempotency/idempotency.service';
+import { reconcile } from '@flash/core/reconcile/reconcile.service';
+import type { QueueWorker } from '../job.ts';
+
+/** The contract keeps idempotency keys at least 24 hours; we keep them a little longer. */
+const IDEMPOTENCY_RETENTION_MS = 25 * 60 * 60 * 1000;
+
+export const maintenanceWorker: QueueWorker = {
+  queue: QueueName.Maintenance,
+  concurrency: 1,
+  schedules: [
+    { id: 'reconcile', name: 'reconcile', everyMs: 60_000 },
+    { id: 'purge-idempotency-keys', name: 'purge-idempotency-keys', everyMs: 60 * 60 * 1000 },
+  ],
+  async handle(rt, job) {
+    if (job.name === 'reconcile') {
+      const report = await reconcile(rt);
+      // Drift is reported, not repaired: the job's return value is kept and visible in the
+      // queue dashboard, and each drift is logged for alerting.
+      for (const d of report.drifts) console.warn('reconcile drift', JSON.stringify(d));
+      return {
+        drifts: report.drifts.length,
+        critical: report.drifts.filter((d) => d.severity === 'critical').length,
+      };
+    }
+    if (job.name === 'purge-idempotency-keys') {
+      const purged = await purgeIdempotencyKeys(
+        rt.db,
+        new Date(rt.clock.now().getTime() - IDEMPOTENCY_RETENTION_MS),
+      );
+      return { purged };
+    }
+    throw new Error(`unknown job ${job.name}`);
+  },
+};
