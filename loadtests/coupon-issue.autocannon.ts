@@ -160,10 +160,16 @@ async function main(): Promise<void> {
       if (!first && rows > 0) first = { at: now, rows };
       if (rows >= issued && (await redis.exists(pendingKey)) === 0) {
         const seconds = (now - first!.at) / 1000;
+        // Requests still in flight when autocannon stopped may have issued a few more since.
+        const finalIssued =
+          Number(await redis.hlen(`${env.REDIS_KEY_PREFIX}{coupon:${couponId}}:issued`)) - 1;
         console.log(
           `worker drain: ${rows - first!.rows} rows in ${seconds.toFixed(2)} s after the first batch landed ` +
-            `= ${Math.round((rows - first!.rows) / seconds)} rows/s (${rows} rows in total, pending stream gone)`,
+            `= ${Math.round((rows - first!.rows) / seconds)} rows/s; pending stream gone, ` +
+            `${rows} rows in Postgres for ${finalIssued} issued in Redis` +
+            (rows === finalIssued ? ' (equal)' : ' (MISMATCH)'),
         );
+        if (rows !== finalIssued) process.exitCode = 1;
         break;
       }
       await new Promise((r) => setTimeout(r, 20));
