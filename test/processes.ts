@@ -5,7 +5,11 @@ import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
 
-export type Child = { process: ChildProcess; output: () => string; kill(signal?: NodeJS.Signals): Promise<void> };
+export type Child = {
+  process: ChildProcess;
+  output: () => string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+};
 
 export function startChild(entry: 'api' | 'worker', env: NodeJS.ProcessEnv): Child {
   const script = path.join(root, 'apps', entry, 'src', 'main.ts');

@@ -7,7 +7,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 
-export type PrivateRedis = { url: string; port: number; restartEmpty(): Promise<void>; stop(): Promise<void> };
+export type PrivateRedis = {
+  url: string;
+  port: number;
+  restartEmpty(): Promise<void>;
+  stop(): Promise<void>;
+};
 
 async function freePort(): Promise<number> {
   const server = net.createServer();

@@ -1,5 +1,5 @@
-import { expireDueOrders, reconcileHolds } from '@flash/core/order/order-expiry.service';
 import { manualClock } from '@flash/core';
+import { expireDueOrders, reconcileHolds } from '@flash/core/order/order-expiry.service';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestServer, type TestServer } from '../../../test/support.ts';
 
@@ -17,7 +17,13 @@ beforeAll(async () => {
 afterAll(() => s.cleanup());
 
 async function product(price: number, stock: number): Promise<number> {
-  const res = await call(s.app, 'mutation', 'admin.product.create', { name: `p${price}-${stock}`, price, stock }, admin);
+  const res = await call(
+    s.app,
+    'mutation',
+    'admin.product.create',
+    { name: `p${price}-${stock}`, price, stock },
+    admin,
+  );
   expect(res.status).toBe(200);
   return res.body.result.data.id;
 }
@@ -32,7 +38,10 @@ async function user(balance = 0): Promise<{ id: number; token: string }> {
   return { id, token };
 }
 
-async function coupon(discount: { type: 'FIXED' | 'PERCENT'; value: number }, totalQuantity = 100): Promise<number> {
+async function coupon(
+  discount: { type: 'FIXED' | 'PERCENT'; value: number },
+  totalQuantity = 100,
+): Promise<number> {
   const res = await call(
     s.app,
     'mutation',
@@ -46,9 +55,11 @@ async function coupon(discount: { type: 'FIXED' | 'PERCENT'; value: number }, to
 
 const stockOf = async (productId: number) =>
   (await call(s.app, 'query', 'product.get', { productId })).body.result.data.stock as number;
-const balanceOf = async (token: string) => (await call(s.app, 'query', 'balance.get', undefined, token)).body.result.data.balance;
+const balanceOf = async (token: string) =>
+  (await call(s.app, 'query', 'balance.get', undefined, token)).body.result.data.balance;
 const dbStock = async (productId: number) =>
-  (await s.rt.db.selectFrom('products').select('stock').where('id', '=', productId).executeTakeFirstOrThrow()).stock;
+  (await s.rt.db.selectFrom('products').select('stock').where('id', '=', productId).executeTakeFirstOrThrow())
+    .stock;
 
 describe('order.create', () => {
   it('answers a pending order with prices, totals and its expiry', async () => {
@@ -59,7 +70,12 @@ describe('order.create', () => {
       s.app,
       'mutation',
       'order.create',
-      { items: [{ productId: b, quantity: 1 }, { productId: a, quantity: 3 }] },
+      {
+        items: [
+          { productId: b, quantity: 1 },
+          { productId: a, quantity: 3 },
+        ],
+      },
       u.token,
     );
     expect(res.status).toBe(200);
@@ -90,7 +106,12 @@ describe('order.create', () => {
       s.app,
       'mutation',
       'order.create',
-      { items: [{ productId: a, quantity: 2 }, { productId: b, quantity: 2 }] },
+      {
+        items: [
+          { productId: a, quantity: 2 },
+          { productId: b, quantity: 2 },
+        ],
+      },
       u.token,
     );
     expect(res.status).toBe(409);
@@ -103,7 +124,13 @@ describe('order.create', () => {
   it('refuses unknown products, duplicate lines and bad quantities', async () => {
     const a = await product(100, 5);
     const u = await user();
-    const unknown = await call(s.app, 'mutation', 'order.create', { items: [{ productId: 999_999, quantity: 1 }] }, u.token);
+    const unknown = await call(
+      s.app,
+      'mutation',
+      'order.create',
+      { items: [{ productId: 999_999, quantity: 1 }] },
+      u.token,
+    );
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.data).toMatchObject({ appCode: 'PRODUCT_NOT_FOUND', productId: 999_999 });
     for (const items of [
@@ -128,7 +155,9 @@ describe('order.create', () => {
     const p = await product(10_000, 50);
     const buyers = await Promise.all(Array.from({ length: 200 }, () => user(10_000)));
     const results = await Promise.all(
-      buyers.map((b) => call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 1 }] }, b.token)),
+      buyers.map((b) =>
+        call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 1 }] }, b.token),
+      ),
     );
     const won = results.map((r, i) => ({ r, b: buyers[i]! })).filter(({ r }) => r.status === 200);
     const lost = results.filter((r) => r.status !== 200);
@@ -137,7 +166,9 @@ describe('order.create', () => {
     expect(await stockOf(p)).toBe(0);
 
     const pays = await Promise.all(
-      won.map(({ r, b }) => call(s.app, 'mutation', 'payment.pay', { orderId: r.body.result.data.orderId }, b.token)),
+      won.map(({ r, b }) =>
+        call(s.app, 'mutation', 'payment.pay', { orderId: r.body.result.data.orderId }, b.token),
+      ),
     );
     expect(pays.every((r) => r.status === 200 && r.body.result.data.status === 'PAID')).toBe(true);
     expect(await dbStock(p)).toBe(0);
@@ -175,13 +206,25 @@ describe('order.get and order.list', () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       clock.advance(1000);
-      const r = await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 1 }] }, u.token);
+      const r = await call(
+        s.app,
+        'mutation',
+        'order.create',
+        { items: [{ productId: p, quantity: 1 }] },
+        u.token,
+      );
       ids.push(r.body.result.data.orderId);
     }
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await call(s.app, 'query', 'order.list', { limit: 2, ...(cursor ? { cursor } : {}) }, u.token);
+      const page = await call(
+        s.app,
+        'query',
+        'order.list',
+        { limit: 2, ...(cursor ? { cursor } : {}) },
+        u.token,
+      );
       seen.push(...page.body.result.data.items.map((o: { orderId: string }) => o.orderId));
       cursor = page.body.result.data.nextCursor ?? undefined;
     } while (cursor);
@@ -194,8 +237,9 @@ describe('order.get and order.list', () => {
     const p = await product(100, 10);
     const owner = await user(10_000);
     const other = await user(10_000);
-    const order = (await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 1 }] }, owner.token))
-      .body.result.data;
+    const order = (
+      await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 1 }] }, owner.token)
+    ).body.result.data;
     const missing = '00000000-0000-4000-8000-000000000000';
     for (const orderId of [order.orderId, missing, 'not-a-uuid']) {
       const get = await call(s.app, 'query', 'order.get', { orderId }, other.token);
@@ -207,10 +251,13 @@ describe('order.get and order.list', () => {
       }
     }
     expect(await balanceOf(other.token)).toBe(10_000);
-    expect((await call(s.app, 'query', 'order.get', { orderId: order.orderId }, owner.token)).body.result.data.status).toBe(
-      'PENDING_PAYMENT',
+    expect(
+      (await call(s.app, 'query', 'order.get', { orderId: order.orderId }, owner.token)).body.result.data
+        .status,
+    ).toBe('PENDING_PAYMENT');
+    expect((await call(s.app, 'query', 'order.list', undefined, other.token)).body.result.data.items).toEqual(
+      [],
     );
-    expect((await call(s.app, 'query', 'order.list', undefined, other.token)).body.result.data.items).toEqual([]);
   });
 });
 
@@ -218,28 +265,49 @@ describe('payment.pay', () => {
   it('debits once when ten pays of one order race; the ledger agrees', async () => {
     const p = await product(3_000, 10);
     const u = await user(10_000);
-    const order = (await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 2 }] }, u.token)).body
-      .result.data;
+    const order = (
+      await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 2 }] }, u.token)
+    ).body.result.data;
     const results = await Promise.all(
-      Array.from({ length: 10 }, () => call(s.app, 'mutation', 'payment.pay', { orderId: order.orderId }, u.token)),
+      Array.from({ length: 10 }, () =>
+        call(s.app, 'mutation', 'payment.pay', { orderId: order.orderId }, u.token),
+      ),
     );
     const ok = results.filter((r) => r.status === 200);
     expect(ok).toHaveLength(1);
-    expect(ok[0]!.body.result.data).toMatchObject({ orderId: order.orderId, amount: 6_000, status: 'PAID', balance: 4_000 });
+    expect(ok[0]!.body.result.data).toMatchObject({
+      orderId: order.orderId,
+      amount: 6_000,
+      status: 'PAID',
+      balance: 4_000,
+    });
     for (const r of results.filter((r) => r.status !== 200)) {
       expect(r.status).toBe(409);
       expect(r.body.error.data.appCode).toBe('ORDER_NOT_PAYABLE');
     }
     expect(await balanceOf(u.token)).toBe(4_000);
-    const ledger = await s.rt.db.selectFrom('balance_ledger').selectAll().where('user_id', '=', u.id).orderBy('created_at').execute();
+    const ledger = await s.rt.db
+      .selectFrom('balance_ledger')
+      .selectAll()
+      .where('user_id', '=', u.id)
+      .orderBy('created_at')
+      .execute();
     expect(ledger.map((l) => [l.kind, l.amount, l.balance_before, l.balance_after])).toEqual([
       ['CHARGE', 10_000, 0, 10_000],
       ['PAYMENT', 6_000, 10_000, 4_000],
     ]);
     expect(await dbStock(p)).toBe(8);
-    const payments = await s.rt.db.selectFrom('payments').selectAll().where('order_id', '=', order.orderId).execute();
+    const payments = await s.rt.db
+      .selectFrom('payments')
+      .selectAll()
+      .where('order_id', '=', order.orderId)
+      .execute();
     expect(payments).toHaveLength(1);
-    const sales = await s.rt.db.selectFrom('sales').selectAll().where('order_id', '=', order.orderId).execute();
+    const sales = await s.rt.db
+      .selectFrom('sales')
+      .selectAll()
+      .where('order_id', '=', order.orderId)
+      .execute();
     expect(sales.map((x) => [x.product_id, x.quantity])).toEqual([[p, 2]]);
     const outbox = await s.rt.db.selectFrom('outbox').selectAll().where('key', '=', order.orderId).execute();
     expect(outbox).toHaveLength(1);
@@ -248,17 +316,18 @@ describe('payment.pay', () => {
   it('changes nothing on insufficient balance; the order stays payable', async () => {
     const p = await product(5_000, 10);
     const u = await user(4_000);
-    const order = (await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 1 }] }, u.token)).body
-      .result.data;
+    const order = (
+      await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 1 }] }, u.token)
+    ).body.result.data;
     const res = await call(s.app, 'mutation', 'payment.pay', { orderId: order.orderId }, u.token);
     expect(res.status).toBe(409);
     expect(res.body.error.data.appCode).toBe('INSUFFICIENT_BALANCE');
     expect(await balanceOf(u.token)).toBe(4_000);
     expect(await dbStock(p)).toBe(10);
     expect(await stockOf(p)).toBe(9);
-    expect((await call(s.app, 'query', 'order.get', { orderId: order.orderId }, u.token)).body.result.data.status).toBe(
-      'PENDING_PAYMENT',
-    );
+    expect(
+      (await call(s.app, 'query', 'order.get', { orderId: order.orderId }, u.token)).body.result.data.status,
+    ).toBe('PENDING_PAYMENT');
     await call(s.app, 'mutation', 'balance.charge', { amount: 1_000 }, u.token);
     const paid = await call(s.app, 'mutation', 'payment.pay', { orderId: order.orderId }, u.token);
     expect(paid.body.result.data).toMatchObject({ status: 'PAID', balance: 0 });
@@ -267,8 +336,9 @@ describe('payment.pay', () => {
   it('replays an idempotent payment and counts the sale in product.top', async () => {
     const p = await product(1_000, 10);
     const u = await user(5_000);
-    const order = (await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 4 }] }, u.token)).body
-      .result.data;
+    const order = (
+      await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 4 }] }, u.token)
+    ).body.result.data;
     const input = { orderId: order.orderId, idempotencyKey: 'pay-1' };
     const first = await call(s.app, 'mutation', 'payment.pay', input, u.token);
     const again = await call(s.app, 'mutation', 'payment.pay', input, u.token);
@@ -284,7 +354,10 @@ describe('payment.pay', () => {
 });
 
 describe('coupons on orders', () => {
-  async function issued(discount: { type: 'FIXED' | 'PERCENT'; value: number }, token: string): Promise<number> {
+  async function issued(
+    discount: { type: 'FIXED' | 'PERCENT'; value: number },
+    token: string,
+  ): Promise<number> {
     const couponId = await coupon(discount);
     const res = await call(s.app, 'mutation', 'coupon.issue', { couponId }, token);
     expect(res.status).toBe(200);
@@ -296,8 +369,19 @@ describe('coupons on orders', () => {
     const u = await user();
     const fixed = await issued({ type: 'FIXED', value: 50_000 }, u.token);
     const percent = await issued({ type: 'PERCENT', value: 15 }, u.token);
-    const a = await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 1 }], couponId: fixed }, u.token);
-    expect(a.body.result.data).toMatchObject({ totalAmount: 3_333, discountAmount: 3_333, payAmount: 0, couponId: fixed });
+    const a = await call(
+      s.app,
+      'mutation',
+      'order.create',
+      { items: [{ productId: p, quantity: 1 }], couponId: fixed },
+      u.token,
+    );
+    expect(a.body.result.data).toMatchObject({
+      totalAmount: 3_333,
+      discountAmount: 3_333,
+      payAmount: 0,
+      couponId: fixed,
+    });
     const b = await call(
       s.app,
       'mutation',
@@ -307,7 +391,13 @@ describe('coupons on orders', () => {
     );
     // 15% of 9,999 = 1,499.85 -> 1,499
     expect(b.body.result.data).toMatchObject({ totalAmount: 9_999, discountAmount: 1_499, payAmount: 8_500 });
-    const pay = await call(s.app, 'mutation', 'payment.pay', { orderId: a.body.result.data.orderId }, u.token);
+    const pay = await call(
+      s.app,
+      'mutation',
+      'payment.pay',
+      { orderId: a.body.result.data.orderId },
+      u.token,
+    );
     expect(pay.body.result.data).toMatchObject({ amount: 0, balance: 0 });
   });
 
@@ -316,15 +406,28 @@ describe('coupons on orders', () => {
     const u = await user(20_000);
     const c = await issued({ type: 'FIXED', value: 1_000 }, u.token);
     const orderOf = () =>
-      call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 1 }], couponId: c }, u.token);
+      call(
+        s.app,
+        'mutation',
+        'order.create',
+        { items: [{ productId: p, quantity: 1 }], couponId: c },
+        u.token,
+      );
     const racing = await Promise.all(Array.from({ length: 5 }, orderOf));
     const ok = racing.filter((r) => r.status === 200);
     expect(ok).toHaveLength(1);
-    for (const r of racing.filter((x) => x.status !== 200)) expect(r.body.error.data.appCode).toBe('COUPON_NOT_USABLE');
+    for (const r of racing.filter((x) => x.status !== 200))
+      expect(r.body.error.data.appCode).toBe('COUPON_NOT_USABLE');
     // Refused orders hold nothing: only the winner's unit is held.
     expect(await stockOf(p)).toBe(9);
 
-    const pay = await call(s.app, 'mutation', 'payment.pay', { orderId: ok[0]!.body.result.data.orderId }, u.token);
+    const pay = await call(
+      s.app,
+      'mutation',
+      'payment.pay',
+      { orderId: ok[0]!.body.result.data.orderId },
+      u.token,
+    );
     expect(pay.body.result.data).toMatchObject({ amount: 9_000, balance: 11_000 });
     const mine = (await call(s.app, 'query', 'coupon.mine', undefined, u.token)).body.result.data.items;
     expect(mine.filter((m: { couponId: number }) => m.couponId === c)).toEqual([
@@ -340,7 +443,13 @@ describe('coupons on orders', () => {
     const holder = await user();
     const other = await user();
     const c = await issued({ type: 'FIXED', value: 100 }, holder.token);
-    const res = await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 1 }], couponId: c }, other.token);
+    const res = await call(
+      s.app,
+      'mutation',
+      'order.create',
+      { items: [{ productId: p, quantity: 1 }], couponId: c },
+      other.token,
+    );
     expect(res.status).toBe(409);
     expect(res.body.error.data.appCode).toBe('COUPON_NOT_USABLE');
     expect(await stockOf(p)).toBe(10);
@@ -357,7 +466,13 @@ describe('expiry', () => {
     const c = await coupon({ type: 'FIXED', value: 500 });
     await call(s.app, 'mutation', 'coupon.issue', { couponId: c }, u.token);
     const order = (
-      await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 2 }], couponId: c }, u.token)
+      await call(
+        s.app,
+        'mutation',
+        'order.create',
+        { items: [{ productId: p, quantity: 2 }], couponId: c },
+        u.token,
+      )
     ).body.result.data;
     expect(await stockOf(p)).toBe(1);
 
@@ -376,15 +491,22 @@ describe('expiry', () => {
     expect(pay.body.error.data.appCode).toBe('ORDER_NOT_PAYABLE');
     expect(await balanceOf(u.token)).toBe(10_000);
     // The coupon is free again.
-    const again = await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 1 }], couponId: c }, u.token);
+    const again = await call(
+      s.app,
+      'mutation',
+      'order.create',
+      { items: [{ productId: p, quantity: 1 }], couponId: c },
+      u.token,
+    );
     expect(again.status).toBe(200);
   });
 
   it('refuses to pay an order past its hold even before the sweep ran', async () => {
     const p = await product(100, 1);
     const u = await user(1_000);
-    const order = (await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 1 }] }, u.token)).body
-      .result.data;
+    const order = (
+      await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 1 }] }, u.token)
+    ).body.result.data;
     clock.advance(900_000);
     const pay = await call(s.app, 'mutation', 'payment.pay', { orderId: order.orderId }, u.token);
     expect(pay.status).toBe(409);
@@ -398,15 +520,20 @@ describe('expiry', () => {
     let paid = 0;
     let expired = 0;
     for (let i = 0; i < 100; i++) {
-      const order = (await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 1 }] }, u.token))
-        .body.result.data;
+      const order = (
+        await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 1 }] }, u.token)
+      ).body.result.data;
       const expiresAt = new Date(order.expiresAt).getTime();
       // The payer still sees the order inside its hold; the sweeper already sees it due.
       const payer = { ...s.rt, clock: { now: () => new Date(expiresAt - 1) } };
       const sweeper = { ...s.rt, clock: { now: () => new Date(expiresAt + 1) } };
       const { payOrder } = await import('@flash/core/payment/payment.service');
-      const [pay] = await Promise.allSettled([payOrder(payer, u.id, { orderId: order.orderId }), expireDueOrders(sweeper)]);
-      const status = (await call(s.app, 'query', 'order.get', { orderId: order.orderId }, u.token)).body.result.data.status;
+      const [pay] = await Promise.allSettled([
+        payOrder(payer, u.id, { orderId: order.orderId }),
+        expireDueOrders(sweeper),
+      ]);
+      const status = (await call(s.app, 'query', 'order.get', { orderId: order.orderId }, u.token)).body
+        .result.data.status;
       if (pay.status === 'fulfilled') {
         expect(status).toBe('PAID');
         paid++;

@@ -2,9 +2,17 @@ import { createRedis, type Runtime } from '@flash/core';
 import { Worker } from 'bullmq';
 import { couponPersistWorker } from './coupon-persist/coupon-persist.worker.ts';
 import type { QueueWorker } from './job.ts';
+import { maintenanceWorker } from './maintenance/maintenance.worker.ts';
+import { orderExpiryWorker } from './order-expiry/order-expiry.worker.ts';
+import { outboxExportWorker } from './outbox-export/outbox-export.worker.ts';
 
 /** Every queue this process drains. Each entry lives in its own folder, one per queue. */
-export const QUEUE_WORKERS: QueueWorker[] = [couponPersistWorker];
+export const QUEUE_WORKERS: QueueWorker[] = [
+  couponPersistWorker,
+  orderExpiryWorker,
+  outboxExportWorker,
+  maintenanceWorker,
+];
 
 /**
  * Schedules live in Redis, so a Redis that lost its data (FLUSHALL, restart without AOF) loses

@@ -50,14 +50,22 @@ describe('data-platform export', () => {
 
   it('delivers every paid order despite failures, once per idempotency key, without slowing payment', async () => {
     const admin = await s.token(1, { admin: true });
-    const p = (await call(s.app, 'mutation', 'admin.product.create', { name: 'exported', price: 1_000, stock: 100 }, admin))
-      .body.result.data.id;
+    const p = (
+      await call(
+        s.app,
+        'mutation',
+        'admin.product.create',
+        { name: 'exported', price: 1_000, stock: 100 },
+        admin,
+      )
+    ).body.result.data.id;
     const orderIds: string[] = [];
     for (let i = 0; i < 10; i++) {
       const token = await s.token(500 + i);
       await call(s.app, 'mutation', 'balance.charge', { amount: 5_000 }, token);
-      const order = (await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 2 }] }, token)).body
-        .result.data;
+      const order = (
+        await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 2 }] }, token)
+      ).body.result.data;
       const pay = await call(s.app, 'mutation', 'payment.pay', { orderId: order.orderId }, token);
       // The platform is failing right now; payment answers regardless.
       expect(pay.status).toBe(200);
@@ -65,7 +73,8 @@ describe('data-platform export', () => {
     }
 
     const deadline = Date.now() + 30_000;
-    while (platform.accepted.size < orderIds.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (platform.accepted.size < orderIds.length && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     expect([...platform.accepted.keys()].sort()).toEqual(orderIds.map((id) => `order.paid:${id}`).sort());
     for (const id of orderIds) {
       const got = platform.accepted.get(`order.paid:${id}`)!;
@@ -73,7 +82,11 @@ describe('data-platform export', () => {
       expect(got[0]!.payload).toMatchObject({ orderId: id, payAmount: 2_000 });
       expect(platform.attempts.get(`order.paid:${id}`)).toBe(3);
     }
-    const unpublished = await s.rt.db.selectFrom('outbox').select('id').where('published_at', 'is', null).execute();
+    const unpublished = await s.rt.db
+      .selectFrom('outbox')
+      .select('id')
+      .where('published_at', 'is', null)
+      .execute();
     expect(unpublished).toEqual([]);
   });
 });

@@ -48,5 +48,7 @@ export const orderRouter = {
         .optional(),
     )
     .output(z.object({ items: z.array(ZOrder), nextCursor: z.string().nullable() }))
-    .query(({ ctx, input }) => listOrders(ctx.rt, ctx.user.userId, { cursor: input?.cursor, limit: input?.limit ?? 20 })),
+    .query(({ ctx, input }) =>
+      listOrders(ctx.rt, ctx.user.userId, { cursor: input?.cursor, limit: input?.limit ?? 20 }),
+    ),
 } satisfies TRPCRouterRecord;

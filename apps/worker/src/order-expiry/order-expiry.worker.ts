@@ -19,7 +19,8 @@ export const orderExpiryWorker: QueueWorker = {
     if (job.name === 'expire-due') {
       let total = 0;
       // Drain a backlog in bounded batches rather than one huge transaction.
-      for (let batch = await expireDueOrders(rt); batch > 0; batch = await expireDueOrders(rt)) total += batch;
+      for (let batch = await expireDueOrders(rt); batch > 0; batch = await expireDueOrders(rt))
+        total += batch;
       return { expired: total };
     }
     if (job.name === 'reconcile-holds') return reconcileHolds(rt);

@@ -20,12 +20,18 @@ export const outboxExportWorker: QueueWorker = {
   async handle(rt, job) {
     if (job.name === 'export') {
       const { outboxId } = ZExportJob.parse(job.data);
-      return exportOutboxMessage(rt, outboxId, { log: (msg, data) => console.log(msg, JSON.stringify(data)) });
+      return exportOutboxMessage(rt, outboxId, {
+        log: (msg, data) => console.log(msg, JSON.stringify(data)),
+      });
     }
     if (job.name === 'sweep' || job.name === 'export-soon') {
       const ids = await findUnpublished(rt.db, 1000);
       await rt.queues[QueueName.OutboxExport].addBulk(
-        ids.map((outboxId) => ({ name: 'export', data: { outboxId }, opts: { jobId: `outbox-${outboxId}` } })),
+        ids.map((outboxId) => ({
+          name: 'export',
+          data: { outboxId },
+          opts: { jobId: `outbox-${outboxId}` },
+        })),
       );
       return { queued: ids.length };
     }

@@ -32,7 +32,10 @@ export type HoldReconciliation = { released: number; committed: number; orphansR
  * - a hold older than `orphanAfterMs` whose order never reached Postgres (the API died between
  *   the hold and the insert, or the insert's outcome was unknown) -> release.
  */
-export async function reconcileHolds(rt: Runtime, options: { orphanAfterMs?: number } = {}): Promise<HoldReconciliation> {
+export async function reconcileHolds(
+  rt: Runtime,
+  options: { orphanAfterMs?: number } = {},
+): Promise<HoldReconciliation> {
   const result: HoldReconciliation = { released: 0, committed: 0, orphansReleased: 0 };
   const held = await heldOrderIds(rt.redis, rt.keys);
   for (let i = 0; i < held.length; i += 1000) {

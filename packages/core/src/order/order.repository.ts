@@ -12,7 +12,12 @@ export async function insertOrder(trx: DbOrTrx, order: OrderRow, lines: OrderLin
   await trx
     .insertInto('order_lines')
     .values(
-      lines.map((l) => ({ order_id: order.id, product_id: l.productId, quantity: l.quantity, unit_price: l.unitPrice })),
+      lines.map((l) => ({
+        order_id: order.id,
+        product_id: l.productId,
+        quantity: l.quantity,
+        unit_price: l.unitPrice,
+      })),
     )
     .execute();
 }
@@ -39,7 +44,11 @@ async function attachLines(db: DbOrTrx, orders: OrderRow[]): Promise<OrderWithLi
 }
 
 /** An order of this user; another user's order is indistinguishable from a missing one. */
-export async function findOrderForUser(db: DbOrTrx, userId: number, orderId: string): Promise<OrderWithLines | undefined> {
+export async function findOrderForUser(
+  db: DbOrTrx,
+  userId: number,
+  orderId: string,
+): Promise<OrderWithLines | undefined> {
   const order = await db
     .selectFrom('orders')
     .selectAll()
@@ -100,7 +109,11 @@ export async function lockOrderForPayment(
   return (await attachLines(trx, [order]))[0];
 }
 
-export async function markOrderPaid(trx: Transaction<Database>, orderId: string, now: Date): Promise<boolean> {
+export async function markOrderPaid(
+  trx: Transaction<Database>,
+  orderId: string,
+  now: Date,
+): Promise<boolean> {
   const result = await trx
     .updateTable('orders')
     .set({ status: 'PAID', paid_at: now })
@@ -144,7 +157,11 @@ export async function findOrderStatuses(db: Db, orderIds: string[]): Promise<Map
 }
 
 /** True when another open order of this user already uses the coupon. */
-export async function couponHeldByPendingOrder(db: DbOrTrx, userId: number, couponId: number): Promise<boolean> {
+export async function couponHeldByPendingOrder(
+  db: DbOrTrx,
+  userId: number,
+  couponId: number,
+): Promise<boolean> {
   const row = await db
     .selectFrom('orders')
     .select(sql<number>`1`.as('one'))

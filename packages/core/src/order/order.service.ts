@@ -115,7 +115,10 @@ export async function createOrder(rt: Runtime, userId: number, input: CreateOrde
     if (held && isDefiniteRollback(err)) await endHold(rt.redis, rt.keys, orderId, 'release').catch(() => {});
     if (isUniqueViolation(err, 'orders_idempotency_key')) {
       // The key's record was purged (kept 24 h) but an order still carries it.
-      throw new AppError(AppErrorCode.IDEMPOTENCY_KEY_REUSED, 'Idempotency key was already used for another order');
+      throw new AppError(
+        AppErrorCode.IDEMPOTENCY_KEY_REUSED,
+        'Idempotency key was already used for another order',
+      );
     }
     if (isUniqueViolation(err, 'orders_one_pending_per_coupon')) {
       throw new AppError(AppErrorCode.COUPON_NOT_USABLE, 'Coupon is already used by another open order', {
@@ -126,14 +129,20 @@ export async function createOrder(rt: Runtime, userId: number, input: CreateOrde
   }
 }
 
-async function usableCouponDiscount(rt: Runtime, userId: number, couponId: number, now: Date): Promise<Discount> {
+async function usableCouponDiscount(
+  rt: Runtime,
+  userId: number,
+  couponId: number,
+  now: Date,
+): Promise<Discount> {
   const held = await findHeldCoupon(rt, userId, couponId);
   const notUsable = (why: string) => new AppError(AppErrorCode.COUPON_NOT_USABLE, why, { couponId });
   if (!held) throw notUsable('Coupon is not held by this user');
   if (held.status !== 'AVAILABLE') throw notUsable('Coupon was already used');
   if (held.expiresAt && held.expiresAt.getTime() <= now.getTime()) throw notUsable('Coupon has expired');
   // Cheap early refusal; the unique index is what actually decides a race.
-  if (await couponHeldByPendingOrder(rt.db, userId, couponId)) throw notUsable('Coupon is held by another open order');
+  if (await couponHeldByPendingOrder(rt.db, userId, couponId))
+    throw notUsable('Coupon is held by another open order');
   return held.discount;
 }
 

@@ -29,7 +29,10 @@ export async function holdStock(
 ): Promise<HoldOutcome> {
   const args: (string | number)[] = [hold.orderId, hold.nowMs];
   for (const line of hold.lines) args.push(line.productId, line.quantity);
-  const [code, productId] = (await runScript(redis, 'holdStock', inventoryKeys(keys), args)) as [number, number];
+  const [code, productId] = (await runScript(redis, 'holdStock', inventoryKeys(keys), args)) as [
+    number,
+    number,
+  ];
   switch (code) {
     case HoldResult.Held:
       return { kind: 'held' };

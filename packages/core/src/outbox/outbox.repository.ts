@@ -31,7 +31,10 @@ export async function findUnpublished(db: Db, limit: number): Promise<number[]> 
   return rows.map((r) => r.id);
 }
 
-export async function findOutboxMessage(db: Db, id: number): Promise<(OutboxMessage & { published: boolean }) | undefined> {
+export async function findOutboxMessage(
+  db: Db,
+  id: number,
+): Promise<(OutboxMessage & { published: boolean }) | undefined> {
   const row = await db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirst();
   if (!row) return undefined;
   return {
@@ -45,7 +48,12 @@ export async function findOutboxMessage(db: Db, id: number): Promise<(OutboxMess
 }
 
 export async function markPublished(db: Db, id: number, now: Date): Promise<void> {
-  await db.updateTable('outbox').set({ published_at: now }).where('id', '=', id).where('published_at', 'is', null).execute();
+  await db
+    .updateTable('outbox')
+    .set({ published_at: now })
+    .where('id', '=', id)
+    .where('published_at', 'is', null)
+    .execute();
 }
 
 export async function recordAttemptFailure(db: Db, id: number, error: string): Promise<void> {

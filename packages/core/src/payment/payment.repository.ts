@@ -22,7 +22,10 @@ export async function insertPayment(
  * quantity` guard and the CHECK constraint make Postgres refuse to go negative even if Redis
  * were ever wrong; returns how many lines were committed.
  */
-export async function commitStock(trx: Transaction<Database>, lines: { productId: number; quantity: number }[]): Promise<number> {
+export async function commitStock(
+  trx: Transaction<Database>,
+  lines: { productId: number; quantity: number }[],
+): Promise<number> {
   if (lines.length === 0) return 0;
   const values = sql.join(lines.map((l) => sql`(${l.productId}::bigint, ${l.quantity}::int)`));
   const result = await sql`
@@ -40,7 +43,14 @@ export async function insertSales(
 ): Promise<void> {
   await trx
     .insertInto('sales')
-    .values(lines.map((l) => ({ order_id: orderId, product_id: l.productId, quantity: l.quantity, sold_at: soldAt })))
+    .values(
+      lines.map((l) => ({
+        order_id: orderId,
+        product_id: l.productId,
+        quantity: l.quantity,
+        sold_at: soldAt,
+      })),
+    )
     .execute();
 }
 

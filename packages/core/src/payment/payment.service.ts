@@ -3,8 +3,8 @@ import { debitBalance } from '../balance/balance.repository.ts';
 import { ensureIssuedCouponRow, findHeldCoupon } from '../coupon/coupon.service.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
 import { withIdempotency } from '../idempotency/idempotency.service.ts';
-import { isOrderId, toOrderView } from '../order/order.service.ts';
 import { lockOrderForPayment, markOrderPaid } from '../order/order.repository.ts';
+import { isOrderId, toOrderView } from '../order/order.service.ts';
 import { endHold } from '../order/order.store.ts';
 import { addToOutbox, OutboxTopic } from '../outbox/outbox.repository.ts';
 import { QueueName } from '../queue/queues.ts';
@@ -12,7 +12,13 @@ import { recordSales } from '../ranking/ranking.service.ts';
 import type { Runtime } from '../runtime.ts';
 import { commitStock, insertPayment, insertSales, markCouponUsed } from './payment.repository.ts';
 
-export type PaymentView = { paymentId: string; orderId: string; amount: number; status: 'PAID'; balance: number };
+export type PaymentView = {
+  paymentId: string;
+  orderId: string;
+  amount: number;
+  status: 'PAID';
+  balance: number;
+};
 
 const SCOPE = 'payment.pay';
 
@@ -39,7 +45,9 @@ export async function payOrder(
       const order = await lockOrderForPayment(trx, userId, input.orderId);
       if (!order) throw new AppError(AppErrorCode.ORDER_NOT_FOUND, 'Order not found');
       if (order.status !== 'PENDING_PAYMENT') {
-        throw new AppError(AppErrorCode.ORDER_NOT_PAYABLE, `Order is ${order.status}`, { status: order.status });
+        throw new AppError(AppErrorCode.ORDER_NOT_PAYABLE, `Order is ${order.status}`, {
+          status: order.status,
+        });
       }
       if (order.expires_at.getTime() <= now.getTime()) {
         throw new AppError(AppErrorCode.ORDER_NOT_PAYABLE, 'Order hold has expired', { status: 'EXPIRED' });
@@ -51,7 +59,9 @@ export async function payOrder(
       const committed = await commitStock(trx, order.lines);
       if (committed !== order.lines.length) {
         // Redis held units Postgres does not have: refuse rather than oversell; the reconciler reports the drift.
-        throw new Error(`stock commit for order ${order.id} matched ${committed} of ${order.lines.length} lines`);
+        throw new Error(
+          `stock commit for order ${order.id} matched ${committed} of ${order.lines.length} lines`,
+        );
       }
 
       if (order.coupon_id !== null) {
@@ -65,7 +75,9 @@ export async function payOrder(
             expiresAt: held.expiresAt,
           });
         }
-        if (!(await markCouponUsed(trx, { couponId: order.coupon_id, userId, orderId: order.id, usedAt: now }))) {
+        if (
+          !(await markCouponUsed(trx, { couponId: order.coupon_id, userId, orderId: order.id, usedAt: now }))
+        ) {
           throw new AppError(AppErrorCode.ORDER_NOT_PAYABLE, 'The order coupon is no longer usable', {
             couponId: order.coupon_id,
           });
@@ -75,15 +87,32 @@ export async function payOrder(
       if (!(await markOrderPaid(trx, order.id, now))) {
         throw new AppError(AppErrorCode.ORDER_NOT_PAYABLE, 'Order is no longer pending');
       }
-      await insertPayment(trx, { id: paymentId, orderId: order.id, userId, amount: order.pay_amount, createdAt: now });
+      await insertPayment(trx, {
+        id: paymentId,
+        orderId: order.id,
+        userId,
+        amount: order.pay_amount,
+        createdAt: now,
+      });
       await insertSales(trx, order.id, order.lines, now);
       await addToOutbox(trx, {
         topic: OutboxTopic.OrderPaid,
         key: order.id,
-        payload: { ...toOrderView({ ...order, status: 'PAID' }), userId, paymentId, paidAt: now.toISOString() },
+        payload: {
+          ...toOrderView({ ...order, status: 'PAID' }),
+          userId,
+          paymentId,
+          paidAt: now.toISOString(),
+        },
       });
       paid = { lines: order.lines };
-      return { paymentId, orderId: order.id, amount: order.pay_amount, status: 'PAID' as const, balance: balanceAfter };
+      return {
+        paymentId,
+        orderId: order.id,
+        amount: order.pay_amount,
+        status: 'PAID' as const,
+        balance: balanceAfter,
+      };
     },
   );
 
@@ -104,6 +133,10 @@ async function afterPaymentCommitted(
   await Promise.allSettled([
     endHold(rt.redis, rt.keys, orderId, 'commit'),
     recordSales(rt, lines, soldAt),
-    rt.queues[QueueName.OutboxExport].add('export-soon', {}, { deduplication: { id: 'export-soon', ttl: 200 } }),
+    rt.queues[QueueName.OutboxExport].add(
+      'export-soon',
+      {},
+      { deduplication: { id: 'export-soon', ttl: 200 } },
+    ),
   ]);
 }
