@@ -10,6 +10,7 @@ export default defineConfig({
     ],
     // One database (cloned from a migrated template) and one Redis key prefix per test file.
     globalSetup: ['test/global-setup.ts'],
+    reporters: ['default', './test/summary-reporter.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 60_000,
