@@ -1,5 +1,7 @@
 import { type Config, createRuntime, createTokenVerifier, type Runtime } from '@flash/core';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { metricsPlugin } from './plugins/metrics.ts';
+import { queueDashboardPlugin } from './plugins/queue-dashboard.ts';
 import { contextFactory } from './trpc/context.ts';
 import { type LeanTRPCPluginOptions, leanTRPCPlugin } from './trpc/fastify-adapter.ts';
 import { type AppRouter, appRouter } from './trpc/root.ts';
@@ -50,6 +52,8 @@ export async function buildServer(
       },
     } satisfies LeanTRPCPluginOptions<AppRouter>['trpcOptions'],
   });
+  await app.register(metricsPlugin, { runtime: rt });
+  await app.register(queueDashboardPlugin, { runtime: rt, tokens });
 
   return app;
 }

@@ -2,6 +2,7 @@ import { APP_ERROR_TRPC_CODE, AppError, type AppErrorCode, toAppError } from '@f
 import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
 import type { Context } from './context.ts';
+import { measureProcedure } from './metrics.ts';
 
 const APP_CODE_BY_TRPC_CODE: Partial<Record<TRPCError['code'], AppErrorCode>> = {
   BAD_REQUEST: 'INVALID_INPUT',
@@ -62,7 +63,9 @@ const errorMapping = t.middleware(async ({ next }) => {
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
-export const publicProcedure = t.procedure.use(errorMapping);
+export const publicProcedure = t.procedure
+  .use(({ ctx, path, next }) => measureProcedure(ctx.rt, path, () => next()))
+  .use(errorMapping);
 
 /** Requires a valid bearer token; narrows `ctx.user`. */
 export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {

@@ -1,0 +1,194 @@
+/**
+ * Per-procedure Prometheus metrics, recorded by a tRPC middleware that every procedure runs
+ * (see `publicProcedure` in init.ts) and served at `/metrics` by plugins/metrics.ts.
+ *
+ * The middleware is on the hot path of every call, so it does only in-memory work: one clock
+ * read, one histogram observation through a cached label child, and for a few outcomes one
+ * counter increment. Units sold need the order's lines, which `payment.pay` does not return:
+ * paid order ids are buffered here and summed in one query when Prometheus scrapes.
+ */
+import { AppError, type Runtime } from '@flash/core';
+import { sumOrderUnits } from '@flash/core/metrics/metrics.repository';
+import type { TRPCError } from '@trpc/server';
+import { Counter, Histogram, Registry } from 'prom-client';
+
+/** What a tRPC middleware's `next()` resolves to (only the parts read here). */
+type NextResult = { ok: true; data: unknown } | { ok: false; error: TRPCError };
+
+type Observer = { observe(seconds: number): void };
+type Incrementer = { inc(value?: number): void };
+
+export type ApiMetrics = {
+  rt: Runtime;
+  registry: Registry;
+  /** Paid orders whose units are not yet counted in `flash_units_sold_total`. */
+  paidOrdersToCount: string[];
+  procedureDuration: Histogram<'procedure' | 'outcome'>;
+  refusals: Counter<'procedure' | 'code'>;
+  couponsIssued: Counter<'coupon_id'>;
+  ordersCreated: Counter;
+  ordersPaid: Counter;
+  paidAmount: Counter;
+  unitsSold: Counter;
+  /** Label children by key, so a hot call never hashes a label object. */
+  children: Map<string, Observer | Incrementer>;
+};
+
+// tRPC errors that carry no AppError (input validation, auth in the adapter) named as the
+// error formatter names them; anything else is a bug and counted as INTERNAL.
+const OUTCOME_BY_TRPC_CODE: Partial<Record<TRPCError['code'], string>> = {
+  BAD_REQUEST: 'INVALID_INPUT',
+  PARSE_ERROR: 'INVALID_INPUT',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  FORBIDDEN: 'FORBIDDEN',
+  TOO_MANY_REQUESTS: 'RATE_LIMITED',
+  SERVICE_UNAVAILABLE: 'UNAVAILABLE',
+};
+
+/** A paid-order buffer this long is summed right away instead of waiting for a scrape. */
+const COUNT_UNITS_EVERY = 5_000;
+/** Ids kept while Postgres cannot be asked; beyond this the oldest are dropped (and not counted). */
+const MAX_PAID_ORDERS_BUFFERED = 200_000;
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+const metricsByRuntime = new WeakMap<Runtime, ApiMetrics>();
+
+/** The metrics of one API runtime (one per process outside tests), created on first use. */
+export function apiMetrics(rt: Runtime): ApiMetrics {
+  let metrics = metricsByRuntime.get(rt);
+  if (metrics) return metrics;
+  const registry = new Registry();
+  const registers = [registry];
+  metrics = {
+    rt,
+    registry,
+    paidOrdersToCount: [],
+    procedureDuration: new Histogram({
+      name: 'flash_procedure_duration_seconds',
+      help: 'Time spent in each tRPC procedure (input validation included), by outcome: ok or the appCode',
+      labelNames: ['procedure', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    refusals: new Counter({
+      name: 'flash_refusals_total',
+      help: 'Calls answered with a domain error, by procedure and appCode',
+      labelNames: ['procedure', 'code'],
+      registers,
+    }),
+    couponsIssued: new Counter({
+      name: 'flash_coupons_issued_total',
+      help: 'Successful coupon.issue calls, by coupon',
+      labelNames: ['coupon_id'],
+      registers,
+    }),
+    ordersCreated: new Counter({
+      name: 'flash_orders_created_total',
+      help: 'Successful order.create calls (idempotent replays included)',
+      registers,
+    }),
+    ordersPaid: new Counter({
+      name: 'flash_orders_paid_total',
+      help: 'Successful payment.pay calls (idempotent replays included)',
+      registers,
+    }),
+    paidAmount: new Counter({
+      name: 'flash_paid_amount_krw_total',
+      help: 'KRW debited by successful payment.pay calls',
+      registers,
+    }),
+    unitsSold: new Counter({
+      name: 'flash_units_sold_total',
+      help: 'Units in the orders paid through this process (summed from their lines at scrape time)',
+      registers,
+      collect: () => countPaidUnits(metrics!),
+    }),
+    children: new Map(),
+  };
+  metricsByRuntime.set(rt, metrics);
+  return metrics;
+}
+
+function child<T extends Observer | Incrementer>(metrics: ApiMetrics, key: string, make: () => T): T {
+  let found = metrics.children.get(key) as T | undefined;
+  if (!found) {
+    found = make();
+    metrics.children.set(key, found);
+  }
+  return found;
+}
+
+/**
+ * Times one procedure call and counts its outcome. Placed before the error mapping, so a
+ * failed call's error already carries its AppError.
+ */
+export async function measureProcedure<R extends NextResult>(
+  rt: Runtime,
+  procedure: string,
+  next: () => Promise<R>,
+): Promise<R> {
+  const started = performance.now();
+  const result = await next();
+  const seconds = (performance.now() - started) / 1000;
+  const metrics = apiMetrics(rt);
+  let outcome = 'ok';
+  if (result.ok) {
+    recordSuccess(metrics, procedure, result.data);
+  } else {
+    const cause = result.error.cause;
+    outcome =
+      cause instanceof AppError ? cause.code : (OUTCOME_BY_TRPC_CODE[result.error.code] ?? 'INTERNAL');
+    if (outcome !== 'INTERNAL') {
+      child(metrics, `r\0${procedure}\0${outcome}`, () => metrics.refusals.labels(procedure, outcome)).inc();
+    }
+  }
+  child(metrics, `d\0${procedure}\0${outcome}`, () =>
+    metrics.procedureDuration.labels(procedure, outcome),
+  ).observe(seconds);
+  return result;
+}
+
+function recordSuccess(metrics: ApiMetrics, procedure: string, data: unknown): void {
+  switch (procedure) {
+    case 'coupon.issue': {
+      const couponId = String((data as { couponId: number }).couponId);
+      child(metrics, `c\0${couponId}`, () => metrics.couponsIssued.labels(couponId)).inc();
+      return;
+    }
+    case 'order.create':
+      metrics.ordersCreated.inc();
+      return;
+    case 'payment.pay': {
+      const { orderId, amount } = data as { orderId: string; amount: number };
+      metrics.ordersPaid.inc();
+      metrics.paidAmount.inc(amount);
+      const buffered = metrics.paidOrdersToCount.push(orderId);
+      // Between scrapes a sale can pay many orders: sum them now rather than let the buffer grow.
+      if (buffered % COUNT_UNITS_EVERY === 0) void countPaidUnits(metrics);
+      return;
+    }
+  }
+}
+
+const counting = new WeakSet<ApiMetrics>();
+
+/**
+ * Adds the units of the buffered paid orders to `flash_units_sold_total`. The ids leave the
+ * buffer before the query and go back only if it fails (Postgres down: the next scrape tries
+ * again), so no order is summed twice.
+ */
+async function countPaidUnits(metrics: ApiMetrics): Promise<void> {
+  const ids = metrics.paidOrdersToCount;
+  if (ids.length === 0 || counting.has(metrics)) return;
+  counting.add(metrics);
+  metrics.paidOrdersToCount = [];
+  try {
+    metrics.unitsSold.inc(await sumOrderUnits(metrics.rt.db, ids));
+  } catch {
+    const kept = ids.concat(metrics.paidOrdersToCount);
+    metrics.paidOrdersToCount = kept.slice(Math.max(0, kept.length - MAX_PAID_ORDERS_BUFFERED));
+  } finally {
+    counting.delete(metrics);
+  }
+}
