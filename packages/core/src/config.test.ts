@@ -59,6 +59,38 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: secret }).jwtSecret).toBe(secret);
   });
 
+  it('reads rate limits (0 = off) and trusted proxies', () => {
+    expect(loadConfig({})).toMatchObject({
+      rateLimit: { user: { perSecond: 20, burst: 1000 }, ip: { perSecond: 1000, burst: 10_000 } },
+      trustProxy: false,
+    });
+    expect(
+      loadConfig({
+        RATE_LIMIT_USER_PER_SEC: '0.5',
+        RATE_LIMIT_USER_BURST: '3',
+        RATE_LIMIT_IP_PER_SEC: '0',
+        TRUST_PROXY: '10.0.0.0/8, 192.168.1.1',
+      }),
+    ).toMatchObject({
+      rateLimit: { user: { perSecond: 0.5, burst: 3 }, ip: { perSecond: 0, burst: 10_000 } },
+      trustProxy: ['10.0.0.0/8', '192.168.1.1'],
+    });
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+  });
+
+  it.each([
+    ['RATE_LIMIT_USER_PER_SEC', '-1'],
+    ['RATE_LIMIT_IP_PER_SEC', 'fast'],
+    ['RATE_LIMIT_USER_BURST', '0'],
+    ['RATE_LIMIT_IP_BURST', '2.5'],
+    ['TRUST_PROXY', 'yes please'],
+  ])('refuses %s=%j', (variable, value) => {
+    expect(() => loadConfig({ [variable]: value })).toThrow(
+      new RegExp(`^Invalid environment variable ${variable}=`),
+    );
+  });
+
   it('treats empty strings as unset', () => {
     expect(loadConfig({ PORT: '' }).port).toBe(3000);
   });

@@ -9,6 +9,15 @@ const ZUrl = (protocols: string[]) =>
     message: `must start with ${protocols.map((p) => `${p}://`).join(' or ')}`,
   });
 
+/** Requests per second, fractions allowed (0.5 = one every two seconds); 0 = no limit. */
+const ZRate = z.coerce.number().min(0).max(1_000_000);
+const ZBurst = z.coerce.number().int().min(1).max(10_000_000);
+
+export type TrustProxy = boolean | number | string[];
+
+/** One limit: `perSecond` sustained, up to `burst` at once; `perSecond: 0` = unlimited. */
+export type RateLimit = { perSecond: number; burst: number };
+
 const ZEnv = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: ZPort.default(3000),
@@ -27,6 +36,42 @@ const ZEnv = z.object({
   DATA_PLATFORM_URL: ZUrl(['http', 'https']).optional(),
   /** Comma-separated browser origins allowed by CORS; empty means none. */
   CORS_ORIGINS: z.string().default(''),
+  /**
+   * Per-procedure limits on coupon.issue, order.create, payment.pay and balance.charge (GCRA:
+   * a sustained rate plus a burst). 0 turns that limit off. The per-user burst is wide because
+   * clients legitimately retry and fire concurrent idempotent calls; the sustained rate is what
+   * stops a flood. The per-IP numbers must let a whole office or carrier NAT join a flash sale.
+   */
+  RATE_LIMIT_USER_PER_SEC: ZRate.default(20),
+  RATE_LIMIT_USER_BURST: ZBurst.default(1000),
+  RATE_LIMIT_IP_PER_SEC: ZRate.default(1000),
+  RATE_LIMIT_IP_BURST: ZBurst.default(10_000),
+  /**
+   * Which proxies may set X-Forwarded-For (Fastify's `trustProxy`): `false` (default: the socket
+   * address is the client), `true` (trust every hop: only behind a proxy that overwrites the
+   * header), a hop count, or comma-separated addresses/CIDRs of the proxies.
+   */
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((value, ctx): TrustProxy => {
+      const v = value.trim().toLowerCase();
+      if (v === 'false') return false;
+      if (v === 'true') return true;
+      if (/^\d+$/.test(v)) return Number(v);
+      const list = value
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean);
+      if (list.length === 0 || !list.every((a) => /^[0-9A-Fa-f:.]+(\/\d{1,3})?$/.test(a))) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'expected true, false, a hop count or comma-separated addresses/CIDRs',
+        });
+        return z.NEVER;
+      }
+      return list;
+    }),
 });
 
 export type Config = {
@@ -41,6 +86,8 @@ export type Config = {
   logLevel: z.infer<typeof ZEnv>['LOG_LEVEL'];
   dataPlatformUrl: string | undefined;
   corsOrigins: string[];
+  rateLimit: { user: RateLimit; ip: RateLimit };
+  trustProxy: TrustProxy;
 };
 
 export class ConfigError extends Error {
@@ -87,5 +134,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: e.CORS_ORIGINS.split(',')
       .map((o) => o.trim())
       .filter(Boolean),
+    rateLimit: {
+      user: { perSecond: e.RATE_LIMIT_USER_PER_SEC, burst: e.RATE_LIMIT_USER_BURST },
+      ip: { perSecond: e.RATE_LIMIT_IP_PER_SEC, burst: e.RATE_LIMIT_IP_BURST },
+    },
+    trustProxy: e.TRUST_PROXY,
   };
 }

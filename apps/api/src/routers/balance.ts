@@ -2,6 +2,7 @@ import { chargeBalance, getBalance } from '@flash/core/balance/balance.service';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { protectedProcedure } from '../trpc/init.ts';
+import { rateLimitedProcedure } from '../trpc/rate-limit.ts';
 import { ZIdempotencyKey } from './schemas.ts';
 
 export const balanceRouter = {
@@ -13,7 +14,7 @@ export const balanceRouter = {
   // outside the limits get their own codes from the service (CHARGE_AMOUNT_TOO_SMALL,
   // CHARGE_LIMIT_EXCEEDED), also integers too large for int64 such as 1e20, which .int()
   // would call INVALID_INPUT.
-  charge: protectedProcedure
+  charge: rateLimitedProcedure
     .input(
       z.strictObject({
         amount: z

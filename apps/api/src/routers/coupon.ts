@@ -2,13 +2,14 @@ import { issueCoupon, listMyCoupons } from '@flash/core/coupon/coupon.service';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { protectedProcedure } from '../trpc/init.ts';
+import { rateLimitedProcedure } from '../trpc/rate-limit.ts';
 import { ZId } from './schemas.ts';
 
 const ZDiscount = z.object({ type: z.enum(['FIXED', 'PERCENT']), value: z.number() });
 
 export const couponRouter = {
   /** The flash-crowd path: one Redis script decides; see packages/core/src/coupon/coupon.service.ts. */
-  issue: protectedProcedure
+  issue: rateLimitedProcedure
     .input(z.strictObject({ couponId: ZId }))
     .output(z.object({ couponId: z.number(), status: z.literal('ISSUED'), issuedAt: z.string() }))
     .mutation(({ ctx, input }) => issueCoupon(ctx.rt, ctx.user.userId, input.couponId)),

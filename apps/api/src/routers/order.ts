@@ -2,6 +2,7 @@ import { createOrder, getOrder, listOrders } from '@flash/core/order/order.servi
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { protectedProcedure } from '../trpc/init.ts';
+import { rateLimitedProcedure } from '../trpc/rate-limit.ts';
 import { ZId, ZIdempotencyKey } from './schemas.ts';
 
 const ZOrderId = z.string().min(1).max(64);
@@ -19,7 +20,7 @@ const ZOrder = z.object({
 });
 
 export const orderRouter = {
-  create: protectedProcedure
+  create: rateLimitedProcedure
     .input(
       z.strictObject({
         items: z

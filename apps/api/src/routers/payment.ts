@@ -1,11 +1,11 @@
 import { payOrder } from '@flash/core/payment/payment.service';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
-import { protectedProcedure } from '../trpc/init.ts';
+import { rateLimitedProcedure } from '../trpc/rate-limit.ts';
 import { ZIdempotencyKey } from './schemas.ts';
 
 export const paymentRouter = {
-  pay: protectedProcedure
+  pay: rateLimitedProcedure
     .input(z.strictObject({ orderId: z.string().min(1).max(64), idempotencyKey: ZIdempotencyKey.optional() }))
     .output(
       z.object({

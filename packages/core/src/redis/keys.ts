@@ -44,6 +44,12 @@ export function createKeys(prefix: string) {
       /** Marker that the hourly buckets were loaded from Postgres (absent after a Redis flush = rebuild). */
       loaded: `${prefix}{ranking}:loaded`,
     },
+    /**
+     * GCRA state of one rate limit (see rate-limit.store.ts): one key, and one hash tag, per
+     * (procedure, subject) so limiters spread over cluster slots. `subject` is `u:<userId>` or
+     * `ip:<address>` and never contains braces.
+     */
+    rateLimit: (procedure: string, subject: string) => `${prefix}{rl:${procedure}:${subject}}`,
     /** BullMQ takes its own prefix (it must not share ioredis' keyPrefix). */
     bullPrefix: `${prefix}bull`,
   };
