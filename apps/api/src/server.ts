@@ -2,6 +2,7 @@ import { type Config, createRuntime, createTokenVerifier, type Runtime } from '@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { queueDashboardPlugin } from './plugins/queue-dashboard.ts';
+import { registerSecurity } from './plugins/security.ts';
 import { contextFactory } from './trpc/context.ts';
 import { type LeanTRPCPluginOptions, leanTRPCPlugin } from './trpc/fastify-adapter.ts';
 import { type AppRouter, appRouter } from './trpc/root.ts';
@@ -23,7 +24,9 @@ export async function buildServer(
     // A tRPC batch path lists every procedure; bound it rather than accept any length.
     routerOptions: { maxParamLength: 2000 },
     bodyLimit: 256 * 1024,
+    trustProxy: config.trustProxy,
   });
+  await registerSecurity(app, config);
 
   if (!options.runtime) app.addHook('onClose', () => rt.close());
 
@@ -45,6 +48,8 @@ export async function buildServer(
     trpcOptions: {
       router: appRouter,
       createContext: contextFactory(rt, tokens),
+      // Each call of a batch is limited and counted on its own; this bounds the work of one request.
+      maxBatchSize: 10,
       onError({ error, path, ctx }) {
         if (error.code === 'INTERNAL_SERVER_ERROR') {
           (ctx?.log ?? app.log).error({ err: error.cause ?? error, path }, 'procedure failed');

@@ -69,14 +69,13 @@ describe('loadConfig', () => {
         RATE_LIMIT_USER_PER_SEC: '0.5',
         RATE_LIMIT_USER_BURST: '3',
         RATE_LIMIT_IP_PER_SEC: '0',
-        TRUST_PROXY: '10.0.0.0/8, 192.168.1.1',
+        TRUST_PROXY: '10.0.0.0/8, 192.168.1.1,loopback',
       }),
     ).toMatchObject({
       rateLimit: { user: { perSecond: 0.5, burst: 3 }, ip: { perSecond: 0, burst: 10_000 } },
-      trustProxy: ['10.0.0.0/8', '192.168.1.1'],
+      trustProxy: ['10.0.0.0/8', '192.168.1.1', 'loopback'],
     });
     expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
-    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
   });
 
   it.each([
@@ -85,6 +84,8 @@ describe('loadConfig', () => {
     ['RATE_LIMIT_USER_BURST', '0'],
     ['RATE_LIMIT_IP_BURST', '2.5'],
     ['TRUST_PROXY', 'yes please'],
+    ['TRUST_PROXY', '2'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
   ])('refuses %s=%j', (variable, value) => {
     expect(() => loadConfig({ [variable]: value })).toThrow(
       new RegExp(`^Invalid environment variable ${variable}=`),

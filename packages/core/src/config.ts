@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** Used only when NODE_ENV is not `production`, so local runs and tests need no setup. */
@@ -13,7 +14,7 @@ const ZUrl = (protocols: string[]) =>
 const ZRate = z.coerce.number().min(0).max(1_000_000);
 const ZBurst = z.coerce.number().int().min(1).max(10_000_000);
 
-export type TrustProxy = boolean | number | string[];
+export type TrustProxy = boolean | string[];
 
 /** One limit: `perSecond` sustained, up to `burst` at once; `perSecond: 0` = unlimited. */
 export type RateLimit = { perSecond: number; burst: number };
@@ -47,9 +48,11 @@ const ZEnv = z.object({
   RATE_LIMIT_IP_PER_SEC: ZRate.default(1000),
   RATE_LIMIT_IP_BURST: ZBurst.default(10_000),
   /**
-   * Which proxies may set X-Forwarded-For (Fastify's `trustProxy`): `false` (default: the socket
-   * address is the client), `true` (trust every hop: only behind a proxy that overwrites the
-   * header), a hop count, or comma-separated addresses/CIDRs of the proxies.
+   * Which proxies may set X-Forwarded-For / X-Forwarded-Proto (Fastify's `trustProxy`): `false`
+   * (default: the socket address is the client), `true` (any: only behind a proxy that always
+   * overwrites the header), or comma-separated proxy addresses/CIDRs, where `loopback`,
+   * `linklocal` and `uniquelocal` name the private ranges. Fastify refuses hop counts (a
+   * client could forge enough hops), so they are not offered.
    */
   TRUST_PROXY: z
     .string()
@@ -58,15 +61,21 @@ const ZEnv = z.object({
       const v = value.trim().toLowerCase();
       if (v === 'false') return false;
       if (v === 'true') return true;
-      if (/^\d+$/.test(v)) return Number(v);
       const list = value
         .split(',')
         .map((a) => a.trim())
         .filter(Boolean);
-      if (list.length === 0 || !list.every((a) => /^[0-9A-Fa-f:.]+(\/\d{1,3})?$/.test(a))) {
+      const valid = (a: string) => {
+        if (/^(loopback|linklocal|uniquelocal)$/.test(a)) return true;
+        const [address = '', bits, ...rest] = a.split('/');
+        const family = isIP(address);
+        if (family === 0 || rest.length > 0) return false;
+        return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+      };
+      if (list.length === 0 || !list.every(valid)) {
         ctx.addIssue({
           code: 'custom',
-          message: 'expected true, false, a hop count or comma-separated addresses/CIDRs',
+          message: 'expected true, false or comma-separated proxy addresses/CIDRs',
         });
         return z.NEVER;
       }

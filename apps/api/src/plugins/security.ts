@@ -1,0 +1,75 @@
+/**
+ * Browser-facing protections: security headers on every answer (@fastify/helmet) and CORS for
+ * the origins in CORS_ORIGINS only (@fastify/cors). Call it before any route is added, so its
+ * hooks sit at the root and cover /trpc, /healthz, /readyz, /metrics, the dashboard and 404s.
+ */
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import type { Config } from '@flash/core';
+import type { FastifyInstance } from 'fastify';
+import { QUEUE_DASHBOARD_PATH } from './queue-dashboard.ts';
+
+/** The API answers JSON only: nothing it sends may load, run, embed or be embedded. */
+export const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/**
+ * bull-board's page: its own scripts and styles, its inline style attributes, the Google font
+ * its page links, its JSON calls to itself; never framed.
+ */
+export const DASHBOARD_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline' https://fonts.googleapis.com",
+  "font-src 'self' data: https://fonts.gstatic.com",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Two years, the preload list's floor; sent on HTTPS only (browsers ignore it on plain HTTP). */
+const HSTS = 'max-age=63072000; includeSubDomains';
+
+const CORS_HEADERS = ['authorization', 'content-type', 'trpc-accept', 'x-trpc-source'];
+
+export async function registerSecurity(app: FastifyInstance, config: Config): Promise<void> {
+  await app.register(helmet, {
+    // Set per request below: the policy depends on the path, HSTS on the scheme.
+    contentSecurityPolicy: false,
+    hsts: false,
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+  app.addHook('onRequest', (req, reply, done) => {
+    reply.header(
+      'content-security-policy',
+      req.url.startsWith(QUEUE_DASHBOARD_PATH) ? DASHBOARD_CSP : API_CSP,
+    );
+    // `https` from the socket, or from X-Forwarded-Proto when TRUST_PROXY trusts the proxy.
+    if (req.protocol === 'https') reply.header('strict-transport-security', HSTS);
+    done();
+  });
+
+  // No allowed origin: no CORS at all (browsers then refuse cross-origin reads by themselves).
+  if (config.corsOrigins.length === 0) return;
+  await app.register(cors, {
+    origin: config.corsOrigins,
+    methods: ['GET', 'POST'],
+    allowedHeaders: CORS_HEADERS,
+    // Bearer tokens, not cookies: a cross-origin page never rides on the user's session.
+    credentials: false,
+    maxAge: 600,
+  });
+  // The answer depends on Origin; a handler that sets its own Vary (the tRPC binding does)
+  // would drop the one the CORS hook added, so put Origin back last.
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    const vary = reply.getHeader('vary');
+    const current = Array.isArray(vary) ? vary.join(', ') : vary === undefined ? '' : String(vary);
+    if (!/(^|,)\s*(origin|\*)\s*(,|$)/i.test(current)) {
+      reply.header('vary', current ? `${current}, Origin` : 'Origin');
+    }
+    done(null, payload);
+  });
+}
