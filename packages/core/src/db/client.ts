@@ -28,6 +28,10 @@ export function createDb(databaseUrl: string, options: DbOptions = {}): Db {
   });
   // An idle client losing its connection (Postgres restart) must not crash the process.
   pool.on('error', () => {});
+  // Nor may a checked-out one: pg emits 'error' on the client besides failing its query, and the
+  // pool listens only while the client is idle. The query's error reaches the caller (as
+  // UNAVAILABLE), and the pool drops the dead client when it is released.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

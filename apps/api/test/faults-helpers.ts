@@ -1,0 +1,54 @@
+// Small helpers shared by the fault tests (apps/*/test/faults-*.test.ts).
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import type { Child } from '../../../test/processes.ts';
+
+const root = path.resolve(import.meta.dirname, '../../..');
+
+/** Polls until `check` returns a truthy value (usable in hooks, where expect.poll is not). */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  timeoutMs = 20_000,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: last });
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Resolves once a worker process has started its BullMQ workers. */
+export function workerReady(worker: Child): Promise<true> {
+  return waitFor('the worker to start', () => worker.output().includes('worker draining'));
+}
+
+/** Runs one of the `pnpm <command>` scripts of packages/core/src/bin and returns its output. */
+export function runBin(script: string, env: NodeJS.ProcessEnv, args: string[] = []): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(root, 'packages/core/src/bin', script), ...args], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c) => {
+      out += c;
+    });
+    child.stderr.on('data', (c) => {
+      out += c;
+    });
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${script} exit ${code}: ${out}`)),
+    );
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
