@@ -1,0 +1,221 @@
+import { manualClock } from '@flash/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createTestServer, type TestServer } from '../../../test/support.ts';
+
+// Limits small enough to reach in a test: 3 calls at once per user and procedure, then one a
+// second. The clock is manual, so refills happen when the test says so, not when time passes.
+const clock = manualClock(new Date('2026-11-26T10:00:00Z'));
+let s: TestServer;
+let admin: string;
+let nextUser = 100;
+
+beforeAll(async () => {
+  s = await createTestServer({
+    clock,
+    overrides: {
+      NODE_ENV: 'production',
+      AUTH_JWT_SECRET: 'rate-limit-test-secret-0123456789abcdef',
+      RATE_LIMIT_USER_PER_SEC: '1',
+      RATE_LIMIT_USER_BURST: '3',
+      RATE_LIMIT_IP_PER_SEC: '1000',
+      RATE_LIMIT_IP_BURST: '100000',
+    },
+  });
+  admin = await s.token(1, { admin: true });
+});
+afterAll(() => s.cleanup());
+
+const user = async () => {
+  const id = nextUser++;
+  return { id, token: await s.token(id) };
+};
+const missingOrder = '00000000-0000-4000-8000-000000000000';
+
+async function coupon(totalQuantity = 1000): Promise<number> {
+  const res = await call(
+    s.app,
+    'mutation',
+    'admin.coupon.create',
+    { name: 'rl', discount: { type: 'FIXED', value: 100 }, totalQuantity },
+    admin,
+  );
+  return res.body.result.data.couponId;
+}
+
+const expectRateLimited = (res: { status: number; body: any }) => {
+  expect(res.status).toBe(429);
+  expect(res.body.error.data).toMatchObject({
+    code: 'TOO_MANY_REQUESTS',
+    appCode: 'RATE_LIMITED',
+    limit: 'user',
+  });
+  expect(res.body.error.data.retryAfterMs).toBeGreaterThan(0);
+  expect(res.body.error.data.stack).toBeUndefined();
+};
+
+describe('rate limits per user', () => {
+  it.each([
+    ['coupon.issue', async () => ({ couponId: await coupon() })],
+    ['order.create', async () => ({ items: [{ productId: 999_999, quantity: 1 }] })],
+    ['payment.pay', async () => ({ orderId: missingOrder })],
+    ['balance.charge', async () => ({ amount: 1 })],
+  ])('limits %s: the burst passes, then RATE_LIMITED (429) until the bucket refills', async (path, input) => {
+    const u = await user();
+    const body = await input();
+    const first = await Promise.all([1, 2, 3].map(() => call(s.app, 'mutation', path, body, u.token)));
+    for (const r of first) expect(r.status).not.toBe(429);
+    expectRateLimited(await call(s.app, 'mutation', path, body, u.token));
+    clock.advance(1000);
+    expect((await call(s.app, 'mutation', path, body, u.token)).status).not.toBe(429);
+    expectRateLimited(await call(s.app, 'mutation', path, body, u.token));
+  });
+
+  it('counts each procedure on its own, and never limits the other procedures', async () => {
+    const u = await user();
+    for (let i = 0; i < 3; i++)
+      await call(s.app, 'mutation', 'payment.pay', { orderId: missingOrder }, u.token);
+    expectRateLimited(await call(s.app, 'mutation', 'payment.pay', { orderId: missingOrder }, u.token));
+    // The same user still has a full allowance elsewhere...
+    expect((await call(s.app, 'mutation', 'balance.charge', { amount: 5000 }, u.token)).status).toBe(200);
+    // ...and reads are not limited.
+    for (let i = 0; i < 20; i++) {
+      expect((await call(s.app, 'query', 'balance.get', undefined, u.token)).status).toBe(200);
+      expect((await call(s.app, 'query', 'order.get', { orderId: missingOrder }, u.token)).status).toBe(404);
+    }
+    // Another user is not affected.
+    const other = await user();
+    expect(
+      (await call(s.app, 'mutation', 'payment.pay', { orderId: missingOrder }, other.token)).status,
+    ).toBe(404);
+  });
+
+  it('changes nothing when it refuses', async () => {
+    const u = await user();
+    for (let i = 0; i < 3; i++) {
+      expect((await call(s.app, 'mutation', 'balance.charge', { amount: 1000 }, u.token)).status).toBe(200);
+    }
+    expectRateLimited(await call(s.app, 'mutation', 'balance.charge', { amount: 1000 }, u.token));
+    expectRateLimited(
+      await call(s.app, 'mutation', 'balance.charge', { amount: 1000, idempotencyKey: 'k1' }, u.token),
+    );
+    const ledger = await s.rt.db
+      .selectFrom('balance_ledger')
+      .select('amount')
+      .where('user_id', '=', u.id)
+      .execute();
+    expect(ledger).toHaveLength(3);
+    const keys = await s.rt.db
+      .selectFrom('idempotency_keys')
+      .select('key')
+      .where('user_id', '=', u.id)
+      .execute();
+    expect(keys).toEqual([]);
+    const balance = await call(s.app, 'query', 'balance.get', undefined, u.token);
+    expect(balance.body.result.data.balance).toBe(3000);
+  });
+
+  it('lets exactly the burst through when 500 calls of one user arrive at once', async () => {
+    const u = await user();
+    const couponId = await coupon();
+    const results = await Promise.all(
+      Array.from({ length: 500 }, () => call(s.app, 'mutation', 'coupon.issue', { couponId }, u.token)),
+    );
+    const passed = results.filter((r) => r.status !== 429);
+    expect(passed).toHaveLength(3);
+    expect(passed.map((r) => r.body.result?.data.status ?? r.body.error.data.appCode).sort()).toEqual([
+      'COUPON_ALREADY_ISSUED',
+      'COUPON_ALREADY_ISSUED',
+      'ISSUED',
+    ]);
+    for (const r of results.filter((r) => r.status === 429)) expectRateLimited(r);
+  });
+
+  it('counts every call of a batch: batching does not multiply the allowance', async () => {
+    const u = await user();
+    const couponId = await coupon();
+    const paths = Array.from({ length: 8 }, () => 'coupon.issue').join(',');
+    const inputs = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [i, { couponId }]));
+    const res = await s.app.inject({
+      method: 'POST',
+      url: `/trpc/${paths}?batch=1`,
+      headers: { authorization: `Bearer ${u.token}`, 'content-type': 'application/json' },
+      payload: inputs,
+    });
+    // Mixed answers in one batch: 207, each call with its own status.
+    expect(res.statusCode).toBe(207);
+    const answers = res.json() as any[];
+    expect(answers).toHaveLength(8);
+    const limited = answers.filter((a) => a.error?.data.appCode === 'RATE_LIMITED');
+    expect(limited).toHaveLength(5);
+    for (const a of limited) expect(a.error.data.httpStatus).toBe(429);
+    expect(answers.filter((a) => a.result?.data.status === 'ISSUED')).toHaveLength(1);
+    // And the next single call is limited too: the batch used the allowance up.
+    expectRateLimited(await call(s.app, 'mutation', 'coupon.issue', { couponId }, u.token));
+  });
+
+  it('refuses a batch of more than 10 calls before running any of them', async () => {
+    const u = await user();
+    const paths = Array.from({ length: 11 }, () => 'balance.charge').join(',');
+    const inputs = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [i, { amount: 1000 }]));
+    const res = await s.app.inject({
+      method: 'POST',
+      url: `/trpc/${paths}?batch=1`,
+      headers: { authorization: `Bearer ${u.token}`, 'content-type': 'application/json' },
+      payload: inputs,
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.data.appCode).toBe('INVALID_INPUT');
+    const balance = await call(s.app, 'query', 'balance.get', undefined, u.token);
+    expect(balance.body.result.data.balance).toBe(0);
+    // Nothing was counted either.
+    for (let i = 0; i < 3; i++) {
+      expect((await call(s.app, 'mutation', 'balance.charge', { amount: 1000 }, u.token)).status).toBe(200);
+    }
+  });
+
+  it('checks the token first: an anonymous flood is refused as UNAUTHORIZED and counts for no one', async () => {
+    for (let i = 0; i < 10; i++) {
+      expect((await call(s.app, 'mutation', 'payment.pay', { orderId: missingOrder })).status).toBe(401);
+    }
+  });
+});
+
+describe('rate limits per address', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await createTestServer({
+      clock,
+      overrides: {
+        RATE_LIMIT_USER_PER_SEC: '1000',
+        RATE_LIMIT_USER_BURST: '1000',
+        RATE_LIMIT_IP_PER_SEC: '10',
+        RATE_LIMIT_IP_BURST: '20',
+      },
+    });
+  });
+  afterAll(() => t.cleanup());
+
+  it('limits many users behind one address, per procedure', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 50 }, async (_, i) =>
+        call(
+          t.app,
+          'mutation',
+          'order.create',
+          { items: [{ productId: 999_999, quantity: 1 }] },
+          await t.token(5000 + i),
+        ),
+      ),
+    );
+    const limited = results.filter((r) => r.status === 429);
+    expect(limited).toHaveLength(30);
+    for (const r of limited)
+      expect(r.body.error.data).toMatchObject({ appCode: 'RATE_LIMITED', limit: 'ip' });
+    for (const r of results.filter((r) => r.status !== 429)) {
+      expect(r.body.error.data.appCode).toBe('PRODUCT_NOT_FOUND');
+    }
+    // Another limited procedure from the same address has its own allowance.
+    const pay = await call(t.app, 'mutation', 'payment.pay', { orderId: missingOrder }, await t.token(6000));
+    expect(pay.status).toBe(404);
+  });
+});
