@@ -26,8 +26,8 @@ export async function waitFor<T>(
 }
 
 /** Resolves once a worker process has started its BullMQ workers. */
-export function workerReady(worker: Child): Promise<true> {
-  return waitFor('the worker to start', () => worker.output().includes('worker draining'));
+export async function workerReady(worker: Child): Promise<void> {
+  await waitFor('the worker to start', () => worker.output().includes('worker draining'));
 }
 
 /** Runs one of the `pnpm <command>` scripts of packages/core/src/bin and returns its output. */

@@ -62,7 +62,7 @@ describe('fault: a job that always fails', () => {
     const failed = await queue.getJob(job.id!);
     expect(failed!.attemptsMade).toBe(4);
     expect(failed!.failedReason).toBe('data platform answered HTTP 503');
-    expect(failed!.stacktrace.length).toBeGreaterThan(0);
+    expect(failed!.stacktrace?.length).toBeGreaterThan(0);
     expect((await queue.getFailed()).map((j) => j.id)).toEqual([job.id]);
 
     // Visible: Prometheus sees one failed job on the queue, the dashboard lists it with its reason.

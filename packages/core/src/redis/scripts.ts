@@ -28,7 +28,7 @@ export function readScripts(dir: string = LUA_DIR): LuaScript[] {
 }
 
 let defaultScripts: LuaScript[] | undefined;
-const registered = new WeakMap<Redis, Set<string>>();
+const registered = new WeakMap<Redis, Map<string, LuaScript>>();
 
 /** Registers scripts on a connection once; safe to call on every use. */
 export function registerScripts(redis: Redis, scripts?: LuaScript[]): void {
@@ -38,13 +38,13 @@ export function registerScripts(redis: Redis, scripts?: LuaScript[]): void {
   }
   let names = registered.get(redis);
   if (!names) {
-    names = new Set();
+    names = new Map();
     registered.set(redis, names);
   }
   for (const script of scripts) {
     if (names.has(script.name)) continue;
     redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
-    names.add(script.name);
+    names.set(script.name, script);
   }
 }
 
@@ -63,5 +63,13 @@ export function runScript(
   if (!registered.get(redis)?.has(name)) registerScripts(redis);
   const fn = (redis as unknown as Record<string, ScriptFn | undefined>)[name];
   if (typeof fn !== 'function') throw new Error(`Unknown Lua script ${name}`);
-  return fn.call(redis, ...keys, ...args);
+  return fn.call(redis, ...keys, ...args).catch((err: unknown) => {
+    const script = registered.get(redis)?.get(name);
+    if (!script || !(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    // NOSCRIPT means the script did not run, so sending it again is safe. ioredis already resent
+    // it once, but as EVALSHA again when another call had reloaded the script on this connection
+    // meanwhile, so a second SCRIPT FLUSH (or a failover) in that window lands here. Plain EVAL
+    // carries the source and cannot answer NOSCRIPT.
+    return redis.eval(script.lua, script.numberOfKeys, ...keys, ...args);
+  });
 }

@@ -1,0 +1,153 @@
+import { signToken } from '@flash/core';
+import { listIssuedUsers } from '@flash/core/coupon/coupon.repository';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Child, httpCall, startApi, startChild } from '../../../test/processes.ts';
+import { type PrivateRedis, startPrivateRedis } from '../../../test/redis-server.ts';
+import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
+import { waitFor, workerReady } from './faults-helpers.ts';
+
+/**
+ * SCRIPT FLUSH (what a Redis restart or failover does to the script cache) hammered while a
+ * sale runs through a real API and worker: every Lua script, ours and BullMQ's, must reload on
+ * NOSCRIPT without a single request failing. A private redis-server, so the shared one's
+ * cache is left alone.
+ */
+describe('fault: SCRIPT FLUSH during traffic', () => {
+  let redis: PrivateRedis;
+  let env: TestRuntime;
+  let api: Child & { url: string };
+  let worker: Child;
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    // One address for every simulated client: the per-IP limit is not what is tested here.
+    env = await createTestRuntime({ overrides: { REDIS_URL: redis.url, RATE_LIMIT_IP_PER_SEC: '0' } });
+    api = await startApi(env.childEnv);
+    worker = startChild('worker', env.childEnv);
+    await workerReady(worker);
+  });
+  afterAll(async () => {
+    if (process.env.FAULTS_DEBUG) console.log(api?.output(), worker?.output());
+    await api?.kill();
+    await worker?.kill();
+    await env.cleanup();
+    await redis.stop();
+  });
+
+  it('no request fails, nothing is issued or sold beyond the limits, everything is persisted', async () => {
+    const secret = env.config.jwtSecret;
+    const admin = await signToken(secret, 1, { admin: true });
+    const quantity = 300;
+    const stock = 200;
+    const couponId = (
+      await httpCall(
+        api.url,
+        'mutation',
+        'admin.coupon.create',
+        { name: 'flush', discount: { type: 'FIXED', value: 100 }, totalQuantity: quantity },
+        admin,
+      )
+    ).body.result.data.couponId;
+    const productId = (
+      await httpCall(
+        api.url,
+        'mutation',
+        'admin.product.create',
+        { name: 'flush', price: 1_000, stock },
+        admin,
+      )
+    ).body.result.data.id;
+
+    const flusher = new Redis(redis.url);
+    let flushes = 0;
+    let flushing = true;
+    const background = (async () => {
+      while (flushing) {
+        await flusher.script('FLUSH');
+        flushes++;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+
+    type Answer = { status: number; appCode?: string };
+    const answers: Record<string, Answer[]> = {};
+    const record = (procedure: string, res: { status: number; body: any }) => {
+      const list = answers[procedure] ?? [];
+      answers[procedure] = list;
+      list.push({ status: res.status, appCode: res.body.error?.data?.appCode });
+      return res;
+    };
+    // One buyer: charge, issue, order one unit, pay; 400 buyers in waves of 50, a flush between waves.
+    const buyers = Array.from({ length: 400 }, (_, i) => 1_000 + i);
+    const paidBy = new Set<number>();
+    const issuedTo = new Set<number>();
+    for (let wave = 0; wave < buyers.length; wave += 50) {
+      await flusher.script('FLUSH');
+      flushes++;
+      await Promise.all(
+        buyers.slice(wave, wave + 50).map(async (userId) => {
+          const token = await signToken(secret, userId);
+          record(
+            'balance.charge',
+            await httpCall(api.url, 'mutation', 'balance.charge', { amount: 5_000 }, token),
+          );
+          const issued = record(
+            'coupon.issue',
+            await httpCall(api.url, 'mutation', 'coupon.issue', { couponId }, token),
+          );
+          if (issued.status === 200) issuedTo.add(userId);
+          const order = record(
+            'order.create',
+            await httpCall(
+              api.url,
+              'mutation',
+              'order.create',
+              { items: [{ productId, quantity: 1 }] },
+              token,
+            ),
+          );
+          record('product.top', await httpCall(api.url, 'query', 'product.top'));
+          if (order.status !== 200) return;
+          const paid = record(
+            'payment.pay',
+            await httpCall(
+              api.url,
+              'mutation',
+              'payment.pay',
+              { orderId: order.body.result.data.orderId },
+              token,
+            ),
+          );
+          if (paid.status === 200) paidBy.add(userId);
+        }),
+      );
+    }
+    flushing = false;
+    await background;
+    await flusher.quit();
+
+    // Thousands of script calls interleaved with the flushes...
+    expect(flushes).toBeGreaterThanOrEqual(8);
+    // ...and not one failed: every answer is a success or the sale's own "gone" answer.
+    const refusals = Object.entries(answers).flatMap(([procedure, list]) =>
+      list.filter((a) => a.status !== 200).map((a) => `${procedure} ${a.status} ${a.appCode}`),
+    );
+    expect(new Set(refusals)).toEqual(
+      new Set(['coupon.issue 409 COUPON_SOLD_OUT', 'order.create 409 OUT_OF_STOCK']),
+    );
+    expect(issuedTo.size).toBe(quantity);
+    expect(paidBy.size).toBe(stock);
+
+    // Postgres agrees once the worker (whose BullMQ scripts were flushed too) has drained.
+    await waitFor(
+      'the issuances to be persisted',
+      async () => (await listIssuedUsers(env.rt.db, couponId)).length === quantity,
+    );
+    const persisted = (await listIssuedUsers(env.rt.db, couponId)).map((r) => r.userId);
+    expect(new Set(persisted)).toEqual(issuedTo);
+    const product = (await httpCall(api.url, 'query', 'product.get', { productId })).body.result.data;
+    expect(product.stock).toBe(0);
+    const top = (await httpCall(api.url, 'query', 'product.top')).body.result.data.items;
+    expect(top).toEqual([{ productId, name: 'flush', price: 1_000, soldQuantity: stock }]);
+  });
+});
