@@ -30,7 +30,7 @@ import {
 import { type FastifyHandlerOptions, fastifyRequestHandler } from '@trpc/server/adapters/fastify';
 import { getHTTPStatusCode, type TRPCRequestInfo } from '@trpc/server/http';
 import type { TRPCResponse } from '@trpc/server/rpc';
-import { getProcedureAtPath } from '@trpc/server/unstable-core-do-not-import';
+import { defaultTransformer, getProcedureAtPath } from '@trpc/server/unstable-core-do-not-import';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 export type LeanTRPCPluginOptions<TRouter extends AnyTRPCRouter> = {
@@ -152,8 +152,14 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
   const official = (req: FastifyRequest, reply: FastifyReply, path: string) =>
     fastifyRequestHandler({ ...trpcOptions, req, res: reply, path });
 
-  const lookUp = async (path: string): Promise<AnyTRPCProcedure | null> =>
-    procedures[path] ?? (hasLazyRouters ? await getProcedureAtPath(router, path) : null);
+  // Lazy routers need an await to load; plain ones are looked up without a microtask hop.
+  const lookUp = (path: string): AnyTRPCProcedure | null | Promise<AnyTRPCProcedure | null> =>
+    procedures[path] ?? (hasLazyRouters ? getProcedureAtPath(router, path) : null);
+  // No transformer configured: serializing is the identity, so the response objects go out as built.
+  const serialize: (response: TRPCResponse | TRPCResponse[]) => unknown =
+    config.transformer === defaultTransformer
+      ? (response) => response
+      : (response) => transformTRPCResponse(config, response);
 
   fastify.all('/:path', async (req, reply) => {
     const rawPath = (req.params as { path: string }).path;
@@ -246,7 +252,8 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
       const types = new Set<TRPCProcedureType>();
       for (let index = 0; index < paths.length; index++) {
         const path = paths[index]!;
-        const procedure = await lookUp(path);
+        const found = lookUp(path);
+        const procedure = found instanceof Promise ? await found : found;
         if (procedure) types.add(procedure._def.type);
         calls.push({
           batchIndex: index,
@@ -343,9 +350,9 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
             message: 'Cannot use stream-like response in non-streaming request - use httpBatchStreamLink',
           });
         }
-        const response: TRPCResponse = error ? { error: shapeOf(error, call, type) } : { result: { data } };
-        const status = getHTTPStatusCode([response], error ? [error] : []);
-        return send(status, JSON.stringify(transformTRPCResponse(config, response)));
+        if (!error) return send(200, JSON.stringify(serialize({ result: { data } })));
+        const response: TRPCResponse = { error: shapeOf(error, call, type) };
+        return send(getHTTPStatusCode([response], [error]), JSON.stringify(serialize(response)));
       }
 
       // ---- httpBatchLink: every call in parallel, one array in call order
@@ -367,7 +374,7 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
           : { result: { data } };
       });
       const status = getHTTPStatusCode(responses, errors);
-      return send(status, JSON.stringify(transformTRPCResponse(config, responses)));
+      return send(status, JSON.stringify(serialize(responses)));
     } catch (cause) {
       // The whole request failed (bad path, batch refused, mixed types, unserializable output):
       // one error object, as tRPC answers it.
@@ -378,7 +385,7 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
         error: getTRPCErrorShape({ config, ctx, error, input: undefined, path: undefined, type: errorType }),
       };
       const status = getHTTPStatusCode(response, [error]);
-      return send(status, JSON.stringify(transformTRPCResponse(config, response)));
+      return send(status, JSON.stringify(serialize(response)));
     }
   });
 
