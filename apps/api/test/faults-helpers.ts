@@ -52,3 +52,33 @@ export function runBin(script: string, env: NodeJS.ProcessEnv, args: string[] = 
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs `tasks` with at most `concurrency` in flight (a crowd of clients, bounded by sockets). */
+export async function runCrowd<T>(tasks: (() => Promise<T>)[], concurrency: number): Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(concurrency, tasks.length) }, async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      results[i] = await tasks[i]!();
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+/**
+ * An HTTP answer; `undefined` when none came (the process died with the request in flight: it
+ * may or may not have happened); `null` when the connection was refused (it never reached a
+ * process, so it certainly did not happen).
+ */
+export type Answer = { status: number; body: any } | undefined | null;
+
+/** Like httpCall, but a request that gets no answer resolves as described for Answer instead of throwing. */
+export async function tryCall(call: () => Promise<{ status: number; body: any }>): Promise<Answer> {
+  try {
+    return await call();
+  } catch (err) {
+    return (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED' ? null : undefined;
+  }
+}
