@@ -1,0 +1,33 @@
+// Ceiling 1 of the benchmark: a bare Fastify route that runs the same coupon Lua script as
+// `coupon.issue`, through the same typed wrapper, with no tRPC, no auth and no zod. Whatever
+// `coupon.issue` costs beyond this route is the price of the API layer.
+//   node loadtests/bench/bare-server.ts <couponId>     (prints "listening on <url>")
+import { connectRedis, createKeys, loadConfig } from '@flash/core';
+import { IssueCouponResult, runIssueCoupon } from '@flash/core/coupon/coupon.store';
+import Fastify from 'fastify';
+
+const couponId = Number(process.argv[2]);
+if (!Number.isSafeInteger(couponId) || couponId <= 0) throw new Error('usage: bare-server.ts <couponId>');
+
+const config = loadConfig();
+const redis = await connectRedis(config.redisUrl, 'command', 'bench-bare');
+const keys = createKeys(config.redisKeyPrefix).coupon(couponId);
+
+const app = Fastify({ logger: false });
+app.post('/issue', async (req, reply) => {
+  const { userId } = req.body as { userId: number };
+  const nowMs = Date.now();
+  const result = await runIssueCoupon(redis, keys, { userId, nowMs });
+  if (result !== IssueCouponResult.ISSUED) return reply.code(409).send({ result });
+  return { couponId, status: 'ISSUED', issuedAt: new Date(nowMs).toISOString() };
+});
+
+const stop = () => {
+  app.close().then(
+    () => redis.quit().finally(() => process.exit(0)),
+    () => process.exit(1),
+  );
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+console.log(`bare route listening on ${await app.listen({ port: config.port, host: config.host })}`);

@@ -1,0 +1,178 @@
+// The benchmark's one table, its targets and docs/benchmarks.md. The markdown is generated from
+// the JSON of a run; the hand-written notes (profiles, before/after) come from notes.md.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fmt } from '../lib/load.ts';
+
+export type BenchRow = {
+  id: string;
+  label: string;
+  kind: 'ceiling' | 'baseline' | 'ours' | 'reference' | 'worker';
+  unit: 'req/s' | 'calls/s' | 'rows/s';
+  rps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  errors: number;
+  requests: number;
+  durationSec: number;
+  statusCounts?: Record<string, number>;
+  /** CPU (all threads) the server process spent per request in the measured window, µs. */
+  serverCpuUs?: number;
+  /** CPU redis-server spent per request in the measured window, µs (Redis is shared). */
+  redisCpuUs?: number;
+  note?: string;
+  /** rps / the bare route's rps in the same run. */
+  vsBare: number | null;
+  /** rps / the naive baseline's rps in the same run. */
+  vsNaive: number | null;
+};
+
+export type TargetResult = { target: string; measured: string; met: boolean };
+
+export type BenchReport = {
+  generatedAt: string;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; platform: string };
+  settings: { connections: number; durationSec: number; warmupSec: number; drainN: number };
+  rows: BenchRow[];
+  targets: TargetResult[];
+  violations: string[];
+  totalSec: number;
+};
+
+const row = (r: BenchReport, id: string) => r.rows.find((x) => x.id === id);
+const pct = (n: number) => `${Math.round(n * 100)}%`;
+
+/** The issue's targets; a target whose rows did not run is left out. */
+export const TARGETS: ((r: BenchReport) => TargetResult | undefined)[] = [
+  (r) => {
+    const c = row(r, 'coupon.issue');
+    if (!c || c.vsBare === null) return undefined;
+    return { target: 'coupon.issue ≥ 70% of the bare route', measured: pct(c.vsBare), met: c.vsBare >= 0.7 };
+  },
+  (r) => {
+    const c = row(r, 'coupon.issue');
+    if (!c) return undefined;
+    return {
+      target: `coupon.issue p99 ≤ 20 ms at ${r.settings.connections} connections`,
+      measured: `${fmt.ms(c.p99)} ms`,
+      met: c.p99 <= 20,
+    };
+  },
+  (r) => {
+    const c = row(r, 'coupon.issue');
+    if (!c || c.vsNaive === null) return undefined;
+    return {
+      target: 'coupon.issue ≥ 15× the naive baseline',
+      measured: `${c.vsNaive.toFixed(1)}×`,
+      met: c.vsNaive >= 15,
+    };
+  },
+  (r) => {
+    const c = row(r, 'product.top');
+    if (!c || c.vsBare === null) return undefined;
+    return { target: 'product.top ≥ 80% of the bare route', measured: pct(c.vsBare), met: c.vsBare >= 0.8 };
+  },
+  (r) => {
+    const c = row(r, 'order.create');
+    if (!c || c.vsBare === null) return undefined;
+    return { target: 'order.create ≥ 50% of the bare route', measured: pct(c.vsBare), met: c.vsBare >= 0.5 };
+  },
+  (r) => {
+    const c = row(r, 'worker.drain');
+    if (!c) return undefined;
+    return {
+      target: 'worker drain ≥ 20,000 issuances persisted per second',
+      measured: `${fmt.rps(c.rps)}/s`,
+      met: c.rps >= 20_000,
+    };
+  },
+  (r) => ({
+    target: 'zero invariant violations',
+    measured: r.violations.length === 0 ? 'none' : `${r.violations.length}`,
+    met: r.violations.length === 0,
+  }),
+];
+
+function us(n: number | undefined): string {
+  return n === undefined || !Number.isFinite(n) ? '' : Math.round(n).toString();
+}
+
+function ratio(n: number | null): string {
+  if (n === null) return '';
+  return n >= 10 ? `${n.toFixed(1)}×` : `${n.toFixed(2)}×`;
+}
+
+export function renderTable(report: BenchReport): string {
+  const lines = [
+    '| what | throughput | p50 ms | p95 ms | p99 ms | errors | vs bare route | vs naive | server CPU µs/req | Redis CPU µs/req |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of report.rows) {
+    const label = r.note ? `${r.label}<br><sub>${r.note}</sub>` : r.label;
+    lines.push(
+      `| ${label} | ${fmt.rps(r.rps)} ${r.unit} | ${fmt.ms(r.p50)} | ${fmt.ms(r.p95)} | ${fmt.ms(r.p99)} | ${r.errors} | ${ratio(r.vsBare)} | ${ratio(r.vsNaive)} | ${us(r.serverCpuUs)} | ${us(r.redisCpuUs)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function chart(report: BenchReport): string {
+  const bars = report.rows.filter((r) => r.unit === 'req/s');
+  if (bars.length === 0) return '';
+  const names = bars.map((r) => `"${r.id}"`).join(', ');
+  const values = bars.map((r) => Math.round(r.rps)).join(', ');
+  const top = Math.ceil(Math.max(...bars.map((r) => r.rps)) / 5000) * 5000;
+  return [
+    '```mermaid',
+    'xychart-beta',
+    `  title "HTTP throughput, req/s (${report.settings.connections} connections, same run)"`,
+    `  x-axis [${names}]`,
+    `  y-axis "req/s" 0 --> ${top}`,
+    `  bar [${values}]`,
+    '```',
+  ].join('\n');
+}
+
+export function renderMarkdown(report: BenchReport): string {
+  const m = report.machine;
+  const s = report.settings;
+  const notesFile = path.join(import.meta.dirname, 'notes.md');
+  const notes = existsSync(notesFile) ? readFileSync(notesFile, 'utf8').trim() : '';
+  const targets = report.targets
+    .map((t) => `| ${t.target} | ${t.measured} | ${t.met ? 'met' : '**missed**'} |`)
+    .join('\n');
+  return `# Benchmarks
+
+Generated by \`pnpm bench\` on ${report.generatedAt} (${report.totalSec.toFixed(0)} s for the whole run).
+Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}. Redis and
+Postgres run on the same machine, and so does the load generator (autocannon, in the runner
+process, competing with the server for the ${m.cpus} cores).
+
+Every HTTP row: a fresh server process, ${s.connections} connections, pipelining 1, ${s.warmupSec} s warm-up
+(discarded) then ${s.durationSec} s measured; every request distinct (its own user, token or order) so it
+succeeds. Latencies are over every response of the measured window. Ratios are to the bare
+route and to the naive baseline of this same run.
+
+${renderTable(report)}
+
+${chart(report)}
+
+## Targets
+
+| target | measured | |
+| --- | --- | --- |
+${targets}
+
+## Invariants
+
+${
+  report.violations.length === 0
+    ? 'Checked after the run (every issuance persisted): no coupon over its quantity in Redis or Postgres, nobody holding one twice, Postgres equal to Redis with nothing pending, Redis equal to the successes clients saw (up to requests cut off in flight), every unit of stock accounted for (on hand = initial − paid, available = on hand − held, nothing negative), every paid order debited exactly once and every balance equal to its ledger. **No violations.**'
+    : report.violations.map((v) => `- ${v}`).join('\n')
+}
+
+${notes}
+`;
+}

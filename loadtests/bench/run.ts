@@ -1,0 +1,637 @@
+// `pnpm bench`: one run, one machine, one table. Measures the hot paths against two ceilings
+// (the coupon Lua script alone, and a bare Fastify route running it) and the naive
+// `SELECT ... FOR UPDATE` baseline, then checks the invariants and writes
+// docs/benchmarks.json and docs/benchmarks.md.
+//
+// Every HTTP row runs the same way: the server is a child process started fresh for the row,
+// autocannon runs here (another process), 100 connections, warm-up then a measured window, and
+// every request is distinct (its own user, token or order) so that it succeeds.
+//
+//   pnpm bench                     full run, writes docs/
+//   pnpm bench --only bare,coupon.issue --no-write
+//   pnpm bench --profile           also writes --cpu-prof profiles of the servers to loadtests/results/
+// Environment: BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (100),
+// BENCH_DRAIN_N (issuances pre-filled for the drain row, 200000).
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { connectRedis, createKeys, type Keys, type Redis } from '@flash/core';
+import { IssueCouponResult, runIssueCoupon } from '@flash/core/coupon/coupon.store';
+import { type Child, cpuTimeMs, ROOT, startApi, startServer, startWorker } from '../lib/children.ts';
+import { apiClient } from '../lib/client.ts';
+import { createRunEnv, type RunEnv } from '../lib/env.ts';
+import {
+  checkCoupons,
+  checkPayments,
+  checkStock,
+  type Sql,
+  sqlPool,
+  type Violations,
+} from '../lib/invariants.ts';
+import { fmt, type LoadStats, type RequestSpec, runLoad } from '../lib/load.ts';
+import { chargeUsers, createCoupon, createProduct } from '../lib/seed.ts';
+import { mintToken, mintTokens } from '../lib/token.ts';
+import { summarizeProfiles } from './profile-summary.ts';
+import { type BenchReport, type BenchRow, renderMarkdown, TARGETS } from './report.ts';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(`--${name}`);
+const option = (name: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const num = (value: string | undefined, fallback: number) => (value ? Number(value) : fallback);
+
+const DURATION = num(process.env.BENCH_DURATION, 10);
+const WARMUP = num(process.env.BENCH_WARMUP, 3);
+const CONNECTIONS = num(process.env.BENCH_CONNECTIONS, 100);
+const DRAIN_N = num(process.env.BENCH_DRAIN_N, 200_000);
+const LUA_IN_FLIGHT = 100;
+const ONLY = option('only')?.split(',');
+const PROFILE = flag('profile');
+const WRITE = !flag('no-write') && !ONLY;
+const RESULTS_DIR = path.join(ROOT, 'loadtests/results');
+
+const ORDER_USERS = 2000;
+const PRODUCT_COUNT = 8;
+const COUPON_QUANTITY = 10_000_000;
+/** Tokens minted per coupon.issue row: more than any row issues at the rates seen on 2 cores. */
+const COUPON_TOKENS = 700_000;
+
+const wanted = (id: string) => !ONLY || ONLY.includes(id);
+const log = (line: string) => console.log(`[bench] ${line}`);
+
+type Ctx = {
+  run: RunEnv;
+  db: Sql & { end(): Promise<void> };
+  redis: Redis;
+  keys: Keys;
+  admin: string;
+  coupons: Record<'drain' | 'lua' | 'bare' | 'trpc' | 'official', number>;
+  products: { id: number; price: number; stock: number }[];
+  /** Successful answers seen per coupon, plus requests cut off in flight. */
+  seen: Map<number, { ok: number; inFlight: number }>;
+  naiveOk: number;
+  /** redis-server's pid, for its CPU per request (it is shared with anything else on the machine). */
+  redisPid: number | undefined;
+  rows: BenchRow[];
+  profiles: Record<string, string[]>;
+};
+
+function nodeArgsFor(row: string): string[] | undefined {
+  if (!PROFILE) return undefined;
+  const dir = path.join(RESULTS_DIR, 'profiles', row.replace(/[^a-z0-9.-]/gi, '_'));
+  mkdirSync(dir, { recursive: true });
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+}
+
+async function withChild<T extends Child>(start: Promise<T>, fn: (child: T) => Promise<void>): Promise<void> {
+  const child = await start;
+  try {
+    await fn(child);
+  } finally {
+    await child.stop();
+  }
+}
+
+function okCount(stats: LoadStats): number {
+  return Object.entries(stats.statusCounts).reduce((n, [s, c]) => (s.startsWith('2') ? n + c : n), 0);
+}
+
+function addRow(ctx: Ctx, row: Omit<BenchRow, 'vsBare' | 'vsNaive'>): void {
+  ctx.rows.push({ ...row, vsBare: null, vsNaive: null });
+  log(
+    `${row.label}: ${fmt.rps(row.rps)} ${row.unit}, p50 ${fmt.ms(row.p50)} ms, p99 ${fmt.ms(row.p99)} ms, errors ${row.errors}, server CPU ${Math.round(row.serverCpuUs ?? Number.NaN)} µs/req, Redis CPU ${Math.round(row.redisCpuUs ?? Number.NaN)} µs/req`,
+  );
+}
+
+function statsRow(
+  id: string,
+  label: string,
+  kind: BenchRow['kind'],
+  stats: Measured,
+  note?: string,
+): BenchRow {
+  return {
+    id,
+    label,
+    kind,
+    unit: 'req/s',
+    rps: stats.rps,
+    p50: stats.p50,
+    p95: stats.p95,
+    p99: stats.p99,
+    max: stats.max,
+    errors: stats.errors,
+    requests: stats.requests,
+    durationSec: stats.durationSec,
+    statusCounts: stats.statusCounts,
+    serverCpuUs: stats.serverCpuUs,
+    redisCpuUs: stats.redisCpuUs,
+    note,
+    vsBare: null,
+    vsNaive: null,
+  };
+}
+
+/** Runs one HTTP row and counts what clients saw for its coupon (warm-up included). */
+async function measure(
+  ctx: Ctx,
+  server: Child & { url: string },
+  next: () => RequestSpec,
+  couponId?: number,
+  extra: { amount?: number; warmupAmount?: number } = {},
+): Promise<Measured> {
+  const base = { url: server.url, connections: CONNECTIONS, next };
+  const warm = await runLoad({ ...base, durationSec: WARMUP, amount: extra.warmupAmount });
+  const cpu = { server: cpuTimeMs(server.process.pid), redis: cpuTimeMs(ctx.redisPid) };
+  const stats: Measured = await runLoad({ ...base, durationSec: DURATION, amount: extra.amount });
+  stats.serverCpuUs = ((cpuTimeMs(server.process.pid) - cpu.server) * 1000) / stats.requests;
+  stats.redisCpuUs = ((cpuTimeMs(ctx.redisPid) - cpu.redis) * 1000) / stats.requests;
+  stats.okWithWarmup = okCount(warm) + okCount(stats);
+  if (couponId !== undefined) {
+    const seen = ctx.seen.get(couponId) ?? { ok: 0, inFlight: 0 };
+    seen.ok += okCount(warm) + okCount(stats);
+    seen.inFlight += 2 * CONNECTIONS;
+    ctx.seen.set(couponId, seen);
+  }
+  return stats;
+}
+
+const json = { 'content-type': 'application/json' };
+
+type Measured = LoadStats & { serverCpuUs?: number; redisCpuUs?: number; okWithWarmup?: number };
+
+// ---------------------------------------------------------------- setup
+
+async function setup(): Promise<Ctx> {
+  const run = await createRunEnv('bench');
+  log(`fresh database and Redis prefix ${run.config.redisKeyPrefix}`);
+  const db = sqlPool(run.config.databaseUrl);
+  const redis = await connectRedis(run.config.redisUrl, 'command', 'bench-runner');
+  const keys = createKeys(run.config.redisKeyPrefix);
+  const admin = mintToken(run.config.jwtSecret, 1, { admin: true, ttlSeconds: 6 * 3600 });
+  const ctx: Ctx = {
+    run,
+    db,
+    redis,
+    keys,
+    admin,
+    coupons: { drain: 0, lua: 0, bare: 0, trpc: 0, official: 0 },
+    products: [],
+    seen: new Map(),
+    naiveOk: 0,
+    redisPid: Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]) || undefined,
+    rows: [],
+    profiles: {},
+  };
+  await withChild(startApi(run.env), async (api) => {
+    const client = apiClient(api.url);
+    for (const name of Object.keys(ctx.coupons) as (keyof Ctx['coupons'])[]) {
+      ctx.coupons[name] = await createCoupon(client, admin, {
+        name: `bench ${name}`,
+        totalQuantity: COUPON_QUANTITY,
+      });
+    }
+    for (let i = 0; i < PRODUCT_COUNT; i++) {
+      const p = await createProduct(client, admin, {
+        name: `bench product ${i + 1}`,
+        price: 1000,
+        stock: 10_000_000,
+      });
+      ctx.products.push(p);
+    }
+    const users = Array.from({ length: ORDER_USERS }, (_, i) => mintToken(run.config.jwtSecret, 100 + i));
+    await chargeUsers(client, users, 20_000_000);
+  });
+  log(
+    `seeded ${Object.keys(ctx.coupons).length} coupons, ${PRODUCT_COUNT} products, ${ORDER_USERS} charged users`,
+  );
+  return ctx;
+}
+
+// ---------------------------------------------------------------- rows
+
+/** Worker drain rate: pre-fill one coupon's pending stream through the Lua script, then start the worker. */
+async function drainRow(ctx: Ctx): Promise<void> {
+  const couponId = ctx.coupons.drain;
+  const keys = ctx.keys.coupon(couponId);
+  const started = Date.now();
+  let issued = 0;
+  for (let first = 1; first <= DRAIN_N; first += 2000) {
+    const batch = Array.from({ length: Math.min(2000, DRAIN_N - first + 1) }, (_, i) =>
+      runIssueCoupon(ctx.redis, keys, { userId: first + i, nowMs: Date.now() }),
+    );
+    for (const result of await Promise.all(batch)) if (result === IssueCouponResult.ISSUED) issued++;
+  }
+  ctx.seen.set(couponId, { ok: issued, inFlight: 0 });
+  log(`pre-filled ${issued} pending issuances in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+  const count = async () =>
+    (
+      await ctx.db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM issued_coupons WHERE coupon_id = $1',
+        [couponId],
+      )
+    ).rows[0]!.n;
+  await withChild(startWorker(ctx.run.env, nodeArgsFor('worker-drain')), async () => {
+    const ready = performance.now();
+    let firstAt: number | undefined;
+    let firstCount = 0;
+    let n = 0;
+    const deadline = ready + 300_000;
+    while (n < issued && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      n = await count();
+      if (firstAt === undefined && n > 0) {
+        firstAt = performance.now();
+        firstCount = n;
+      }
+    }
+    const done = performance.now();
+    if (n < issued) throw new Error(`worker persisted only ${n} of ${issued} issuances in 300 s`);
+    // Steady rate: from the first rows in Postgres to the last (the first sweep can start up to
+    // a second after the worker is ready); end-to-end includes that wait.
+    const steadySec = (done - (firstAt ?? ready)) / 1000;
+    const rate = (issued - firstCount) / Math.max(steadySec, 1e-3);
+    const endToEnd = issued / ((done - ready) / 1000);
+    ctx.rows.push({
+      id: 'worker.drain',
+      label: 'worker drain (issuances persisted to Postgres)',
+      kind: 'worker',
+      unit: 'rows/s',
+      rps: rate,
+      p50: Number.NaN,
+      p95: Number.NaN,
+      p99: Number.NaN,
+      max: Number.NaN,
+      errors: 0,
+      requests: issued,
+      durationSec: steadySec,
+      note: `${issued.toLocaleString('en-US')} pre-filled; ${fmt.rps(endToEnd)} rows/s counting from worker start`,
+      vsBare: null,
+      vsNaive: null,
+    });
+    log(`worker drain: ${fmt.rps(rate)} rows/s steady, ${fmt.rps(endToEnd)} rows/s from worker start`);
+  });
+}
+
+async function luaRow(ctx: Ctx): Promise<void> {
+  const couponId = ctx.coupons.lua;
+  const child = await import('node:child_process');
+  const argv = [
+    ...(nodeArgsFor('lua-direct') ?? []),
+    path.join(ROOT, 'loadtests/bench/lua-direct.ts'),
+    String(couponId),
+    String(LUA_IN_FLIGHT),
+    String(WARMUP),
+    String(DURATION),
+  ];
+  const output = await new Promise<string>((resolve, reject) => {
+    child.execFile(process.execPath, argv, { env: ctx.run.env, maxBuffer: 1 << 20 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`lua-direct failed: ${stderr}`)) : resolve(stdout),
+    );
+  });
+  const r = JSON.parse(output.trim().split('\n').pop()!);
+  ctx.seen.set(couponId, { ok: r.issued, inFlight: 0 });
+  addRow(ctx, {
+    id: 'lua',
+    label: 'coupon Lua script alone (ioredis, 100 in flight)',
+    kind: 'ceiling',
+    unit: 'calls/s',
+    rps: r.rps,
+    p50: r.p50,
+    p95: r.p95,
+    p99: r.p99,
+    max: r.max,
+    errors: r.errors,
+    requests: r.calls,
+    durationSec: r.durationSec,
+    note: 'no HTTP; one ioredis connection',
+  });
+}
+
+async function bareRow(ctx: Ctx): Promise<void> {
+  const couponId = ctx.coupons.bare;
+  await withChild(
+    startServer('bare', 'loadtests/bench/bare-server.ts', {
+      env: ctx.run.env,
+      args: [String(couponId)],
+      nodeArgs: nodeArgsFor('bare'),
+    }),
+    async (server) => {
+      let user = 1;
+      const stats = await measure(
+        ctx,
+        server,
+        () => ({ method: 'POST', path: '/issue', headers: json, body: `{"userId":${user++}}` }),
+        couponId,
+      );
+      addRow(
+        ctx,
+        statsRow('bare', 'bare Fastify route + same Lua script', 'ceiling', stats, 'no tRPC, no auth'),
+      );
+    },
+  );
+}
+
+async function naiveRow(ctx: Ctx): Promise<void> {
+  await withChild(
+    startServer('naive', 'loadtests/bench/naive-server.ts', {
+      env: ctx.run.env,
+      args: [String(COUPON_QUANTITY)],
+      nodeArgs: nodeArgsFor('naive'),
+    }),
+    async (server) => {
+      let user = 1;
+      const next = (): RequestSpec => ({
+        method: 'POST',
+        path: '/issue',
+        headers: json,
+        body: `{"userId":${user++}}`,
+      });
+      const stats = await measure(ctx, server, next);
+      ctx.naiveOk = stats.okWithWarmup ?? 0;
+      addRow(
+        ctx,
+        statsRow(
+          'naive',
+          'naive: one Postgres transaction, SELECT … FOR UPDATE',
+          'baseline',
+          stats,
+          'pg pool of 20',
+        ),
+      );
+    },
+  );
+}
+
+function couponIssueRow(id: 'coupon.issue' | 'coupon.issue.official', ctx: Ctx): () => Promise<void> {
+  return async () => {
+    const official = id === 'coupon.issue.official';
+    const couponId = official ? ctx.coupons.official : ctx.coupons.trpc;
+    const started = Date.now();
+    const tokens = mintTokens(ctx.run.config.jwtSecret, official ? 3_000_000 : 1_000_000, COUPON_TOKENS);
+    log(`minted ${tokens.length.toLocaleString('en-US')} tokens in ${Date.now() - started} ms`);
+    const server = official
+      ? startServer('official', 'loadtests/bench/official-adapter-server.ts', {
+          env: ctx.run.env,
+          nodeArgs: nodeArgsFor(id),
+        })
+      : startApi(ctx.run.env, nodeArgsFor(id));
+    await withChild(server, async (api) => {
+      let i = 0;
+      const body = JSON.stringify({ couponId });
+      const stats = await measure(
+        ctx,
+        api,
+        () => ({
+          method: 'POST',
+          path: '/trpc/coupon.issue',
+          headers: { ...json, authorization: `Bearer ${tokens[i++ % tokens.length]}` },
+          body,
+        }),
+        couponId,
+      );
+      if (i > tokens.length) log(`WARNING: ${id} ran out of distinct users; repeats answer 409`);
+      addRow(
+        ctx,
+        statsRow(
+          id,
+          official ? 'coupon.issue via tRPC’s own fastifyTRPCPlugin' : 'coupon.issue (/trpc, auth)',
+          official ? 'reference' : 'ours',
+          stats,
+          official ? 'same router and auth, official adapter' : 'a distinct user and token per request',
+        ),
+      );
+    });
+  };
+}
+
+const orderTokens = (ctx: Ctx) =>
+  Array.from({ length: ORDER_USERS }, (_, i) => mintToken(ctx.run.config.jwtSecret, 100 + i));
+
+async function orderRow(ctx: Ctx): Promise<void> {
+  const tokens = orderTokens(ctx);
+  await withChild(startApi(ctx.run.env, nodeArgsFor('order.create')), async (api) => {
+    let i = 0;
+    const bodies = ctx.products.map((p) => JSON.stringify({ items: [{ productId: p.id, quantity: 1 }] }));
+    const stats = await measure(ctx, api, () => {
+      const n = i++;
+      return {
+        method: 'POST',
+        path: '/trpc/order.create',
+        headers: { ...json, authorization: `Bearer ${tokens[n % tokens.length]}` },
+        body: bodies[n % bodies.length],
+      };
+    });
+    addRow(
+      ctx,
+      statsRow('order.create', 'order.create (/trpc, auth)', 'ours', stats, `1 line, ${ORDER_USERS} users`),
+    );
+  });
+}
+
+async function paymentRow(ctx: Ctx): Promise<void> {
+  const tokens = orderTokens(ctx);
+  const { rows: orders } = await ctx.db.query<{ id: string; user_id: number }>(
+    `SELECT id, user_id::int AS user_id FROM orders WHERE status = 'PENDING_PAYMENT' ORDER BY created_at`,
+  );
+  if (orders.length < 1000) throw new Error(`only ${orders.length} orders to pay; run order.create first`);
+  await withChild(startApi(ctx.run.env, nodeArgsFor('payment.pay')), async (api) => {
+    let i = 0;
+    const next = (): RequestSpec => {
+      const order = orders[i++ % orders.length]!;
+      return {
+        method: 'POST',
+        path: '/trpc/payment.pay',
+        headers: { ...json, authorization: `Bearer ${tokens[order.user_id - 100]}` },
+        body: JSON.stringify({ orderId: order.id }),
+      };
+    };
+    // Each order can be paid once: the warm-up pays the first tenth, the measurement at most the rest.
+    const warmupAmount = Math.floor(orders.length / 10);
+    const stats = await measure(ctx, api, next, undefined, {
+      warmupAmount,
+      amount: orders.length - warmupAmount,
+    });
+    addRow(
+      ctx,
+      statsRow(
+        'payment.pay',
+        'payment.pay (/trpc, auth)',
+        'ours',
+        stats,
+        `${orders.length.toLocaleString('en-US')} orders made by the order.create row`,
+      ),
+    );
+  });
+}
+
+async function topRow(ctx: Ctx): Promise<void> {
+  await withChild(startApi(ctx.run.env, nodeArgsFor('product.top')), async (api) => {
+    const stats = await measure(ctx, api, () => ({ method: 'GET', path: '/trpc/product.top' }));
+    addRow(ctx, statsRow('product.top', 'product.top (/trpc, public)', 'ours', stats, 'read storm'));
+  });
+}
+
+/** Persists everything the rows issued (not timed as the drain row), so Postgres can be checked. */
+async function catchUp(ctx: Ctx): Promise<void> {
+  const ids = Object.values(ctx.coupons);
+  const pending = async () => {
+    let n = 0;
+    for (const id of ids) n += await ctx.redis.xlen(ctx.keys.coupon(id).pending);
+    return n;
+  };
+  const before = await pending();
+  if (before === 0) return;
+  log(`persisting the ${before.toLocaleString('en-US')} issuances the rows left pending`);
+  await withChild(startWorker(ctx.run.env), async () => {
+    const deadline = Date.now() + 600_000;
+    while ((await pending()) > 0) {
+      if (Date.now() > deadline)
+        throw new Error('the worker did not persist every issuance within 10 minutes');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+}
+
+async function checkInvariants(ctx: Ctx): Promise<Violations> {
+  const labels: Record<string, string> = {
+    drain: 'drain row',
+    lua: 'Lua row',
+    bare: 'bare route row',
+    trpc: 'coupon.issue row',
+    official: 'official adapter row',
+  };
+  const violations = await checkCoupons(
+    ctx.db,
+    ctx.redis,
+    ctx.keys,
+    Object.entries(ctx.coupons).map(([name, couponId]) => ({
+      couponId,
+      quantity: COUPON_QUANTITY,
+      label: labels[name]!,
+      seen: ctx.seen.get(couponId),
+      drained: true,
+    })),
+  );
+  const naive = await ctx.db
+    .query<{ rows: number; counted: number }>(
+      `SELECT (SELECT count(*) FROM bench_naive_issued)::int AS rows,
+              (SELECT issued_count FROM bench_naive_coupons WHERE id = 1) AS counted`,
+    )
+    .catch(() => undefined);
+  if (naive?.rows[0]) {
+    const { rows, counted } = naive.rows[0];
+    if (rows !== counted || rows < ctx.naiveOk || rows > ctx.naiveOk + 2 * CONNECTIONS) {
+      violations.push(`naive baseline: ${rows} rows, counter ${counted}, clients saw ${ctx.naiveOk}`);
+    }
+  }
+  const available = await withApiAvailable(ctx);
+  violations.push(
+    ...(await checkStock(
+      ctx.db,
+      ctx.products.map((p) => ({ id: p.id, initialStock: p.stock, available: available.get(p.id) ?? -1 })),
+    )),
+  );
+  violations.push(...(await checkPayments(ctx.db)));
+  return violations;
+}
+
+/** `product.get` through the API: what can still be ordered. */
+async function withApiAvailable(ctx: Ctx): Promise<Map<number, number>> {
+  const result = new Map<number, number>();
+  await withChild(startApi(ctx.run.env), async (api) => {
+    const client = apiClient(api.url);
+    for (const p of ctx.products) {
+      const product = await client.query<{ stock: number }>('product.get', { productId: p.id });
+      result.set(p.id, product.stock);
+    }
+  });
+  return result;
+}
+
+// ---------------------------------------------------------------- main
+
+function withRatios(rows: BenchRow[]): BenchRow[] {
+  const bare = rows.find((r) => r.id === 'bare');
+  const naive = rows.find((r) => r.id === 'naive');
+  return rows.map((r) => ({
+    ...r,
+    vsBare: bare && r.unit !== 'rows/s' ? r.rps / bare.rps : null,
+    vsNaive: naive && r.unit !== 'rows/s' ? r.rps / naive.rps : null,
+  }));
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  if (PROFILE) rmSync(path.join(RESULTS_DIR, 'profiles'), { recursive: true, force: true });
+  const ctx = await setup();
+  let violations: Violations = [];
+  try {
+    const rows: [string, () => Promise<void>][] = [
+      ['worker.drain', () => drainRow(ctx)],
+      ['lua', () => luaRow(ctx)],
+      ['bare', () => bareRow(ctx)],
+      ['naive', () => naiveRow(ctx)],
+      ['coupon.issue', couponIssueRow('coupon.issue', ctx)],
+      ['coupon.issue.official', couponIssueRow('coupon.issue.official', ctx)],
+      ['order.create', () => orderRow(ctx)],
+      ['payment.pay', () => paymentRow(ctx)],
+      ['product.top', () => topRow(ctx)],
+    ];
+    for (const [id, run] of rows) {
+      if (!wanted(id)) continue;
+      log(`--- ${id}`);
+      await run();
+    }
+    await catchUp(ctx);
+    violations = await checkInvariants(ctx);
+  } finally {
+    await ctx.redis.quit();
+    await ctx.db.end();
+    if (!flag('keep')) await ctx.run.cleanup();
+  }
+
+  const report: BenchReport = {
+    generatedAt: new Date().toISOString(),
+    machine: await machineInfo(),
+    settings: { connections: CONNECTIONS, durationSec: DURATION, warmupSec: WARMUP, drainN: DRAIN_N },
+    rows: withRatios(ctx.rows),
+    targets: [],
+    violations,
+    totalSec: (Date.now() - started) / 1000,
+  };
+  report.targets = TARGETS.map((t) => t(report)).filter((t) => t !== undefined);
+  const markdown = renderMarkdown(report);
+  console.log(`\n${markdown}`);
+  if (PROFILE) console.log(summarizeProfiles(path.join(RESULTS_DIR, 'profiles')));
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(path.join(RESULTS_DIR, 'bench-latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  if (WRITE) {
+    writeFileSync(path.join(ROOT, 'docs/benchmarks.json'), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(path.join(ROOT, 'docs/benchmarks.md'), markdown);
+    log('wrote docs/benchmarks.json and docs/benchmarks.md');
+  }
+  if (violations.length > 0) {
+    console.error(`[bench] ${violations.length} invariant violations`);
+    process.exit(1);
+  }
+}
+
+async function machineInfo() {
+  const os = await import('node:os');
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+  };
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

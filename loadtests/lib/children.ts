@@ -1,0 +1,147 @@
+// Starts the service's processes (and the bench's own servers) as children, the way
+// `pnpm start` runs them, and stops them again. Output is kept for error messages only.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+
+export type Child = {
+  name: string;
+  process: ChildProcess;
+  output(): string;
+  /** SIGTERM (graceful: in-flight work finishes, --cpu-prof profiles are written), then waits. */
+  stop(): Promise<void>;
+};
+
+export type StartOptions = {
+  env: NodeJS.ProcessEnv;
+  /** Extra Node flags, e.g. `--cpu-prof` for profiling. */
+  nodeArgs?: string[];
+  /** Arguments for the script. */
+  args?: string[];
+  /** Resolves once a line of output matches; its first group is returned. */
+  ready: RegExp;
+  timeoutMs?: number;
+};
+
+export async function startChild(
+  name: string,
+  script: string,
+  options: StartOptions,
+): Promise<Child & { match: string }> {
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), path.resolve(ROOT, script), ...(options.args ?? [])],
+    {
+      cwd: ROOT,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  const append = (chunk: Buffer) => {
+    // Bounded: a chatty child must not grow the runner's memory during a long run.
+    output = (output + chunk.toString()).slice(-20_000);
+  };
+  child.stdout!.on('data', append);
+  child.stderr!.on('data', append);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const match = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${name} did not start within ${options.timeoutMs ?? 30_000} ms:\n${output}`)),
+      options.timeoutMs ?? 30_000,
+    );
+    const check = () => {
+      const found = options.ready.exec(output);
+      if (found) {
+        clearTimeout(timer);
+        child.stdout!.off('data', check);
+        resolve(found[1] ?? found[0]);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code} before it was ready:\n${output}`));
+    });
+  });
+
+  return {
+    name,
+    process: child,
+    match,
+    output: () => output,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}
+
+const LISTENING = /listening on (http:\/\/[\d.:[\]]+)/;
+
+/** The real API (`apps/api/src/main.ts`) on a free port; resolves with its base URL. */
+export async function startApi(
+  env: NodeJS.ProcessEnv,
+  nodeArgs?: string[],
+): Promise<Child & { url: string }> {
+  const child = await startChild('api', 'apps/api/src/main.ts', {
+    env: { ...env, PORT: '0', HOST: '127.0.0.1' },
+    nodeArgs,
+    ready: LISTENING,
+  });
+  return { ...child, url: child.match };
+}
+
+/** The real worker (`apps/worker/src/main.ts`). */
+export async function startWorker(env: NodeJS.ProcessEnv, nodeArgs?: string[]): Promise<Child> {
+  return startChild('worker', 'apps/worker/src/main.ts', { env, nodeArgs, ready: /worker draining/ });
+}
+
+/** A bench server script that prints `listening on <url>` once ready. */
+export async function startServer(
+  name: string,
+  script: string,
+  options: { env: NodeJS.ProcessEnv; args?: string[]; nodeArgs?: string[] },
+): Promise<Child & { url: string }> {
+  const child = await startChild(name, script, {
+    ...options,
+    env: { ...options.env, PORT: '0', HOST: '127.0.0.1' },
+    ready: LISTENING,
+  });
+  return { ...child, url: child.match };
+}
+
+/**
+ * CPU time (user + system, all threads) a process has used so far, in ms, from /proc. Server CPU
+ * per request is steadier than req/s on a shared machine, and says where a ratio comes from.
+ */
+export function cpuTimeMs(pid: number | undefined): number {
+  const { user, system } = cpuTimesMs(pid);
+  return user + system;
+}
+
+/** User and system CPU time of a process so far, in ms (NaN when it cannot be read). */
+export function cpuTimesMs(pid: number | undefined): { user: number; system: number } {
+  if (pid === undefined) return { user: Number.NaN, system: Number.NaN };
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at state, field 3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of /proc/<pid>/stat.
+    return {
+      user: (Number(fields[11]) * 1000) / CLOCK_TICKS,
+      system: (Number(fields[12]) * 1000) / CLOCK_TICKS,
+    };
+  } catch {
+    return { user: Number.NaN, system: Number.NaN };
+  }
+}
+
+/** USER_HZ: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)). */
+const CLOCK_TICKS = 100;

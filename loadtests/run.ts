@@ -1,0 +1,200 @@
+// `pnpm loadtest <scenario>`: starts the service (API + worker) on a fresh database and Redis
+// prefix, runs one scenario against 127.0.0.1, prints a summary, checks the invariants through
+// the API and in Postgres/Redis, and exits non-zero on any violation or failed threshold.
+// With a k6 binary (K6_BIN or `k6` on PATH) the scenario's k6 script runs instead of the
+// autocannon version; see loadtests/README.md.
+//
+//   pnpm loadtest coupon-flash-crowd | order-rush | mixed | top-storm | all
+//   options: --duration <s>  --connections <n>  --autocannon (ignore k6)  --keep (keep the database)
+import path from 'node:path';
+import { connectRedis, createKeys } from '@flash/core';
+import { type Child, ROOT, startApi, startWorker } from './lib/children.ts';
+import { apiClient } from './lib/client.ts';
+import { createRunEnv } from './lib/env.ts';
+import { checkCoupons, checkPayments, checkStock, type Sql, sqlPool } from './lib/invariants.ts';
+import { resolveK6, runK6 } from './lib/k6.ts';
+import { fmt } from './lib/load.ts';
+import { mintToken } from './lib/token.ts';
+import { couponFlashCrowd } from './scenarios/coupon-flash-crowd.ts';
+import { mixed } from './scenarios/mixed.ts';
+import { orderRush } from './scenarios/order-rush.ts';
+import { topStorm } from './scenarios/top-storm.ts';
+import type { Scenario, ScenarioResult } from './scenarios/types.ts';
+
+const SCENARIOS: Scenario[] = [couponFlashCrowd, orderRush, mixed, topStorm];
+
+const args = process.argv.slice(2);
+const option = (name: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const wantedName = args.find(
+  (a) => !a.startsWith('--') && args[args.indexOf(a) - 1]?.startsWith('--') !== true,
+);
+
+function usage(): never {
+  console.error(
+    `usage: pnpm loadtest <${SCENARIOS.map((s) => s.name).join(' | ')} | all> [--duration s] [--connections n] [--autocannon] [--keep]`,
+  );
+  for (const s of SCENARIOS) console.error(`  ${s.name.padEnd(20)} ${s.description}`);
+  process.exit(2);
+}
+
+const log = (line: string) => console.log(`[loadtest] ${line}`);
+
+async function waitForDrain(
+  db: Sql,
+  redis: import('@flash/core').Redis,
+  keys: ReturnType<typeof createKeys>,
+) {
+  // The worker persists issuances within about a second; give it a bounded while.
+  const { rows } = await db.query<{ id: number }>('SELECT id::int AS id FROM coupons');
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    let pending = 0;
+    for (const { id } of rows) pending += await redis.xlen(keys.coupon(id).pending);
+    if (pending === 0) return;
+    if (Date.now() > deadline) throw new Error(`${pending} issuances still pending after 60 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Postgres and Redis checks that hold after any scenario. */
+async function storeChecks(url: string, databaseUrl: string, redisUrl: string, prefix: string) {
+  const db = sqlPool(databaseUrl);
+  const redis = await connectRedis(redisUrl, 'command', 'loadtest-checks');
+  const keys = createKeys(prefix);
+  try {
+    await waitForDrain(db, redis, keys);
+    const api = apiClient(url);
+    const coupons = await db.query<{ id: number; total_quantity: number }>(
+      'SELECT id::int AS id, total_quantity FROM coupons',
+    );
+    const products = await db.query<{ id: number }>('SELECT id::int AS id FROM products');
+    const available = new Map<number, number>();
+    for (const { id } of products.rows) {
+      available.set(id, (await api.query<{ stock: number }>('product.get', { productId: id })).stock);
+    }
+    return [
+      ...(await checkCoupons(
+        db,
+        redis,
+        keys,
+        coupons.rows.map((c) => ({
+          couponId: c.id,
+          quantity: c.total_quantity,
+          label: 'coupon',
+          drained: true,
+        })),
+      )),
+      ...(await checkStock(
+        db,
+        // The scenarios check units against what they stocked; here: nothing negative, and what
+        // product.get offers = on hand - units held by open orders.
+        products.rows.map((p) => ({ id: p.id, available: available.get(p.id)! })),
+      )),
+      ...(await checkPayments(db)),
+    ];
+  } finally {
+    await redis.quit();
+    await db.end();
+  }
+}
+
+function printResult(scenario: Scenario, result: ScenarioResult) {
+  console.log(`\n=== ${scenario.name}: ${scenario.description}`);
+  console.log(
+    '| requests | req/s | p50 ms | p95 ms | p99 ms | max ms | non-2xx + socket errors | status codes |',
+  );
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const { name, stats } of result.stats) {
+    const codes = Object.entries(stats.statusCounts)
+      .map(([s, n]) => `${s}: ${n}`)
+      .join(', ');
+    console.log(
+      `| ${name} (${stats.requests.toLocaleString('en-US')}) | ${fmt.rps(stats.rps)} | ${fmt.ms(stats.p50)} | ${fmt.ms(stats.p95)} | ${fmt.ms(stats.p99)} | ${fmt.ms(stats.max)} | ${stats.errors} | ${codes} |`,
+    );
+  }
+  for (const note of result.notes) console.log(`  ${note}`);
+  console.log('thresholds:');
+  for (const t of result.thresholds) console.log(`  ${t.ok ? '✓' : '✗'} ${t.name}: ${t.value}`);
+}
+
+async function runOne(scenario: Scenario): Promise<boolean> {
+  const durationSec = Number(option('duration') ?? scenario.defaultDurationSec);
+  const connections = Number(option('connections') ?? 100);
+  const k6 = args.includes('--autocannon') ? undefined : resolveK6();
+  const run = await createRunEnv('loadtest');
+  log(`${scenario.name}: fresh database and Redis prefix ${run.config.redisKeyPrefix}`);
+  const children: Child[] = [];
+  let ok = true;
+  try {
+    const api = await startApi(run.env);
+    children.push(api);
+    children.push(await startWorker(run.env));
+    const client = apiClient(api.url);
+    const admin = mintToken(run.config.jwtSecret, 1, { admin: true, ttlSeconds: 6 * 3600 });
+    const violations: string[] = [];
+
+    if (k6) {
+      log(`running ${scenario.k6Script} with ${k6}`);
+      const code = await runK6(k6, path.join(ROOT, scenario.k6Script), {
+        BASE_URL: api.url,
+        AUTH_JWT_SECRET: run.config.jwtSecret,
+        DURATION: `${durationSec}s`,
+        VUS: connections,
+      });
+      if (code !== 0) {
+        ok = false;
+        log(`k6 exited with ${code} (a threshold or the teardown check failed)`);
+      }
+    } else {
+      log(`no k6 binary (K6_BIN unset, none on PATH): running the autocannon version`);
+      const result = await scenario.run({
+        run,
+        url: api.url,
+        api: client,
+        admin,
+        secret: run.config.jwtSecret,
+        durationSec,
+        connections,
+        log,
+      });
+      printResult(scenario, result);
+      violations.push(...result.violations);
+      if (result.thresholds.some((t) => !t.ok)) ok = false;
+    }
+
+    violations.push(
+      ...(await storeChecks(api.url, run.config.databaseUrl, run.config.redisUrl, run.config.redisKeyPrefix)),
+    );
+    if (violations.length > 0) {
+      ok = false;
+      console.log(`invariants: ${violations.length} VIOLATIONS`);
+      for (const v of violations.slice(0, 50)) console.log(`  ✗ ${v}`);
+    } else {
+      console.log(
+        'invariants: all hold (through the API, and in Postgres and Redis after the worker drained: coupons, stock, payments)',
+      );
+    }
+  } finally {
+    for (const child of children.reverse()) await child.stop();
+    if (!args.includes('--keep')) await run.cleanup();
+  }
+  return ok;
+}
+
+async function main() {
+  if (!wantedName) usage();
+  const chosen = wantedName === 'all' ? SCENARIOS : SCENARIOS.filter((s) => s.name === wantedName);
+  if (chosen.length === 0) usage();
+  let ok = true;
+  for (const scenario of chosen) ok = (await runOne(scenario)) && ok;
+  console.log(ok ? '\nloadtest passed' : '\nloadtest FAILED');
+  process.exit(ok ? 0 : 1);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
