@@ -1,6 +1,11 @@
 import { signToken } from '@flash/core';
-import { listIssuedUsers } from '@flash/core/coupon/coupon.repository';
+import { couponMeta } from '@flash/core/coupon/coupon.model';
+import { drainCouponPending } from '@flash/core/coupon/coupon.persist';
+import { findCouponRow, listIssuedUsers, lockCouponForRestore } from '@flash/core/coupon/coupon.repository';
+import { createCoupon, issueCoupon } from '@flash/core/coupon/coupon.service';
+import { runRestoreCoupon } from '@flash/core/coupon/coupon.store';
 import { reconcile } from '@flash/core/reconcile/reconcile.service';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Child, httpCall, startApi, startChild } from '../../../test/processes.ts';
 import { type PrivateRedis, startPrivateRedis } from '../../../test/redis-server.ts';
@@ -219,5 +224,85 @@ describe('fault: Redis restarted empty mid-sale', () => {
         .executeTakeFirstOrThrow();
       return Number(row.units ?? 0);
     }
+  });
+});
+
+// The narrow race behind "never more than the quantity" when Redis loses its data: a
+// persistence batch that read its entries from the old Redis must not land in Postgres after
+// the restore counted Postgres without them (Redis would then issue those places again).
+describe('fault: Redis lost its data while a persistence batch was in flight', () => {
+  let redis: PrivateRedis;
+  let env: TestRuntime;
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    env = await createTestRuntime({ overrides: { REDIS_URL: redis.url } });
+  });
+  afterAll(async () => {
+    await env.cleanup();
+    await redis.stop();
+  });
+
+  it('the batch waits for the restore and persists only what the new Redis still has: no over-issue', async () => {
+    const { rt } = env;
+    const quantity = 10;
+    const { couponId } = await createCoupon(rt, {
+      name: 'race',
+      discount: { type: 'FIXED', value: 100 },
+      totalQuantity: quantity,
+      issueStartsAt: null,
+      issueEndsAt: null,
+      validDays: null,
+    });
+    for (let userId = 1; userId <= quantity; userId++) await issueCoupon(rt, userId, couponId);
+
+    // A restore has the coupon's exclusive lock (as restoreCoupon takes it) ...
+    let letRestoreGo!: () => void;
+    const restoreMayGo = new Promise<void>((r) => {
+      letRestoreGo = r;
+    });
+    let restoreLocked!: () => void;
+    const locked = new Promise<void>((r) => {
+      restoreLocked = r;
+    });
+    const restore = rt.db.transaction().execute(async (trx) => {
+      await lockCouponForRestore(trx, couponId);
+      restoreLocked();
+      await restoreMayGo;
+      const coupon = await findCouponRow(trx, couponId);
+      return runRestoreCoupon(
+        rt.redis,
+        rt.keys.coupon(couponId),
+        couponMeta(coupon!),
+        await listIssuedUsers(trx, couponId),
+      );
+    });
+    await locked;
+    // ... when a persistence batch starts and queues up behind it ...
+    const drain = drainCouponPending(rt, couponId);
+    const observer = new pg.Client({ connectionString: env.config.databaseUrl });
+    await observer.connect();
+    await waitFor('the batch to wait for the lock', async () => {
+      const { rows } = await observer.query(`SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock'
+          AND query LIKE '%advisory_xact_lock_shared%'`);
+      return rows[0].n === 1;
+    });
+    await observer.end();
+    // ... and Redis comes back empty: the restore counts what Postgres holds (nothing yet).
+    await redis.restartEmpty();
+    await waitFor('the runtime to reconnect', async () => (await rt.redis.ping()) === 'PONG');
+    letRestoreGo();
+    expect(await restore).toEqual({ restored: true, issuedCount: 0 });
+    await drain;
+
+    // The old issuances are the accepted loss of a Redis without persistence; the places they
+    // took are issued again, and Postgres ends with exactly the quantity, not more.
+    for (let userId = 100; userId < 100 + 2 * quantity; userId++) {
+      await issueCoupon(rt, userId, couponId).catch(() => {});
+    }
+    await drainCouponPending(rt, couponId);
+    expect(await listIssuedUsers(rt.db, couponId)).toHaveLength(quantity);
+    // (This runtime never loaded an inventory; only the coupon is compared.)
+    expect((await reconcile(rt)).drifts.filter((d) => d.kind.startsWith('coupon'))).toEqual([]);
   });
 });

@@ -84,24 +84,29 @@ async function drainPasses(
   const result: DrainResult = { batches: 0, persisted: 0, inserted: 0 };
   let validDays: number | null | undefined;
   while (result.batches < MAX_BATCHES_PER_DRAIN) {
-    const entries = await readPending(rt.redis, keys, batchSize);
-    if (entries.length === 0) break;
-    if (validDays === undefined) {
-      // Rows never change; fall back to Postgres when the cache remembers the id as unknown.
-      const coupon = (await findCouponCached(rt, couponId)) ?? (await findCouponRow(rt.db, couponId));
-      if (!coupon) throw new Error(`coupon ${couponId} has pending issuances but no row in Postgres`);
-      validDays = coupon.valid_days;
-    }
-    const days = validDays;
-    const inserted = await rt.db.transaction().execute(async (trx) => {
+    const batch = await rt.db.transaction().execute(async (trx) => {
+      // Read under the lock: a restore holds its exclusive side while it counts Postgres rows
+      // plus `pending`. Entries read before it (from a Redis that then lost its data) and
+      // inserted after it would be counted by neither, and Redis would issue their places again.
       await lockCouponForPersist(trx, couponId);
-      return insertIssuedBatch(trx, {
+      const entries = await readPending(rt.redis, keys, batchSize);
+      if (entries.length === 0) return { entries, inserted: 0 };
+      if (validDays === undefined) {
+        // Rows never change; fall back to Postgres when the cache remembers the id as unknown.
+        const coupon = (await findCouponCached(rt, couponId)) ?? (await findCouponRow(trx, couponId));
+        if (!coupon) throw new Error(`coupon ${couponId} has pending issuances but no row in Postgres`);
+        validDays = coupon.valid_days;
+      }
+      const inserted = await insertIssuedBatch(trx, {
         couponId,
-        validDays: days,
+        validDays,
         userIds: entries.map((e) => e.userId),
         issuedAtMs: entries.map((e) => e.issuedAtMs),
       });
+      return { entries, inserted };
     });
+    const { entries } = batch;
+    if (entries.length === 0) break;
     // Only after the commit: an entry leaves Redis once its row is certainly in Postgres.
     await ackPending(
       rt.redis,
@@ -110,7 +115,7 @@ async function drainPasses(
     );
     result.batches += 1;
     result.persisted += entries.length;
-    result.inserted += inserted;
+    result.inserted += batch.inserted;
     if (entries.length < batchSize) break;
   }
   return result;
