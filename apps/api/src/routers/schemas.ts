@@ -4,5 +4,19 @@ import { z } from 'zod';
 export const ZId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 export const ZProduct = z.object({ id: z.number(), name: z.string(), price: z.number(), stock: z.number() });
 
+// Unicode category Cc: the C0 and C1 control characters, NUL among them.
+const CONTROL = /\p{Cc}/u;
+
+/**
+ * Text that Postgres stores exactly as sent: no NUL (Postgres refuses it in text, which would
+ * surface as a server error), no other control characters, no unpaired surrogates (they would
+ * be stored as U+FFFD, so two different inputs could become one key or name).
+ */
+export const isPlainText = (value: string): boolean => value.isWellFormed() && !CONTROL.test(value);
+const PLAIN_TEXT = { message: 'must not contain control characters or unpaired surrogates' };
+
+/** A display name (products, coupons): trimmed, 1..200 characters. */
+export const ZName = z.string().trim().min(1).max(200).refine(isPlainText, PLAIN_TEXT);
+
 /** Client-chosen idempotency key (`balance.charge`, `order.create`, `payment.pay`): 1..64 characters. */
-export const ZIdempotencyKey = z.string().min(1).max(64);
+export const ZIdempotencyKey = z.string().min(1).max(64).refine(isPlainText, PLAIN_TEXT);

@@ -2,6 +2,7 @@ import { createCoupon } from '@flash/core/coupon/coupon.service';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { adminProcedure } from '../../trpc/init.ts';
+import { ZName } from '../schemas.ts';
 
 const MAX_KRW = 1_000_000_000;
 // An ISO-8601 instant with an explicit zone ("Z" or "+09:00"); absent or null = unbounded.
@@ -15,7 +16,7 @@ export const adminCouponRouter = {
     .input(
       z
         .strictObject({
-          name: z.string().trim().min(1).max(200),
+          name: ZName,
           discount: z.discriminatedUnion('type', [
             z.strictObject({ type: z.literal('FIXED'), value: z.number().int().min(1).max(MAX_KRW) }),
             z.strictObject({ type: z.literal('PERCENT'), value: z.number().int().min(1).max(100) }),

@@ -2,7 +2,7 @@ import { createProduct, restockProduct } from '@flash/core/product/product.servi
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { adminProcedure } from '../../trpc/init.ts';
-import { ZId, ZProduct } from '../schemas.ts';
+import { ZId, ZName, ZProduct } from '../schemas.ts';
 
 const MAX_KRW = 1_000_000_000;
 /** Upper bound for one stock figure or restock, far above any sale and far below 2^53. */
@@ -12,7 +12,7 @@ export const adminProductRouter = {
   create: adminProcedure
     .input(
       z.strictObject({
-        name: z.string().trim().min(1).max(200),
+        name: ZName,
         price: z.number().int().min(0).max(MAX_KRW),
         stock: z.number().int().min(0).max(MAX_UNITS),
       }),
