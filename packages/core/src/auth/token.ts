@@ -59,7 +59,14 @@ function verifyHs256(token: string, key: KeyObject): Claims {
     throw unauthorized('Invalid token');
   }
   const now = Math.floor(Date.now() / 1000);
-  if (claims.iat !== undefined && typeof claims.iat !== 'number') throw unauthorized('Invalid token');
+  // Stricter than jwtVerify, which only looks at iat when given a maximum age: a token issued
+  // in the future (beyond the tolerance) comes from a wrong clock or a forger.
+  if (
+    claims.iat !== undefined &&
+    (typeof claims.iat !== 'number' || claims.iat > now + CLOCK_TOLERANCE_SECONDS)
+  ) {
+    throw unauthorized('Invalid token');
+  }
   if (
     claims.nbf !== undefined &&
     (typeof claims.nbf !== 'number' || claims.nbf > now + CLOCK_TOLERANCE_SECONDS)
