@@ -4,6 +4,8 @@ import { drainCouponPending } from '@flash/core/coupon/coupon.persist';
 import { findCouponRow, listIssuedUsers, lockCouponForRestore } from '@flash/core/coupon/coupon.repository';
 import { createCoupon, issueCoupon } from '@flash/core/coupon/coupon.service';
 import { runRestoreCoupon } from '@flash/core/coupon/coupon.store';
+import { createOrder } from '@flash/core/order/order.service';
+import { createProduct, rebuildInventory } from '@flash/core/product/product.service';
 import { reconcile } from '@flash/core/reconcile/reconcile.service';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -304,5 +306,58 @@ describe('fault: Redis lost its data while a persistence batch was in flight', (
     expect(await listIssuedUsers(rt.db, couponId)).toHaveLength(quantity);
     // (This runtime never loaded an inventory; only the coupon is compared.)
     expect((await reconcile(rt)).drifts.filter((d) => d.kind.startsWith('coupon'))).toEqual([]);
+  });
+});
+
+// The same race on the stock side: an order whose hold was taken in the Redis that then lost
+// its data, and whose Postgres insert commits only after the inventory rebuild read Postgres,
+// would hold no stock in the rebuilt Redis, and its units would be sold a second time.
+describe('fault: Redis lost its data while an order was between its hold and its commit', () => {
+  let redis: PrivateRedis;
+  let env: TestRuntime;
+  let admin: pg.Client;
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    env = await createTestRuntime({ overrides: { REDIS_URL: redis.url } });
+    admin = new pg.Client({ connectionString: env.config.databaseUrl });
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await admin.end();
+    await env.cleanup();
+    await redis.stop();
+  });
+
+  it('the rebuild waits for the order, counts its hold, and the last unit is sold once', async () => {
+    const { rt } = env;
+    const product = await createProduct(rt, { name: 'last one', price: 1_000, stock: 1 });
+    // Order A (user 1) is held up between its Redis hold and its commit.
+    await admin.query(`CREATE FUNCTION hold_order() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.user_id = 1 THEN PERFORM pg_sleep(1.5); END IF; RETURN NEW; END $$`);
+    await admin.query(
+      'CREATE TRIGGER hold_order BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION hold_order()',
+    );
+    const orderA = createOrder(rt, 1, { items: [{ productId: product.id, quantity: 1 }] });
+    await waitFor('order A to hold the unit and reach its insert', async () => {
+      const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event = 'PgSleep'`);
+      return rows[0].n === 1;
+    });
+
+    // Redis comes back empty; the rebuild (as the next order or `pnpm inventory:rebuild` runs it).
+    await redis.restartEmpty();
+    await waitFor('the runtime to reconnect', async () => (await rt.redis.ping()) === 'PONG');
+    const rebuilt = rebuildInventory(rt);
+    const a = await orderA;
+    await rebuilt;
+    expect(a.status).toBe('PENDING_PAYMENT');
+
+    // The unit is A's: order B is refused, and Redis agrees with Postgres.
+    await expect(
+      createOrder(rt, 2, { items: [{ productId: product.id, quantity: 1 }] }),
+    ).rejects.toMatchObject({
+      code: 'OUT_OF_STOCK',
+    });
+    expect((await reconcile(rt)).drifts).toEqual([]);
   });
 });

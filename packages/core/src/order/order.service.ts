@@ -3,6 +3,7 @@ import { findHeldCoupon } from '../coupon/coupon.service.ts';
 import type { OrderRow, OrderStatus } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
 import { findIdempotentResponse, withIdempotency } from '../idempotency/idempotency.service.ts';
+import { lockInventoryForHold } from '../product/inventory.repository.ts';
 import { ensureInventoryLoaded, getProductsForOrder } from '../product/product.service.ts';
 import type { Runtime } from '../runtime.ts';
 import { type Discount, priceOrder } from './order.pricing.ts';
@@ -102,16 +103,30 @@ export async function createOrder(rt: Runtime, userId: number, input: CreateOrde
 
   // The hold is taken inside the transaction that first claims the idempotency key: a second
   // call with the same key waits on that key's row and then replays the answer, instead of
-  // competing for stock with the call it repeats.
+  // competing for stock with the call it repeats. From the hold to the commit the transaction
+  // holds the shared inventory lock, so a rebuild after Redis lost its data waits for it.
   let held = false;
-  try {
-    return await withIdempotency(rt.db, idem, async (trx) => {
+  const attempt = () =>
+    withIdempotency(rt.db, idem, async (trx) => {
+      await lockInventoryForHold(trx);
       await holdOrFail(rt, orderId, now, lines);
       held = true;
       await insertOrder(trx, row, lines);
       return toOrderView({ ...row, lines: [...lines].sort((a, b) => a.productId - b.productId) });
     });
+  try {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof InventoryNotLoaded)) throw err;
+      // Rebuilt outside the order's transaction: the rebuild waits for open order transactions.
+      await ensureInventoryLoaded(rt);
+      return await attempt();
+    }
   } catch (err) {
+    if (err instanceof InventoryNotLoaded) {
+      throw new AppError(AppErrorCode.UNAVAILABLE, 'Inventory is being rebuilt, please retry');
+    }
     if (held && isDefiniteRollback(err)) await endHold(rt.redis, rt.keys, orderId, 'release').catch(() => {});
     if (isUniqueViolation(err, 'orders_idempotency_key')) {
       // The key's record was purged (kept 24 h) but an order still carries it.
@@ -146,17 +161,16 @@ async function usableCouponDiscount(
   return held.discount;
 }
 
+/** Redis lost the inventory; thrown out of the order's transaction so it can be rebuilt. */
+class InventoryNotLoaded extends Error {}
+
 async function holdOrFail(rt: Runtime, orderId: string, now: Date, lines: OrderLineInput[]): Promise<void> {
-  let outcome = await holdStock(rt.redis, rt.keys, { orderId, nowMs: now.getTime(), lines });
-  if (outcome.kind === 'not-loaded') {
-    await ensureInventoryLoaded(rt);
-    outcome = await holdStock(rt.redis, rt.keys, { orderId, nowMs: now.getTime(), lines });
-  }
+  const outcome = await holdStock(rt.redis, rt.keys, { orderId, nowMs: now.getTime(), lines });
   switch (outcome.kind) {
     case 'held':
       return;
     case 'not-loaded':
-      throw new AppError(AppErrorCode.UNAVAILABLE, 'Inventory is being rebuilt, please retry');
+      throw new InventoryNotLoaded();
     case 'out-of-stock':
     case 'unknown-product':
       throw new AppError(AppErrorCode.OUT_OF_STOCK, `Product ${outcome.productId} is out of stock`, {

@@ -1,4 +1,6 @@
+import { sql, type Transaction } from 'kysely';
 import type { Db } from '../db/client.ts';
+import type { Database } from '../db/database.ts';
 import type { InventorySnapshot } from './inventory.store.ts';
 
 /**
@@ -35,4 +37,21 @@ export async function readInventorySnapshot(db: Db): Promise<InventorySnapshot> 
       }
       return { available, holds };
     });
+}
+
+/**
+ * Serialises an inventory rebuild against orders between their stock hold and their commit
+ * (advisory, transaction scoped). An order holds the shared side from before its Redis hold
+ * until its commit; the rebuild takes the exclusive side around reading Postgres and loading
+ * Redis. So the rebuild never reads Postgres while an order's hold lives only in a Redis that
+ * lost its data: such an order commits first and is in the snapshot, and orders after it hold
+ * stock in the rebuilt Redis.
+ */
+export async function lockInventoryForRebuild(trx: Transaction<Database>): Promise<void> {
+  await sql`SELECT pg_advisory_xact_lock(hashtextextended('inventory', 0))`.execute(trx);
+}
+
+/** The shared side of `lockInventoryForRebuild`: orders never wait for each other on it. */
+export async function lockInventoryForHold(trx: Transaction<Database>): Promise<void> {
+  await sql`SELECT pg_advisory_xact_lock_shared(hashtextextended('inventory', 0))`.execute(trx);
 }

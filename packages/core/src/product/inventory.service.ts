@@ -1,6 +1,6 @@
 import { AppError, AppErrorCode } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
-import { readInventorySnapshot } from './inventory.repository.ts';
+import { lockInventoryForRebuild, readInventorySnapshot } from './inventory.repository.ts';
 import {
   isInventoryLoaded,
   loadInventorySnapshot,
@@ -13,11 +13,18 @@ type InventoryRuntime = Pick<Runtime, 'db' | 'redis' | 'keys'>;
 
 export type InventoryRebuild = { loaded: boolean; products: number; holds: number };
 
+// The tail of each inventory's queue of rebuilds in this process (see rebuildInventory).
+const rebuildQueue = new Map<string, Promise<void>>();
+
 /**
  * Rebuilds the Redis inventory from Postgres (the committed truth) when it is not loaded:
  * available = stock - units of PENDING_PAYMENT orders, plus each such order's hold record.
  * The load is refused atomically if another process loaded first (see loadInventory-3.lua
  * for the race this avoids), so calling it concurrently, or when loaded already, is harmless.
+ *
+ * It runs under the exclusive inventory lock (see lockInventoryForRebuild), so an order that
+ * took its hold in a Redis that then lost its data commits before the snapshot is read and is
+ * counted in it.
  *
  * `force` first drops the marker so a loaded inventory is replaced. Only for a quiet system
  * (API stopped): an order between its Redis hold and its Postgres insert would lose its hold.
@@ -26,10 +33,29 @@ export async function rebuildInventory(
   rt: InventoryRuntime,
   options: { force?: boolean } = {},
 ): Promise<InventoryRebuild> {
-  if (options.force) await rt.redis.del(rt.keys.inventory.loaded);
-  const snapshot = await readInventorySnapshot(rt.db);
-  const loaded = await loadInventorySnapshot(rt.redis, rt.keys, snapshot);
-  return { loaded, products: snapshot.available.size, holds: snapshot.holds.size };
+  // A rebuild holds two connections (the lock, and the snapshot's REPEATABLE READ transaction,
+  // which must start only once the lock is held); one at a time per process keeps concurrent
+  // callers from taking every pooled connection for locks that then wait for a snapshot.
+  const queueKey = rt.keys.inventory.loaded;
+  const previous = rebuildQueue.get(queueKey) ?? Promise.resolve();
+  const run = previous.then(() =>
+    rt.db.transaction().execute(async (trx) => {
+      await lockInventoryForRebuild(trx);
+      if (options.force) await rt.redis.del(rt.keys.inventory.loaded);
+      const snapshot = await readInventorySnapshot(rt.db);
+      const loaded = await loadInventorySnapshot(rt.redis, rt.keys, snapshot);
+      return { loaded, products: snapshot.available.size, holds: snapshot.holds.size };
+    }),
+  );
+  const settled = run.then(
+    () => {},
+    () => {},
+  );
+  rebuildQueue.set(queueKey, settled);
+  settled.then(() => {
+    if (rebuildQueue.get(queueKey) === settled) rebuildQueue.delete(queueKey);
+  });
+  return run;
 }
 
 // One rebuild at a time per process and inventory (keyed by the marker, which carries the
