@@ -53,6 +53,8 @@ const JSON_TYPE = 'application/json';
 // adapter answers its request-level errors (bad batch, mixed types) with it.
 const TEXT_TYPE = 'text/plain;charset=UTF-8';
 
+const asIs = (body: unknown) => body as string;
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return !!value && !Array.isArray(value) && typeof value === 'object';
 }
@@ -179,8 +181,9 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
         .header('vary', VARY)
         .header('content-type', contentType ?? TEXT_TYPE);
       if (allow !== undefined) reply.header('allow', allow);
-      // A Buffer goes out as is; for a string Fastify would append `; charset=utf-8` to the type.
-      return reply.send(Buffer.from(body));
+      // With a serializer of its own Fastify sends the string as is (otherwise it appends
+      // `; charset=utf-8` to a JSON type), and Node writes headers and body in one write.
+      return reply.serializer(asIs).send(body);
     };
 
     // The client leaving aborts the procedures' signal, as with the Fetch `Request` of tRPC.
