@@ -12,7 +12,7 @@
 //   pnpm bench --profile           also writes --cpu-prof profiles of the servers to loadtests/results/
 // Environment: BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (100),
 // BENCH_DRAIN_N (issuances pre-filled for the drain row, 200000).
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { connectRedis, createKeys, type Keys, type Redis } from '@flash/core';
 import { IssueCouponResult, runIssueCoupon } from '@flash/core/coupon/coupon.store';
@@ -563,7 +563,16 @@ function withRatios(rows: BenchRow[]): BenchRow[] {
   }));
 }
 
+/** `--render`: docs/benchmarks.md again from docs/benchmarks.json (after editing notes.md). */
+function render(): void {
+  const file = path.join(ROOT, 'docs/benchmarks.json');
+  const report = JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
+  writeFileSync(path.join(ROOT, 'docs/benchmarks.md'), renderMarkdown(report));
+  log('rendered docs/benchmarks.md from docs/benchmarks.json');
+}
+
 async function main(): Promise<void> {
+  if (flag('render')) return render();
   const started = Date.now();
   if (PROFILE) rmSync(path.join(RESULTS_DIR, 'profiles'), { recursive: true, force: true });
   const ctx = await setup();
