@@ -70,6 +70,22 @@ describe('rate limits per user', () => {
     expectRateLimited(await call(s.app, 'mutation', path, body, u.token));
   });
 
+  it('says when to retry in a Retry-After header too', async () => {
+    const u = await user();
+    const pay = () =>
+      s.app.inject({
+        method: 'POST',
+        url: '/trpc/payment.pay',
+        headers: { authorization: `Bearer ${u.token}`, 'content-type': 'application/json' },
+        payload: { orderId: missingOrder },
+      });
+    for (let i = 0; i < 3; i++) expect((await pay()).headers['retry-after']).toBeUndefined();
+    const limited = await pay();
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().error.data.retryAfterMs).toBe(1000);
+    expect(limited.headers['retry-after']).toBe('1');
+  });
+
   it('counts each procedure on its own, and never limits the other procedures', async () => {
     const u = await user();
     for (let i = 0; i < 3; i++)

@@ -52,6 +52,16 @@ export async function registerSecurity(app: FastifyInstance, config: Config): Pr
     done();
   });
 
+  // RATE_LIMITED carries retryAfterMs in its body; say it the standard way too (RFC 9110
+  // Retry-After, whole seconds). Only single calls answer 429 as a whole; a batch answers 207.
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (reply.statusCode === 429 && typeof payload === 'string') {
+      const match = /"retryAfterMs":(\d+)/.exec(payload);
+      if (match) reply.header('retry-after', String(Math.max(1, Math.ceil(Number(match[1]) / 1000))));
+    }
+    done(null, payload);
+  });
+
   // No allowed origin: no CORS at all (browsers then refuse cross-origin reads by themselves).
   if (config.corsOrigins.length === 0) return;
   await app.register(cors, {
