@@ -53,7 +53,7 @@ describe('fault: a job that always fails', () => {
     );
     await expect.poll(() => job.getState(), { timeout: 15_000 }).toBe('failed');
 
-    // Four attempts, each retry at least twice as late as the one before (100, 200, 400 ms).
+    // Four attempts; the waits before the retries are at least 100, 200 and 400 ms (doubling).
     expect(attemptsAt).toHaveLength(4);
     const gaps = attemptsAt.slice(1).map((t, i) => t - attemptsAt[i]!);
     gaps.forEach((gap, i) => {
