@@ -613,7 +613,8 @@ const SPECS: Record<string, Spec> = {
       issueStartsAt: badInstant,
       // Before the base's start.
       issueEndsAt: fc.oneof(badInstant, fc.constant('2025-12-31T23:59:59Z')),
-      validDays: badRange(1, 36_500),
+      // null is valid here (no validity limit).
+      validDays: badRange(1, 36_500).filter((v) => v !== null),
     }),
   },
 };
