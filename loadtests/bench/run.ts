@@ -584,6 +584,7 @@ function render(): void {
 async function main(): Promise<void> {
   if (flag('render')) return render();
   const started = Date.now();
+  const loadAtStart = (await import('node:os')).loadavg()[0]!;
   if (PROFILE) rmSync(path.join(RESULTS_DIR, 'profiles'), { recursive: true, force: true });
   const ctx = await setup();
   let violations: Violations = [];
@@ -627,7 +628,10 @@ async function main(): Promise<void> {
 
   const report: BenchReport = {
     generatedAt: new Date().toISOString(),
-    machine: await machineInfo(),
+    machine: {
+      ...(await machineInfo()),
+      loadAverage: { start: loadAtStart, end: (await import('node:os')).loadavg()[0]! },
+    },
     settings: {
       connections: CONNECTIONS,
       durationSec: DURATION,
