@@ -28,9 +28,8 @@ const option = (name: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const wantedName = args.find(
-  (a) => !a.startsWith('--') && args[args.indexOf(a) - 1]?.startsWith('--') !== true,
-);
+const WITH_VALUE = new Set(['--duration', '--connections']);
+const wantedName = args.find((a, i) => !a.startsWith('--') && !WITH_VALUE.has(args[i - 1] ?? ''));
 
 function usage(): never {
   console.error(
