@@ -55,6 +55,41 @@ const TEXT_TYPE = 'text/plain;charset=UTF-8';
 
 const asIs = (body: unknown) => body as string;
 
+const ABORT = Symbol('trpc abort');
+type ResponseWithAbort = FastifyReply['raw'] & { [ABORT]?: AbortController };
+
+/** `close` also follows a complete response: only a connection closed before the end aborts. */
+function abortIfUnfinished(this: ResponseWithAbort): void {
+  if (!this.writableEnded) this[ABORT]?.abort();
+}
+
+/** What `createContext` gets as `info`; the URL is built only if something reads it. */
+class RequestInfo implements TRPCRequestInfo {
+  readonly accept = null;
+  readonly connectionParams = null;
+  readonly isBatchCall: boolean;
+  readonly calls: Call[];
+  readonly type: TRPCProcedureType | 'unknown';
+  readonly signal: AbortSignal;
+  readonly #req: FastifyRequest;
+  constructor(
+    req: FastifyRequest,
+    isBatchCall: boolean,
+    calls: Call[],
+    type: TRPCProcedureType | 'unknown',
+    signal: AbortSignal,
+  ) {
+    this.#req = req;
+    this.isBatchCall = isBatchCall;
+    this.calls = calls;
+    this.type = type;
+    this.signal = signal;
+  }
+  get url(): URL {
+    return new URL(this.#req.url, `${this.#req.protocol}://${this.#req.host}`);
+  }
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return !!value && !Array.isArray(value) && typeof value === 'object';
 }
@@ -188,10 +223,9 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
 
     // The client leaving aborts the procedures' signal, as with the Fetch `Request` of tRPC.
     const abort = new AbortController();
-    const res = reply.raw;
-    res.once('close', () => {
-      if (!res.writableEnded) abort.abort();
-    });
+    const res = reply.raw as ResponseWithAbort;
+    res[ABORT] = abort;
+    res.on('close', abortIfUnfinished);
 
     try {
       // ---- request info, as tRPC's getRequestInfo builds it (errors here answer the whole request)
@@ -252,12 +286,12 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
 
       const calls: Call[] = [];
       let type: TRPCProcedureType | 'unknown' = 'unknown';
-      const types = new Set<TRPCProcedureType>();
+      const types: TRPCProcedureType[] = [];
       for (let index = 0; index < paths.length; index++) {
         const path = paths[index]!;
         const found = lookUp(path);
         const procedure = found instanceof Promise ? await found : found;
-        if (procedure) types.add(procedure._def.type);
+        if (procedure && !types.includes(procedure._def.type)) types.push(procedure._def.type);
         calls.push({
           batchIndex: index,
           path,
@@ -266,28 +300,17 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
           result: () => inputResult(index),
         });
       }
-      if (types.size > 1) {
+      if (types.length > 1) {
         throw new TRPCError({
           code: 'BAD_REQUEST',
-          message: `Cannot mix procedure types in call: ${Array.from(types).join(', ')}`,
+          message: `Cannot mix procedure types in call: ${types.join(', ')}`,
         });
       }
-      type = types.values().next().value ?? 'unknown';
+      type = types[0] ?? 'unknown';
       // Subscriptions stream (SSE); the official handler serves them.
       if (type === 'subscription') return official(req, reply, rawPath);
 
-      info = {
-        isBatchCall,
-        accept: null,
-        calls,
-        type,
-        connectionParams: null,
-        signal: abort.signal,
-        // Built only if a context asks for it: a URL per request is not free.
-        get url() {
-          return new URL(req.url, `${req.protocol}://${req.host}`);
-        },
-      };
+      info = new RequestInfo(req, isBatchCall, calls, type, abort.signal);
       if (isBatchCall && !allowBatching) {
         throw new TRPCError({ code: 'BAD_REQUEST', message: 'Batching is not enabled on the server' });
       }
