@@ -1,10 +1,16 @@
 // Starts the BullMQ workers and stops them gracefully (active jobs finish) on SIGTERM/SIGINT.
 import { ConfigError, createRuntime, loadConfig } from '@flash/core';
+import { ensureInventoryLoaded } from '@flash/core/product/product.service';
 import { startWorkers } from './workers.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const rt = await createRuntime(config, { name: 'flash-sale-worker' });
+  // A fresh or emptied Redis gets its inventory from Postgres now rather than on the first order
+  // (which would otherwise pay for the rebuild, and the reconciler would report it missing).
+  await ensureInventoryLoaded(rt).catch((err: unknown) =>
+    console.error('worker: inventory load failed', err),
+  );
   const running = await startWorkers(rt);
   let closing = false;
   const shutdown = async (signal: string) => {
