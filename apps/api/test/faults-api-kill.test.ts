@@ -5,7 +5,7 @@ import { reconcile } from '@flash/core/reconcile/reconcile.service';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Child, httpCall, startApi, startChild } from '../../../test/processes.ts';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
-import { type Answer, runCrowd, tryCall, waitFor, workerReady } from './faults-helpers.ts';
+import { type Answer, runCrowd, seedSale, tryCall, waitFor, workerReady } from './faults-helpers.ts';
 
 /**
  * The API SIGKILLed in the middle of a flash crowd (coupon.issue and order.create from many
@@ -36,24 +36,7 @@ describe('fault: API killed (SIGKILL) during a flash crowd', () => {
     const quantity = 400;
     const stock = 250;
     api = await startApi(env.childEnv);
-    const couponId = (
-      await httpCall(
-        api.url,
-        'mutation',
-        'admin.coupon.create',
-        { name: 'crowd', discount: { type: 'FIXED', value: 100 }, totalQuantity: quantity },
-        admin,
-      )
-    ).body.result.data.couponId;
-    const productId = (
-      await httpCall(
-        api.url,
-        'mutation',
-        'admin.product.create',
-        { name: 'crowd', price: 1_000, stock },
-        admin,
-      )
-    ).body.result.data.id;
+    const { couponId, productId } = await seedSale(api.url, admin, { name: 'crowd', quantity, stock });
 
     // Wave 1: 600 users each issue once; 400 of them also order one unit. Killed mid-crowd.
     type Outcome = { userId: number; issue: Answer; order?: Answer };

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Child } from '../../../test/processes.ts';
+import { httpCall } from '../../../test/processes.ts';
 
 const root = path.resolve(import.meta.dirname, '../../..');
 
@@ -81,4 +82,27 @@ export async function tryCall(call: () => Promise<{ status: number; body: any }>
   } catch (err) {
     return (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED' ? null : undefined;
   }
+}
+
+/** Creates, through the API, the coupon and the product a fault test's sale runs on. */
+export async function seedSale(
+  url: string,
+  adminToken: string,
+  sale: { name: string; quantity: number; stock: number },
+): Promise<{ couponId: number; productId: number }> {
+  const coupon = await httpCall(
+    url,
+    'mutation',
+    'admin.coupon.create',
+    { name: sale.name, discount: { type: 'FIXED', value: 100 }, totalQuantity: sale.quantity },
+    adminToken,
+  );
+  const product = await httpCall(
+    url,
+    'mutation',
+    'admin.product.create',
+    { name: sale.name, price: 1_000, stock: sale.stock },
+    adminToken,
+  );
+  return { couponId: coupon.body.result.data.couponId, productId: product.body.result.data.id };
 }

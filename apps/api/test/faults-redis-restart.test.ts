@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Child, httpCall, startApi, startChild } from '../../../test/processes.ts';
 import { type PrivateRedis, startPrivateRedis } from '../../../test/redis-server.ts';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
-import { type Answer, runBin, runCrowd, tryCall, waitFor, workerReady } from './faults-helpers.ts';
+import { type Answer, runBin, runCrowd, seedSale, tryCall, waitFor, workerReady } from './faults-helpers.ts';
 
 /**
  * Redis restarted EMPTY (no AOF, no RDB) in the middle of a sale, under a real API and worker
@@ -51,24 +51,7 @@ describe('fault: Redis restarted empty mid-sale', () => {
     const admin = await signToken(secret, 1, { admin: true });
     const quantity = 300;
     const stock = 200;
-    const couponId = (
-      await httpCall(
-        api.url,
-        'mutation',
-        'admin.coupon.create',
-        { name: 'restart', discount: { type: 'FIXED', value: 100 }, totalQuantity: quantity },
-        admin,
-      )
-    ).body.result.data.couponId;
-    const productId = (
-      await httpCall(
-        api.url,
-        'mutation',
-        'admin.product.create',
-        { name: 'restart', price: 1_000, stock },
-        admin,
-      )
-    ).body.result.data.id;
+    const { couponId, productId } = await seedSale(api.url, admin, { name: 'restart', quantity, stock });
 
     type Buyer = {
       userId: number;

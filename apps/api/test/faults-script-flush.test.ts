@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Child, httpCall, startApi, startChild } from '../../../test/processes.ts';
 import { type PrivateRedis, startPrivateRedis } from '../../../test/redis-server.ts';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
-import { waitFor, workerReady } from './faults-helpers.ts';
+import { seedSale, waitFor, workerReady } from './faults-helpers.ts';
 
 /**
  * SCRIPT FLUSH (what a Redis restart or failover does to the script cache) hammered while a
@@ -39,24 +39,7 @@ describe('fault: SCRIPT FLUSH during traffic', () => {
     const admin = await signToken(secret, 1, { admin: true });
     const quantity = 300;
     const stock = 200;
-    const couponId = (
-      await httpCall(
-        api.url,
-        'mutation',
-        'admin.coupon.create',
-        { name: 'flush', discount: { type: 'FIXED', value: 100 }, totalQuantity: quantity },
-        admin,
-      )
-    ).body.result.data.couponId;
-    const productId = (
-      await httpCall(
-        api.url,
-        'mutation',
-        'admin.product.create',
-        { name: 'flush', price: 1_000, stock },
-        admin,
-      )
-    ).body.result.data.id;
+    const { couponId, productId } = await seedSale(api.url, admin, { name: 'flush', quantity, stock });
 
     const flusher = new Redis(redis.url);
     let flushes = 0;
