@@ -1,8 +1,14 @@
 // Creates a migrated template database for this test run; each test file clones it (see
 // support.ts). Teardown drops every database and Redis key the run created.
 import { randomBytes } from 'node:crypto';
-import { createDb, dropDatabase, ensureDatabase, loadConfig, migrateToLatest } from '@flash/core';
-import { Redis } from 'ioredis';
+import {
+  createDb,
+  deleteKeysMatching,
+  dropDatabase,
+  ensureDatabase,
+  loadConfig,
+  migrateToLatest,
+} from '@flash/core';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 
@@ -17,6 +23,11 @@ export function databaseUrlFor(name: string): string {
   const url = new URL(loadConfig().databaseUrl);
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+/** Removes this run's keys (or one file's) from the shared Redis. */
+export function deleteRedisKeys(pattern: string): Promise<void> {
+  return deleteKeysMatching(loadConfig().redisUrl, pattern);
 }
 
 export default async function setup(project: TestProject) {
@@ -40,18 +51,4 @@ export default async function setup(project: TestProject) {
     for (const { datname } of rows) await dropDatabase(databaseUrlFor(datname));
     await deleteRedisKeys(`t:${runId}:*`);
   };
-}
-
-export async function deleteRedisKeys(pattern: string): Promise<void> {
-  const redis = new Redis(loadConfig().redisUrl);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }

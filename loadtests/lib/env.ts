@@ -5,12 +5,12 @@ import { randomBytes } from 'node:crypto';
 import {
   type Config,
   createDb,
+  deleteKeysMatching,
   dropDatabase,
   ensureDatabase,
   loadConfig,
   migrateToLatest,
 } from '@flash/core';
-import { Redis } from 'ioredis';
 
 export type RunEnv = {
   id: string;
@@ -58,22 +58,8 @@ export async function createRunEnv(kind: string, overrides: Record<string, strin
     config,
     env,
     async cleanup() {
-      await deleteRedisKeys(config.redisUrl, `${config.redisKeyPrefix}*`);
+      await deleteKeysMatching(config.redisUrl, `${config.redisKeyPrefix}*`);
       await dropDatabase(databaseUrl);
     },
   };
-}
-
-export async function deleteRedisKeys(redisUrl: string, pattern: string): Promise<void> {
-  const redis = new Redis(redisUrl);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }

@@ -42,3 +42,21 @@ export async function connectRedis(url: string, role: RedisRole, name?: string):
   await redis.connect();
   return redis;
 }
+
+/**
+ * Deletes every key matching `pattern` (SCAN + UNLINK, never KEYS): how test runs, load tests
+ * and benchmarks remove their own key prefix from a shared Redis.
+ */
+export async function deleteKeysMatching(url: string, pattern: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
