@@ -1,8 +1,9 @@
 // Small helpers shared by the fault tests (apps/*/test/faults-*.test.ts).
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import type { Child } from '../../../test/processes.ts';
-import { httpCall } from '../../../test/processes.ts';
+import { type Child, httpCall, startApi, startChild } from '../../../test/processes.ts';
+import { type PrivateRedis, startPrivateRedis } from '../../../test/redis-server.ts';
+import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
 
 const root = path.resolve(import.meta.dirname, '../../..');
 
@@ -105,4 +106,30 @@ export async function seedSale(
     adminToken,
   );
   return { couponId: coupon.body.result.data.couponId, productId: product.body.result.data.id };
+}
+
+/** A real API and worker on a private redis-server (which the test may flush or restart). */
+export type PrivateStack = {
+  redis: PrivateRedis;
+  env: TestRuntime;
+  api: Child & { url: string };
+  worker: Child;
+};
+
+export async function startPrivateStack(): Promise<PrivateStack> {
+  const redis = await startPrivateRedis();
+  // One address for every simulated client: the per-IP limit is not what these tests are about.
+  const env = await createTestRuntime({ overrides: { REDIS_URL: redis.url, RATE_LIMIT_IP_PER_SEC: '0' } });
+  const api = await startApi(env.childEnv);
+  const worker = startChild('worker', env.childEnv);
+  await workerReady(worker);
+  return { redis, env, api, worker };
+}
+
+export async function stopPrivateStack(stack: Partial<PrivateStack>): Promise<void> {
+  if (process.env.FAULTS_DEBUG) console.log(stack.api?.output(), stack.worker?.output());
+  await stack.api?.kill();
+  await stack.worker?.kill();
+  await stack.env?.cleanup();
+  await stack.redis?.stop();
 }

@@ -9,10 +9,19 @@ import { createProduct, rebuildInventory } from '@flash/core/product/product.ser
 import { reconcile } from '@flash/core/reconcile/reconcile.service';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Child, httpCall, startApi, startChild } from '../../../test/processes.ts';
+import { type Child, httpCall } from '../../../test/processes.ts';
 import { type PrivateRedis, startPrivateRedis } from '../../../test/redis-server.ts';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
-import { type Answer, runBin, runCrowd, seedSale, tryCall, waitFor, workerReady } from './faults-helpers.ts';
+import {
+  type Answer,
+  runBin,
+  runCrowd,
+  seedSale,
+  startPrivateStack,
+  stopPrivateStack,
+  tryCall,
+  waitFor,
+} from './faults-helpers.ts';
 
 /**
  * Redis restarted EMPTY (no AOF, no RDB) in the middle of a sale, under a real API and worker
@@ -32,19 +41,9 @@ describe('fault: Redis restarted empty mid-sale', () => {
   let api: Child & { url: string };
   let worker: Child;
   beforeAll(async () => {
-    redis = await startPrivateRedis();
-    // One address for every simulated client: the per-IP limit is not what is tested here.
-    env = await createTestRuntime({ overrides: { REDIS_URL: redis.url, RATE_LIMIT_IP_PER_SEC: '0' } });
-    api = await startApi(env.childEnv);
-    worker = startChild('worker', env.childEnv);
-    await workerReady(worker);
+    ({ redis, env, api, worker } = await startPrivateStack());
   });
-  afterAll(async () => {
-    await api?.kill();
-    await worker?.kill();
-    await env.cleanup();
-    await redis.stop();
-  });
+  afterAll(() => stopPrivateStack({ redis, env, api, worker }));
 
   it('fails closed, rebuilds from Postgres, and sells exactly the quantity and the stock', async () => {
     const secret = env.config.jwtSecret;

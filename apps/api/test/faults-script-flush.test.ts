@@ -2,10 +2,10 @@ import { signToken } from '@flash/core';
 import { listIssuedUsers } from '@flash/core/coupon/coupon.repository';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Child, httpCall, startApi, startChild } from '../../../test/processes.ts';
-import { type PrivateRedis, startPrivateRedis } from '../../../test/redis-server.ts';
-import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
-import { seedSale, waitFor, workerReady } from './faults-helpers.ts';
+import { type Child, httpCall } from '../../../test/processes.ts';
+import type { PrivateRedis } from '../../../test/redis-server.ts';
+import type { TestRuntime } from '../../../test/support.ts';
+import { seedSale, startPrivateStack, stopPrivateStack, waitFor } from './faults-helpers.ts';
 
 /**
  * SCRIPT FLUSH (what a Redis restart or failover does to the script cache) hammered while a
@@ -19,20 +19,9 @@ describe('fault: SCRIPT FLUSH during traffic', () => {
   let api: Child & { url: string };
   let worker: Child;
   beforeAll(async () => {
-    redis = await startPrivateRedis();
-    // One address for every simulated client: the per-IP limit is not what is tested here.
-    env = await createTestRuntime({ overrides: { REDIS_URL: redis.url, RATE_LIMIT_IP_PER_SEC: '0' } });
-    api = await startApi(env.childEnv);
-    worker = startChild('worker', env.childEnv);
-    await workerReady(worker);
+    ({ redis, env, api, worker } = await startPrivateStack());
   });
-  afterAll(async () => {
-    if (process.env.FAULTS_DEBUG) console.log(api?.output(), worker?.output());
-    await api?.kill();
-    await worker?.kill();
-    await env.cleanup();
-    await redis.stop();
-  });
+  afterAll(() => stopPrivateStack({ redis, env, api, worker }));
 
   it('no request fails, nothing is issued or sold beyond the limits, everything is persisted', async () => {
     const secret = env.config.jwtSecret;
