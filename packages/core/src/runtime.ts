@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { createDb, type Db } from './db/client.ts';
+import { createOrderBatcher, type OrderBatcher } from './order/order.batch.ts';
 import { createQueues, type Queues } from './queue/queues.ts';
 import { connectRedis, type Redis } from './redis/client.ts';
 import { createKeys, type Keys } from './redis/keys.ts';
@@ -17,6 +18,8 @@ export type Runtime = {
   keys: Keys;
   queues: Queues;
   clock: Clock;
+  /** Group commit of orders without an idempotency key (order.batch.ts). */
+  orderBatcher: OrderBatcher;
   close(): Promise<void>;
 };
 
@@ -36,6 +39,7 @@ export async function createRuntime(
   registerScripts(redis);
   const keys = createKeys(config.redisKeyPrefix);
   const queues = createQueues(redis, keys.bullPrefix);
+  const orderBatcher = createOrderBatcher(db);
   return {
     config,
     db,
@@ -43,7 +47,10 @@ export async function createRuntime(
     keys,
     queues,
     clock: options.clock ?? systemClock,
+    orderBatcher,
     async close() {
+      // First: open order batches still need Redis (their holds) and the pool (their commit).
+      await orderBatcher.close();
       await queues.close();
       await Promise.allSettled([redis.quit(), db.destroy()]);
     },

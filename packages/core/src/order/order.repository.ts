@@ -22,6 +22,87 @@ export async function insertOrder(trx: DbOrTrx, order: OrderRow, lines: OrderLin
     .execute();
 }
 
+export type NewOrder = { row: OrderRow; lines: OrderLine[] };
+
+/**
+ * Inserts many PENDING_PAYMENT orders and their lines in one statement (arrays unnested, so
+ * the statement has twelve parameters whatever the batch size). An order whose coupon already
+ * backs another open order of its user (committed, or earlier in this batch) is skipped, not
+ * an error: the partial unique index `orders_one_pending_per_coupon` decides, row by row.
+ * Returns the ids that were inserted; the lines of a skipped order are not written.
+ *
+ * Rows go in (user_id, coupon_id) order, so two batches that wait on each other's uncommitted
+ * coupon rows always wait in the same order and cannot deadlock.
+ */
+export async function insertOrdersSkippingTakenCoupons(
+  trx: Transaction<Database>,
+  orders: NewOrder[],
+): Promise<Set<string>> {
+  const sorted = [...orders].sort(
+    (a, b) => a.row.user_id - b.row.user_id || (a.row.coupon_id ?? 0) - (b.row.coupon_id ?? 0),
+  );
+  const o = {
+    id: [] as string[],
+    userId: [] as number[],
+    total: [] as number[],
+    discount: [] as number[],
+    pay: [] as number[],
+    couponId: [] as (number | null)[],
+    createdAt: [] as string[],
+    expiresAt: [] as string[],
+  };
+  const l = {
+    orderId: [] as string[],
+    productId: [] as number[],
+    quantity: [] as number[],
+    price: [] as number[],
+  };
+  for (const { row, lines } of sorted) {
+    if (row.status !== 'PENDING_PAYMENT' || row.idempotency_key !== null) {
+      throw new Error('insertOrdersSkippingTakenCoupons takes new pending orders without an idempotency key');
+    }
+    o.id.push(row.id);
+    o.userId.push(row.user_id);
+    o.total.push(row.total_amount);
+    o.discount.push(row.discount_amount);
+    o.pay.push(row.pay_amount);
+    o.couponId.push(row.coupon_id);
+    o.createdAt.push(row.created_at.toISOString());
+    o.expiresAt.push(row.expires_at.toISOString());
+    for (const line of lines) {
+      l.orderId.push(row.id);
+      l.productId.push(line.productId);
+      l.quantity.push(line.quantity);
+      l.price.push(line.unitPrice);
+    }
+  }
+  // Data-modifying CTEs: the lines reference the orders inserted by the same statement (the
+  // foreign key is checked at its end), and only those that were not skipped.
+  const result = await sql<{ id: string }>`
+    WITH inserted AS (
+      INSERT INTO orders (id, user_id, status, total_amount, discount_amount, pay_amount, coupon_id,
+                          created_at, expires_at)
+      SELECT o.id, o.user_id, 'PENDING_PAYMENT', o.total, o.discount, o.pay, o.coupon_id,
+             o.created_at, o.expires_at
+      FROM unnest(${o.id}::uuid[], ${o.userId}::int8[], ${o.total}::int8[], ${o.discount}::int8[],
+                  ${o.pay}::int8[], ${o.couponId}::int8[], ${o.createdAt}::timestamptz[],
+                  ${o.expiresAt}::timestamptz[])
+           WITH ORDINALITY AS o(id, user_id, total, discount, pay, coupon_id, created_at, expires_at, n)
+      ORDER BY o.n
+      ON CONFLICT (user_id, coupon_id) WHERE status = 'PENDING_PAYMENT' AND coupon_id IS NOT NULL
+      DO NOTHING
+      RETURNING id
+    ), lines AS (
+      INSERT INTO order_lines (order_id, product_id, quantity, unit_price)
+      SELECT l.order_id, l.product_id, l.quantity, l.unit_price
+      FROM unnest(${l.orderId}::uuid[], ${l.productId}::int8[], ${l.quantity}::int4[], ${l.price}::int8[])
+           AS l(order_id, product_id, quantity, unit_price)
+      WHERE l.order_id IN (SELECT id FROM inserted)
+    )
+    SELECT id FROM inserted`.execute(trx);
+  return new Set(result.rows.map((r) => r.id));
+}
+
 async function attachLines(db: DbOrTrx, orders: OrderRow[]): Promise<OrderWithLines[]> {
   if (orders.length === 0) return [];
   const rows = await db

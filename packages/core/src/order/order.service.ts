@@ -101,19 +101,37 @@ export async function createOrder(rt: Runtime, userId: number, input: CreateOrde
     closed_at: null,
   };
 
-  // The hold is taken inside the transaction that first claims the idempotency key: a second
-  // call with the same key waits on that key's row and then replays the answer, instead of
-  // competing for stock with the call it repeats. From the hold to the commit the transaction
-  // holds the shared inventory lock, so a rebuild after Redis lost its data waits for it.
+  const view = () => toOrderView({ ...row, lines: [...lines].sort((a, b) => a.productId - b.productId) });
   let held = false;
-  const attempt = () =>
-    withIdempotency(rt.db, idem, async (trx) => {
-      await lockInventoryForHold(trx);
-      await holdOrFail(rt, orderId, now, lines);
-      held = true;
-      await insertOrder(trx, row, lines);
-      return toOrderView({ ...row, lines: [...lines].sort((a, b) => a.productId - b.productId) });
-    });
+  // From before the hold to the commit the order's transaction holds the shared inventory
+  // lock, so a rebuild after Redis lost its data waits for it (see lockInventoryForHold).
+  const attempt =
+    input.idempotencyKey === undefined
+      ? // Without a key: joins a group commit (order.batch.ts), whose transaction took the lock.
+        async () => {
+          const ticket = await rt.orderBatcher.join();
+          try {
+            await holdOrFail(rt, orderId, now, lines);
+          } catch (err) {
+            // Leave before anything waits for a rebuild: the rebuild waits for this batch.
+            ticket.leave();
+            throw err;
+          }
+          held = true;
+          if ((await ticket.submit(row, lines)) === 'coupon-taken') throw couponTaken(input.couponId);
+          return view();
+        }
+      : // With a key: the hold is taken inside the transaction that first claims the key, so
+        // a second call with the same key waits on that key's row and then replays the answer,
+        // instead of competing for stock with the call it repeats.
+        () =>
+          withIdempotency(rt.db, idem, async (trx) => {
+            await lockInventoryForHold(trx);
+            await holdOrFail(rt, orderId, now, lines);
+            held = true;
+            await insertOrder(trx, row, lines);
+            return view();
+          });
   try {
     try {
       return await attempt();
@@ -135,11 +153,7 @@ export async function createOrder(rt: Runtime, userId: number, input: CreateOrde
         'Idempotency key was already used for another order',
       );
     }
-    if (isUniqueViolation(err, 'orders_one_pending_per_coupon')) {
-      throw new AppError(AppErrorCode.COUPON_NOT_USABLE, 'Coupon is already used by another open order', {
-        couponId: input.couponId,
-      });
-    }
+    if (isUniqueViolation(err, 'orders_one_pending_per_coupon')) throw couponTaken(input.couponId);
     throw err;
   }
 }
@@ -159,6 +173,12 @@ async function usableCouponDiscount(
   if (await couponHeldByPendingOrder(rt.db, userId, couponId))
     throw notUsable('Coupon is held by another open order');
   return held.discount;
+}
+
+function couponTaken(couponId: number | undefined): AppError {
+  return new AppError(AppErrorCode.COUPON_NOT_USABLE, 'Coupon is already used by another open order', {
+    couponId,
+  });
 }
 
 /** Redis lost the inventory; thrown out of the order's transaction so it can be rebuilt. */
