@@ -102,8 +102,9 @@ let pool: pg.Pool;
 let snapshotSql = '';
 
 /** Keys that change without any call: rate-limit counters (they count attempts, refused ones
- * too) and BullMQ's de-duplication markers (they expire on their own). */
-const VOLATILE = ['{rl:', ':de:'];
+ * too; coupon.issue's live in the coupon's slot as `{coupon:<id>}:rl:…`) and BullMQ's
+ * de-duplication markers (they expire on their own). */
+const VOLATILE = ['{rl:', '}:rl:', ':de:'];
 
 /**
  * Every row of every table (hashed per table) and every Redis key of this file's prefix (its

@@ -74,12 +74,21 @@ describe('coupon Lua scripts', () => {
       expect(await redis().hexists(keys.issued, '8')).toBe(0);
     });
 
-    it('refuses a non-numeric time rather than comparing garbage', async () => {
+    it('refuses a non-numeric time or limit rather than comparing garbage', async () => {
       await load();
-      await expect(
-        runScript(redis(), 'issueCoupon', [keys.meta, keys.issued, keys.pending], [7, 'soon']),
-      ).rejects.toThrow(/now must be a number/);
+      const allKeys = [keys.meta, keys.issued, keys.pending, keys.limiter('u:7'), keys.limiter('ip:x')];
+      for (const args of [
+        [7, 'soon', 0, 0, 0, 0],
+        [7, 'nan', 0, 0, 0, 0],
+        [7, NOW, 'x', 1, 0, 0],
+        [7, NOW, -1, 1, 0, 0],
+        [7, NOW, 1000, 0, 0, 0],
+        [7, NOW, 0, 0, 1000, 'x'],
+      ]) {
+        await expect(runScript(redis(), 'issueCoupon', allKeys, args)).rejects.toThrow(/issueCoupon: now/);
+      }
       expect(await redis().hexists(keys.issued, '7')).toBe(0);
+      expect(await redis().exists(keys.limiter('u:7'), keys.limiter('ip:x'))).toBe(0);
     });
 
     it('treats 0 as an open bound (Lua: 0 is true, so the checks compare explicitly)', async () => {
@@ -111,6 +120,55 @@ describe('coupon Lua scripts', () => {
       const pendingUsers = (await readPending(redis(), keys, 1_000)).map((p) => p.userId);
       expect(new Set(pendingUsers)).toEqual(new Set(issued));
       expect(results.filter((r) => r === IssueCouponResult.SOLD_OUT).length).toBeGreaterThan(0);
+    });
+  });
+
+  describe('issueCoupon rate limits (per user and per address, on this coupon)', () => {
+    // 10 calls a second, 2 at once, for both limits.
+    const limit = (subject: string) => ({ subject, intervalMicros: 100_000, burst: 2 });
+    const limited = (userId: number, ip: string, nowMs = NOW) =>
+      runIssueCoupon(redis(), keys, { userId, nowMs, limits: { user: limit(`u:${userId}`), ip: limit(ip) } });
+
+    it('lets the burst through, then refuses without deciding or counting, until the bucket refills', async () => {
+      await load({ total: 100 });
+      expect(await limited(1, 'ip:a')).toBe(IssueCouponResult.ISSUED);
+      // Counted although refused by the issue decision: a call is a call.
+      expect(await limited(1, 'ip:b')).toBe(IssueCouponResult.ALREADY_ISSUED);
+      expect(await limited(1, 'ip:c')).toEqual({ limited: 'user', retryAfterMs: 100 });
+      expect(await limited(1, 'ip:c', NOW + 100)).toBe(IssueCouponResult.ALREADY_ISSUED);
+      // The refused call did not count against ip:c either: it still has its whole burst.
+      expect(await limited(2, 'ip:c', NOW + 100)).toBe(IssueCouponResult.ISSUED);
+      expect(await limited(3, 'ip:c', NOW + 100)).toEqual({ limited: 'ip', retryAfterMs: 100 });
+      expect(await redis().hlen(keys.issued)).toBe(3);
+      expect(await redis().xlen(keys.pending)).toBe(2);
+    });
+
+    it('names the limit that frees up last when both refuse', async () => {
+      await load({ total: 100 });
+      expect(await limited(1, 'ip:a')).toBe(IssueCouponResult.ISSUED);
+      expect(await limited(1, 'ip:a', NOW + 50)).toBe(IssueCouponResult.ALREADY_ISSUED);
+      // User 1 has used its burst (next call fits at NOW+100); ip:b is used up at NOW+60 by two
+      // other users (next call fits at NOW+160). At NOW+60 both refuse user 1: the address
+      // frees up last, so it is the one named, with its wait.
+      expect(await limited(2, 'ip:b', NOW + 60)).toBe(IssueCouponResult.ISSUED);
+      expect(await limited(3, 'ip:b', NOW + 60)).toBe(IssueCouponResult.ISSUED);
+      expect(await limited(1, 'ip:b', NOW + 60)).toEqual({ limited: 'ip', retryAfterMs: 100 });
+      // From a fresh address only the user limit refuses, with its own (shorter) wait.
+      expect(await limited(1, 'ip:c', NOW + 60)).toEqual({ limited: 'user', retryAfterMs: 40 });
+    });
+
+    it('keeps its limiters in the coupon slot and lets them expire', async () => {
+      await load();
+      await limited(1, 'ip:a');
+      expect(keys.limiter('u:1')).toMatch(/\{coupon:\d+\}:rl:u:1$/);
+      expect(await redis().pttl(keys.limiter('u:1'))).toBeGreaterThan(0);
+      expect(await redis().pttl(keys.limiter('ip:a'))).toBeGreaterThan(0);
+    });
+
+    it('limits calls for a coupon Redis does not hold (unknown ids are throttled too)', async () => {
+      expect(await limited(1, 'ip:a')).toBe(IssueCouponResult.NOT_LOADED);
+      expect(await limited(1, 'ip:a')).toBe(IssueCouponResult.NOT_LOADED);
+      expect(await limited(1, 'ip:a')).toEqual({ limited: 'user', retryAfterMs: 100 });
     });
   });
 

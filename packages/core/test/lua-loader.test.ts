@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +25,40 @@ describe('Lua script loader', () => {
     const bad = mkdtempSync(path.join(tmpdir(), 'lua-'));
     writeFileSync(path.join(bad, 'noKeys.lua'), 'return 1');
     expect(() => readScripts(bad)).toThrow(/must be named <name>-<numberOfKeys>\.lua/);
+  });
+
+  it('pastes `--!include` files in, and refuses includes outside the folder or nested ones', () => {
+    const withLib = mkdtempSync(path.join(tmpdir(), 'lua-'));
+    mkdirSync(path.join(withLib, 'lib'));
+    writeFileSync(path.join(withLib, 'lib', 'twice.lua'), 'local function twice(x) return 2 * x end\n');
+    writeFileSync(path.join(withLib, 'double-0.lua'), '--!include lib/twice.lua\nreturn twice(ARGV[1])\n');
+    expect(readScripts(withLib)).toEqual([
+      {
+        name: 'double',
+        numberOfKeys: 0,
+        lua: 'local function twice(x) return 2 * x end\n\nreturn twice(ARGV[1])\n',
+      },
+    ]);
+
+    const outside = mkdtempSync(path.join(tmpdir(), 'lua-'));
+    writeFileSync(path.join(outside, 'escape-0.lua'), '--!include ../elsewhere.lua\nreturn 1\n');
+    expect(() => readScripts(outside)).toThrow(/outside/);
+
+    const nested = mkdtempSync(path.join(tmpdir(), 'lua-'));
+    mkdirSync(path.join(nested, 'lib'));
+    writeFileSync(path.join(nested, 'lib', 'a.lua'), '--!include lib/b.lua\n');
+    writeFileSync(path.join(nested, 'n-0.lua'), '--!include lib/a.lua\nreturn 1\n');
+    expect(() => readScripts(nested)).toThrow(/includes again/);
+  });
+
+  it('the shipped scripts include only what exists: every one of them loads and compiles in Redis', async () => {
+    const scripts = readScripts();
+    expect(scripts.find((s) => s.name === 'issueCoupon')?.lua).toContain('local function gcra_check');
+    for (const script of scripts) {
+      expect(script.lua).not.toMatch(/^--!include/m);
+      // SCRIPT LOAD compiles without running: a syntax error in any script fails here.
+      expect(await env.rt.redis.script('LOAD', script.lua)).toMatch(/^[0-9a-f]{40}$/);
+    }
   });
 
   it('keeps working after SCRIPT FLUSH', async () => {

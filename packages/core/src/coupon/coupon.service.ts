@@ -1,4 +1,5 @@
 import { AppError, AppErrorCode } from '../errors.ts';
+import { callerLimits, rateLimitedError } from '../rate-limit/rate-limit.service.ts';
 import type { Runtime } from '../runtime.ts';
 import { findCouponCached, rememberCoupon } from './coupon.cache.ts';
 import {
@@ -47,16 +48,25 @@ export async function createCoupon(
 export type IssuedCoupon = { couponId: number; status: 'ISSUED'; issuedAt: string };
 
 /**
- * `coupon.issue`: one Lua script decides and records (one Redis round trip, no Postgres); the
- * drain request that follows is not awaited. Postgres is read only when Redis lacks the coupon.
+ * `coupon.issue`: one Lua script checks the caller's rate limits, decides and records (one Redis
+ * round trip, no Postgres); the drain request that follows is not awaited. Postgres is read only
+ * when Redis lacks the coupon. The limits are per coupon: each coupon's limiters live in its
+ * own cluster slot, next to the state the script decides on.
  */
 export async function issueCoupon(
-  rt: Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock' | 'queues'>,
+  rt: Pick<Runtime, 'config' | 'db' | 'redis' | 'keys' | 'clock' | 'queues'>,
   userId: number,
   couponId: number,
+  /** A client's call, limited per user and per address (config.rateLimit); without it, not limited. */
+  caller?: { ip: string },
 ): Promise<IssuedCoupon> {
   const nowMs = rt.clock.now().getTime();
-  const result = await runIssueCoupon(rt.redis, rt.keys.coupon(couponId), { userId, nowMs });
+  const result = await runIssueCoupon(rt.redis, rt.keys.coupon(couponId), {
+    userId,
+    nowMs,
+    limits: caller ? callerLimits(rt, { userId, ip: caller.ip }) : undefined,
+  });
+  if (typeof result === 'object') throw rateLimitedError(result.limited, result.retryAfterMs);
   if (result === IssueCouponResult.ISSUED) {
     requestCouponDrain(rt, couponId);
     return { couponId, status: 'ISSUED', issuedAt: new Date(nowMs).toISOString() };

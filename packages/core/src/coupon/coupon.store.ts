@@ -17,7 +17,7 @@ export type CouponKeys = ReturnType<Keys['coupon']>;
 /** Field of the issued hash that marks it as loaded (user ids are digits, so it never collides). */
 export const ISSUED_MARKER = '_';
 
-/** Mirrors the return values of scripts/lua/issueCoupon-3.lua. */
+/** Mirrors the return values of scripts/lua/issueCoupon-5.lua. */
 export const IssueCouponResult = {
   ISSUED: 1,
   NOT_LOADED: 2,
@@ -28,20 +28,42 @@ export const IssueCouponResult = {
 export type IssueCouponResult = (typeof IssueCouponResult)[keyof typeof IssueCouponResult];
 const ISSUE_RESULTS = new Set<unknown>(Object.values(IssueCouponResult));
 
-/** The atomic issue decision (window, one per user, quantity, record + pending entry). */
+/** One caller's limits for the issue script: limiter subject (`u:1`, `ip:…`) and GCRA settings. */
+export type IssueLimit = { subject: string; intervalMicros: number; burst: number };
+
+/** The call was over a limit: nothing was decided or counted. */
+export type IssueLimited = { limited: 'user' | 'ip'; retryAfterMs: number };
+
+const NO_LIMIT: IssueLimit = { subject: '-', intervalMicros: 0, burst: 0 };
+const LIMITED = 6;
+
+/**
+ * The atomic issue decision (rate limits, window, one per user, quantity, record + pending
+ * entry). Without `limits` the call is not rate-limited (workers, tools, the benchmark's ceiling).
+ */
 export async function runIssueCoupon(
   redis: Redis,
   keys: CouponKeys,
-  args: { userId: number; nowMs: number },
-): Promise<IssueCouponResult> {
+  args: { userId: number; nowMs: number; limits?: { user: IssueLimit; ip: IssueLimit } },
+): Promise<IssueCouponResult | IssueLimited> {
+  const user = args.limits?.user ?? NO_LIMIT;
+  const ip = args.limits?.ip ?? NO_LIMIT;
   const raw = await runScript(
     redis,
     'issueCoupon',
-    [keys.meta, keys.issued, keys.pending],
-    [args.userId, args.nowMs],
+    [keys.meta, keys.issued, keys.pending, keys.limiter(user.subject), keys.limiter(ip.subject)],
+    [args.userId, args.nowMs, user.intervalMicros, user.burst, ip.intervalMicros, ip.burst],
   );
-  if (!ISSUE_RESULTS.has(raw)) throw new Error(`issueCoupon returned an unknown result: ${String(raw)}`);
-  return raw as IssueCouponResult;
+  if (ISSUE_RESULTS.has(raw)) return raw as IssueCouponResult;
+  if (
+    Array.isArray(raw) &&
+    raw[0] === LIMITED &&
+    typeof raw[1] === 'number' &&
+    (raw[2] === 1 || raw[2] === 2)
+  ) {
+    return { limited: raw[2] === 1 ? 'user' : 'ip', retryAfterMs: raw[1] };
+  }
+  throw new Error(`issueCoupon returned an unknown result: ${JSON.stringify(raw)}`);
 }
 
 /** Mirrors the first return value of scripts/lua/restoreCoupon-3.lua. */

@@ -1,9 +1,40 @@
 import { isIPv4, isIPv6 } from 'node:net';
+import type { RateLimit } from '../config.ts';
 import { AppError, AppErrorCode, isUnavailableError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
-import { consumeRateLimits } from './rate-limit.store.ts';
+import { consumeRateLimits, intervalMicros } from './rate-limit.store.ts';
 
 export type RateLimitedCall = { procedure: string; userId: number; ip: string };
+
+/** One caller's limiter subjects and GCRA settings; `intervalMicros: 0` = that limit is off. */
+export type CallerLimit = { subject: string; intervalMicros: number; burst: number };
+
+/**
+ * The user and address limits that apply to one caller (config.rateLimit). Scripts that rate-limit
+ * in the same step as their decision (coupon.issue's) take these; enforceRateLimit checks them on
+ * their own.
+ */
+export function callerLimits(
+  rt: Pick<Runtime, 'config'>,
+  caller: { userId: number; ip: string },
+): { user: CallerLimit; ip: CallerLimit } {
+  const { user, ip } = rt.config.rateLimit;
+  const settings = (limit: RateLimit) =>
+    limit.perSecond > 0 ? { intervalMicros: intervalMicros(limit.perSecond), burst: limit.burst } : OFF;
+  return {
+    user: { subject: `u:${caller.userId}`, ...settings(user) },
+    ip: { subject: addressSubject(caller.ip), ...settings(ip) },
+  };
+}
+const OFF = { intervalMicros: 0, burst: 0 };
+
+/** RATE_LIMITED (429), saying which limit refused and when the next call fits. */
+export function rateLimitedError(limit: 'user' | 'ip', retryAfterMs: number): AppError {
+  return new AppError(AppErrorCode.RATE_LIMITED, 'Too many requests, please slow down', {
+    limit,
+    retryAfterMs,
+  });
+}
 
 /**
  * Counts one call of a limited procedure against its caller's user limit and address limit
@@ -37,12 +68,7 @@ export async function enforceRateLimit(
       refusal = { kind: subjects[i]!.kind, retryAfterMs: outcome.retryAfterMs };
     }
   });
-  if (refusal) {
-    throw new AppError(AppErrorCode.RATE_LIMITED, 'Too many requests, please slow down', {
-      limit: refusal.kind,
-      retryAfterMs: refusal.retryAfterMs,
-    });
-  }
+  if (refusal) throw rateLimitedError(refusal.kind, refusal.retryAfterMs);
   return 'allowed';
 }
 

@@ -22,6 +22,11 @@ export function createKeys(prefix: string) {
         issued: `${tag}:issued`,
         /** Stream of issuances not yet persisted to Postgres; entries are deleted once persisted. */
         pending: `${tag}:pending`,
+        /**
+         * GCRA state of `coupon.issue`'s rate limit for one caller (`u:<userId>` or `ip:<address>`)
+         * on this coupon: in the coupon's slot, so the issue script checks it in the same step.
+         */
+        limiter: (subject: string) => `${tag}:rl:${subject}`,
       };
     },
     inventory: {

@@ -12,6 +12,25 @@ export const LUA_DIR = path.resolve(import.meta.dirname, '../../../../scripts/lu
 export type LuaScript = { name: string; numberOfKeys: number; lua: string };
 
 const FILE_NAME = /^([A-Za-z][A-Za-z0-9]*)-(\d+)\.lua$/;
+/** `--!include lib/x.lua` on a line of its own: replaced by that file (relative to the script folder). */
+const INCLUDE = /^--!include (\S+)[ \t]*$/gm;
+
+/**
+ * Shared Lua (a rule several scripts apply, like the rate limit's) lives in `lib/` and is pasted
+ * in where a script says `--!include`; Redis only ever sees whole scripts. Included files
+ * cannot include further files.
+ */
+function expandIncludes(lua: string, dir: string, file: string): string {
+  return lua.replace(INCLUDE, (_line, included: string) => {
+    const target = path.resolve(dir, included);
+    if (!target.startsWith(`${path.resolve(dir)}${path.sep}`)) {
+      throw new Error(`Lua script ${file} includes ${included}, outside ${dir}`);
+    }
+    const body = readFileSync(target, 'utf8');
+    if (/^--!include /m.test(body)) throw new Error(`Lua include ${included} (from ${file}) includes again`);
+    return body;
+  });
+}
 
 export function readScripts(dir: string = LUA_DIR): LuaScript[] {
   return readdirSync(dir)
@@ -22,7 +41,7 @@ export function readScripts(dir: string = LUA_DIR): LuaScript[] {
       return {
         name: match[1]!,
         numberOfKeys: Number(match[2]),
-        lua: readFileSync(path.join(dir, file), 'utf8'),
+        lua: expandIncludes(readFileSync(path.join(dir, file), 'utf8'), dir, file),
       };
     });
 }

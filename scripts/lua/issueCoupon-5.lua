@@ -7,9 +7,18 @@
   KEYS[1] meta     hash: total, startsAt, endsAt (ms epoch, 0 = unbounded), validDays
   KEYS[2] issued   hash: userId -> issuedAt (ms epoch), plus the field "_" that marks it loaded
   KEYS[3] pending  stream of issuances not yet in Postgres, entries { u = userId, t = issuedAt }
+  KEYS[4] the caller's user limiter for this coupon (lib/gcra.lua)
+  KEYS[5] the caller's address limiter for this coupon
 
   ARGV[1] userId (positive integer)
   ARGV[2] now (ms epoch): the issue time checked against the window and recorded
+  ARGV[3], ARGV[4] user limit: interval (µs per request) and burst; interval 0 = no limit
+  ARGV[5], ARGV[6] address limit, the same way
+
+  The rate limits are checked first, in this same step, because their keys share the coupon's
+  hash tag: the flash crowd's call costs one round trip, limits included. A limited call is
+  counted by neither limiter and decides nothing; any other call is counted by both, whatever
+  the issue decision (a refused call is still a call).
 
   Returns one integer (mirrored in IssueCouponResult, coupon.store.ts):
     1 ISSUED          recorded in `issued` and appended to `pending`
@@ -18,7 +27,43 @@
     3 NOT_ACTIVE      now < startsAt, or now >= endsAt
     4 ALREADY_ISSUED  this user already holds the coupon
     5 SOLD_OUT        `total` coupons have been issued
+  or, for a call over a limit, {6, retryAfterMs, 1 = user limit | 2 = address limit}.
 ]]
+--!include lib/gcra.lua
+local nowMs = tonumber(ARGV[2])
+local limits = {}
+for i, slot in ipairs({3, 5}) do
+  local interval = tonumber(ARGV[slot])
+  local burst = tonumber(ARGV[slot + 1])
+  -- `not (x >= 0)` also refuses NaN. A caller bug must never switch a limit off silently.
+  if nowMs == nil or nowMs ~= nowMs or interval == nil or not (interval >= 0) or (interval > 0 and (burst == nil or not (burst >= 1))) then
+    return redis.error_reply('ERR issueCoupon: now, intervals and bursts must be numbers, interval >= 0, burst >= 1')
+  end
+  limits[i] = {key = KEYS[3 + i], interval = interval, burst = burst}
+end
+local nowUs = nowMs * 1000
+local refusedBy, refusedFor = 0, 0
+for i, limit in ipairs(limits) do
+  if limit.interval > 0 then
+    local nextTat, retryAfterMs = gcra_check(limit.key, nowUs, limit.interval, limit.burst)
+    if nextTat == nil then
+      if retryAfterMs > refusedFor then
+        refusedBy, refusedFor = i, retryAfterMs
+      end
+    else
+      limit.nextTat = nextTat
+    end
+  end
+end
+if refusedBy > 0 then
+  return {6, refusedFor, refusedBy}
+end
+for _, limit in ipairs(limits) do
+  if limit.nextTat then
+    gcra_commit(limit.key, nowUs, limit.nextTat)
+  end
+end
+
 local meta = redis.call('HMGET', KEYS[1], 'total', 'startsAt', 'endsAt')
 local total = tonumber(meta[1])
 local startsAt = tonumber(meta[2])
@@ -33,10 +78,7 @@ if held[1] == false then
   return 2
 end
 
-local now = tonumber(ARGV[2])
-if now == nil then
-  return redis.error_reply('ERR issueCoupon: now must be a number')
-end
+local now = nowMs
 if startsAt > 0 and now < startsAt then
   return 3
 end
