@@ -4,6 +4,7 @@ import { metricsPlugin } from './plugins/metrics.ts';
 import { queueDashboardPlugin } from './plugins/queue-dashboard.ts';
 import { registerSecurity } from './plugins/security.ts';
 import { contextFactory } from './trpc/context.ts';
+import { collectDirectCalls } from './trpc/fast-path.ts';
 import { type LeanTRPCPluginOptions, leanTRPCPlugin } from './trpc/fastify-adapter.ts';
 import { type AppRouter, appRouter } from './trpc/root.ts';
 
@@ -56,6 +57,7 @@ export async function buildServer(
         }
       },
     } satisfies LeanTRPCPluginOptions<AppRouter>['trpcOptions'],
+    directMutations: collectDirectCalls(appRouter._def.procedures),
   });
   await app.register(metricsPlugin, { runtime: rt });
   await app.register(queueDashboardPlugin, { runtime: rt, tokens });

@@ -4,9 +4,10 @@
 import { AppError, createTokenVerifier, type Runtime } from '@flash/core';
 import type { AnyTRPCRouter } from '@trpc/server';
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify';
 import { z } from 'zod';
 import { contextFactory } from '../src/trpc/context.ts';
+import { collectDirectCalls, fastMutation } from '../src/trpc/fast-path.ts';
 import { type LeanTRPCPluginOptions, leanTRPCPlugin } from '../src/trpc/fastify-adapter.ts';
 import { adminProcedure, protectedProcedure, publicProcedure, router } from '../src/trpc/init.ts';
 
@@ -34,6 +35,36 @@ export const fixtureRouter = router({
   bigint: publicProcedure.query(() => ({ n: 1n })),
   streamy: publicProcedure.query(() => ({ later: Promise.resolve(1) })),
   nested: router({ deep: router({ path: publicProcedure.query(() => 'deep') }) }),
+  fastAdd: fastMutation({
+    input: z.strictObject({ a: z.number(), b: z.number() }),
+    rateLimited: false,
+    resolve: async ({ ctx, input }) => ({ sum: input.a + input.b, user: ctx.user.userId }),
+  }),
+  fastLimitedAdd: fastMutation({
+    input: z.strictObject({ a: z.number(), b: z.number() }),
+    rateLimited: true,
+    resolve: async ({ input }) => ({ sum: input.a + input.b }),
+  }),
+  fastSoldOut: fastMutation({
+    input: z.unknown(),
+    rateLimited: false,
+    resolve: async () => {
+      throw new AppError('COUPON_SOLD_OUT', 'Coupon 3 is sold out', { couponId: 3 });
+    },
+  }),
+  fastBug: fastMutation({
+    input: z.unknown(),
+    rateLimited: false,
+    resolve: async () => {
+      throw new Error('secret internals');
+    },
+  }),
+  fastStreamy: fastMutation({
+    input: z.unknown(),
+    rateLimited: false,
+    resolve: async () => ({ later: Promise.resolve(1) }),
+  }),
+  fastNothing: fastMutation({ input: z.unknown(), rateLimited: false, resolve: async () => undefined }),
 });
 export type FixtureRouter = typeof fixtureRouter;
 
@@ -57,7 +88,35 @@ export async function serveFixture(
       events.push({ path, type, code: error.code });
     },
   };
-  await app.register(kind === 'lean' ? leanTRPCPlugin : fastifyTRPCPlugin, { prefix: '/trpc', trpcOptions });
+  if (kind === 'lean') {
+    const directMutations = collectDirectCalls(trpcOptions.router._def.procedures);
+    await app.register(leanTRPCPlugin, { prefix: '/trpc', trpcOptions, directMutations });
+  } else {
+    await app.register(fastifyTRPCPlugin, { prefix: '/trpc', trpcOptions });
+  }
   await app.ready();
   return { app, events };
+}
+
+export type Answer = { status: number; headers: Record<string, unknown>; body: string; events: ErrorEvent[] };
+
+/** What a client can observe; framing headers (length vs chunked, date, keep-alive) aside. */
+export async function ask(
+  app: FastifyInstance,
+  events: ErrorEvent[],
+  options: InjectOptions,
+  headerNames: string[] = ['content-type', 'vary', 'allow'],
+): Promise<Answer> {
+  events.length = 0;
+  const res = await app.inject(options);
+  const headers: Record<string, unknown> = {};
+  for (const name of headerNames) headers[name] = res.headers[name];
+  // Batched calls run in parallel, so the order of their onError reports is a scheduling detail.
+  const reported = [...events].sort((a, b) => `${a.path}${a.code}`.localeCompare(`${b.path}${b.code}`));
+  return { status: res.statusCode, headers, body: withoutStacks(res.body), events: reported };
+}
+
+// Stack traces name the adapter's own frames; everything else must match.
+function withoutStacks(body: string): string {
+  return body.replace(/"stack":"(?:[^"\\]|\\.)*"/g, '"stack":"…"');
 }

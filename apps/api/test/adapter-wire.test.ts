@@ -1,8 +1,8 @@
 import { signToken } from '@flash/core';
-import type { FastifyInstance, InjectOptions } from 'fastify';
+import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
-import { type ErrorEvent, serveFixture } from './adapter-fixture.ts';
+import { ask, serveFixture } from './adapter-fixture.ts';
 
 // The lean adapter must answer every request exactly as tRPC's own Fastify adapter does:
 // the same status, the same body byte for byte, the same content type, vary and allow
@@ -12,6 +12,82 @@ const q = (value: unknown) => encodeURIComponent(JSON.stringify(value));
 const json = { 'content-type': 'application/json' };
 
 type Case = { name: string; request: (tokens: Tokens) => InjectOptions };
+
+function fastCases(): Case[] {
+  const post =
+    (path: string, payload: string | undefined, token?: keyof Tokens, headers = json) =>
+    (tokens: Tokens): InjectOptions => ({
+      method: 'POST',
+      url: `/trpc/${path}`,
+      headers: token ? { ...headers, authorization: `Bearer ${tokens[token]}` } : headers,
+      payload,
+    });
+  const add = JSON.stringify({ a: 1, b: 2 });
+  return [
+    { name: 'fast mutation', request: post('fastAdd', add, 'user') },
+    { name: 'fast mutation, limited kind', request: post('fastLimitedAdd', add, 'user') },
+    { name: 'fast mutation, zod error', request: post('fastAdd', JSON.stringify({ a: 'x' }), 'user') },
+    {
+      name: 'fast mutation, unknown key',
+      request: post('fastAdd', JSON.stringify({ a: 1, b: 2, c: 3 }), 'user'),
+    },
+    { name: 'fast mutation, malformed JSON', request: post('fastAdd', '{"a":', 'user') },
+    { name: 'fast mutation, empty body', request: post('fastAdd', '', 'user') },
+    { name: 'fast mutation, JSON null', request: post('fastAdd', 'null', 'user') },
+    { name: 'fast mutation, no token', request: post('fastAdd', add) },
+    { name: 'fast mutation, no token and malformed JSON', request: post('fastAdd', '{"a":') },
+    { name: 'fast mutation, expired token', request: post('fastAdd', add, 'expired') },
+    { name: 'fast mutation, forged token', request: post('fastAdd', add, 'forged') },
+    {
+      name: 'fast mutation, malformed authorization',
+      request: () => ({
+        method: 'POST',
+        url: '/trpc/fastAdd',
+        headers: { ...json, authorization: 'Basic x' },
+        payload: add,
+      }),
+    },
+    { name: 'fast mutation, domain error', request: post('fastSoldOut', add, 'user') },
+    { name: 'fast mutation, internal error', request: post('fastBug', add, 'user') },
+    { name: 'fast mutation, stream-like output', request: post('fastStreamy', add, 'user') },
+    { name: 'fast mutation, undefined output', request: post('fastNothing', add, 'user') },
+    {
+      name: 'fast mutation, charset in content type',
+      request: post('fastAdd', add, 'user', { 'content-type': 'application/json; charset=utf-8' }),
+    },
+    {
+      name: 'fast mutation, text/plain body',
+      request: post('fastAdd', add, 'user', { 'content-type': 'text/plain' }),
+    },
+    {
+      name: 'fast mutation as GET',
+      request: (tokens) => ({
+        method: 'GET',
+        url: `/trpc/fastAdd?input=${q({ a: 1, b: 2 })}`,
+        headers: { authorization: `Bearer ${tokens.user}` },
+      }),
+    },
+    {
+      name: 'fast mutations in a batch (tRPC chain)',
+      request: (tokens) => ({
+        method: 'POST',
+        url: '/trpc/fastAdd,fastSoldOut,fastAdd?batch=1',
+        headers: { ...json, authorization: `Bearer ${tokens.user}` },
+        payload: JSON.stringify({ 0: { a: 1, b: 2 }, 1: { a: 1, b: 2 }, 2: { a: 'x' } }),
+      }),
+    },
+    {
+      name: 'fast mutation, batch=0',
+      request: (tokens) => ({
+        method: 'POST',
+        url: '/trpc/fastAdd?batch=0',
+        headers: { ...json, authorization: `Bearer ${tokens.user}` },
+        payload: add,
+      }),
+    },
+    { name: 'fast mutation, percent-encoded path', request: post('fast%41dd', add, 'user') },
+  ];
+}
 type Tokens = { user: string; admin: string; expired: string; forged: string };
 
 const cases: Case[] = [
@@ -94,6 +170,8 @@ const cases: Case[] = [
       payload: 'abc',
     }),
   },
+  // fast mutations (trpc/fast-path.ts): the lean plugin runs single calls without tRPC's chain
+  ...fastCases(),
   // domain and internal errors
   {
     name: 'domain error',
@@ -255,24 +333,6 @@ const cases: Case[] = [
     request: () => ({ method: 'GET', url: '/trpc/hello', headers: { accept: 'application/jsonl' } }),
   },
 ];
-
-type Answer = { status: number; headers: Record<string, unknown>; body: string; events: ErrorEvent[] };
-
-/** What a client can observe; framing headers (length vs chunked, date, keep-alive) aside. */
-async function ask(app: FastifyInstance, events: ErrorEvent[], options: InjectOptions): Promise<Answer> {
-  events.length = 0;
-  const res = await app.inject(options);
-  const headers: Record<string, unknown> = {};
-  for (const name of ['content-type', 'vary', 'allow']) headers[name] = res.headers[name];
-  // Batched calls run in parallel, so the order of their onError reports is a scheduling detail.
-  const reported = [...events].sort((a, b) => `${a.path}${a.code}`.localeCompare(`${b.path}${b.code}`));
-  return { status: res.statusCode, headers, body: withoutStacks(res.body), events: reported };
-}
-
-// Stack traces name the adapter's own frames; everything else must match.
-function withoutStacks(body: string): string {
-  return body.replace(/"stack":"(?:[^"\\]|\\.)*"/g, '"stack":"…"');
-}
 
 describe.each(['production', 'development'] as const)('lean adapter vs official (NODE_ENV=%s)', (nodeEnv) => {
   let s: TestRuntime;

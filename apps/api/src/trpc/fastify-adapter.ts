@@ -36,7 +36,22 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 export type LeanTRPCPluginOptions<TRouter extends AnyTRPCRouter> = {
   /** The same options `fastifyTRPCPlugin` takes as `trpcOptions`. */
   trpcOptions: FastifyHandlerOptions<TRouter, FastifyRequest, FastifyReply>;
+  /**
+   * Mutations to run without tRPC's middleware chain when called alone (`POST /<path>`, no
+   * batch), by procedure path. Each must answer as its procedure does (see trpc/fast-path.ts);
+   * this plugin supplies the context, the lazily parsed input, error shapes, onError and the
+   * wire format, as for any call.
+   */
+  directMutations?: Record<string, DirectCall<inferRouterContext<TRouter>>>;
 };
+
+/** Runs one mutation the way its procedure would, returning the procedure's result or error. */
+export type DirectCall<TContext> = (opts: {
+  ctx: TContext;
+  path: string;
+  /** The call's input, parsed on first use; throws BAD_REQUEST for malformed JSON, as tRPC does. */
+  getRawInput: () => unknown;
+}) => Promise<{ ok: true; data: unknown } | { ok: false; error: TRPCError }>;
 
 type Call = TRPCRequestInfo['calls'][number];
 type CallResult = [TRPCError, undefined] | [undefined, unknown];
@@ -57,6 +72,17 @@ const asIs = (body: unknown) => body as string;
 
 const ABORT = Symbol('trpc abort');
 type ResponseWithAbort = FastifyReply['raw'] & { [ABORT]?: AbortController };
+
+function sendString(reply: FastifyReply, status: number, contentType: string, body: string) {
+  // With a serializer of its own Fastify sends the string as is (otherwise it appends
+  // `; charset=utf-8` to a JSON type), and Node writes headers and body in one write.
+  return reply
+    .code(status)
+    .header('vary', VARY)
+    .header('content-type', contentType)
+    .serializer(asIs)
+    .send(body);
+}
 
 /** `close` also follows a complete response: only a connection closed before the end aborts. */
 function abortIfUnfinished(this: ResponseWithAbort): void {
@@ -188,6 +214,83 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
 
   const official = (req: FastifyRequest, reply: FastifyReply, path: string) =>
     fastifyRequestHandler({ ...trpcOptions, req, res: reply, path });
+  const directMutations = opts.directMutations ?? {};
+
+  const parseJson = (text: string | undefined): unknown => {
+    if (!text) return undefined;
+    try {
+      return config.transformer.input.deserialize(JSON.parse(text));
+    } catch (cause) {
+      throw new TRPCError({
+        code: 'BAD_REQUEST',
+        message: cause instanceof Error ? cause.message : 'Invalid input',
+        cause,
+      });
+    }
+  };
+
+  /** A single call of a direct mutation: what the general path below does for it, minus the chain. */
+  const runDirect = async (
+    direct: DirectCall<inferRouterContext<TRouter>>,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    path: string,
+  ) => {
+    const abort = new AbortController();
+    const res = reply.raw as ResponseWithAbort;
+    res[ABORT] = abort;
+    res.on('close', abortIfUnfinished);
+    let input: unknown;
+    let ctx: inferRouterContext<TRouter> | undefined;
+    let error: TRPCError;
+    // Errors of the request rather than of the call (as tRPC reports them) name no path or input.
+    let requestLevel = false;
+    const getRawInput = () => {
+      input = parseJson(req.body as string | undefined);
+      return input;
+    };
+    try {
+      const call: Call = {
+        batchIndex: 0,
+        path,
+        procedure: procedures[path] ?? null,
+        getRawInput: async () => getRawInput(),
+        result: () => input,
+      };
+      const info = new RequestInfo(req, false, [call], 'mutation', abort.signal);
+      ctx = (await trpcOptions.createContext?.({ req, res: reply, info })) as inferRouterContext<TRouter>;
+      const result = await direct({ ctx, path, getRawInput });
+      if (result.ok) {
+        if (isDataStream(result.data)) {
+          requestLevel = true;
+          throw new TRPCError({
+            code: 'UNSUPPORTED_MEDIA_TYPE',
+            message: 'Cannot use stream-like response in non-streaming request - use httpBatchStreamLink',
+          });
+        }
+        return sendString(
+          reply,
+          200,
+          JSON_TYPE,
+          JSON.stringify(serialize({ result: { data: result.data } })),
+        );
+      }
+      error = result.error;
+    } catch (cause) {
+      error = getTRPCErrorFromUnknown(cause);
+    }
+    const reported = requestLevel ? { path: undefined, input: undefined } : { path, input };
+    onError?.({ error, ...reported, ctx, type: 'mutation', req });
+    const response: TRPCResponse = {
+      error: getTRPCErrorShape({ config, ctx, error, ...reported, type: 'mutation' }),
+    };
+    return sendString(
+      reply,
+      getHTTPStatusCode([response], [error]),
+      JSON_TYPE,
+      JSON.stringify(serialize(response)),
+    );
+  };
 
   // Lazy routers need an await to load; plain ones are looked up without a microtask hop.
   const lookUp = (path: string): AnyTRPCProcedure | null | Promise<AnyTRPCProcedure | null> =>
@@ -205,20 +308,17 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
     const method = req.method as 'GET' | 'POST';
     const query = req.query as Record<string, unknown>;
     const isBatchCall = firstValue(query.batch) === '1';
+    const direct = directMutations[rawPath];
+    if (direct !== undefined && method === 'POST' && !isBatchCall)
+      return runDirect(direct, req, reply, rawPath);
     let contentType: string | undefined;
     let allow: string | undefined;
     let info: TRPCRequestInfo | undefined;
     let ctx: inferRouterContext<TRouter> | undefined;
 
     const send = (status: number, body: string) => {
-      reply
-        .code(status)
-        .header('vary', VARY)
-        .header('content-type', contentType ?? TEXT_TYPE);
       if (allow !== undefined) reply.header('allow', allow);
-      // With a serializer of its own Fastify sends the string as is (otherwise it appends
-      // `; charset=utf-8` to a JSON type), and Node writes headers and body in one write.
-      return reply.serializer(asIs).send(body);
+      return sendString(reply, status, contentType ?? TEXT_TYPE, body);
     };
 
     // The client leaving aborts the procedures' signal, as with the Fetch `Request` of tRPC.

@@ -43,7 +43,7 @@ const t = initTRPC.context<Context>().create({
  * original is logged with the request id by the adapter's onError. Returning a failed result
  * is what throwing from a middleware amounts to: tRPC turns the throw into the same result.
  */
-function mapErrors<R extends { ok: boolean; error?: TRPCError }>(result: R): R {
+export function mapErrors<R extends { ok: boolean; error?: TRPCError }>(result: R): R {
   if (result.ok || !result.error) return result;
   const original = result.error.cause ?? result.error;
   const appError = toAppError(original);

@@ -1,0 +1,260 @@
+// The app's fast mutations answer exactly as the same procedures do through tRPC's own Fastify
+// adapter: each case runs once through the official adapter, the Redis state of its coupon is
+// put back as it was, and the case runs again through the API (lean binding, direct call). A
+// manual clock keeps `issuedAt` and the rate limits identical between the two runs.
+import { createTokenVerifier, manualClock } from '@flash/core';
+import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
+import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, createTestServer, type TestServer } from '../../../test/support.ts';
+import { registerSecurity } from '../src/plugins/security.ts';
+import { contextFactory } from '../src/trpc/context.ts';
+import { collectDirectCalls } from '../src/trpc/fast-path.ts';
+import { appRouter } from '../src/trpc/root.ts';
+import { ask, type ErrorEvent } from './adapter-fixture.ts';
+
+const clock = manualClock(new Date('2026-11-26T10:00:00Z'));
+// Not retry-after: the official adapter streams its body, so the security plugin's onSend hook
+// cannot read retryAfterMs from it; the API's answers carry it (checked below).
+const HEADERS = ['content-type', 'vary', 'allow', 'content-security-policy'];
+let s: TestServer;
+let official: FastifyInstance;
+const officialEvents: ErrorEvent[] = [];
+const leanEvents: ErrorEvent[] = [];
+let admin: string;
+
+beforeAll(async () => {
+  s = await createTestServer({
+    clock,
+    overrides: {
+      NODE_ENV: 'production',
+      AUTH_JWT_SECRET: 'fast-path-test-secret-0123456789abcdef',
+      RATE_LIMIT_USER_PER_SEC: '1',
+      RATE_LIMIT_USER_BURST: '3',
+    },
+  });
+  official = Fastify({ logger: false, routerOptions: { maxParamLength: 2000 }, bodyLimit: 256 * 1024 });
+  await registerSecurity(official, s.config);
+  await official.register(fastifyTRPCPlugin, {
+    prefix: '/trpc',
+    trpcOptions: {
+      router: appRouter,
+      createContext: contextFactory(s.rt, createTokenVerifier(s.config.jwtSecret)),
+      maxBatchSize: 10,
+      onError: ({ error, path, type }) => officialEvents.push({ path, type, code: error.code }),
+    },
+  });
+  await official.ready();
+  admin = await s.token(1, { admin: true });
+});
+afterAll(async () => {
+  await official.close();
+  await s.cleanup();
+});
+
+async function createCoupon(input: Record<string, unknown> = {}): Promise<number> {
+  const res = await call(
+    s.app,
+    'mutation',
+    'admin.coupon.create',
+    { name: 'fast', discount: { type: 'FIXED', value: 100 }, totalQuantity: 10, ...input },
+    admin,
+  );
+  expect(res.status).toBe(200);
+  return res.body.result.data.couponId;
+}
+
+/** Every key of the coupon's slot (state, pending stream, limiters) as DUMPs, to put back later. */
+async function saveCoupon(couponId: number): Promise<() => Promise<void>> {
+  const redis = s.rt.redis;
+  const pattern = `${s.rt.keys.prefix}{coupon:${couponId}}*`;
+  const scan = async () => {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      found.push(...batch);
+    } while (cursor !== '0');
+    return found;
+  };
+  const saved = await Promise.all(
+    (await scan()).map(async (key) => ({
+      key,
+      dump: await redis.dumpBuffer(key),
+      ttl: await redis.pttl(key),
+    })),
+  );
+  return async () => {
+    const now = await scan();
+    if (now.length) await redis.del(...now);
+    for (const { key, dump, ttl } of saved) if (dump) await redis.restore(key, Math.max(ttl, 0), dump);
+  };
+}
+
+type Case = {
+  name: string;
+  /** Prepares the coupon (or picks an id) and returns the request. */
+  setup: () => Promise<{ couponId: number; request: InjectOptions }>;
+};
+
+const issueRequest = (body: string, token?: string, headers: Record<string, string> = {}): InjectOptions => ({
+  method: 'POST',
+  url: '/trpc/coupon.issue',
+  headers: {
+    'content-type': 'application/json',
+    ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    ...headers,
+  },
+  payload: body,
+});
+
+let nextUser = 100;
+const user = async () => {
+  const id = nextUser++;
+  return { id, token: await s.token(id) };
+};
+const issueBody = (couponId: number) => JSON.stringify({ couponId });
+
+const cases: Case[] = [
+  {
+    name: 'issued',
+    setup: async () => {
+      const couponId = await createCoupon();
+      return { couponId, request: issueRequest(issueBody(couponId), (await user()).token) };
+    },
+  },
+  {
+    name: 'already issued to this user',
+    setup: async () => {
+      const couponId = await createCoupon();
+      const u = await user();
+      expect((await call(s.app, 'mutation', 'coupon.issue', { couponId }, u.token)).status).toBe(200);
+      return { couponId, request: issueRequest(issueBody(couponId), u.token) };
+    },
+  },
+  {
+    name: 'sold out',
+    setup: async () => {
+      const couponId = await createCoupon({ totalQuantity: 1 });
+      expect((await call(s.app, 'mutation', 'coupon.issue', { couponId }, (await user()).token)).status).toBe(
+        200,
+      );
+      return { couponId, request: issueRequest(issueBody(couponId), (await user()).token) };
+    },
+  },
+  {
+    name: 'unknown coupon',
+    setup: async () => ({
+      couponId: 987_654,
+      request: issueRequest(issueBody(987_654), (await user()).token),
+    }),
+  },
+  {
+    name: 'window not open yet',
+    setup: async () => {
+      const couponId = await createCoupon({ issueStartsAt: '2026-11-27T00:00:00Z' });
+      return { couponId, request: issueRequest(issueBody(couponId), (await user()).token) };
+    },
+  },
+  {
+    name: 'over the user limit (429 with Retry-After)',
+    setup: async () => {
+      const couponId = await createCoupon({ totalQuantity: 1 });
+      const u = await user();
+      for (let i = 0; i < 3; i++) await call(s.app, 'mutation', 'coupon.issue', { couponId }, u.token);
+      return { couponId, request: issueRequest(issueBody(couponId), u.token) };
+    },
+  },
+  ...(
+    [
+      ['couponId 0', '{"couponId":0}'],
+      ['couponId not a number', '{"couponId":"1"}'],
+      ['couponId fractional', '{"couponId":1.5}'],
+      ['couponId unsafe', '{"couponId":9007199254740993}'],
+      ['no couponId', '{}'],
+      ['unknown key', '{"couponId":1,"x":1}'],
+      ['array body', '[1]'],
+      ['JSON null', 'null'],
+      ['malformed JSON', '{"couponId":'],
+      ['empty body', ''],
+    ] as const
+  ).map(
+    ([name, body]): Case => ({
+      name: `bad input: ${name}`,
+      setup: async () => ({ couponId: 1, request: issueRequest(body, (await user()).token) }),
+    }),
+  ),
+  {
+    name: 'no token',
+    setup: async () => ({ couponId: 1, request: issueRequest(issueBody(1)) }),
+  },
+  {
+    name: 'no token and malformed JSON',
+    setup: async () => ({ couponId: 1, request: issueRequest('{') }),
+  },
+  {
+    name: 'token signed with another secret',
+    setup: async () => {
+      const { signToken } = await import('@flash/core');
+      return { couponId: 1, request: issueRequest(issueBody(1), await signToken('x'.repeat(40), 5)) };
+    },
+  },
+  {
+    name: 'not a bearer token',
+    setup: async () => ({
+      couponId: 1,
+      request: {
+        ...issueRequest(issueBody(1)),
+        headers: { 'content-type': 'application/json', authorization: 'Basic Zm9v' },
+      },
+    }),
+  },
+];
+
+describe('coupon.issue: the direct call answers as tRPC does (NODE_ENV=production)', () => {
+  it('is served as a direct call by the API', () => {
+    expect(Object.keys(collectDirectCalls(appRouter._def.procedures))).toContain('coupon.issue');
+  });
+
+  it.each(cases)('$name', async ({ setup }) => {
+    const { couponId, request } = await setup();
+    const restore = await saveCoupon(couponId);
+    const viaTrpc = await ask(official, officialEvents, request, HEADERS);
+    await restore();
+    const direct = await ask(s.app, leanEvents, request, HEADERS);
+    // onError reports are compared by the wire fixture (adapter-wire.test.ts); here, the answers.
+    expect({ ...direct, events: [] }).toEqual({ ...viaTrpc, events: [] });
+  });
+
+  it('says when to retry in a Retry-After header', async () => {
+    const couponId = await createCoupon();
+    const u = await user();
+    for (let i = 0; i < 3; i++) await call(s.app, 'mutation', 'coupon.issue', { couponId }, u.token);
+    const res = await s.app.inject(issueRequest(issueBody(couponId), u.token));
+    expect(res.statusCode).toBe(429);
+    expect(res.json().error.data).toMatchObject({
+      appCode: 'RATE_LIMITED',
+      limit: 'user',
+      retryAfterMs: 1000,
+    });
+    expect(res.headers['retry-after']).toBe('1');
+  });
+
+  it('takes the direct path for single calls only (a batch still goes through tRPC, same answers)', async () => {
+    const couponId = await createCoupon({ totalQuantity: 1 });
+    const u = await user();
+    const batch: InjectOptions = {
+      method: 'POST',
+      url: '/trpc/coupon.issue,coupon.issue?batch=1',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${u.token}` },
+      payload: JSON.stringify({ 0: { couponId }, 1: { couponId } }),
+    };
+    const restore = await saveCoupon(couponId);
+    const viaTrpc = await ask(official, officialEvents, batch, HEADERS);
+    await restore();
+    const lean = await ask(s.app, leanEvents, batch, HEADERS);
+    expect({ ...lean, events: [] }).toEqual({ ...viaTrpc, events: [] });
+    expect(lean.status).toBe(207);
+  });
+});
