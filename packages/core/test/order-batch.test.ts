@@ -1,0 +1,403 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
+import { insertOrdersSkippingTakenCoupons, type NewOrder } from '../src/order/order.repository.ts';
+import { createOrder, type OrderView } from '../src/order/order.service.ts';
+import { readAvailable } from '../src/product/inventory.store.ts';
+import { createProduct } from '../src/product/product.service.ts';
+import { reconcile } from '../src/reconcile/reconcile.service.ts';
+import { createRuntime, type Runtime } from '../src/runtime.ts';
+
+// Orders without an idempotency key are committed in groups (order.batch.ts). Every test fires
+// its orders at once and then checks the invariants against real Redis and Postgres: an
+// answered order is committed with its lines, Redis holds exactly what the pending orders in
+// Postgres hold, a refused order holds nothing, and no unit is sold twice.
+describe('order.create group commit', () => {
+  let env: TestRuntime;
+  let admin: pg.Client;
+  let nextUser = 10_000;
+  beforeAll(async () => {
+    env = await createTestRuntime();
+    admin = new pg.Client({ connectionString: env.config.databaseUrl });
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await admin.end();
+    await env.cleanup();
+  });
+
+  const rt = () => env.rt;
+  const users = (n: number) => Array.from({ length: n }, () => nextUser++);
+  const product = (stock: number, price = 1_000) =>
+    createProduct(rt(), { name: `p-${randomUUID().slice(0, 8)}`, price, stock });
+
+  /** A coupon the user holds (in Postgres, where order.create looks first). */
+  async function couponFor(userIds: number[], discount = 100): Promise<number> {
+    const { id } = await rt()
+      .db.insertInto('coupons')
+      .values({ name: 'batch', discount_type: 'FIXED', discount_value: discount, total_quantity: 1000 })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await rt()
+      .db.insertInto('issued_coupons')
+      .values(userIds.map((userId) => ({ coupon_id: id, user_id: userId, issued_at: new Date() })))
+      .execute();
+    return id;
+  }
+
+  type Settled = PromiseSettledResult<OrderView>;
+  const fulfilled = (results: Settled[]) =>
+    results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const refusals = (results: Settled[]) =>
+    results.flatMap((r) => (r.status === 'rejected' ? [r.reason as { code?: string }] : []));
+
+  /** Pending orders of the product in Postgres, and the holds of it in Redis: order id -> units. */
+  async function ledger(productId: number) {
+    const rows = await rt()
+      .db.selectFrom('order_lines as l')
+      .innerJoin('orders as o', 'o.id', 'l.order_id')
+      .select(['l.order_id', 'l.quantity'])
+      .where('o.status', '=', 'PENDING_PAYMENT')
+      .where('l.product_id', '=', productId)
+      .execute();
+    const pending = new Map(rows.map((r) => [r.order_id, r.quantity]));
+    const holds = new Map<string, number>();
+    for (const [orderId, json] of Object.entries(await rt().redis.hgetall(rt().keys.inventory.holds))) {
+      for (const [id, quantity] of JSON.parse(json) as [number, number][]) {
+        if (id === productId) holds.set(orderId, quantity);
+      }
+    }
+    const available = await readAvailable(rt().redis, rt().keys, [productId]);
+    return { pending, holds, available: available === 'not-loaded' ? undefined : available[0] };
+  }
+
+  /** Redis and Postgres agree on stock and holds, and nothing is oversold. */
+  async function expectConsistent(productId: number, stock: number) {
+    const { pending, holds, available } = await ledger(productId);
+    expect(holds).toEqual(pending);
+    const heldUnits = [...pending.values()].reduce((a, b) => a + b, 0);
+    expect(heldUnits).toBeLessThanOrEqual(stock);
+    expect(available).toBe(stock - heldUnits);
+    const drifts = (await reconcile(rt())).drifts.filter((d) => !d.kind.startsWith('coupon'));
+    expect(drifts).toEqual([]);
+  }
+
+  /** Every answered order is committed in Postgres as answered, lines included. */
+  async function expectCommitted(orders: OrderView[]) {
+    const ids = orders.map((o) => o.orderId);
+    if (ids.length === 0) return;
+    const rows = await rt().db.selectFrom('orders').selectAll().where('id', 'in', ids).execute();
+    const lines = await rt().db.selectFrom('order_lines').selectAll().where('order_id', 'in', ids).execute();
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const order of orders) {
+      const row = byId.get(order.orderId);
+      expect(row).toMatchObject({
+        status: 'PENDING_PAYMENT',
+        total_amount: order.totalAmount,
+        discount_amount: order.discountAmount,
+        pay_amount: order.payAmount,
+        coupon_id: order.couponId,
+      });
+      expect(row!.created_at.toISOString()).toBe(order.createdAt);
+      expect(row!.expires_at.toISOString()).toBe(order.expiresAt);
+      const mine = lines
+        .filter((l) => l.order_id === order.orderId)
+        .map((l) => ({ productId: l.product_id, quantity: l.quantity, unitPrice: l.unit_price }))
+        .sort((a, b) => a.productId - b.productId);
+      expect(mine).toEqual(order.items);
+    }
+  }
+
+  /** Loses the inventory the way a Redis flush or restart does. */
+  const loseRedisInventory = () =>
+    rt().redis.del(rt().keys.inventory.available, rt().keys.inventory.holds, rt().keys.inventory.loaded);
+
+  it('sells exactly the stock to 400 parallel orders, each answered order committed with its lines', async () => {
+    const p = await product(100, 1_500);
+    const extra = await product(1_000, 200);
+    // Every third buyer orders two lines, so lines of one batch belong to different orders.
+    const results = await Promise.allSettled(
+      users(400).map((userId, i) =>
+        createOrder(rt(), userId, {
+          items:
+            i % 3 === 0
+              ? [
+                  { productId: extra.id, quantity: 2 },
+                  { productId: p.id, quantity: 1 },
+                ]
+              : [{ productId: p.id, quantity: 1 }],
+        }),
+      ),
+    );
+    const sold = fulfilled(results);
+    expect(sold).toHaveLength(100);
+    expect(refusals(results).every((e) => e.code === 'OUT_OF_STOCK')).toBe(true);
+    await expectCommitted(sold);
+    await expectConsistent(p.id, 100);
+    await expectConsistent(extra.id, 1_000);
+    expect((await ledger(p.id)).pending).toEqual(new Map(sold.map((o) => [o.orderId, 1])));
+    // Group commit happened: fewer transactions wrote these rows than there are orders.
+    const { rows } = await sql<{ n: number }>`
+      SELECT count(DISTINCT xmin::text)::int AS n FROM orders WHERE id = ANY(${sold.map((o) => o.orderId)}::uuid[])
+    `.execute(rt().db);
+    expect(rows[0]!.n).toBeLessThan(sold.length);
+  });
+
+  it('one coupon, many concurrent orders by its holder: exactly one order holds it, no leaked holds', async () => {
+    const p = await product(10_000);
+    const buyers = users(20);
+    const coupon = await couponFor(buyers);
+    // Each buyer sends 10 orders with the coupon at once, mixed with 5 without it.
+    const calls = buyers.flatMap((userId) => [
+      ...Array.from({ length: 10 }, () =>
+        createOrder(rt(), userId, { items: [{ productId: p.id, quantity: 1 }], couponId: coupon }).then(
+          (o) => ({ userId, o }),
+        ),
+      ),
+      ...Array.from({ length: 5 }, () =>
+        createOrder(rt(), userId, { items: [{ productId: p.id, quantity: 1 }] }).then((o) => ({ userId, o })),
+      ),
+    ]);
+    const results = await Promise.allSettled(calls);
+    const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const withCoupon = ok.filter((x) => x.o.couponId === coupon);
+    expect(withCoupon.map((x) => x.userId).sort()).toEqual([...buyers].sort());
+    expect(withCoupon.every((x) => x.o.discountAmount === 100)).toBe(true);
+    expect(ok.filter((x) => x.o.couponId === null)).toHaveLength(100);
+    const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as { code?: string }] : []));
+    expect(refused).toHaveLength(180);
+    expect(refused.every((e) => e.code === 'COUPON_NOT_USABLE')).toBe(true);
+    await expectCommitted(ok.map((x) => x.o));
+    await expectConsistent(p.id, 10_000);
+    expect((await ledger(p.id)).pending.size).toBe(120);
+  });
+
+  it('decides coupon conflicts row by row, within one batch and against an uncommitted one', async () => {
+    const p = await product(100);
+    const [u, v] = users(2);
+    const coupon = await couponFor([u!, v!]);
+    const now = new Date();
+    const order = (userId: number, couponId: number | null): NewOrder => ({
+      row: {
+        id: randomUUID(),
+        user_id: userId,
+        status: 'PENDING_PAYMENT',
+        total_amount: 1_000,
+        discount_amount: couponId === null ? 0 : 100,
+        pay_amount: couponId === null ? 1_000 : 900,
+        coupon_id: couponId,
+        idempotency_key: null,
+        created_at: now,
+        expires_at: new Date(now.getTime() + 60_000),
+        paid_at: null,
+        closed_at: null,
+      },
+      lines: [{ productId: p.id, quantity: 1, unitPrice: 1_000 }],
+    });
+
+    // Within one insert: the first of two orders with the same coupon wins, the others go in.
+    const first = order(u!, coupon);
+    const twin = order(u!, coupon);
+    const plain = order(u!, null);
+    const inserted = await rt()
+      .db.transaction()
+      .execute((trx) => insertOrdersSkippingTakenCoupons(trx, [first, twin, plain]));
+    expect(inserted).toEqual(new Set([first.row.id, plain.row.id]));
+    const lineOwners = await rt()
+      .db.selectFrom('order_lines')
+      .select('order_id')
+      .where('product_id', '=', p.id)
+      .execute();
+    expect(lineOwners.map((l) => l.order_id).sort()).toEqual([first.row.id, plain.row.id].sort());
+
+    // Against another transaction's uncommitted row: waits for it, then skips (it committed)...
+    const other = await rt().db.startTransaction().execute();
+    const a = order(v!, coupon);
+    await insertOrdersSkippingTakenCoupons(other, [a]);
+    const b = order(v!, coupon);
+    const waiting = rt()
+      .db.transaction()
+      .execute((trx) => insertOrdersSkippingTakenCoupons(trx, [b]));
+    await expect.poll(() => lockWaiters()).toBeGreaterThan(0);
+    await other.commit().execute();
+    expect(await waiting).toEqual(new Set());
+    // ...or inserts it once the other rolled back.
+    await rt().db.updateTable('orders').set({ status: 'CANCELLED' }).where('id', '=', a.row.id).execute();
+    const other2 = await rt().db.startTransaction().execute();
+    await insertOrdersSkippingTakenCoupons(other2, [order(v!, coupon)]);
+    const c = order(v!, coupon);
+    const waiting2 = rt()
+      .db.transaction()
+      .execute((trx) => insertOrdersSkippingTakenCoupons(trx, [c]));
+    await expect.poll(() => lockWaiters()).toBeGreaterThan(0);
+    await other2.rollback().execute();
+    expect(await waiting2).toEqual(new Set([c.row.id]));
+    // These orders never held stock in Redis: close them so later checks see a clean ledger.
+    await rt()
+      .db.updateTable('orders')
+      .set({ status: 'CANCELLED' })
+      .where('user_id', 'in', [u!, v!])
+      .execute();
+  });
+
+  async function lockWaiters(): Promise<number> {
+    const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+    return rows[0].n as number;
+  }
+
+  it('keyed and keyless orders at once share the stock exactly; a repeated key replays its order', async () => {
+    const p = await product(60);
+    const keyless = users(100).map((userId) =>
+      createOrder(rt(), userId, { items: [{ productId: p.id, quantity: 1 }] }),
+    );
+    const keyed = users(50).flatMap((userId) => {
+      const input = { items: [{ productId: p.id, quantity: 1 }], idempotencyKey: `k-${userId}` };
+      return [createOrder(rt(), userId, input), createOrder(rt(), userId, input)];
+    });
+    const [keylessResults, keyedResults] = await Promise.all([
+      Promise.allSettled(keyless),
+      Promise.allSettled(keyed),
+    ]);
+    for (let i = 0; i < keyedResults.length; i += 2) {
+      const [x, y] = [keyedResults[i]!, keyedResults[i + 1]!];
+      expect(x.status).toBe(y.status);
+      if (x.status === 'fulfilled' && y.status === 'fulfilled') expect(x.value.orderId).toBe(y.value.orderId);
+    }
+    const distinct = new Set(
+      [...fulfilled(keylessResults), ...fulfilled(keyedResults)].map((o) => o.orderId),
+    );
+    expect(distinct.size).toBe(60);
+    expect(fulfilled(keylessResults).length).toBeGreaterThan(0);
+    expect(
+      [...refusals(keylessResults), ...refusals(keyedResults)].every((e) => e.code === 'OUT_OF_STOCK'),
+    ).toBe(true);
+    await expectCommitted(fulfilled(keylessResults));
+    await expectConsistent(p.id, 60);
+    expect(new Set((await ledger(p.id)).pending.keys())).toEqual(distinct);
+  });
+
+  it('a batch whose insert fails for a definite reason releases every hold and answers every joiner with the error', async () => {
+    const p = await product(1_000);
+    const poison = nextUser++;
+    // An order of this user makes the whole multi-row insert fail (a check violation: a
+    // definite rollback), as any constraint error of the statement would.
+    await admin.query(`CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.user_id = ${poison} THEN
+        RAISE EXCEPTION 'poison order' USING ERRCODE = 'check_violation';
+      END IF; RETURN NEW; END $$`);
+    await admin.query(
+      'CREATE TRIGGER refuse_poison BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION refuse_poison()',
+    );
+    try {
+      const crowd = users(60);
+      crowd.splice(30, 0, poison);
+      const results = await Promise.allSettled(
+        crowd.map((userId) => createOrder(rt(), userId, { items: [{ productId: p.id, quantity: 2 }] })),
+      );
+      const failed = refusals(results);
+      // The poison order and everyone committed with it got the batch's error.
+      expect(results[30]!.status).toBe('rejected');
+      expect(failed.length).toBeGreaterThanOrEqual(1);
+      expect(failed.every((e) => e.code === '23514')).toBe(true);
+      const sold = fulfilled(results);
+      expect(sold.length + failed.length).toBe(crowd.length);
+      await expectCommitted(sold);
+      // Nothing half-done: no order row of a failed joiner, no hold, and their units are back.
+      const { pending } = await ledger(p.id);
+      expect(new Set(pending.keys())).toEqual(new Set(sold.map((o) => o.orderId)));
+      await expectConsistent(p.id, 1_000);
+    } finally {
+      await admin.query('DROP TRIGGER refuse_poison ON orders; DROP FUNCTION refuse_poison()');
+    }
+    // The next batch is unaffected.
+    const after = await createOrder(rt(), nextUser++, { items: [{ productId: p.id, quantity: 1 }] });
+    expect(after.status).toBe('PENDING_PAYMENT');
+  });
+
+  it('Redis loses its inventory before a crowd: the joiners leave their batch, one rebuild, no deadlock', async () => {
+    const p = await product(150);
+    await createOrder(rt(), nextUser++, { items: [{ productId: p.id, quantity: 10 }] });
+    await loseRedisInventory();
+    const results = await Promise.allSettled(
+      users(300).map((userId) => createOrder(rt(), userId, { items: [{ productId: p.id, quantity: 1 }] })),
+    );
+    expect(fulfilled(results)).toHaveLength(140);
+    expect(refusals(results).every((e) => e.code === 'OUT_OF_STOCK')).toBe(true);
+    await expectCommitted(fulfilled(results));
+    await expectConsistent(p.id, 150);
+  });
+
+  it('Redis loses its inventory in the middle of a crowd: no deadlock, no oversell, Redis rebuilt to match', async () => {
+    const p = await product(300);
+    const buy = (userId: number) => createOrder(rt(), userId, { items: [{ productId: p.id, quantity: 1 }] });
+    // The batch with this user's order is held up between its joiners' holds and its commit.
+    const slow = nextUser++;
+    await admin.query(`CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.user_id = ${slow} THEN PERFORM pg_sleep(0.5); END IF; RETURN NEW; END $$`);
+    await admin.query(
+      'CREATE TRIGGER slow_insert BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION slow_insert()',
+    );
+    try {
+      const crowd = users(150);
+      crowd.splice(75, 0, slow);
+      const firstWave = Promise.allSettled(crowd.map(buy));
+      await expect
+        .poll(async () => {
+          const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event = 'PgSleep'`);
+          return rows[0].n;
+        })
+        .toBe(1);
+      // Redis loses the inventory while that batch's holds are not committed; a second wave
+      // finds it not loaded and rebuilds it, which must wait for that batch.
+      await loseRedisInventory();
+      const secondWave = Promise.allSettled(users(250).map(buy));
+      const results = [...(await firstWave), ...(await secondWave)];
+      const sold = fulfilled(results);
+      expect(results[75]!.status).toBe('fulfilled');
+      expect(refusals(results).every((e) => e.code === 'OUT_OF_STOCK')).toBe(true);
+      expect(sold).toHaveLength(300);
+      await expectCommitted(sold);
+      await expectConsistent(p.id, 300);
+    } finally {
+      await admin.query('DROP TRIGGER slow_insert ON orders; DROP FUNCTION slow_insert()');
+    }
+  });
+
+  it('closing the runtime settles an open batch: its joiners are committed and answered, later ones refused', async () => {
+    const p = await product(100);
+    const own: Runtime = await createRuntime(env.config, { name: 'order-batch-close' });
+    // A rebuild-like exclusive inventory lock keeps the first batch open (before its lock).
+    const blocker = new pg.Client({ connectionString: env.config.databaseUrl });
+    await blocker.connect();
+    await blocker.query("BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('inventory', 0))");
+    let closed: Promise<void> | undefined;
+    try {
+      const orders = users(30).map((userId) =>
+        createOrder(own, userId, { items: [{ productId: p.id, quantity: 1 }] }),
+      );
+      await expect.poll(() => lockWaiters()).toBeGreaterThan(0);
+      closed = own.close();
+      await blocker.query('COMMIT');
+      const results = await Promise.allSettled(orders);
+      await closed;
+      const sold = fulfilled(results);
+      // The batch that was open when close began committed and answered all of its joiners.
+      expect(sold.length).toBeGreaterThanOrEqual(1);
+      // Whoever had not joined yet is refused before holding anything.
+      expect(refusals(results).every((e) => e.code === 'UNAVAILABLE')).toBe(true);
+      await expectCommitted(sold);
+      await expectConsistent(p.id, 100);
+      await expect(
+        createOrder(own, nextUser++, { items: [{ productId: p.id, quantity: 1 }] }),
+      ).rejects.toThrow();
+      await expectConsistent(p.id, 100);
+    } finally {
+      await blocker.end();
+      if (!closed) await own.close();
+    }
+  });
+});
