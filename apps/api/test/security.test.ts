@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestServer, type TestServer } from '../../../test/support.ts';
-import { API_CSP, DASHBOARD_CSP } from '../src/plugins/security.ts';
+import { API_CSP, DASHBOARD_CSP, helmetHeaders } from '../src/plugins/security.ts';
 
 const ALLOWED = 'https://shop.example';
 const OTHER = 'https://evil.example';
@@ -15,6 +15,8 @@ const expectSecurityHeaders = (headers: Record<string, unknown>, csp = API_CSP) 
     'cross-origin-resource-policy': 'same-origin',
     'x-permitted-cross-domain-policies': 'none',
   });
+  // And every other header helmet sets with our options (worked out once, at start).
+  expect(headers).toMatchObject(helmetHeaders());
   expect(headers['x-powered-by']).toBeUndefined();
 };
 

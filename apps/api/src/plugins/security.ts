@@ -1,12 +1,13 @@
 /**
- * Browser-facing protections: security headers on every answer (@fastify/helmet) and CORS for
- * the origins in CORS_ORIGINS only (@fastify/cors). Call it before any route is added, so its
+ * Browser-facing protections: security headers on every answer (helmet's) and CORS for the
+ * origins in CORS_ORIGINS only (@fastify/cors). Call it before any route is added, so its
  * hooks sit at the root and cover /trpc, /healthz, /readyz, /metrics, the dashboard and 404s.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import type { Config } from '@flash/core';
 import type { FastifyInstance } from 'fastify';
+import helmet, { type HelmetOptions } from 'helmet';
 import { QUEUE_DASHBOARD_PATH } from './queue-dashboard.ts';
 
 /** The API answers JSON only: nothing it sends may load, run, embed or be embedded. */
@@ -34,15 +35,39 @@ const HSTS = 'max-age=63072000; includeSubDomains';
 
 const CORS_HEADERS = ['authorization', 'content-type', 'trpc-accept', 'x-trpc-source'];
 
-export async function registerSecurity(app: FastifyInstance, config: Config): Promise<void> {
-  await app.register(helmet, {
-    // Set per request below: the policy depends on the path, HSTS on the scheme.
-    contentSecurityPolicy: false,
-    hsts: false,
-    frameguard: { action: 'deny' },
-    referrerPolicy: { policy: 'no-referrer' },
+const HELMET_OPTIONS: HelmetOptions = {
+  // Set per request below: the policy depends on the path, HSTS on the scheme.
+  contentSecurityPolicy: false,
+  strictTransportSecurity: false,
+  xFrameOptions: { action: 'deny' },
+  referrerPolicy: { policy: 'no-referrer' },
+};
+
+/**
+ * The headers helmet sets with these options, worked out once. They do not depend on the
+ * request, and @fastify/helmet builds helmet's whole middleware again on every request (about
+ * 3 µs of each coupon.issue in the benchmark's profile).
+ */
+export function helmetHeaders(options: HelmetOptions = HELMET_OPTIONS): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const res = {
+    setHeader(name: string, value: unknown) {
+      headers[name.toLowerCase()] = String(value);
+    },
+    removeHeader(name: string) {
+      delete headers[name.toLowerCase()];
+    },
+  };
+  helmet(options)({} as IncomingMessage, res as unknown as ServerResponse, (err?: unknown) => {
+    if (err) throw err;
   });
+  return headers;
+}
+
+export async function registerSecurity(app: FastifyInstance, config: Config): Promise<void> {
+  const headers = helmetHeaders();
   app.addHook('onRequest', (req, reply, done) => {
+    reply.headers(headers);
     reply.header(
       'content-security-policy',
       req.url.startsWith(QUEUE_DASHBOARD_PATH) ? DASHBOARD_CSP : API_CSP,
