@@ -20,6 +20,8 @@ export type BenchRow = {
   statusCounts?: Record<string, number>;
   /** CPU (all threads) the server process spent per request in the measured window, µs. */
   serverCpuUs?: number;
+  /** The benchmark's own process (autocannon) per request; it shares the cores with the server. */
+  loadgenCpuUs?: number;
   /** CPU redis-server spent per request in the measured window, µs (Redis is shared). */
   redisCpuUs?: number;
   note?: string;
@@ -114,13 +116,13 @@ function ratio(n: number | null): string {
 
 export function renderTable(report: BenchReport): string {
   const lines = [
-    '| what | throughput | p50 ms | p95 ms | p99 ms | errors | vs bare route | vs naive | server CPU µs/req | Redis CPU µs/req |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| what | throughput | p50 ms | p95 ms | p99 ms | errors | vs bare route | vs naive | server CPU µs/req | Redis CPU µs/req | load generator CPU µs/req |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of report.rows) {
     const label = r.note ? `${r.label}<br><sub>${r.note}</sub>` : r.label;
     lines.push(
-      `| ${label} | ${fmt.rps(r.rps)} ${r.unit} | ${fmt.ms(r.p50)} | ${fmt.ms(r.p95)} | ${fmt.ms(r.p99)} | ${r.errors} | ${ratio(r.vsBare)} | ${ratio(r.vsNaive)} | ${us(r.serverCpuUs)} | ${us(r.redisCpuUs)} |`,
+      `| ${label} | ${fmt.rps(r.rps)} ${r.unit} | ${fmt.ms(r.p50)} | ${fmt.ms(r.p95)} | ${fmt.ms(r.p99)} | ${r.errors} | ${ratio(r.vsBare)} | ${ratio(r.vsNaive)} | ${us(r.serverCpuUs)} | ${us(r.redisCpuUs)} | ${us(r.loadgenCpuUs)} |`,
     );
   }
   return lines.join('\n');

@@ -105,7 +105,7 @@ function okCount(stats: LoadStats): number {
 function addRow(ctx: Ctx, row: Omit<BenchRow, 'vsBare' | 'vsNaive'>): void {
   ctx.rows.push({ ...row, vsBare: null, vsNaive: null });
   log(
-    `${row.label}: ${fmt.rps(row.rps)} ${row.unit}, p50 ${fmt.ms(row.p50)} ms, p99 ${fmt.ms(row.p99)} ms, errors ${row.errors}, server CPU ${Math.round(row.serverCpuUs ?? Number.NaN)} µs/req, Redis CPU ${Math.round(row.redisCpuUs ?? Number.NaN)} µs/req`,
+    `${row.label}: ${fmt.rps(row.rps)} ${row.unit}, p50 ${fmt.ms(row.p50)} ms, p99 ${fmt.ms(row.p99)} ms, errors ${row.errors}, server CPU ${Math.round(row.serverCpuUs ?? Number.NaN)} µs/req, Redis CPU ${Math.round(row.redisCpuUs ?? Number.NaN)} µs/req, load generator CPU ${Math.round(row.loadgenCpuUs ?? Number.NaN)} µs/req`,
   );
 }
 
@@ -131,6 +131,7 @@ function statsRow(
     durationSec: stats.durationSec,
     statusCounts: stats.statusCounts,
     serverCpuUs: stats.serverCpuUs,
+    loadgenCpuUs: stats.loadgenCpuUs,
     redisCpuUs: stats.redisCpuUs,
     note,
     vsBare: null,
@@ -149,7 +150,10 @@ async function measure(
   const base = { url: server.url, connections: CONNECTIONS, next };
   const warm = await runLoad({ ...base, durationSec: WARMUP, amount: extra.warmupAmount });
   const cpu = { server: cpuTimeMs(server.process.pid), redis: cpuTimeMs(ctx.redisPid) };
+  const loadgen = process.cpuUsage();
   const stats: Measured = await runLoad({ ...base, durationSec: DURATION, amount: extra.amount });
+  const spent = process.cpuUsage(loadgen);
+  stats.loadgenCpuUs = (spent.user + spent.system) / stats.requests;
   stats.serverCpuUs = ((cpuTimeMs(server.process.pid) - cpu.server) * 1000) / stats.requests;
   stats.redisCpuUs = ((cpuTimeMs(ctx.redisPid) - cpu.redis) * 1000) / stats.requests;
   stats.okWithWarmup = okCount(warm) + okCount(stats);
@@ -164,7 +168,13 @@ async function measure(
 
 const json = { 'content-type': 'application/json' };
 
-type Measured = LoadStats & { serverCpuUs?: number; redisCpuUs?: number; okWithWarmup?: number };
+type Measured = LoadStats & {
+  serverCpuUs?: number;
+  redisCpuUs?: number;
+  /** This process (autocannon) per request: it shares the machine's cores with the server. */
+  loadgenCpuUs?: number;
+  okWithWarmup?: number;
+};
 
 // ---------------------------------------------------------------- setup
 
