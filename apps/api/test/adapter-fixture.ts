@@ -65,6 +65,18 @@ export const fixtureRouter = router({
     resolve: async () => ({ later: Promise.resolve(1) }),
   }),
   fastNothing: fastMutation({ input: z.unknown(), rateLimited: false, resolve: async () => undefined }),
+  fastStripped: fastMutation({
+    input: z.unknown(),
+    rateLimited: false,
+    output: z.object({ shown: z.number() }),
+    resolve: async () => ({ shown: 1, hidden: 2 }) as { shown: number },
+  }),
+  fastBadOutput: fastMutation({
+    input: z.unknown(),
+    rateLimited: false,
+    output: z.object({ shown: z.number() }),
+    resolve: async () => ({ shown: 'one' }) as unknown as { shown: number },
+  }),
 });
 export type FixtureRouter = typeof fixtureRouter;
 

@@ -51,6 +51,8 @@ function fastCases(): Case[] {
     { name: 'fast mutation, internal error', request: post('fastBug', add, 'user') },
     { name: 'fast mutation, stream-like output', request: post('fastStreamy', add, 'user') },
     { name: 'fast mutation, undefined output', request: post('fastNothing', add, 'user') },
+    { name: 'fast mutation, output validator strips a key', request: post('fastStripped', add, 'user') },
+    { name: 'fast mutation, output validation fails', request: post('fastBadOutput', add, 'user') },
     {
       name: 'fast mutation, charset in content type',
       request: post('fastAdd', add, 'user', { 'content-type': 'application/json; charset=utf-8' }),
