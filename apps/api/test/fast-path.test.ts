@@ -257,3 +257,101 @@ describe('coupon.issue: the direct call answers as tRPC does (NODE_ENV=productio
     expect(lean.status).toBe(207);
   });
 });
+
+describe('order.create: the direct call answers as tRPC does (NODE_ENV=production)', () => {
+  let productId: number;
+  let scarceId: number;
+  beforeAll(async () => {
+    const product = async (stock: number) => {
+      const res = await call(
+        s.app,
+        'mutation',
+        'admin.product.create',
+        { name: 'p', price: 1000, stock },
+        admin,
+      );
+      expect(res.status).toBe(200);
+      return res.body.result.data.id as number;
+    };
+    productId = await product(1000);
+    scarceId = await product(1);
+  });
+
+  const orderRequest = (input: unknown, token?: string): InjectOptions => ({
+    ...issueRequest(input === undefined ? '' : JSON.stringify(input), token),
+    url: '/trpc/order.create',
+  });
+  // A new order gets a new id and creation time: everything else must match.
+  const masked = (answer: Awaited<ReturnType<typeof ask>>) => ({
+    ...answer,
+    body: answer.body.replace(/"orderId":"[0-9a-f-]{36}"/, '"orderId":"…"'),
+  });
+
+  it('is served as a direct call by the API', () => {
+    expect(Object.keys(collectDirectCalls(appRouter._def.procedures))).toContain('order.create');
+  });
+
+  it.each<[string, number, (tokens: { token: string }) => unknown]>([
+    ['created (group commit)', 200, () => ({ items: [{ productId, quantity: 2 }] })],
+    [
+      'created with an idempotency key',
+      200,
+      () => ({ items: [{ productId, quantity: 1 }], idempotencyKey: `k-${nextUser}` }),
+    ],
+    ['unknown product', 404, () => ({ items: [{ productId: 987_654, quantity: 1 }] })],
+    ['out of stock', 409, () => ({ items: [{ productId: scarceId, quantity: 2 }] })],
+    ['coupon not held', 409, () => ({ items: [{ productId, quantity: 1 }], couponId: 987_654 })],
+    [
+      'the same product twice',
+      400,
+      () => ({
+        items: [
+          { productId, quantity: 1 },
+          { productId, quantity: 1 },
+        ],
+      }),
+    ],
+    ['quantity 0', 400, () => ({ items: [{ productId, quantity: 0 }] })],
+    ['no items', 400, () => ({ items: [] })],
+    ['empty idempotency key', 400, () => ({ items: [{ productId, quantity: 1 }], idempotencyKey: '' })],
+    ['unknown key', 400, () => ({ items: [{ productId, quantity: 1 }], note: 'x' })],
+    ['no body', 400, () => undefined],
+  ])('%s (%i)', async (_name, status, input) => {
+    const u = await user();
+    const body = input(u);
+    const viaTrpc = masked(await ask(official, officialEvents, orderRequest(body, u.token), HEADERS));
+    const direct = masked(await ask(s.app, leanEvents, orderRequest(body, u.token), HEADERS));
+    expect(direct.status).toBe(status);
+    expect(direct).toEqual(viaTrpc);
+  });
+
+  it('replays an idempotent order the same way (same order id)', async () => {
+    const u = await user();
+    const body = { items: [{ productId, quantity: 1 }], idempotencyKey: 'same' };
+    const first = await ask(s.app, leanEvents, orderRequest(body, u.token), HEADERS);
+    expect(first.status).toBe(200);
+    expect(await ask(official, officialEvents, orderRequest(body, u.token), HEADERS)).toEqual(first);
+    expect(await ask(s.app, leanEvents, orderRequest(body, u.token), HEADERS)).toEqual(first);
+    const reused = { ...body, items: [{ productId, quantity: 2 }] };
+    expect(await ask(s.app, leanEvents, orderRequest(reused, u.token), HEADERS)).toEqual(
+      await ask(official, officialEvents, orderRequest(reused, u.token), HEADERS),
+    );
+  });
+
+  it('refuses over the user limit the same way, and before reading the input', async () => {
+    const u = await user();
+    for (let i = 0; i < 3; i++) await ask(s.app, leanEvents, orderRequest({ items: [] }, u.token), HEADERS);
+    for (const body of [{ items: [{ productId, quantity: 1 }] }, { items: [] }]) {
+      const direct = await ask(s.app, leanEvents, orderRequest(body, u.token), HEADERS);
+      expect(direct.status).toBe(429);
+      expect(direct).toEqual(await ask(official, officialEvents, orderRequest(body, u.token), HEADERS));
+    }
+  });
+
+  it('answers no token the same way', async () => {
+    const body = { items: [{ productId, quantity: 1 }] };
+    expect(await ask(s.app, leanEvents, orderRequest(body), HEADERS)).toEqual(
+      await ask(official, officialEvents, orderRequest(body), HEADERS),
+    );
+  });
+});

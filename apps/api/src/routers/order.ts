@@ -1,8 +1,8 @@
 import { createOrder, getOrder, listOrders } from '@flash/core/order/order.service';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
+import { fastMutation } from '../trpc/fast-path.ts';
 import { protectedProcedure } from '../trpc/init.ts';
-import { rateLimitedProcedure } from '../trpc/rate-limit.ts';
 import { ZId, ZIdempotencyKey } from './schemas.ts';
 
 const ZOrderId = z.string().min(1).max(64);
@@ -20,22 +20,23 @@ const ZOrder = z.object({
 });
 
 export const orderRouter = {
-  create: rateLimitedProcedure
-    .input(
-      z.strictObject({
-        items: z
-          .array(z.strictObject({ productId: ZId, quantity: z.number().int().min(1).max(1000) }))
-          .min(1)
-          .max(50)
-          .refine((items) => new Set(items.map((i) => i.productId)).size === items.length, {
-            message: 'each product may appear only once',
-          }),
-        couponId: ZId.optional(),
-        idempotencyKey: ZIdempotencyKey.optional(),
-      }),
-    )
-    .output(ZOrder)
-    .mutation(({ ctx, input }) => createOrder(ctx.rt, ctx.user.userId, input)),
+  /** The order rush: a fast mutation (trpc/fast-path.ts), limited per user and per address. */
+  create: fastMutation({
+    input: z.strictObject({
+      items: z
+        .array(z.strictObject({ productId: ZId, quantity: z.number().int().min(1).max(1000) }))
+        .min(1)
+        .max(50)
+        .refine((items) => new Set(items.map((i) => i.productId)).size === items.length, {
+          message: 'each product may appear only once',
+        }),
+      couponId: ZId.optional(),
+      idempotencyKey: ZIdempotencyKey.optional(),
+    }),
+    rateLimited: true,
+    output: ZOrder,
+    resolve: ({ ctx, input }) => createOrder(ctx.rt, ctx.user.userId, input),
+  }),
 
   get: protectedProcedure
     .input(z.strictObject({ orderId: ZOrderId }))
