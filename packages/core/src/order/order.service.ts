@@ -50,12 +50,19 @@ export function toOrderView(order: OrderWithLines): OrderView {
 /**
  * Creates an order in three steps, each safe to fail:
  * 1. Redis holds stock for every line or none (one Lua script) — this is where the crowd is decided.
- * 2. Postgres saves the order (and its idempotency key) in the same transaction, committed BEFORE
- *    we answer: an order that was answered survives any crash. A coupon can back only one open
- *    order: the partial unique index `orders_one_pending_per_coupon` decides races.
- * 3. If step 2 fails for a definite reason the hold is released now; if the outcome is unknown
- *    (connection lost mid-commit) the hold is left for the orphan sweep, which releases it only
- *    once Postgres confirms the order does not exist — never oversell on a guess.
+ * 2. Postgres saves the order, committed BEFORE we answer: an order that was answered survives
+ *    any crash. Without an idempotency key the order joins a group commit (order.batch.ts): one
+ *    transaction, one multi-row insert and one COMMIT for the orders that arrive together, each
+ *    answered after that COMMIT. With a key the order gets its own transaction, which also
+ *    records the key (a repeat waits for it and replays the answer). A coupon can back only one
+ *    open order: the partial unique index `orders_one_pending_per_coupon` decides races, per row
+ *    in a group (the loser answers COUPON_NOT_USABLE and its hold is released).
+ * 3. If step 2 fails for a definite reason the hold is released now (for a group: every order
+ *    in it gets the error and releases its hold); if the outcome is unknown (connection lost
+ *    mid-commit) the hold is left for the orphan sweep, which releases it only once Postgres
+ *    confirms the order does not exist — never oversell on a guess.
+ * Either way the transaction holds the shared inventory lock from before the hold to the commit,
+ * and a Redis that lost the inventory is rebuilt outside it (the rebuild waits for that lock).
  */
 export async function createOrder(rt: Runtime, userId: number, input: CreateOrderInput): Promise<OrderView> {
   const request = { items: input.items, couponId: input.couponId ?? null };
