@@ -11,6 +11,9 @@ import { collectDirectCalls, fastMutation } from '../src/trpc/fast-path.ts';
 import { type LeanTRPCPluginOptions, leanTRPCPlugin } from '../src/trpc/fastify-adapter.ts';
 import { adminProcedure, protectedProcedure, publicProcedure, router } from '../src/trpc/init.ts';
 
+/** When waitForAbort calls saw their signal abort. */
+export const aborted: number[] = [];
+
 export const fixtureRouter = router({
   echo: publicProcedure
     .input(z.strictObject({ n: z.number().int().min(0) }).optional())
@@ -35,6 +38,16 @@ export const fixtureRouter = router({
   bigint: publicProcedure.query(() => ({ n: 1n })),
   streamy: publicProcedure.query(() => ({ later: Promise.resolve(1) })),
   nested: router({ deep: router({ path: publicProcedure.query(() => 'deep') }) }),
+  /** Answers when its signal aborts (the client left), and records that it did. */
+  waitForAbort: publicProcedure.query(
+    ({ signal }) =>
+      new Promise((resolve) => {
+        signal?.addEventListener('abort', () => {
+          aborted.push(Date.now());
+          resolve('aborted');
+        });
+      }),
+  ),
   fastAdd: fastMutation({
     input: z.strictObject({ a: z.number(), b: z.number() }),
     rateLimited: false,

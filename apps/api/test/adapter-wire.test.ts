@@ -1,8 +1,9 @@
+import { request } from 'node:http';
 import { signToken } from '@flash/core';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
-import { ask, serveFixture } from './adapter-fixture.ts';
+import { aborted, ask, serveFixture } from './adapter-fixture.ts';
 
 // The lean adapter must answer every request exactly as tRPC's own Fastify adapter does:
 // the same status, the same body byte for byte, the same content type, vary and allow
@@ -369,6 +370,37 @@ describe.each(['production', 'development'] as const)('lean adapter vs official 
     expect(res.statusCode).toBe(500);
     expect(res.body.includes('"stack"')).toBe(nodeEnv !== 'production');
     expect(res.body).not.toContain('secret internals');
+  });
+});
+
+describe('lean adapter: the client leaving', () => {
+  it("aborts the procedures' signal, as the official adapter does", async () => {
+    const s = await createTestRuntime({
+      overrides: { NODE_ENV: 'production', AUTH_JWT_SECRET: 'w'.repeat(40) },
+    });
+    try {
+      for (const kind of ['official', 'lean'] as const) {
+        const { app } = await serveFixture(kind, s.rt);
+        const url = await app.listen({ port: 0, host: '127.0.0.1' });
+        try {
+          const before = aborted.length;
+          const req = request(`${url}/trpc/waitForAbort`);
+          req.on('error', () => {});
+          req.end();
+          // Leave once the procedure is running.
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          req.destroy();
+          for (let i = 0; i < 100 && aborted.length === before; i++) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+          expect(aborted.length, kind).toBe(before + 1);
+        } finally {
+          await app.close();
+        }
+      }
+    } finally {
+      await s.cleanup();
+    }
   });
 });
 

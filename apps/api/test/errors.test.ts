@@ -30,7 +30,7 @@ describe.each(['production', 'development'] as const)('error responses with NODE
       prefix: '/trpc',
       trpcOptions: {
         router: failingRouter,
-        createContext: contextFactory(s.rt, { verify: async () => ({ userId: 1, isAdmin: false }) }),
+        createContext: contextFactory(s.rt, { verify: () => ({ userId: 1, isAdmin: false }) }),
       },
     });
     await app.ready();

@@ -73,7 +73,7 @@ export const queueDashboardPlugin: FastifyPluginAsync<QueueDashboardOptions> = a
         : (req.headers.authorization ?? (fromCookie === undefined ? undefined : `Bearer ${fromCookie}`));
     let user: AuthUser;
     try {
-      user = await tokens.verify(header);
+      user = tokens.verify(header);
     } catch (err) {
       if (err instanceof AppError) return deny(reply, 401, 'UNAUTHORIZED');
       throw err;

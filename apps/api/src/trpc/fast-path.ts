@@ -22,7 +22,7 @@ import { mapErrors, protectedProcedure } from './init.ts';
 import { measureProcedure } from './metrics.ts';
 import { rateLimitedProcedure } from './rate-limit.ts';
 
-type AuthedContext = Context & { user: Awaited<ReturnType<Context['tokens']['verify']>> };
+type AuthedContext = Context & { user: ReturnType<Context['tokens']['verify']> };
 
 export type FastMutationSpec<TInput extends z.ZodType, TOutput> = {
   input: TInput;
@@ -65,7 +65,7 @@ function directCall<TInput extends z.ZodType, TOutput>(
   return ({ ctx, path, getRawInput }) => {
     const attempt = async (): Promise<{ ok: true; data: unknown } | { ok: false; error: TRPCError }> => {
       try {
-        const user = await ctx.tokens.verify(ctx.authorization);
+        const user = ctx.tokens.verify(ctx.authorization);
         if (spec.rateLimited) {
           await enforceRateLimit(ctx.rt, { procedure: path, userId: user.userId, ip: ctx.ip });
         }

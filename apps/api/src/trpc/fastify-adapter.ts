@@ -89,6 +89,16 @@ function abortIfUnfinished(this: ResponseWithAbort): void {
   if (!this.writableEnded) this[ABORT]?.abort();
 }
 
+/** A signal that aborts when the client leaves before the answer is complete. */
+function abortSignalFor(reply: FastifyReply): AbortSignal {
+  const abort = new AbortController();
+  const res = reply.raw as ResponseWithAbort;
+  res[ABORT] = abort;
+  if (res.closed && !res.writableEnded) abort.abort();
+  else res.on('close', abortIfUnfinished);
+  return abort.signal;
+}
+
 /** What `createContext` gets as `info`; the URL is built only if something reads it. */
 class RequestInfo implements TRPCRequestInfo {
   readonly accept = null;
@@ -96,20 +106,25 @@ class RequestInfo implements TRPCRequestInfo {
   readonly isBatchCall: boolean;
   readonly calls: Call[];
   readonly type: TRPCProcedureType | 'unknown';
-  readonly signal: AbortSignal;
   readonly #req: FastifyRequest;
+  #signal: AbortSignal | (() => AbortSignal);
   constructor(
     req: FastifyRequest,
     isBatchCall: boolean,
     calls: Call[],
     type: TRPCProcedureType | 'unknown',
-    signal: AbortSignal,
+    /** The signal, or how to make it when something first reads it. */
+    signal: AbortSignal | (() => AbortSignal),
   ) {
     this.#req = req;
     this.isBatchCall = isBatchCall;
     this.calls = calls;
     this.type = type;
-    this.signal = signal;
+    this.#signal = signal;
+  }
+  get signal(): AbortSignal {
+    if (typeof this.#signal === 'function') this.#signal = this.#signal();
+    return this.#signal;
   }
   get url(): URL {
     return new URL(this.#req.url, `${this.#req.protocol}://${this.#req.host}`);
@@ -236,10 +251,6 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
     reply: FastifyReply,
     path: string,
   ) => {
-    const abort = new AbortController();
-    const res = reply.raw as ResponseWithAbort;
-    res[ABORT] = abort;
-    res.on('close', abortIfUnfinished);
     let input: unknown;
     let ctx: inferRouterContext<TRouter> | undefined;
     let error: TRPCError;
@@ -257,7 +268,8 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
         getRawInput: async () => getRawInput(),
         result: () => input,
       };
-      const info = new RequestInfo(req, false, [call], 'mutation', abort.signal);
+      // Direct calls get no signal (they decide in one step); the context's `info` makes one if read.
+      const info = new RequestInfo(req, false, [call], 'mutation', () => abortSignalFor(reply));
       ctx = (await trpcOptions.createContext?.({ req, res: reply, info })) as inferRouterContext<TRouter>;
       const result = await direct({ ctx, path, getRawInput });
       if (result.ok) {
@@ -322,10 +334,7 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
     };
 
     // The client leaving aborts the procedures' signal, as with the Fetch `Request` of tRPC.
-    const abort = new AbortController();
-    const res = reply.raw as ResponseWithAbort;
-    res[ABORT] = abort;
-    res.on('close', abortIfUnfinished);
+    const signal = abortSignalFor(reply);
 
     try {
       // ---- request info, as tRPC's getRequestInfo builds it (errors here answer the whole request)
@@ -410,7 +419,7 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
       // Subscriptions stream (SSE); the official handler serves them.
       if (type === 'subscription') return official(req, reply, rawPath);
 
-      info = new RequestInfo(req, isBatchCall, calls, type, abort.signal);
+      info = new RequestInfo(req, isBatchCall, calls, type, signal);
       if (isBatchCall && !allowBatching) {
         throw new TRPCError({ code: 'BAD_REQUEST', message: 'Batching is not enabled on the server' });
       }
@@ -444,7 +453,7 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
             getRawInput: call.getRawInput,
             ctx,
             type: procedureType,
-            signal: abort.signal,
+            signal,
             batchIndex: call.batchIndex,
           });
           return [undefined, data];

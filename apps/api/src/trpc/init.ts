@@ -77,7 +77,7 @@ export const publicProcedure = t.procedure.use(({ ctx, path, next }) =>
 
 /** Requires a valid bearer token; narrows `ctx.user`. */
 export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
-  const user = await ctx.tokens.verify(ctx.authorization);
+  const user = ctx.tokens.verify(ctx.authorization);
   return next({ ctx: { user } });
 });
 

@@ -13,7 +13,7 @@ import { publicProcedure } from './init.ts';
  * and the limit share one. Keep it in step with protectedProcedure.
  */
 export const rateLimitedProcedure = publicProcedure.use(async ({ ctx, path, next }) => {
-  const user = await ctx.tokens.verify(ctx.authorization);
+  const user = ctx.tokens.verify(ctx.authorization);
   await enforceRateLimit(ctx.rt, { procedure: path, userId: user.userId, ip: ctx.ip });
   return next({ ctx: { user } });
 });

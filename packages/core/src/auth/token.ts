@@ -13,7 +13,8 @@ function unauthorized(message: string, cause?: unknown): AppError {
 }
 
 export type TokenVerifier = {
-  verify(authorizationHeader: string | undefined): Promise<AuthUser>;
+  /** The caller of a `Bearer` header, or throws UNAUTHORIZED. Synchronous: no I/O is involved. */
+  verify(authorizationHeader: string | undefined): AuthUser;
 };
 
 type Claims = Record<string, unknown>;
@@ -95,7 +96,7 @@ export function createTokenVerifier(secret: string, cacheSize = 50_000): TokenVe
   let older = new Map<string, Entry>();
 
   return {
-    async verify(header) {
+    verify(header) {
       if (!header) throw unauthorized('Missing bearer token');
       const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/.exec(header);
       if (!match) throw unauthorized('Malformed Authorization header; expected "Bearer <JWT>"');
