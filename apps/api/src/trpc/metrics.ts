@@ -225,6 +225,12 @@ export async function measureProcedure<R extends NextResult>(
 ): Promise<R> {
   const started = performance.now();
   const result = await next();
+  recordProcedure(rt, procedure, result, started);
+  return result;
+}
+
+/** What measureProcedure records once a call has its result (`started`: performance.now()). */
+export function recordProcedure(rt: Runtime, procedure: string, result: NextResult, started: number): void {
   const seconds = (performance.now() - started) / 1000;
   const metrics = metricsByRuntime.get(rt) ?? apiMetrics(rt);
   let outcome = 'ok';
@@ -237,7 +243,6 @@ export async function measureProcedure<R extends NextResult>(
     if (outcome !== 'INTERNAL') metrics.refusals.inc(1, procedure, outcome);
   }
   metrics.procedureDuration.observe(procedure, outcome, seconds);
-  return result;
 }
 
 function recordSuccess(metrics: ApiMetrics, procedure: string, data: unknown): void {
