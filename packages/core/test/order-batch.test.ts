@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
 import { insertOrdersSkippingTakenCoupons, type NewOrder } from '../src/order/order.repository.ts';
 import { createOrder, type OrderView } from '../src/order/order.service.ts';
+import { reconcileHolds } from '../src/order/order-expiry.service.ts';
 import { readAvailable } from '../src/product/inventory.store.ts';
 import { createProduct } from '../src/product/product.service.ts';
 import { reconcile } from '../src/reconcile/reconcile.service.ts';
@@ -242,6 +243,13 @@ describe('order.create group commit', () => {
       .execute();
   });
 
+  /** Backends of this database inside pg_sleep (a stalled insert trigger). */
+  async function sleepers(): Promise<number> {
+    const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event = 'PgSleep'`);
+    return rows[0].n as number;
+  }
+
   async function lockWaiters(): Promise<number> {
     const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity
       WHERE datname = current_database() AND wait_event_type = 'Lock'`);
@@ -317,6 +325,43 @@ describe('order.create group commit', () => {
     expect(after.status).toBe('PENDING_PAYMENT');
   });
 
+  it('a batch whose connection dies mid-insert leaves its holds to the orphan sweep, which releases them', async () => {
+    const p = await product(1_000);
+    const slow = nextUser++;
+    await admin.query(`CREATE FUNCTION stall_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.user_id = ${slow} THEN PERFORM pg_sleep(30); END IF; RETURN NEW; END $$`);
+    await admin.query(
+      'CREATE TRIGGER stall_insert BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION stall_insert()',
+    );
+    try {
+      const crowd = users(40);
+      crowd.splice(20, 0, slow);
+      const orders = Promise.allSettled(
+        crowd.map((userId) => createOrder(rt(), userId, { items: [{ productId: p.id, quantity: 1 }] })),
+      );
+      // The batch with the stalled order is inside its insert; its connection is lost there,
+      // so nobody can know whether it would have committed.
+      await expect.poll(() => sleepers()).toBe(1);
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event = 'PgSleep'`);
+      const results = await orders;
+      expect(results[20]!.status).toBe('rejected');
+      const sold = fulfilled(results);
+      await expectCommitted(sold);
+      // The failed joiners' holds are kept (an unknown outcome is never released on a guess)...
+      const { pending, holds } = await ledger(p.id);
+      expect(new Set(pending.keys())).toEqual(new Set(sold.map((o) => o.orderId)));
+      const orphans = [...holds.keys()].filter((id) => !pending.has(id));
+      expect(orphans).toHaveLength(crowd.length - sold.length);
+      // ...until the sweep finds that Postgres has no such order.
+      const swept = await reconcileHolds(rt(), { orphanAfterMs: 0 });
+      expect(swept.orphansReleased).toBe(orphans.length);
+      await expectConsistent(p.id, 1_000);
+    } finally {
+      await admin.query('DROP TRIGGER stall_insert ON orders; DROP FUNCTION stall_insert()');
+    }
+  });
+
   it('Redis loses its inventory before a crowd: the joiners leave their batch, one rebuild, no deadlock', async () => {
     const p = await product(150);
     await createOrder(rt(), nextUser++, { items: [{ productId: p.id, quantity: 10 }] });
@@ -344,13 +389,7 @@ describe('order.create group commit', () => {
       const crowd = users(150);
       crowd.splice(75, 0, slow);
       const firstWave = Promise.allSettled(crowd.map(buy));
-      await expect
-        .poll(async () => {
-          const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND wait_event = 'PgSleep'`);
-          return rows[0].n;
-        })
-        .toBe(1);
+      await expect.poll(() => sleepers()).toBe(1);
       // Redis loses the inventory while that batch's holds are not committed; a second wave
       // finds it not loaded and rebuilds it, which must wait for that batch.
       await loseRedisInventory();
