@@ -22,6 +22,9 @@ type Claims = Record<string, unknown>;
 const isObject = (value: unknown): value is Claims =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** Header segments already decoded and accepted (the check depends on nothing else). */
+const ACCEPTED_HEADERS = new Set<string>();
+
 function decodeSegment(segment: string): unknown {
   return JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
 }
@@ -35,16 +38,21 @@ function decodeSegment(segment: string): unknown {
 function verifyHs256(token: string, key: KeyObject): Claims {
   const firstDot = token.indexOf('.');
   const lastDot = token.lastIndexOf('.');
-  let header: unknown;
-  try {
-    header = decodeSegment(token.slice(0, firstDot));
-  } catch (err) {
-    throw unauthorized('Invalid token', err);
+  const headerSegment = token.slice(0, firstDot);
+  if (!ACCEPTED_HEADERS.has(headerSegment)) {
+    let header: unknown;
+    try {
+      header = decodeSegment(headerSegment);
+    } catch (err) {
+      throw unauthorized('Invalid token', err);
+    }
+    // Pinned algorithm. `crit` extensions (among them unencoded payloads, b64) are not supported;
+    // without `crit`, jose ignores `b64` too.
+    if (!isObject(header) || header.alg !== 'HS256' || header.crit !== undefined)
+      throw unauthorized('Invalid token');
+    // Every token of one issuer carries the same header: decode it once, not per token.
+    if (ACCEPTED_HEADERS.size < 16) ACCEPTED_HEADERS.add(headerSegment);
   }
-  // Pinned algorithm. `crit` extensions (among them unencoded payloads, b64) are not supported;
-  // without `crit`, jose ignores `b64` too.
-  if (!isObject(header) || header.alg !== 'HS256' || header.crit !== undefined)
-    throw unauthorized('Invalid token');
   const expected = createHmac('sha256', key).update(token.slice(0, lastDot)).digest();
   const signature = Buffer.from(token.slice(lastDot + 1), 'base64url');
   if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) {
