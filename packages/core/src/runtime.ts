@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
-import { createDb, type Db } from './db/client.ts';
+import { createDb, type Db, DEFAULT_DB_POOL_SIZE } from './db/client.ts';
 import { createOrderBatcher, type OrderBatcher } from './order/order.batch.ts';
 import { createQueues, type Queues } from './queue/queues.ts';
 import { connectRedis, type Redis } from './redis/client.ts';
@@ -39,7 +39,12 @@ export async function createRuntime(
   registerScripts(redis);
   const keys = createKeys(config.redisKeyPrefix);
   const queues = createQueues(redis, keys.bullPrefix);
-  const orderBatcher = createOrderBatcher(db);
+  // Order batches take at most a quarter of the pool (two of the default twenty): payments,
+  // charges, keyed orders and an inventory rebuild (two connections) always find one.
+  const poolSize = options.dbPoolSize ?? DEFAULT_DB_POOL_SIZE;
+  const orderBatcher = createOrderBatcher(db, {
+    maxInFlight: Math.max(1, Math.min(2, Math.floor(poolSize / 4))),
+  });
   return {
     config,
     db,

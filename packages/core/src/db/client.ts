@@ -8,6 +8,9 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 export type Db = Kysely<Database>;
 
+/** Connections per process unless the caller asks for another number. */
+export const DEFAULT_DB_POOL_SIZE = 20;
+
 export type DbOptions = {
   /** Pool size; Postgres does the locking, so a modest pool per process is enough. */
   max?: number;
@@ -19,7 +22,7 @@ export type DbOptions = {
 export function createDb(databaseUrl: string, options: DbOptions = {}): Db {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
-    max: options.max ?? 20,
+    max: options.max ?? DEFAULT_DB_POOL_SIZE,
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 2000,
     idleTimeoutMillis: 30_000,
     application_name: options.applicationName ?? 'flash-sale',
