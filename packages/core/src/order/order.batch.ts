@@ -123,7 +123,8 @@ export function createOrderBatcher(db: Db, options: OrderBatcherOptions = {}): O
         if (batch.orders.length > 0) inserted = await insertOrdersSkippingTakenCoupons(trx, batch.orders);
       });
     } catch (err) {
-      // Before the lock: joiners still waiting in `join` get the error and hold nothing.
+      // Before the lock, joiners still waiting in `join` get the error and hold nothing; after
+      // it, every submitted order gets it (the caller tells a rollback from an unknown outcome).
       closeBatch(batch);
       batch.ready.reject(err);
       for (const order of batch.orders) order.outcome.reject(err);
@@ -155,15 +156,21 @@ export function createOrderBatcher(db: Db, options: OrderBatcherOptions = {}): O
 
   const ticketFor = (batch: Batch): OrderBatchTicket => {
     let used = false;
-    const finish = () => {
+    const use = () => {
       if (used) throw new Error('An order batch ticket was used twice');
       used = true;
+    };
+    const finish = () => {
       batch.active--;
       if (batch.closed && batch.active === 0) batch.drained.resolve();
     };
     return {
-      leave: finish,
+      leave() {
+        use();
+        finish();
+      },
       submit(row, lines) {
+        use();
         const outcome = Promise.withResolvers<BatchedOrderOutcome>();
         batch.orders.push({ row, lines, outcome });
         finish();
