@@ -31,37 +31,34 @@
 ]]
 --!include lib/gcra.lua
 local nowMs = tonumber(ARGV[2])
-local limits = {}
-for i, slot in ipairs({3, 5}) do
-  local interval = tonumber(ARGV[slot])
-  local burst = tonumber(ARGV[slot + 1])
-  -- `not (x >= 0)` also refuses NaN. A caller bug must never switch a limit off silently.
-  if nowMs == nil or nowMs ~= nowMs or interval == nil or not (interval >= 0) or (interval > 0 and (burst == nil or not (burst >= 1))) then
-    return redis.error_reply('ERR issueCoupon: now, intervals and bursts must be numbers, interval >= 0, burst >= 1')
-  end
-  limits[i] = {key = KEYS[3 + i], interval = interval, burst = burst}
+local userInterval, userBurst = tonumber(ARGV[3]), tonumber(ARGV[4])
+local ipInterval, ipBurst = tonumber(ARGV[5]), tonumber(ARGV[6])
+-- `not (x >= 0)` also refuses NaN. A caller bug must never switch a limit off silently.
+if nowMs == nil or nowMs ~= nowMs
+  or userInterval == nil or not (userInterval >= 0) or (userInterval > 0 and (userBurst == nil or not (userBurst >= 1)))
+  or ipInterval == nil or not (ipInterval >= 0) or (ipInterval > 0 and (ipBurst == nil or not (ipBurst >= 1))) then
+  return redis.error_reply('ERR issueCoupon: now, intervals and bursts must be numbers, interval >= 0, burst >= 1')
 end
 local nowUs = nowMs * 1000
-local refusedBy, refusedFor = 0, 0
-for i, limit in ipairs(limits) do
-  if limit.interval > 0 then
-    local nextTat, retryAfterMs = gcra_check(limit.key, nowUs, limit.interval, limit.burst)
-    if nextTat == nil then
-      if retryAfterMs > refusedFor then
-        refusedBy, refusedFor = i, retryAfterMs
-      end
-    else
-      limit.nextTat = nextTat
-    end
-  end
+local userTat, userWait, ipTat, ipWait = false, 0, false, 0
+if userInterval > 0 then
+  userTat, userWait = gcra_check(KEYS[4], nowUs, userInterval, userBurst)
 end
-if refusedBy > 0 then
-  return {6, refusedFor, refusedBy}
+if ipInterval > 0 then
+  ipTat, ipWait = gcra_check(KEYS[5], nowUs, ipInterval, ipBurst)
 end
-for _, limit in ipairs(limits) do
-  if limit.nextTat then
-    gcra_commit(limit.key, nowUs, limit.nextTat)
+-- nil = refused (false = that limit is off). The limit that frees up last is named.
+if userTat == nil or ipTat == nil then
+  if ipTat == nil and (userTat ~= nil or ipWait > userWait) then
+    return {6, ipWait, 2}
   end
+  return {6, userWait, 1}
+end
+if userTat then
+  gcra_commit(KEYS[4], nowUs, userTat)
+end
+if ipTat then
+  gcra_commit(KEYS[5], nowUs, ipTat)
 end
 
 local meta = redis.call('HMGET', KEYS[1], 'total', 'startsAt', 'endsAt')
