@@ -12,7 +12,7 @@
 
   ARGV[1] userId (positive integer)
   ARGV[2] now (ms epoch): the issue time checked against the window and recorded
-  ARGV[3], ARGV[4] user limit: interval (µs per request) and burst; interval 0 = no limit
+  ARGV[3], ARGV[4] user limit: interval (µs per request, >= 1) and burst (>= 1), or 'off'
   ARGV[5], ARGV[6] address limit, the same way
 
   The rate limits are checked first, in this same step, because their keys share the coupon's
@@ -31,34 +31,14 @@
 ]]
 --!include lib/gcra.lua
 local nowMs = tonumber(ARGV[2])
-local userInterval, userBurst = tonumber(ARGV[3]), tonumber(ARGV[4])
-local ipInterval, ipBurst = tonumber(ARGV[5]), tonumber(ARGV[6])
--- `not (x >= 0)` also refuses NaN. A caller bug must never switch a limit off silently.
-if nowMs == nil or nowMs ~= nowMs
-  or userInterval == nil or not (userInterval >= 0) or (userInterval > 0 and (userBurst == nil or not (userBurst >= 1)))
-  or ipInterval == nil or not (ipInterval >= 0) or (ipInterval > 0 and (ipBurst == nil or not (ipBurst >= 1))) then
-  return redis.error_reply('ERR issueCoupon: now, intervals and bursts must be numbers, interval >= 0, burst >= 1')
+local userInterval, userBurst = gcra_limit(ARGV[3], ARGV[4])
+local ipInterval, ipBurst = gcra_limit(ARGV[5], ARGV[6])
+if nowMs == nil or nowMs ~= nowMs or userInterval == nil or ipInterval == nil then
+  return redis.error_reply("ERR issueCoupon: now must be a number; each limit 'off' or interval and burst >= 1")
 end
-local nowUs = nowMs * 1000
-local userTat, userWait, ipTat, ipWait = false, 0, false, 0
-if userInterval > 0 then
-  userTat, userWait = gcra_check(KEYS[4], nowUs, userInterval, userBurst)
-end
-if ipInterval > 0 then
-  ipTat, ipWait = gcra_check(KEYS[5], nowUs, ipInterval, ipBurst)
-end
--- nil = refused (false = that limit is off). The limit that frees up last is named.
-if userTat == nil or ipTat == nil then
-  if ipTat == nil and (userTat ~= nil or ipWait > userWait) then
-    return {6, ipWait, 2}
-  end
-  return {6, userWait, 1}
-end
-if userTat then
-  gcra_commit(KEYS[4], nowUs, userTat)
-end
-if ipTat then
-  gcra_commit(KEYS[5], nowUs, ipTat)
+local wait, limit = gcra_both(nowMs * 1000, KEYS[4], userInterval, userBurst, KEYS[5], ipInterval, ipBurst)
+if wait ~= 0 then
+  return {6, wait, limit}
 end
 
 local meta = redis.call('HMGET', KEYS[1], 'total', 'startsAt', 'endsAt')

@@ -70,6 +70,27 @@ describe('rate limits per user', () => {
     expectRateLimited(await call(s.app, 'mutation', path, body, u.token));
   });
 
+  it('limits coupon.issue per coupon, and a flood of made-up coupon ids per procedure', async () => {
+    const u = await user();
+    // Each live coupon has its own allowance: 3 calls on each of two coupons all pass the limit.
+    const [a, b] = [await coupon(), await coupon()];
+    for (const couponId of [a, a, a, b, b, b]) {
+      expect((await call(s.app, 'mutation', 'coupon.issue', { couponId }, u.token)).status).not.toBe(429);
+    }
+    // Unknown ids reach Postgres, so there the procedure-wide limit applies as well.
+    const other = await user();
+    const answers = [];
+    for (let i = 0; i < 8; i++) {
+      answers.push(await call(s.app, 'mutation', 'coupon.issue', { couponId: 900_000 + i }, other.token));
+    }
+    expect(answers.slice(0, 3).map((r) => r.body.error.data.appCode)).toEqual([
+      'COUPON_NOT_FOUND',
+      'COUPON_NOT_FOUND',
+      'COUPON_NOT_FOUND',
+    ]);
+    for (const r of answers.slice(3)) expectRateLimited(r);
+  });
+
   it('says when to retry in a Retry-After header too', async () => {
     const u = await user();
     const pay = () =>

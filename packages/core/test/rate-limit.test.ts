@@ -21,11 +21,21 @@ beforeAll(async () => {
 });
 afterAll(() => env.cleanup());
 
-/** Runs the script for one key: 10 per second (100 ms apart), `burst` at once. */
-const hit = (key: string, nowMs: number, burst = 5, intervalUs = 100_000) =>
-  runScript(env.rt.redis, 'rateLimit', [key], [nowMs, intervalUs, burst]) as Promise<[number, number]>;
+/**
+ * Runs the script with one limit on (as the user limit; the address limit off): 10 per second
+ * (100 ms apart), `burst` at once. Answers [code, retryAfterMs].
+ */
+const hit = async (key: string, nowMs: number, burst = 5, intervalUs = 100_000) => {
+  const [code, wait] = (await runScript(
+    env.rt.redis,
+    'rateLimit',
+    [key, `${key}:unused`],
+    [nowMs, intervalUs, burst, 'off', 0],
+  )) as [number, number, number];
+  return [code, wait];
+};
 
-describe('scripts/lua/rateLimit-1.lua (GCRA)', () => {
+describe('scripts/lua/rateLimit-2.lua and lib/gcra.lua (GCRA)', () => {
   it('allows the burst at once, then refuses with the time until the next slot', async () => {
     const key = freshKey();
     for (let i = 0; i < 5; i++) expect(await hit(key, T0)).toEqual([ALLOWED, 0]);
@@ -98,48 +108,81 @@ describe('scripts/lua/rateLimit-1.lua (GCRA)', () => {
   it('answers an error for bad arguments instead of letting requests through', async () => {
     const key = freshKey();
     for (const args of [
-      ['x', 100_000, 5],
-      ['nan', 100_000, 5],
-      [T0, 0, 5],
-      [T0, 'nan', 5],
-      [T0, 100_000, 0],
-      [T0, 100_000, 'x'],
+      ['x', 100_000, 5, 'off', 0],
+      ['nan', 100_000, 5, 'off', 0],
+      [T0, 0, 5, 'off', 0],
+      [T0, 'nan', 5, 'off', 0],
+      [T0, 100_000, 0, 'off', 0],
+      [T0, 100_000, 'x', 'off', 0],
+      // 0 is not "off": only the word switches a limit off.
+      [T0, 100_000, 5, 0, 0],
+      [T0, 'off', 0, 100_000, 'x'],
     ]) {
-      await expect(runScript(env.rt.redis, 'rateLimit', [key], args)).rejects.toThrow(/rateLimit/);
+      await expect(runScript(env.rt.redis, 'rateLimit', [key, `${key}:b`], args)).rejects.toThrow(
+        /rateLimit/,
+      );
     }
-    expect(await env.rt.redis.exists(key)).toBe(0);
+    expect(await env.rt.redis.exists(key, `${key}:b`)).toBe(0);
   });
 });
 
 describe('consumeRateLimits', () => {
   const limit = (perSecond: number, burst: number): RateLimit => ({ perSecond, burst });
+  const pair = (user: RateLimit, ip: RateLimit) => {
+    const key = freshKey();
+    return { user: { key, limit: user }, ip: { key: `${key}:ip`, limit: ip } };
+  };
 
-  it('checks several limiters in one pipeline, each on its own', async () => {
-    const a = { key: freshKey(), limit: limit(10, 2) };
-    const b = { key: freshKey(), limit: limit(10, 1) };
-    const off = { key: freshKey(), limit: limit(0, 1) };
-    expect(await consumeRateLimits(env.rt.redis, [a, b, off], T0)).toEqual([
-      { allowed: true },
-      { allowed: true },
-      { allowed: true },
-    ]);
-    expect(await consumeRateLimits(env.rt.redis, [a, b, off], T0)).toEqual([
-      { allowed: true },
-      { allowed: false, retryAfterMs: 100 },
-      { allowed: true },
-    ]);
-    // A limit that is off is never sent to Redis.
-    expect(await env.rt.redis.exists(off.key)).toBe(0);
+  it('checks the user and the address limit in one call; a refused call is counted by neither', async () => {
+    const checks = pair(limit(10, 2), limit(10, 3));
+    expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({ allowed: true });
+    expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({ allowed: true });
+    expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({
+      allowed: false,
+      limit: 'user',
+      retryAfterMs: 100,
+    });
+    // The address limit did not count the refused call: with a fresh user it has one call left.
+    const other = { ...checks, user: { key: freshKey(), limit: limit(10, 2) } };
+    expect(await consumeRateLimits(env.rt.redis, other, T0)).toEqual({ allowed: true });
+    expect(await consumeRateLimits(env.rt.redis, other, T0)).toEqual({
+      allowed: false,
+      limit: 'ip',
+      retryAfterMs: 100,
+    });
+  });
+
+  it('names the limit that frees up last when both refuse', async () => {
+    const checks = pair(limit(10, 1), limit(2, 1));
+    expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({ allowed: true });
+    expect(await consumeRateLimits(env.rt.redis, checks, T0 + 50)).toEqual({
+      allowed: false,
+      limit: 'ip',
+      retryAfterMs: 450,
+    });
+  });
+
+  it('leaves a limit that is off out, and does not ask Redis when both are off', async () => {
+    const userOnly = pair(limit(10, 1), limit(0, 1));
+    expect(await consumeRateLimits(env.rt.redis, userOnly, T0)).toEqual({ allowed: true });
+    expect((await consumeRateLimits(env.rt.redis, userOnly, T0)).allowed).toBe(false);
+    expect(await env.rt.redis.exists(userOnly.ip.key)).toBe(0);
+    const off = pair(limit(0, 1), limit(0, 1));
+    for (let i = 0; i < 3; i++)
+      expect(await consumeRateLimits(env.rt.redis, off, T0)).toEqual({ allowed: true });
+    expect(await env.rt.redis.exists(off.user.key, off.ip.key)).toBe(0);
   });
 
   it('keeps working after SCRIPT FLUSH', async () => {
-    const check = { key: freshKey(), limit: limit(1, 1) };
+    const checks = pair(limit(1, 1), limit(0, 1));
     await env.rt.redis.script('FLUSH');
-    expect(await consumeRateLimits(env.rt.redis, [check], T0)).toEqual([{ allowed: true }]);
+    expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({ allowed: true });
     await env.rt.redis.script('FLUSH');
-    expect(await consumeRateLimits(env.rt.redis, [check], T0)).toEqual([
-      { allowed: false, retryAfterMs: 1000 },
-    ]);
+    expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({
+      allowed: false,
+      limit: 'user',
+      retryAfterMs: 1000,
+    });
   });
 
   it('rounds the interval to whole microseconds, at least one', () => {

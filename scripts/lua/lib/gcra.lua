@@ -42,3 +42,52 @@ local function gcra_commit(key, now, nextTat)
   -- '%.0f': tostring would print 1.7e+15 and lose the microseconds.
   redis.call('SET', key, string.format('%.0f', nextTat), 'PX', math.ceil((nextTat - now) / 1000) + 1)
 end
+
+--[[
+  gcra_limit(interval, burst) reads one limit's arguments: the string 'off', or an interval
+  (µs per request, >= 1) and a burst (>= 1). Returns false for 'off', the interval and burst as
+  numbers when valid, or nil when malformed: the caller answers an error, because a caller bug
+  must never switch a limit off (0, NaN and garbage are malformed, not off).
+]]
+local function gcra_limit(interval, burst)
+  if interval == 'off' then
+    return false
+  end
+  interval, burst = tonumber(interval), tonumber(burst)
+  -- `not (x >= 1)` also refuses NaN, which tonumber accepts ("nan").
+  if interval == nil or burst == nil or not (interval >= 1) or not (burst >= 1) then
+    return nil
+  end
+  return interval, burst
+end
+
+--[[
+  gcra_both(nowUs, userKey, userInterval, userBurst, ipKey, ipInterval, ipBurst) checks a
+  caller's user limit and address limit together (an interval of false = that limit is off)
+  and counts the call in both only when both allow it: a refused call is counted by neither.
+  Returns 0 when allowed, or the wait in ms and which limit refused (1 user, 2 address; when
+  both refuse, the one that frees up last).
+]]
+local function gcra_both(nowUs, userKey, userInterval, userBurst, ipKey, ipInterval, ipBurst)
+  local userTat, userWait, ipTat, ipWait = false, 0, false, 0
+  if userInterval then
+    userTat, userWait = gcra_check(userKey, nowUs, userInterval, userBurst)
+  end
+  if ipInterval then
+    ipTat, ipWait = gcra_check(ipKey, nowUs, ipInterval, ipBurst)
+  end
+  -- nil = refused (false = off).
+  if userTat == nil or ipTat == nil then
+    if ipTat == nil and (userTat ~= nil or ipWait > userWait) then
+      return ipWait, 2
+    end
+    return userWait, 1
+  end
+  if userTat then
+    gcra_commit(userKey, nowUs, userTat)
+  end
+  if ipTat then
+    gcra_commit(ipKey, nowUs, ipTat)
+  end
+  return 0
+end

@@ -1,5 +1,5 @@
 import { AppError, AppErrorCode } from '../errors.ts';
-import { callerLimits, rateLimitedError } from '../rate-limit/rate-limit.service.ts';
+import { callerLimits, enforceRateLimit, rateLimitedError } from '../rate-limit/rate-limit.service.ts';
 import type { Runtime } from '../runtime.ts';
 import { findCouponCached, rememberCoupon } from './coupon.cache.ts';
 import {
@@ -71,7 +71,13 @@ export async function issueCoupon(
     requestCouponDrain(rt, couponId);
     return { couponId, status: 'ISSUED', issuedAt: new Date(nowMs).toISOString() };
   }
-  if (result === IssueCouponResult.NOT_LOADED) return notLoaded(rt, couponId, nowMs);
+  if (result === IssueCouponResult.NOT_LOADED) {
+    // The one path that reaches Postgres. The script's limits are per coupon, so a caller could
+    // send each call to another unknown id with a fresh allowance: here the procedure-wide
+    // limits apply too, and a flood of made-up ids costs Postgres a bounded rate per caller.
+    if (caller) await enforceRateLimit(rt, { procedure: 'coupon.issue', userId, ip: caller.ip });
+    return notLoaded(rt, couponId, nowMs);
+  }
   throw issueRefusal(result, couponId);
 }
 

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { limitArgs } from '../rate-limit/rate-limit.store.ts';
 import type { Keys } from '../redis/keys.ts';
 import { runScript } from '../redis/scripts.ts';
 import type { CouponMeta } from './coupon.model.ts';
@@ -28,7 +29,7 @@ export const IssueCouponResult = {
 export type IssueCouponResult = (typeof IssueCouponResult)[keyof typeof IssueCouponResult];
 const ISSUE_RESULTS = new Set<unknown>(Object.values(IssueCouponResult));
 
-/** One caller's limits for the issue script: limiter subject (`u:1`, `ip:…`) and GCRA settings. */
+/** One caller's limits for the issue script: limiter subject (`u:1`, `ip:…`) and GCRA settings (interval 0 = off). */
 export type IssueLimit = { subject: string; intervalMicros: number; burst: number };
 
 /** The call was over a limit: nothing was decided or counted. */
@@ -52,7 +53,7 @@ export async function runIssueCoupon(
     redis,
     'issueCoupon',
     [keys.meta, keys.issued, keys.pending, keys.limiter(user.subject), keys.limiter(ip.subject)],
-    [args.userId, args.nowMs, user.intervalMicros, user.burst, ip.intervalMicros, ip.burst],
+    [args.userId, args.nowMs, ...limitArgs(user), ...limitArgs(ip)],
   );
   if (ISSUE_RESULTS.has(raw)) return raw as IssueCouponResult;
   if (

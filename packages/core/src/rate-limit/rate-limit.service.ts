@@ -1,12 +1,11 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import type { RateLimit } from '../config.ts';
 import { AppError, AppErrorCode, isUnavailableError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
-import { consumeRateLimits, intervalMicros } from './rate-limit.store.ts';
+import { consumeRateLimits, limitSettings } from './rate-limit.store.ts';
 
 export type RateLimitedCall = { procedure: string; userId: number; ip: string };
 
-/** One caller's limiter subjects and GCRA settings; `intervalMicros: 0` = that limit is off. */
+/** One caller's limiter subject and GCRA settings; `intervalMicros: 0` = that limit is off. */
 export type CallerLimit = { subject: string; intervalMicros: number; burst: number };
 
 /**
@@ -19,14 +18,11 @@ export function callerLimits(
   caller: { userId: number; ip: string },
 ): { user: CallerLimit; ip: CallerLimit } {
   const { user, ip } = rt.config.rateLimit;
-  const settings = (limit: RateLimit) =>
-    limit.perSecond > 0 ? { intervalMicros: intervalMicros(limit.perSecond), burst: limit.burst } : OFF;
   return {
-    user: { subject: `u:${caller.userId}`, ...settings(user) },
-    ip: { subject: addressSubject(caller.ip), ...settings(ip) },
+    user: { subject: `u:${caller.userId}`, ...limitSettings(user) },
+    ip: { subject: addressSubject(caller.ip), ...limitSettings(ip) },
   };
 }
-const OFF = { intervalMicros: 0, burst: 0 };
 
 /** RATE_LIMITED (429), saying which limit refused and when the next call fits. */
 export function rateLimitedError(limit: 'user' | 'ip', retryAfterMs: number): AppError {
@@ -51,24 +47,18 @@ export async function enforceRateLimit(
   call: RateLimitedCall,
 ): Promise<'allowed' | 'unchecked'> {
   const { user, ip } = rt.config.rateLimit;
-  const subjects = [
-    { kind: 'user' as const, key: rt.keys.rateLimit(call.procedure, `u:${call.userId}`), limit: user },
-    { kind: 'ip' as const, key: rt.keys.rateLimit(call.procedure, addressSubject(call.ip)), limit: ip },
-  ];
-  let outcomes: Awaited<ReturnType<typeof consumeRateLimits>>;
+  const checks = {
+    user: { key: rt.keys.rateLimit(call.procedure, `u:${call.userId}`), limit: user },
+    ip: { key: rt.keys.rateLimit(call.procedure, addressSubject(call.ip)), limit: ip },
+  };
+  let outcome: Awaited<ReturnType<typeof consumeRateLimits>>;
   try {
-    outcomes = await consumeRateLimits(rt.redis, subjects, rt.clock.now().getTime());
+    outcome = await consumeRateLimits(rt.redis, checks, rt.clock.now().getTime());
   } catch (err) {
     if (isUnavailableError(err)) return 'unchecked';
     throw err;
   }
-  let refusal: { kind: 'user' | 'ip'; retryAfterMs: number } | undefined;
-  outcomes.forEach((outcome, i) => {
-    if (!outcome.allowed && (!refusal || outcome.retryAfterMs > refusal.retryAfterMs)) {
-      refusal = { kind: subjects[i]!.kind, retryAfterMs: outcome.retryAfterMs };
-    }
-  });
-  if (refusal) throw rateLimitedError(refusal.kind, refusal.retryAfterMs);
+  if (!outcome.allowed) throw rateLimitedError(outcome.limit, outcome.retryAfterMs);
   return 'allowed';
 }
 

@@ -2,13 +2,15 @@ import type { Redis } from 'ioredis';
 import type { RateLimit } from '../config.ts';
 import { runScript } from '../redis/scripts.ts';
 
-/** Mirrors the first return value of scripts/lua/rateLimit-1.lua. */
+/** Mirrors the first return value of scripts/lua/rateLimit-2.lua. */
 export const RateLimitResult = { ALLOWED: 1, LIMITED: 2 } as const;
 
 /** One limiter to check: its key (rt.keys.rateLimit) and the limit that applies to it. */
 export type RateLimitCheck = { key: string; limit: RateLimit };
 
-export type RateLimitOutcome = { allowed: true } | { allowed: false; retryAfterMs: number };
+export type RateLimitOutcome =
+  | { allowed: true }
+  | { allowed: false; limit: 'user' | 'ip'; retryAfterMs: number };
 
 /** Microseconds between requests at the sustained rate; whole numbers keep the TAT exact. */
 export function intervalMicros(perSecond: number): number {
@@ -16,35 +18,44 @@ export function intervalMicros(perSecond: number): number {
 }
 
 /**
- * Checks and counts one request against several limiters in ONE round trip: one rateLimit
- * script call per limiter, all written to the connection before any reply is awaited. Each
- * limiter decides on its own (their keys live in different cluster slots, so no single script
- * may touch them all): a request refused by one limiter may still have been counted by
- * another, which errs on the side of limiting. Limits with `perSecond: 0` are off and not
- * sent. Throws what Redis throws.
- *
- * Plain calls rather than `redis.pipeline()`: an ioredis pipeline copies every script defined
- * on the connection (BullMQ's included) onto itself when it is created, which cost more than
- * the whole rest of coupon.issue (bench profile); the commands still leave in one write.
+ * A limit as the scripts take it (lib/gcra.lua): interval and burst, or 'off' (the scripts
+ * refuse 0 and garbage, so a bug never switches a limit off silently).
+ */
+export function limitArgs(limit: { intervalMicros: number; burst: number }): (string | number)[] {
+  return limit.intervalMicros > 0 ? [limit.intervalMicros, limit.burst] : ['off', 0];
+}
+
+/** A configured limit as GCRA settings; `perSecond: 0` (off) gives `intervalMicros: 0`. */
+export function limitSettings(limit: RateLimit): { intervalMicros: number; burst: number } {
+  return limit.perSecond > 0 ? { intervalMicros: intervalMicros(limit.perSecond), burst: limit.burst } : OFF;
+}
+const OFF = { intervalMicros: 0, burst: 0 };
+
+/**
+ * Checks and counts one call against a caller's user limit and address limit in ONE script
+ * call: both keys carry the procedure's hash tag. A call refused by either is counted by
+ * neither. Limits with `perSecond: 0` are off; with both off Redis is not asked. Throws what
+ * Redis throws.
  */
 export async function consumeRateLimits(
   redis: Redis,
-  checks: RateLimitCheck[],
+  checks: { user: RateLimitCheck; ip: RateLimitCheck },
   nowMs: number,
-): Promise<RateLimitOutcome[]> {
-  return Promise.all(
-    checks.map(async (check): Promise<RateLimitOutcome> => {
-      if (check.limit.perSecond <= 0) return { allowed: true };
-      const args = [nowMs, intervalMicros(check.limit.perSecond), check.limit.burst];
-      return toOutcome(await runScript(redis, 'rateLimit', [check.key], args));
-    }),
+): Promise<RateLimitOutcome> {
+  const user = limitSettings(checks.user.limit);
+  const ip = limitSettings(checks.ip.limit);
+  if (user === OFF && ip === OFF) return { allowed: true };
+  const raw = await runScript(
+    redis,
+    'rateLimit',
+    [checks.user.key, checks.ip.key],
+    [nowMs, ...limitArgs(user), ...limitArgs(ip)],
   );
-}
-
-function toOutcome(raw: unknown): RateLimitOutcome {
-  if (Array.isArray(raw) && raw.length === 2 && typeof raw[1] === 'number') {
+  if (Array.isArray(raw) && raw.length === 3 && typeof raw[1] === 'number') {
     if (raw[0] === RateLimitResult.ALLOWED) return { allowed: true };
-    if (raw[0] === RateLimitResult.LIMITED) return { allowed: false, retryAfterMs: raw[1] };
+    if (raw[0] === RateLimitResult.LIMITED && (raw[2] === 1 || raw[2] === 2)) {
+      return { allowed: false, limit: raw[2] === 1 ? 'user' : 'ip', retryAfterMs: raw[1] };
+    }
   }
   throw new Error(`rateLimit returned an unknown result: ${JSON.stringify(raw)}`);
 }

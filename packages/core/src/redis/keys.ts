@@ -50,11 +50,13 @@ export function createKeys(prefix: string) {
       loaded: `${prefix}{ranking}:loaded`,
     },
     /**
-     * GCRA state of one rate limit (see rate-limit.store.ts): one key, and one hash tag, per
-     * (procedure, subject) so limiters spread over cluster slots. `subject` is `u:<userId>` or
-     * `ip:<address>` and never contains braces.
+     * GCRA state of one rate limit (see rate-limit.store.ts) for one (procedure, subject);
+     * `subject` is `u:<userId>` or `ip:<address>` and never contains braces. A procedure's
+     * limiters share one hash tag, so a caller's user and address limits are checked in one
+     * script call; the slot's load is that procedure's call rate. (coupon.issue's limiters live
+     * in each coupon's slot instead: `coupon(id).limiter`.)
      */
-    rateLimit: (procedure: string, subject: string) => `${prefix}{rl:${procedure}:${subject}}`,
+    rateLimit: (procedure: string, subject: string) => `${prefix}{rl:${procedure}}:${subject}`,
     /** BullMQ takes its own prefix (it must not share ioredis' keyPrefix). */
     bullPrefix: `${prefix}bull`,
   };
