@@ -330,13 +330,14 @@ let bareUser = 1;
 /** Rounds of coupon.issue so far: each round mints tokens for users of its own. */
 const issueRounds = { 'coupon.issue': 0, 'coupon.issue.official': 0 };
 
-async function bareRow(ctx: Ctx): Promise<void> {
+async function bareRow(ctx: Ctx, withLimits = false): Promise<void> {
   const couponId = ctx.coupons.bare;
+  const id = withLimits ? 'bare.limited' : 'bare';
   await withChild(
-    startServer('bare', 'loadtests/bench/bare-server.ts', {
+    startServer(id, 'loadtests/bench/bare-server.ts', {
       env: ctx.run.env,
-      args: [String(couponId)],
-      nodeArgs: nodeArgsFor('bare'),
+      args: [String(couponId), ...(withLimits ? ['--limits'] : [])],
+      nodeArgs: nodeArgsFor(id),
     }),
     async (server) => {
       const stats = await measure(
@@ -347,7 +348,21 @@ async function bareRow(ctx: Ctx): Promise<void> {
       );
       addRow(
         ctx,
-        statsRow('bare', 'bare Fastify route + same Lua script', 'ceiling', stats, 'no tRPC, no auth'),
+        withLimits
+          ? statsRow(
+              id,
+              'bare route + same Lua script with the caller’s rate limits',
+              'reference',
+              stats,
+              'the Redis work of coupon.issue, without the API layer',
+            )
+          : statsRow(
+              id,
+              'bare Fastify route + same Lua script',
+              'ceiling',
+              stats,
+              'no tRPC, no auth, no limits',
+            ),
       );
     },
   );
@@ -611,6 +626,7 @@ async function main(): Promise<void> {
       ['worker.drain', () => drainRow(ctx)],
       ['lua', () => luaRow(ctx)],
       ['bare', () => bareRow(ctx)],
+      ['bare.limited', () => bareRow(ctx, true)],
       ['naive', () => naiveRow(ctx)],
       ['coupon.issue', couponIssueRow('coupon.issue', ctx)],
       ['coupon.issue.official', couponIssueRow('coupon.issue.official', ctx)],
