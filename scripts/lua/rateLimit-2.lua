@@ -1,0 +1,29 @@
+--[[
+  Checks one call against its caller's user limit and address limit for one procedure, and
+  counts it in both only when both allow it (GCRA, lib/gcra.lua). Both keys carry the
+  procedure's hash tag ({rl:<procedure>}), so one round trip decides both.
+
+  KEYS[1] the caller's user limiter     string: TAT in µs since the epoch (lib/gcra.lua)
+  KEYS[2] the caller's address limiter
+
+  ARGV[1] now (ms epoch, the caller's clock)
+  ARGV[2], ARGV[3] user limit: interval (µs per request, >= 1) and burst (>= 1), or 'off'
+  ARGV[4], ARGV[5] address limit, the same way
+
+  Returns {code, retryAfterMs, limit}; code is mirrored in RateLimitResult (rate-limit.store.ts):
+    {1, 0, 0}  ALLOWED  counted by both limits
+    {2, n, l}  LIMITED  counted by neither; the next call fits in n ms; l = 1 user, 2 address
+  Malformed arguments answer an error (a caller bug must never switch a limit off).
+]]
+--!include lib/gcra.lua
+local nowMs = tonumber(ARGV[1])
+local userInterval, userBurst = gcra_limit(ARGV[2], ARGV[3])
+local ipInterval, ipBurst = gcra_limit(ARGV[4], ARGV[5])
+if nowMs == nil or nowMs ~= nowMs or userInterval == nil or ipInterval == nil then
+  return redis.error_reply("ERR rateLimit: now must be a number; each limit 'off' or interval and burst >= 1")
+end
+local wait, limit = gcra_both(nowMs * 1000, KEYS[1], userInterval, userBurst, KEYS[2], ipInterval, ipBurst)
+if wait == 0 then
+  return {1, 0, 0}
+end
+return {2, wait, limit}
