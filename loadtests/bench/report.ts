@@ -160,7 +160,7 @@ Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m
 Postgres run on the same machine, and so does the load generator (autocannon, in the runner
 process, competing with the server for the ${m.cpus} cores).${
     m.loadAverage
-      ? ` The 1-minute load average was ${m.loadAverage.start.toFixed(1)} when the run started and ${m.loadAverage.end.toFixed(1)} when it ended${m.loadAverage.start > 1.5 || m.loadAverage.end > 3 ? ' (other work was running on the machine: absolute numbers are low, the server-CPU column is steadier)' : ''}.`
+      ? ` The 1-minute load average was ${m.loadAverage.start.toFixed(1)} when the run started and ${m.loadAverage.end.toFixed(1)} when it ended (it counts the benchmark's own processes, about 2 while a row runs; the CPU columns are steadier than req/s when other work shares the machine).`
       : ''
   }
 
