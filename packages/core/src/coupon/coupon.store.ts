@@ -115,7 +115,7 @@ export async function readPending(redis: Redis, keys: CouponKeys, count: number)
       else if (fields[i] === 't') issuedAtMs = Number(fields[i + 1]);
     }
     if (!Number.isSafeInteger(userId) || userId <= 0 || !Number.isSafeInteger(issuedAtMs)) {
-      // Only issueCoupon-3.lua writes this stream; anything else is corruption worth stopping for.
+      // Only issueCoupon-5.lua writes this stream; anything else is corruption worth stopping for.
       throw new Error(`malformed pending issuance ${id} in ${keys.pending}: ${JSON.stringify(fields)}`);
     }
     return { id, userId, issuedAtMs };
