@@ -22,6 +22,8 @@ export type BenchRow = {
   serverCpuUs?: number;
   /** The benchmark's own process (autocannon) per request; it shares the cores with the server. */
   loadgenCpuUs?: number;
+  /** Every Postgres process of the machine, per request. */
+  postgresCpuUs?: number;
   /** CPU redis-server spent per request in the measured window, µs (Redis is shared). */
   redisCpuUs?: number;
   note?: string;
@@ -116,13 +118,13 @@ function ratio(n: number | null): string {
 
 export function renderTable(report: BenchReport): string {
   const lines = [
-    '| what | throughput | p50 ms | p95 ms | p99 ms | errors | vs bare route | vs naive | server CPU µs/req | Redis CPU µs/req | load generator CPU µs/req |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| what | throughput | p50 ms | p95 ms | p99 ms | errors | vs bare route | vs naive | server CPU µs/req | Redis CPU µs/req | Postgres CPU µs/req | load generator CPU µs/req |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of report.rows) {
     const label = r.note ? `${r.label}<br><sub>${r.note}</sub>` : r.label;
     lines.push(
-      `| ${label} | ${fmt.rps(r.rps)} ${r.unit} | ${fmt.ms(r.p50)} | ${fmt.ms(r.p95)} | ${fmt.ms(r.p99)} | ${r.errors} | ${ratio(r.vsBare)} | ${ratio(r.vsNaive)} | ${us(r.serverCpuUs)} | ${us(r.redisCpuUs)} | ${us(r.loadgenCpuUs)} |`,
+      `| ${label} | ${fmt.rps(r.rps)} ${r.unit} | ${fmt.ms(r.p50)} | ${fmt.ms(r.p95)} | ${fmt.ms(r.p99)} | ${r.errors} | ${ratio(r.vsBare)} | ${ratio(r.vsNaive)} | ${us(r.serverCpuUs)} | ${us(r.redisCpuUs)} | ${us(r.postgresCpuUs)} | ${us(r.loadgenCpuUs)} |`,
     );
   }
   return lines.join('\n');

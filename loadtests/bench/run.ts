@@ -18,7 +18,16 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { connectRedis, createKeys, type Keys, type Redis } from '@flash/core';
 import { IssueCouponResult, runIssueCoupon } from '@flash/core/coupon/coupon.store';
-import { type Child, cpuTimeMs, ROOT, startApi, startServer, startWorker } from '../lib/children.ts';
+import {
+  type Child,
+  cpuTimeMs,
+  postgresCpuMs,
+  postgresCpuSinceMs,
+  ROOT,
+  startApi,
+  startServer,
+  startWorker,
+} from '../lib/children.ts';
 import { apiClient } from '../lib/client.ts';
 import { createRunEnv, type RunEnv } from '../lib/env.ts';
 import {
@@ -105,7 +114,7 @@ function okCount(stats: LoadStats): number {
 function addRow(ctx: Ctx, row: Omit<BenchRow, 'vsBare' | 'vsNaive'>): void {
   ctx.rows.push({ ...row, vsBare: null, vsNaive: null });
   log(
-    `${row.label}: ${fmt.rps(row.rps)} ${row.unit}, p50 ${fmt.ms(row.p50)} ms, p99 ${fmt.ms(row.p99)} ms, errors ${row.errors}, server CPU ${Math.round(row.serverCpuUs ?? Number.NaN)} µs/req, Redis CPU ${Math.round(row.redisCpuUs ?? Number.NaN)} µs/req, load generator CPU ${Math.round(row.loadgenCpuUs ?? Number.NaN)} µs/req`,
+    `${row.label}: ${fmt.rps(row.rps)} ${row.unit}, p50 ${fmt.ms(row.p50)} ms, p99 ${fmt.ms(row.p99)} ms, errors ${row.errors}, server CPU ${Math.round(row.serverCpuUs ?? Number.NaN)} µs/req, Redis CPU ${Math.round(row.redisCpuUs ?? Number.NaN)} µs/req, load generator CPU ${Math.round(row.loadgenCpuUs ?? Number.NaN)} µs/req, Postgres CPU ${Math.round(row.postgresCpuUs ?? Number.NaN)} µs/req`,
   );
 }
 
@@ -132,6 +141,7 @@ function statsRow(
     statusCounts: stats.statusCounts,
     serverCpuUs: stats.serverCpuUs,
     loadgenCpuUs: stats.loadgenCpuUs,
+    postgresCpuUs: stats.postgresCpuUs,
     redisCpuUs: stats.redisCpuUs,
     note,
     vsBare: null,
@@ -150,10 +160,12 @@ async function measure(
   const base = { url: server.url, connections: CONNECTIONS, next };
   const warm = await runLoad({ ...base, durationSec: WARMUP, amount: extra.warmupAmount });
   const cpu = { server: cpuTimeMs(server.process.pid), redis: cpuTimeMs(ctx.redisPid) };
+  const postgres = postgresCpuMs();
   const loadgen = process.cpuUsage();
   const stats: Measured = await runLoad({ ...base, durationSec: DURATION, amount: extra.amount });
   const spent = process.cpuUsage(loadgen);
   stats.loadgenCpuUs = (spent.user + spent.system) / stats.requests;
+  stats.postgresCpuUs = (postgresCpuSinceMs(postgres) * 1000) / stats.requests;
   stats.serverCpuUs = ((cpuTimeMs(server.process.pid) - cpu.server) * 1000) / stats.requests;
   stats.redisCpuUs = ((cpuTimeMs(ctx.redisPid) - cpu.redis) * 1000) / stats.requests;
   stats.okWithWarmup = okCount(warm) + okCount(stats);
@@ -173,6 +185,8 @@ type Measured = LoadStats & {
   redisCpuUs?: number;
   /** This process (autocannon) per request: it shares the machine's cores with the server. */
   loadgenCpuUs?: number;
+  /** Every Postgres process of the machine per request. */
+  postgresCpuUs?: number;
   okWithWarmup?: number;
 };
 

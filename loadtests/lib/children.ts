@@ -1,7 +1,7 @@
 // Starts the service's processes (and the bench's own servers) as children, the way
 // `pnpm start` runs them, and stops them again. Output is kept for error messages only.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -141,6 +141,34 @@ export function cpuTimesMs(pid: number | undefined): { user: number; system: num
   } catch {
     return { user: Number.NaN, system: Number.NaN };
   }
+}
+
+/**
+ * CPU time so far of every Postgres process on the machine (postmaster, backends, WAL writer,
+ * checkpointer), by pid. Postgres runs a process per connection, so a row's share is the sum
+ * of the differences between two snapshots (see postgresCpuSinceMs).
+ */
+export function postgresCpuMs(): Map<number, number> {
+  const byPid = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
+    } catch {
+      continue;
+    }
+    const ms = cpuTimeMs(pid);
+    if (Number.isFinite(ms)) byPid.set(pid, ms);
+  }
+  return byPid;
+}
+
+/** Postgres CPU in ms since `before` (a process that ended in between is not counted). */
+export function postgresCpuSinceMs(before: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, ms] of postgresCpuMs()) total += ms - (before.get(pid) ?? 0);
+  return total;
 }
 
 /** USER_HZ: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)). */
