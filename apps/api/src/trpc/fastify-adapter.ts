@@ -166,6 +166,46 @@ function firstValue(value: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The inputs of a request by call index, as tRPC's getRequestInfo reads them: one JSON text,
+ * each call's input deserialized on its own; malformed JSON (or a batch input that is not an
+ * object) is a BAD_REQUEST of the whole request.
+ */
+function parseInputs(
+  text: string | undefined,
+  isBatchCall: boolean,
+  callCount: number,
+  deserialize: (input: unknown) => unknown,
+): Record<number, unknown> {
+  try {
+    const acc: Record<number, unknown> = Object.create(null);
+    const raw: unknown = text ? JSON.parse(text) : undefined;
+    if (raw === undefined) return acc;
+    if (!isBatchCall) {
+      acc[0] = deserialize(raw);
+      return acc;
+    }
+    if (!isObject(raw)) {
+      throw new TRPCError({
+        code: 'BAD_REQUEST',
+        message: '"input" needs to be an object when doing a batch call',
+      });
+    }
+    for (let index = 0; index < callCount; index++) {
+      const input = raw[index];
+      if (input !== undefined) acc[index] = deserialize(input);
+    }
+    return acc;
+  } catch (cause) {
+    if (cause instanceof TRPCError) throw cause;
+    throw new TRPCError({
+      code: 'BAD_REQUEST',
+      message: cause instanceof Error ? cause.message : 'Invalid input',
+      cause,
+    });
+  }
+}
+
 function decodePath(path: string): string {
   try {
     return decodeURIComponent(path);
@@ -230,19 +270,7 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
   const official = (req: FastifyRequest, reply: FastifyReply, path: string) =>
     fastifyRequestHandler({ ...trpcOptions, req, res: reply, path });
   const directMutations = opts.directMutations ?? {};
-
-  const parseJson = (text: string | undefined): unknown => {
-    if (!text) return undefined;
-    try {
-      return config.transformer.input.deserialize(JSON.parse(text));
-    } catch (cause) {
-      throw new TRPCError({
-        code: 'BAD_REQUEST',
-        message: cause instanceof Error ? cause.message : 'Invalid input',
-        cause,
-      });
-    }
-  };
+  const deserialize = config.transformer.input.deserialize;
 
   /** A single call of a direct mutation: what the general path below does for it, minus the chain. */
   const runDirect = async (
@@ -256,8 +284,12 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
     let error: TRPCError;
     // Errors of the request rather than of the call (as tRPC reports them) name no path or input.
     let requestLevel = false;
+    let inputRead = false;
     const getRawInput = () => {
-      input = parseJson(req.body as string | undefined);
+      if (!inputRead) {
+        input = parseInputs(req.body as string | undefined, false, 1, deserialize)[0];
+        inputRead = true;
+      }
       return input;
     };
     try {
@@ -356,38 +388,11 @@ export function leanTRPCPlugin<TRouter extends AnyTRPCRouter>(
         }
         inputsRead = true;
         try {
-          let raw: unknown;
           const text = method === 'GET' ? firstValue(query.input) : (req.body as string | undefined);
-          if (text) raw = JSON.parse(text);
-          const acc: Record<number, unknown> = Object.create(null);
-          if (raw !== undefined) {
-            const deserialize = config.transformer.input.deserialize;
-            if (!isBatchCall) {
-              acc[0] = deserialize(raw);
-            } else {
-              if (!isObject(raw)) {
-                throw new TRPCError({
-                  code: 'BAD_REQUEST',
-                  message: '"input" needs to be an object when doing a batch call',
-                });
-              }
-              for (let index = 0; index < paths.length; index++) {
-                const input = raw[index];
-                if (input !== undefined) acc[index] = deserialize(input);
-              }
-            }
-          }
-          inputs = acc;
-          return acc;
+          inputs = parseInputs(text, isBatchCall, paths.length, deserialize);
+          return inputs;
         } catch (cause) {
-          inputsError =
-            cause instanceof TRPCError
-              ? cause
-              : new TRPCError({
-                  code: 'BAD_REQUEST',
-                  message: cause instanceof Error ? cause.message : 'Invalid input',
-                  cause,
-                });
+          inputsError = cause as TRPCError;
           throw inputsError;
         }
       };
