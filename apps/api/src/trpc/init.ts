@@ -1,22 +1,14 @@
-import { APP_ERROR_TRPC_CODE, AppError, type AppErrorCode, toAppError } from '@flash/core';
+import { APP_ERROR_TRPC_CODE, AppError, toAppError } from '@flash/core';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
+import { appCodeOf } from './app-code.ts';
 import type { Context } from './context.ts';
 import { measureProcedure } from './metrics.ts';
-
-const APP_CODE_BY_TRPC_CODE: Partial<Record<TRPCError['code'], AppErrorCode>> = {
-  BAD_REQUEST: 'INVALID_INPUT',
-  PARSE_ERROR: 'INVALID_INPUT',
-  UNAUTHORIZED: 'UNAUTHORIZED',
-  FORBIDDEN: 'FORBIDDEN',
-  TOO_MANY_REQUESTS: 'RATE_LIMITED',
-  SERVICE_UNAVAILABLE: 'UNAVAILABLE',
-};
 
 const t = initTRPC.context<Context>().create({
   errorFormatter({ shape, error, ctx }) {
     const cause = error.cause;
-    const appCode = cause instanceof AppError ? cause.code : APP_CODE_BY_TRPC_CODE[error.code];
+    const appCode = appCodeOf(error);
     const details = cause instanceof AppError ? cause.details : undefined;
     const { stack: _stack, ...data } = shape.data;
     return {

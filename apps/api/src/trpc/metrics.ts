@@ -8,10 +8,11 @@
  * when a scrape asks. Units sold need the order's lines, which `payment.pay` does not return:
  * paid order ids are buffered and summed in one query per scrape.
  */
-import { AppError, type Runtime } from '@flash/core';
+import type { Runtime } from '@flash/core';
 import { sumOrderUnits } from '@flash/core/metrics/metrics.repository';
 import type { TRPCError } from '@trpc/server';
 import { type Metric, Registry } from 'prom-client';
+import { appCodeOf } from './app-code.ts';
 
 /** What a tRPC middleware's `next()` resolves to (only the parts read here). */
 type NextResult = { ok: true; data: unknown } | { ok: false; error: TRPCError };
@@ -140,17 +141,6 @@ export type ApiMetrics = {
   unitsSold: FastCounter;
 };
 
-// tRPC errors that carry no AppError (input validation, auth in the adapter) named as the
-// error formatter names them; anything else is a bug and counted as INTERNAL.
-const OUTCOME_BY_TRPC_CODE: Partial<Record<TRPCError['code'], string>> = {
-  BAD_REQUEST: 'INVALID_INPUT',
-  PARSE_ERROR: 'INVALID_INPUT',
-  UNAUTHORIZED: 'UNAUTHORIZED',
-  FORBIDDEN: 'FORBIDDEN',
-  TOO_MANY_REQUESTS: 'RATE_LIMITED',
-  SERVICE_UNAVAILABLE: 'UNAVAILABLE',
-};
-
 /** A paid-order buffer this long is summed right away instead of waiting for a scrape. */
 const COUNT_UNITS_EVERY = 5_000;
 /** Ids kept while Postgres cannot be asked; beyond this the oldest are dropped (and not counted). */
@@ -237,9 +227,7 @@ export function recordProcedure(rt: Runtime, procedure: string, result: NextResu
   if (result.ok) {
     recordSuccess(metrics, procedure, result.data);
   } else {
-    const cause = result.error.cause;
-    outcome =
-      cause instanceof AppError ? cause.code : (OUTCOME_BY_TRPC_CODE[result.error.code] ?? 'INTERNAL');
+    outcome = appCodeOf(result.error) ?? 'INTERNAL';
     if (outcome !== 'INTERNAL') metrics.refusals.inc(1, procedure, outcome);
   }
   metrics.procedureDuration.observe(procedure, outcome, seconds);
