@@ -30,13 +30,11 @@
   or, for a call over a limit, {6, retryAfterMs, 1 = user limit | 2 = address limit}.
 ]]
 --!include lib/gcra.lua
-local nowMs = tonumber(ARGV[2])
-local userInterval, userBurst = gcra_limit(ARGV[3], ARGV[4])
-local ipInterval, ipBurst = gcra_limit(ARGV[5], ARGV[6])
-if nowMs == nil or nowMs ~= nowMs or userInterval == nil or ipInterval == nil then
+local nowUs, userInterval, userBurst, ipInterval, ipBurst = gcra_args(ARGV, 2)
+if nowUs == nil then
   return redis.error_reply("ERR issueCoupon: now must be a number; each limit 'off' or interval and burst >= 1")
 end
-local wait, limit = gcra_both(nowMs * 1000, KEYS[4], userInterval, userBurst, KEYS[5], ipInterval, ipBurst)
+local wait, limit = gcra_both(nowUs, KEYS[4], userInterval, userBurst, KEYS[5], ipInterval, ipBurst)
 if wait ~= 0 then
   return {6, wait, limit}
 end
@@ -55,7 +53,7 @@ if held[1] == false then
   return 2
 end
 
-local now = nowMs
+local now = tonumber(ARGV[2])
 if startsAt > 0 and now < startsAt then
   return 3
 end

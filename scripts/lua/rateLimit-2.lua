@@ -16,13 +16,11 @@
   Malformed arguments answer an error (a caller bug must never switch a limit off).
 ]]
 --!include lib/gcra.lua
-local nowMs = tonumber(ARGV[1])
-local userInterval, userBurst = gcra_limit(ARGV[2], ARGV[3])
-local ipInterval, ipBurst = gcra_limit(ARGV[4], ARGV[5])
-if nowMs == nil or nowMs ~= nowMs or userInterval == nil or ipInterval == nil then
+local nowUs, userInterval, userBurst, ipInterval, ipBurst = gcra_args(ARGV, 1)
+if nowUs == nil then
   return redis.error_reply("ERR rateLimit: now must be a number; each limit 'off' or interval and burst >= 1")
 end
-local wait, limit = gcra_both(nowMs * 1000, KEYS[1], userInterval, userBurst, KEYS[2], ipInterval, ipBurst)
+local wait, limit = gcra_both(nowUs, KEYS[1], userInterval, userBurst, KEYS[2], ipInterval, ipBurst)
 if wait == 0 then
   return {1, 0, 0}
 end

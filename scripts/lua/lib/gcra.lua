@@ -62,6 +62,21 @@ local function gcra_limit(interval, burst)
 end
 
 --[[
+  gcra_args(argv, first) reads a caller's limits as the scripts take them: argv[first] now (ms
+  epoch), then the user limit and the address limit (interval and burst each, see gcra_limit).
+  Returns nowUs and the two limits, or nil when anything is malformed.
+]]
+local function gcra_args(argv, first)
+  local nowMs = tonumber(argv[first])
+  local userInterval, userBurst = gcra_limit(argv[first + 1], argv[first + 2])
+  local ipInterval, ipBurst = gcra_limit(argv[first + 3], argv[first + 4])
+  if nowMs == nil or nowMs ~= nowMs or userInterval == nil or ipInterval == nil then
+    return nil
+  end
+  return nowMs * 1000, userInterval, userBurst, ipInterval, ipBurst
+end
+
+--[[
   gcra_both(nowUs, userKey, userInterval, userBurst, ipKey, ipInterval, ipBurst) checks a
   caller's user limit and address limit together (an interval of false = that limit is off)
   and counts the call in both only when both allow it: a refused call is counted by neither.
