@@ -1,11 +1,12 @@
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 
 /**
- * Loads `scripts/lua/<name>-<numberOfKeys>.lua` and registers each on a connection with
- * ioredis' `defineCommand`, which calls EVALSHA and, on NOSCRIPT (after SCRIPT FLUSH or a
- * Redis restart), falls back to EVAL so the script is cached again: callers never see it.
+ * Loads `scripts/lua/<name>-<numberOfKeys>.lua` and runs them by name with EVALSHA; on NOSCRIPT
+ * (after SCRIPT FLUSH or a Redis restart) a call falls back to EVAL, which caches the script
+ * again: callers never see it.
  */
 export const LUA_DIR = path.resolve(import.meta.dirname, '../../../../scripts/lua');
 
@@ -46,10 +47,18 @@ export function readScripts(dir: string = LUA_DIR): LuaScript[] {
     });
 }
 
-let defaultScripts: LuaScript[] | undefined;
-const registered = new WeakMap<Redis, Map<string, LuaScript>>();
+/** A script as a connection runs it: the digest EVALSHA names it by. */
+type LoadedScript = LuaScript & { sha: string };
 
-/** Registers scripts on a connection once; safe to call on every use. */
+let defaultScripts: LuaScript[] | undefined;
+const registered = new WeakMap<Redis, Map<string, LoadedScript>>();
+
+/**
+ * Makes scripts callable by name on a connection (once; safe to call on every use).
+ * Not ioredis' `defineCommand`: that adds every script as a method to each pipeline ioredis
+ * builds, and with auto-pipelining it builds one per batch of commands, which cost the hot
+ * path about 1 µs per call in the benchmark's profile (docs/benchmarks.md).
+ */
 export function registerScripts(redis: Redis, scripts?: LuaScript[]): void {
   if (!scripts) {
     defaultScripts ??= readScripts();
@@ -62,12 +71,9 @@ export function registerScripts(redis: Redis, scripts?: LuaScript[]): void {
   }
   for (const script of scripts) {
     if (names.has(script.name)) continue;
-    redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
-    names.set(script.name, script);
+    names.set(script.name, { ...script, sha: createHash('sha1').update(script.lua).digest('hex') });
   }
 }
-
-type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
 /**
  * Runs a registered script. Typed wrappers in each area's `*.store.ts` call this and turn the
@@ -79,16 +85,17 @@ export function runScript(
   keys: string[],
   args: (string | number)[],
 ): Promise<unknown> {
-  if (!registered.get(redis)?.has(name)) registerScripts(redis);
-  const fn = (redis as unknown as Record<string, ScriptFn | undefined>)[name];
-  if (typeof fn !== 'function') throw new Error(`Unknown Lua script ${name}`);
-  return fn.call(redis, ...keys, ...args).catch((err: unknown) => {
-    const script = registered.get(redis)?.get(name);
-    if (!script || !(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-    // NOSCRIPT means the script did not run, so sending it again is safe. ioredis already resent
-    // it once, but as EVALSHA again when another call had reloaded the script on this connection
-    // meanwhile, so a second SCRIPT FLUSH (or a failover) in that window lands here. Plain EVAL
-    // carries the source and cannot answer NOSCRIPT.
-    return redis.eval(script.lua, script.numberOfKeys, ...keys, ...args);
+  let script = registered.get(redis)?.get(name);
+  if (!script) {
+    registerScripts(redis);
+    script = registered.get(redis)?.get(name);
+    if (!script) throw new Error(`Unknown Lua script ${name}`);
+  }
+  const { sha, lua, numberOfKeys } = script;
+  return redis.evalsha(sha, numberOfKeys, ...keys, ...args).catch((err: unknown) => {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    // NOSCRIPT means the script did not run, so sending it again is safe. Plain EVAL carries the
+    // source (and caches it again), so it cannot answer NOSCRIPT.
+    return redis.eval(lua, numberOfKeys, ...keys, ...args);
   });
 }
