@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
+import { QueueName } from '../src/queue/queues.ts';
 import { readScripts, registerScripts, runScript } from '../src/redis/scripts.ts';
 
 describe('Lua script loader', () => {
@@ -59,6 +60,19 @@ describe('Lua script loader', () => {
       // SCRIPT LOAD compiles without running: a syntax error in any script fails here.
       expect(await env.rt.redis.script('LOAD', script.lua)).toMatch(/^[0-9a-f]{40}$/);
     }
+  });
+
+  it('leaves the request connection without ioredis-defined commands, queues included', async () => {
+    // ioredis copies every command defined on a connection onto each pipeline it builds, and
+    // auto-pipelining builds one per event-loop turn: our scripts run through EVALSHA and
+    // BullMQ (which defines ~60 of its own) gets a connection of its own.
+    const { redis, queues, keys } = env.rt;
+    expect(
+      await runScript(redis, 'inventoryRead', [keys.inventory.loaded, keys.inventory.available], [1]),
+    ).toBeDefined();
+    const job = await queues[QueueName.Maintenance].add('noop', {}, { delay: 60_000 });
+    await job.remove();
+    expect(Object.keys((redis as unknown as { scriptsSet: object }).scriptsSet)).toEqual([]);
   });
 
   it('keeps working after SCRIPT FLUSH', async () => {

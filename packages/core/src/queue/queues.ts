@@ -29,7 +29,10 @@ export const DEFAULT_JOB_OPTIONS = {
 
 export type Queues = Record<QueueName, Queue> & { close(): Promise<void> };
 
-/** Producers share the caller's fail-fast connection: enqueueing never hangs a request. */
+/**
+ * Producers use the given fail-fast connection (enqueueing never hangs a request). Not the
+ * connection requests run their commands on: BullMQ defines its scripts on it (see runtime.ts).
+ */
 export function createQueues(connection: Redis, prefix: string): Queues {
   const entries = ALL_QUEUES.map(
     (name) =>
