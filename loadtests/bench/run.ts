@@ -12,7 +12,8 @@
 //   pnpm bench --profile           also writes --cpu-prof profiles of the servers to loadtests/results/
 // Environment: BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (100),
 // BENCH_DRAIN_N (issuances pre-filled for the drain row, 200000), BENCH_ROUNDS (2: rounds of the
-// bare route, coupon.issue and product.top rows; the better is kept).
+// bare route, coupon.issue and product.top rows; the better is kept), BENCH_NODE_ARGS (extra node
+// flags for the servers under test).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -91,11 +92,14 @@ type Ctx = {
   profiles: Record<string, string[]>;
 };
 
+/** BENCH_NODE_ARGS: extra flags for every server under test (e.g. V8's GC flags, which NODE_OPTIONS refuses). */
+const EXTRA_NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+
 function nodeArgsFor(row: string): string[] | undefined {
-  if (!PROFILE) return undefined;
+  if (!PROFILE) return EXTRA_NODE_ARGS.length ? EXTRA_NODE_ARGS : undefined;
   const dir = path.join(RESULTS_DIR, 'profiles', row.replace(/[^a-z0-9.-]/gi, '_'));
   mkdirSync(dir, { recursive: true });
-  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+  return [...EXTRA_NODE_ARGS, '--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
 async function withChild<T extends Child>(start: Promise<T>, fn: (child: T) => Promise<void>): Promise<void> {
