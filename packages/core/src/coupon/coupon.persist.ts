@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { QueueName } from '../queue/queues.ts';
+import { throttledAdd } from '../queue/throttled-add.ts';
 import type { Runtime } from '../runtime.ts';
 import { findCouponCached, perRuntimeMap } from './coupon.cache.ts';
 import { liveHorizon } from './coupon.model.ts';
@@ -145,36 +146,17 @@ export async function sweepCouponPending(
 
 /** At most one drain job is added per coupon and process in this interval (plus one trailing add). */
 const DRAIN_TRIGGER_INTERVAL_MS = 100;
-const triggersOf = perRuntimeMap<number, { lastAt: number; timer?: NodeJS.Timeout }>();
 
 /**
  * Asks the worker to drain a coupon soon. Called after every issue but never awaited by it:
- * adds are throttled per coupon (a flash crowd of thousands of issues adds a handful of jobs)
- * and deduplicated in BullMQ (one waiting job per coupon, plus one queued behind an active
- * one). A trigger inside the interval schedules one trailing add, so the last issuance of a
- * burst is always followed by a job. A lost trigger (process killed, Redis blip) only delays
- * persistence until the sweep.
+ * adds are throttled per coupon (throttled-add.ts) and deduplicated in BullMQ (one waiting job
+ * per coupon, plus one queued behind an active one). A lost trigger only delays persistence
+ * until the sweep.
  */
 export function requestCouponDrain(rt: Pick<Runtime, 'queues'>, couponId: number): void {
-  const perCoupon = triggersOf(rt.queues);
-  const state = perCoupon.get(couponId);
-  const now = Date.now();
-  if (!state || now - state.lastAt >= DRAIN_TRIGGER_INTERVAL_MS) {
-    if (state) state.lastAt = now;
-    else perCoupon.set(couponId, { lastAt: now });
-    addDrainJob(rt, couponId);
-    return;
-  }
-  if (state.timer) return;
-  state.timer = setTimeout(
-    () => {
-      state.timer = undefined;
-      state.lastAt = Date.now();
-      addDrainJob(rt, couponId);
-    },
-    state.lastAt + DRAIN_TRIGGER_INTERVAL_MS - now,
+  throttledAdd(rt.queues, `coupon-drain:${couponId}`, DRAIN_TRIGGER_INTERVAL_MS, () =>
+    addDrainJob(rt, couponId),
   );
-  state.timer.unref();
 }
 
 function addDrainJob(rt: Pick<Runtime, 'queues'>, couponId: number): void {

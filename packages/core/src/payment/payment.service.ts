@@ -8,6 +8,7 @@ import { isOrderId, toOrderView } from '../order/order.service.ts';
 import { endHold } from '../order/order.store.ts';
 import { addToOutbox, OutboxTopic } from '../outbox/outbox.repository.ts';
 import { QueueName } from '../queue/queues.ts';
+import { throttledAdd } from '../queue/throttled-add.ts';
 import { recordSales } from '../ranking/ranking.service.ts';
 import type { Runtime } from '../runtime.ts';
 import { commitStock, insertPayment, insertSales, markCouponUsed } from './payment.repository.ts';
@@ -130,13 +131,26 @@ async function afterPaymentCommitted(
   lines: { productId: number; quantity: number }[],
   soldAt: Date,
 ): Promise<void> {
-  await Promise.allSettled([
-    endHold(rt.redis, rt.keys, orderId, 'commit'),
-    recordSales(rt, lines, soldAt),
-    rt.queues[QueueName.OutboxExport].add(
-      'export-soon',
-      {},
-      { deduplication: { id: 'export-soon', ttl: 200 } },
-    ),
-  ]);
+  await Promise.allSettled([endHold(rt.redis, rt.keys, orderId, 'commit'), recordSales(rt, lines, soldAt)]);
+  requestOutboxExport(rt);
+}
+
+/** At most one export job per process in this interval (plus one trailing add). */
+const EXPORT_TRIGGER_INTERVAL_MS = 100;
+
+/**
+ * Asks the worker to export the outbox soon; never awaited. Throttled (throttled-add.ts): every
+ * payment used to add a job that BullMQ's deduplication then dropped, a Redis script run per
+ * payment for nothing. A lost trigger only delays the export until the outbox sweep.
+ */
+function requestOutboxExport(rt: Pick<Runtime, 'queues'>): void {
+  throttledAdd(rt.queues, 'export-soon', EXPORT_TRIGGER_INTERVAL_MS, () => {
+    try {
+      rt.queues[QueueName.OutboxExport]
+        .add('export-soon', {}, { deduplication: { id: 'export-soon', ttl: 200 } })
+        .catch(() => {});
+    } catch {
+      // A closed queue (shutdown) throws synchronously; the sweep exports what is left.
+    }
+  });
 }

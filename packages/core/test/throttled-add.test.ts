@@ -1,0 +1,45 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { throttledAdd } from '../src/queue/throttled-add.ts';
+
+describe('throttledAdd', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('adds at once, then at most once per interval, with one trailing add for a burst', () => {
+    const owner = {};
+    const add = vi.fn();
+    throttledAdd(owner, 'k', 100, add);
+    expect(add).toHaveBeenCalledTimes(1);
+    // A burst inside the interval: nothing now, one add when the interval is over.
+    for (let i = 0; i < 1000; i++) throttledAdd(owner, 'k', 100, add);
+    expect(add).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(99);
+    expect(add).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(1);
+    expect(add).toHaveBeenCalledTimes(2);
+    // Nothing asked since the trailing add: nothing more comes.
+    vi.advanceTimersByTime(1000);
+    expect(add).toHaveBeenCalledTimes(2);
+    // Long after: at once again.
+    throttledAdd(owner, 'k', 100, add);
+    expect(add).toHaveBeenCalledTimes(3);
+  });
+
+  it('throttles each key and each owner on its own', () => {
+    const add = vi.fn();
+    const a = {};
+    const b = {};
+    throttledAdd(a, 'k', 100, add);
+    throttledAdd(a, 'other', 100, add);
+    throttledAdd(b, 'k', 100, add);
+    expect(add).toHaveBeenCalledTimes(3);
+    throttledAdd(a, 'k', 100, add);
+    expect(add).toHaveBeenCalledTimes(3);
+    vi.advanceTimersByTime(100);
+    expect(add).toHaveBeenCalledTimes(4);
+  });
+});
