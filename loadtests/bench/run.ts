@@ -10,6 +10,7 @@
 //   pnpm bench                     full run, writes docs/
 //   pnpm bench --only bare,coupon.issue --no-write
 //   pnpm bench --profile           also writes --cpu-prof profiles of the servers to loadtests/results/
+//   pnpm bench --only bare,coupon.issue --no-limits    both rate limits off (never written to docs/)
 // Environment: BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (100),
 // BENCH_DRAIN_N (issuances pre-filled for the drain row, 200000), BENCH_ROUNDS (2: rounds of the
 // bare route, coupon.issue and product.top rows; the better is kept), BENCH_NODE_ARGS (extra node
@@ -63,7 +64,8 @@ const ROUNDS = num(process.env.BENCH_ROUNDS, 2);
 const RATIO_ROWS = ['bare', 'coupon.issue', 'product.top'];
 const ONLY = option('only')?.split(',');
 const PROFILE = flag('profile');
-const WRITE = !flag('no-write') && !ONLY;
+const NO_LIMITS = flag('no-limits');
+const WRITE = !flag('no-write') && !ONLY && !NO_LIMITS;
 const RESULTS_DIR = path.join(ROOT, 'loadtests/results');
 
 const ORDER_USERS = 2000;
@@ -197,7 +199,11 @@ type Measured = LoadStats & {
 // ---------------------------------------------------------------- setup
 
 async function setup(): Promise<Ctx> {
-  const run = await createRunEnv('bench');
+  // --no-limits: both rate limits off, to tell their cost from the API layer's (not for the docs).
+  const run = await createRunEnv(
+    'bench',
+    NO_LIMITS ? { RATE_LIMIT_USER_PER_SEC: '0', RATE_LIMIT_IP_PER_SEC: '0' } : {},
+  );
   log(`fresh database and Redis prefix ${run.config.redisKeyPrefix}`);
   const db = sqlPool(run.config.databaseUrl);
   const redis = await connectRedis(run.config.redisUrl, 'command', 'bench-runner');
