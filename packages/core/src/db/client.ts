@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database.ts';
+import { prepareStatements } from './prepared-statements.ts';
 
 // int8 (bigint, COUNT(*)) as a JS number: ids and KRW amounts are bounded far below 2^53 by
 // CHECK constraints, and numbers keep every repository free of string conversions.
@@ -34,7 +35,10 @@ export function createDb(databaseUrl: string, options: DbOptions = {}): Db {
   // Nor may a checked-out one: pg emits 'error' on the client besides failing its query, and the
   // pool listens only while the client is idle. The query's error reaches the caller (as
   // UNAVAILABLE), and the pool drops the dead client when it is released.
-  pool.on('connect', (client) => client.on('error', () => {}));
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+    prepareStatements(client);
+  });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
