@@ -634,6 +634,9 @@ function writeMarkdown(markdown: string): void {
 function render(): void {
   const file = path.join(ROOT, 'docs/benchmarks.json');
   const report = JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
+  // Judged again from the rows, so a change in how a target is shown reaches the docs too.
+  report.targets = TARGETS.map((t) => t(report)).filter((t) => t !== undefined);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   writeMarkdown(renderMarkdown(report));
   log('rendered docs/benchmarks.md from docs/benchmarks.json');
 }
