@@ -2,11 +2,13 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 
 /**
- * Statements one connection keeps prepared, at most. Postgres keeps each one's plan in the
- * backend until the connection closes; the service's hot statements are a few dozen, and the
- * cap bounds what statements of varying text (multi-row inserts of each size) can add.
+ * Statements one connection keeps prepared, at most. Postgres keeps each one until the
+ * connection closes, about 40 KB with its plan (the payment's order lookup, measured in
+ * `pg_backend_memory_contexts`), so the cap bounds a backend's share to about 5 MB. The code
+ * has about 110 query sites, most of one fixed text; the cap leaves room for them and stops
+ * texts that vary (an `IN` list of each length) from growing without end.
  */
-export const MAX_PREPARED_PER_CONNECTION = 256;
+export const MAX_PREPARED_PER_CONNECTION = 128;
 
 /** A stable name for a statement's text (Postgres names are at most 63 bytes). */
 export function statementName(text: string): string {
