@@ -415,13 +415,15 @@ describe('order.create group commit', () => {
     await blocker.query("BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('inventory', 0))");
     let closed: Promise<void> | undefined;
     try {
-      const orders = users(30).map((userId) =>
-        createOrder(own, userId, { items: [{ productId: p.id, quantity: 1 }] }),
+      // Settled from the start: a call that reaches the batcher after close began is refused at
+      // once, possibly while this test still awaits the COMMIT below.
+      const orders = Promise.allSettled(
+        users(30).map((userId) => createOrder(own, userId, { items: [{ productId: p.id, quantity: 1 }] })),
       );
       await expect.poll(() => lockWaiters()).toBeGreaterThan(0);
       closed = own.close();
       await blocker.query('COMMIT');
-      const results = await Promise.allSettled(orders);
+      const results = await orders;
       await closed;
       const sold = fulfilled(results);
       // The batch that was open when close began committed and answered all of its joiners.
