@@ -11,7 +11,7 @@ describe('throttledAdd', () => {
 
   it('adds at once, then at most once per interval, with one trailing add for a burst', () => {
     const owner = {};
-    const add = vi.fn();
+    const add = vi.fn(async () => {});
     throttledAdd(owner, 'k', 100, add);
     expect(add).toHaveBeenCalledTimes(1);
     // A burst inside the interval: nothing now, one add when the interval is over.
@@ -30,7 +30,7 @@ describe('throttledAdd', () => {
   });
 
   it('throttles each key and each owner on its own', () => {
-    const add = vi.fn();
+    const add = vi.fn(async () => {});
     const a = {};
     const b = {};
     throttledAdd(a, 'k', 100, add);
@@ -41,5 +41,31 @@ describe('throttledAdd', () => {
     expect(add).toHaveBeenCalledTimes(3);
     vi.advanceTimersByTime(100);
     expect(add).toHaveBeenCalledTimes(4);
+  });
+
+  it('drops a failed add, thrown or rejected, like a lost one (the sweep does the work)', async () => {
+    const owner = {};
+    expect(() =>
+      throttledAdd(owner, 'closed', 100, () => {
+        throw new Error('Connection is closed');
+      }),
+    ).not.toThrow();
+    vi.useRealTimers();
+    const unhandled = vi.fn();
+    process.on('unhandledRejection', unhandled);
+    try {
+      // A plain function: a vi.fn would itself handle the promise it returns (settledResults).
+      let calls = 0;
+      throttledAdd(owner, 'down', 100, () => {
+        calls++;
+        return Promise.reject(new Error('Redis down'));
+      });
+      expect(calls).toBe(1);
+      // Node reports an unhandled rejection once the microtasks of the turn have run.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).not.toHaveBeenCalled();
+    } finally {
+      process.off('unhandledRejection', unhandled);
+    }
   });
 });

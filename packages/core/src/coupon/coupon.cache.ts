@@ -1,4 +1,5 @@
 import type { CouponRow } from '../db/database.ts';
+import { perRuntimeMap } from '../per-runtime.ts';
 import type { Runtime } from '../runtime.ts';
 import { findCouponRow } from './coupon.repository.ts';
 
@@ -7,22 +8,6 @@ const FOUND_TTL_MS = 60_000;
 /** Short, so a coupon created elsewhere is seen soon, yet a flood of unknown ids costs one query a second. */
 const MISSING_TTL_MS = 1_000;
 const MAX_ENTRIES = 10_000;
-
-/**
- * In-process state kept per runtime, keyed by one of its resources (a process can hold several
- * runtimes, each with its own database and Redis prefix: tests do).
- */
-export function perRuntimeMap<K, V>(): (owner: object) => Map<K, V> {
-  const maps = new WeakMap<object, Map<K, V>>();
-  return (owner) => {
-    let map = maps.get(owner);
-    if (!map) {
-      map = new Map();
-      maps.set(owner, map);
-    }
-    return map;
-  };
-}
 
 type Entry = { row: Promise<CouponRow | undefined>; until: number };
 const cachesOf = perRuntimeMap<number, Entry>();

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { perRuntimeMap } from '../per-runtime.ts';
 import { QueueName } from '../queue/queues.ts';
 import { throttledAdd } from '../queue/throttled-add.ts';
 import type { Runtime } from '../runtime.ts';
-import { findCouponCached, perRuntimeMap } from './coupon.cache.ts';
+import { findCouponCached } from './coupon.cache.ts';
 import { liveHorizon } from './coupon.model.ts';
 import {
   findCouponRow,
@@ -159,15 +160,9 @@ export function requestCouponDrain(rt: Pick<Runtime, 'queues'>, couponId: number
   );
 }
 
-function addDrainJob(rt: Pick<Runtime, 'queues'>, couponId: number): void {
+function addDrainJob(rt: Pick<Runtime, 'queues'>, couponId: number): Promise<unknown> {
   const data: TCouponDrainJob = { couponId };
-  try {
-    rt.queues[QueueName.CouponPersist]
-      .add(CouponPersistJob.Drain, data, {
-        deduplication: { id: `coupon-drain:${couponId}`, keepLastIfActive: true },
-      })
-      .catch(() => {});
-  } catch {
-    // A closed queue (shutdown) throws synchronously; the sweep persists what is left.
-  }
+  return rt.queues[QueueName.CouponPersist].add(CouponPersistJob.Drain, data, {
+    deduplication: { id: `coupon-drain:${couponId}`, keepLastIfActive: true },
+  });
 }

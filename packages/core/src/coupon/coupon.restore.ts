@@ -1,5 +1,5 @@
+import { perRuntimeMap } from '../per-runtime.ts';
 import type { Runtime } from '../runtime.ts';
-import { perRuntimeMap } from './coupon.cache.ts';
 import { couponMeta } from './coupon.model.ts';
 import {
   findCouponRow,

@@ -144,13 +144,11 @@ const EXPORT_TRIGGER_INTERVAL_MS = 100;
  * payment for nothing. A lost trigger only delays the export until the outbox sweep.
  */
 function requestOutboxExport(rt: Pick<Runtime, 'queues'>): void {
-  throttledAdd(rt.queues, 'export-soon', EXPORT_TRIGGER_INTERVAL_MS, () => {
-    try {
-      rt.queues[QueueName.OutboxExport]
-        .add('export-soon', {}, { deduplication: { id: 'export-soon', ttl: 200 } })
-        .catch(() => {});
-    } catch {
-      // A closed queue (shutdown) throws synchronously; the sweep exports what is left.
-    }
-  });
+  throttledAdd(rt.queues, 'export-soon', EXPORT_TRIGGER_INTERVAL_MS, () =>
+    rt.queues[QueueName.OutboxExport].add(
+      'export-soon',
+      {},
+      { deduplication: { id: 'export-soon', ttl: 200 } },
+    ),
+  );
 }
