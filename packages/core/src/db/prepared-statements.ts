@@ -30,14 +30,17 @@ type Query = (config: unknown, values?: unknown, callback?: unknown) => unknown;
  */
 export function prepareStatements(client: pg.ClientBase, limit = MAX_PREPARED_PER_CONNECTION): void {
   const query = client.query.bind(client) as Query;
-  const prepared = new Set<string>();
+  // Text -> name of the statements prepared on this connection: each text is hashed once, not
+  // on every call (Kysely builds a new string per call, so the text itself is the key).
+  const names = new Map<string, string>();
   const preparing: Query = (config, values, callback) => {
     if (typeof config === 'string' && Array.isArray(values) && values.length > 0) {
-      const name = statementName(config);
-      if (prepared.has(name) || prepared.size < limit) {
-        prepared.add(name);
-        return query({ name, text: config, values }, callback);
+      let name = names.get(config);
+      if (name === undefined && names.size < limit) {
+        name = statementName(config);
+        names.set(config, name);
       }
+      if (name !== undefined) return query({ name, text: config, values }, callback);
     }
     return query(config, values, callback);
   };
