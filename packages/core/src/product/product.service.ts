@@ -1,5 +1,6 @@
 import type { Db } from '../db/client.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
+import { perRuntimeMap } from '../per-runtime.ts';
 import type { Runtime } from '../runtime.ts';
 import {
   ensureInventoryLoaded,
@@ -33,16 +34,7 @@ export type ProductPage = { items: Product[]; nextCursor: number | null };
 const INFO_TTL_MS = 60_000;
 const INFO_MAX_ENTRIES = 50_000;
 type CachedInfo = { info: ProductInfo; expiresAt: number };
-const infoCaches = new WeakMap<Db, Map<number, CachedInfo>>();
-
-function infoCache(db: Db): Map<number, CachedInfo> {
-  let cache = infoCaches.get(db);
-  if (!cache) {
-    cache = new Map();
-    infoCaches.set(db, cache);
-  }
-  return cache;
-}
+const infoCache = perRuntimeMap<number, CachedInfo>();
 
 function remember(db: Db, info: ProductInfo): void {
   const cache = infoCache(db);
