@@ -4,7 +4,10 @@ import { drainCouponPending } from '@flash/core/coupon/coupon.persist';
 import { findCouponRow, listIssuedUsers, lockCouponForRestore } from '@flash/core/coupon/coupon.repository';
 import { createCoupon, issueCoupon } from '@flash/core/coupon/coupon.service';
 import { runRestoreCoupon } from '@flash/core/coupon/coupon.store';
+import { saveUnsavedOrders } from '@flash/core/order/order.persist';
+import { findOrderStatuses } from '@flash/core/order/order.repository';
 import { createOrder } from '@flash/core/order/order.service';
+import { readUnsavedOrders } from '@flash/core/order/order.store';
 import { createProduct, rebuildInventory } from '@flash/core/product/product.service';
 import { reconcile } from '@flash/core/reconcile/reconcile.service';
 import pg from 'pg';
@@ -293,7 +296,9 @@ describe('fault: Redis lost its data while a persistence batch was in flight', (
 
 // The same race on the stock side: an order whose hold was taken in the Redis that then lost
 // its data, and whose Postgres insert commits only after the inventory rebuild read Postgres,
-// would hold no stock in the rebuilt Redis, and its units would be sold a second time.
+// would hold no stock in the rebuilt Redis, and its units would be sold a second time. Two
+// kinds of order insert after their hold: one saved before it is answered (an idempotency key
+// or a coupon), and one answered from Redis and saved moments later (order.persist.ts).
 describe('fault: Redis lost its data while an order was between its hold and its commit', () => {
   let redis: PrivateRedis;
   let env: TestRuntime;
@@ -319,7 +324,11 @@ describe('fault: Redis lost its data while an order was between its hold and its
     await admin.query(
       'CREATE TRIGGER hold_order BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION hold_order()',
     );
-    const orderA = createOrder(rt, 1, { items: [{ productId: product.id, quantity: 1 }] });
+    // With a key: saved in Postgres before it is answered.
+    const orderA = createOrder(rt, 1, {
+      items: [{ productId: product.id, quantity: 1 }],
+      idempotencyKey: 'a',
+    });
     await waitFor('order A to hold the unit and reach its insert', async () => {
       const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity
         WHERE datname = current_database() AND wait_event = 'PgSleep'`);
@@ -340,6 +349,44 @@ describe('fault: Redis lost its data while an order was between its hold and its
     ).rejects.toMatchObject({
       code: 'OUT_OF_STOCK',
     });
+    expect((await reconcile(rt)).drifts).toEqual([]);
+    await admin.query('DROP TRIGGER hold_order ON orders; DROP FUNCTION hold_order()');
+  });
+
+  it('an order answered from Redis: its save runs under the lock the rebuild waits for, and the last unit is sold once', async () => {
+    const { rt } = env;
+    const product = await createProduct(rt, { name: 'last one, unsaved', price: 1_000, stock: 1 });
+    // Order A (user 3) is answered from Redis; its save is then held up inside its insert.
+    const a = await createOrder(rt, 3, { items: [{ productId: product.id, quantity: 1 }] });
+    expect(await readUnsavedOrders(rt.redis, rt.keys, [a.orderId])).not.toEqual([null]);
+    await admin.query(`CREATE FUNCTION hold_save() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.user_id = 3 THEN PERFORM pg_sleep(1.5); END IF; RETURN NEW; END $$`);
+    await admin.query(
+      'CREATE TRIGGER hold_save BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION hold_save()',
+    );
+    try {
+      const save = saveUnsavedOrders(rt, [a.orderId]);
+      await waitFor('the save of order A to reach its insert', async () => {
+        const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event = 'PgSleep'`);
+        return rows[0].n === 1;
+      });
+
+      // Redis comes back empty (A's record and hold with it) while A's insert is under way.
+      await redis.restartEmpty();
+      await waitFor('the runtime to reconnect', async () => (await rt.redis.ping()) === 'PONG');
+      const rebuilt = rebuildInventory(rt);
+      expect(await save).toBe(1);
+      await rebuilt;
+    } finally {
+      await admin.query('DROP TRIGGER hold_save ON orders; DROP FUNCTION hold_save()');
+    }
+
+    // A is saved, and the rebuild counted it: order B is refused, Redis agrees with Postgres.
+    expect(await findOrderStatuses(rt.db, [a.orderId])).toEqual(new Map([[a.orderId, 'PENDING_PAYMENT']]));
+    await expect(
+      createOrder(rt, 4, { items: [{ productId: product.id, quantity: 1 }] }),
+    ).rejects.toMatchObject({ code: 'OUT_OF_STOCK' });
     expect((await reconcile(rt)).drifts).toEqual([]);
   });
 });

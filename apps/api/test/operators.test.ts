@@ -94,7 +94,7 @@ describe('operators: Prometheus /metrics', () => {
     const queue = s.rt.queues['outbox-export'];
     const before = await scrape();
     expect(sample(before, 'flash_queue_up')).toBe(1);
-    for (const name of ['coupon-persist', 'order-expiry', 'outbox-export', 'maintenance']) {
+    for (const name of ['coupon-persist', 'order-persist', 'order-expiry', 'outbox-export', 'maintenance']) {
       expect(sample(before, 'flash_queue_jobs', { queue: name, state: 'failed' })).toBe(0);
     }
     const depth = sample(before, 'flash_queue_depth', { queue: 'outbox-export' })!;
@@ -140,7 +140,7 @@ describe('operators: the queue dashboard is for admins only', () => {
         .json()
         .queues.map((q: { name: string }) => q.name)
         .sort(),
-    ).toEqual(['coupon-persist', 'maintenance', 'order-expiry', 'outbox-export']);
+    ).toEqual(['coupon-persist', 'maintenance', 'order-expiry', 'order-persist', 'outbox-export']);
     // Mutations are guarded too.
     const retry = await s.app.inject({
       method: 'PUT',

@@ -4,11 +4,13 @@ import { couponPersistWorker } from './coupon-persist/coupon-persist.worker.ts';
 import type { QueueWorker } from './job.ts';
 import { maintenanceWorker } from './maintenance/maintenance.worker.ts';
 import { orderExpiryWorker } from './order-expiry/order-expiry.worker.ts';
+import { orderPersistWorker } from './order-persist/order-persist.worker.ts';
 import { outboxExportWorker } from './outbox-export/outbox-export.worker.ts';
 
 /** Every queue this process drains. Each entry lives in its own folder, one per queue. */
 export const QUEUE_WORKERS: QueueWorker[] = [
   couponPersistWorker,
+  orderPersistWorker,
   orderExpiryWorker,
   outboxExportWorker,
   maintenanceWorker,

@@ -3,7 +3,8 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
-import { insertOrdersSkippingTakenCoupons, type NewOrder } from '../src/order/order.repository.ts';
+import { drainUnsavedOrders } from '../src/order/order.persist.ts';
+import { insertPendingOrders, type NewOrder } from '../src/order/order.repository.ts';
 import { createOrder, type OrderView } from '../src/order/order.service.ts';
 import { reconcileHolds } from '../src/order/order-expiry.service.ts';
 import { readAvailable } from '../src/product/inventory.store.ts';
@@ -11,8 +12,10 @@ import { createProduct } from '../src/product/product.service.ts';
 import { reconcile } from '../src/reconcile/reconcile.service.ts';
 import { createRuntime, type Runtime } from '../src/runtime.ts';
 
-// Orders without an idempotency key are committed in groups (order.batch.ts). Every test fires
-// its orders at once and then checks the invariants against real Redis and Postgres: an
+// Orders with a coupon and without an idempotency key are committed in groups (order.batch.ts):
+// Postgres' unique index decides a coupon's one open order, so these are saved before they are
+// answered (orders with neither go through Redis first: order-unsaved.test.ts). Every test
+// fires its orders at once and then checks the invariants against real Redis and Postgres: an
 // answered order is committed with its lines, Redis holds exactly what the pending orders in
 // Postgres hold, a refused order holds nothing, and no unit is sold twice.
 describe('order.create group commit', () => {
@@ -111,6 +114,18 @@ describe('order.create group commit', () => {
     }
   }
 
+  /**
+   * Users who each hold a coupon, so that their orders take the group commit: `buy(userId,
+   * items)` orders with it. One open order per user and coupon, as in every test here.
+   */
+  async function batchBuyers(n: number) {
+    const ids = users(n);
+    const coupon = await couponFor(ids);
+    const buy = (userId: number, items: { productId: number; quantity: number }[], runtime = rt()) =>
+      createOrder(runtime, userId, { items, couponId: coupon });
+    return { ids, coupon, buy };
+  }
+
   /** Loses the inventory the way a Redis flush or restart does. */
   const loseRedisInventory = () =>
     rt().redis.del(rt().keys.inventory.available, rt().keys.inventory.holds, rt().keys.inventory.loaded);
@@ -118,18 +133,19 @@ describe('order.create group commit', () => {
   it('sells exactly the stock to 400 parallel orders, each answered order committed with its lines', async () => {
     const p = await product(100, 1_500);
     const extra = await product(1_000, 200);
+    const { ids, buy } = await batchBuyers(400);
     // Every third buyer orders two lines, so lines of one batch belong to different orders.
     const results = await Promise.allSettled(
-      users(400).map((userId, i) =>
-        createOrder(rt(), userId, {
-          items:
-            i % 3 === 0
-              ? [
-                  { productId: extra.id, quantity: 2 },
-                  { productId: p.id, quantity: 1 },
-                ]
-              : [{ productId: p.id, quantity: 1 }],
-        }),
+      ids.map((userId, i) =>
+        buy(
+          userId,
+          i % 3 === 0
+            ? [
+                { productId: extra.id, quantity: 2 },
+                { productId: p.id, quantity: 1 },
+              ]
+            : [{ productId: p.id, quantity: 1 }],
+        ),
       ),
     );
     const sold = fulfilled(results);
@@ -170,6 +186,10 @@ describe('order.create group commit', () => {
     const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as { code?: string }] : []));
     expect(refused).toHaveLength(180);
     expect(refused.every((e) => e.code === 'COUPON_NOT_USABLE')).toBe(true);
+    // The coupon orders were committed before they were answered; the plain ones were answered
+    // from Redis and are saved here, as the worker would.
+    await expectCommitted(withCoupon.map((x) => x.o));
+    await drainUnsavedOrders(rt());
     await expectCommitted(ok.map((x) => x.o));
     await expectConsistent(p.id, 10_000);
     expect((await ledger(p.id)).pending.size).toBe(120);
@@ -204,7 +224,7 @@ describe('order.create group commit', () => {
     const plain = order(u!, null);
     const inserted = await rt()
       .db.transaction()
-      .execute((trx) => insertOrdersSkippingTakenCoupons(trx, [first, twin, plain]));
+      .execute((trx) => insertPendingOrders(trx, [first, twin, plain]));
     expect(inserted).toEqual(new Set([first.row.id, plain.row.id]));
     const lineOwners = await rt()
       .db.selectFrom('order_lines')
@@ -216,22 +236,22 @@ describe('order.create group commit', () => {
     // Against another transaction's uncommitted row: waits for it, then skips (it committed)...
     const other = await rt().db.startTransaction().execute();
     const a = order(v!, coupon);
-    await insertOrdersSkippingTakenCoupons(other, [a]);
+    await insertPendingOrders(other, [a]);
     const b = order(v!, coupon);
     const waiting = rt()
       .db.transaction()
-      .execute((trx) => insertOrdersSkippingTakenCoupons(trx, [b]));
+      .execute((trx) => insertPendingOrders(trx, [b]));
     await expect.poll(() => lockWaiters()).toBeGreaterThan(0);
     await other.commit().execute();
     expect(await waiting).toEqual(new Set());
     // ...or inserts it once the other rolled back.
     await rt().db.updateTable('orders').set({ status: 'CANCELLED' }).where('id', '=', a.row.id).execute();
     const other2 = await rt().db.startTransaction().execute();
-    await insertOrdersSkippingTakenCoupons(other2, [order(v!, coupon)]);
+    await insertPendingOrders(other2, [order(v!, coupon)]);
     const c = order(v!, coupon);
     const waiting2 = rt()
       .db.transaction()
-      .execute((trx) => insertOrdersSkippingTakenCoupons(trx, [c]));
+      .execute((trx) => insertPendingOrders(trx, [c]));
     await expect.poll(() => lockWaiters()).toBeGreaterThan(0);
     await other2.rollback().execute();
     expect(await waiting2).toEqual(new Set([c.row.id]));
@@ -258,9 +278,8 @@ describe('order.create group commit', () => {
 
   it('keyed and keyless orders at once share the stock exactly; a repeated key replays its order', async () => {
     const p = await product(60);
-    const keyless = users(100).map((userId) =>
-      createOrder(rt(), userId, { items: [{ productId: p.id, quantity: 1 }] }),
-    );
+    const { ids, buy } = await batchBuyers(100);
+    const keyless = ids.map((userId) => buy(userId, [{ productId: p.id, quantity: 1 }]));
     const keyed = users(50).flatMap((userId) => {
       const input = { items: [{ productId: p.id, quantity: 1 }], idempotencyKey: `k-${userId}` };
       return [createOrder(rt(), userId, input), createOrder(rt(), userId, input)];
@@ -289,7 +308,8 @@ describe('order.create group commit', () => {
 
   it('a batch whose insert fails for a definite reason releases every hold and answers every joiner with the error', async () => {
     const p = await product(1_000);
-    const poison = nextUser++;
+    const { ids: crowd, buy } = await batchBuyers(61);
+    const poison = crowd.splice(60, 1)[0]!;
     // An order of this user makes the whole multi-row insert fail (a check violation: a
     // definite rollback), as any constraint error of the statement would.
     await admin.query(`CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -300,10 +320,9 @@ describe('order.create group commit', () => {
       'CREATE TRIGGER refuse_poison BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION refuse_poison()',
     );
     try {
-      const crowd = users(60);
       crowd.splice(30, 0, poison);
       const results = await Promise.allSettled(
-        crowd.map((userId) => createOrder(rt(), userId, { items: [{ productId: p.id, quantity: 2 }] })),
+        crowd.map((userId) => buy(userId, [{ productId: p.id, quantity: 2 }])),
       );
       const failed = refusals(results);
       // The poison order and everyone committed with it got the batch's error.
@@ -321,23 +340,24 @@ describe('order.create group commit', () => {
       await admin.query('DROP TRIGGER refuse_poison ON orders; DROP FUNCTION refuse_poison()');
     }
     // The next batch is unaffected.
-    const after = await createOrder(rt(), nextUser++, { items: [{ productId: p.id, quantity: 1 }] });
+    const next = await batchBuyers(1);
+    const after = await next.buy(next.ids[0]!, [{ productId: p.id, quantity: 1 }]);
     expect(after.status).toBe('PENDING_PAYMENT');
   });
 
   it('a batch whose connection dies mid-insert leaves its holds to the orphan sweep, which releases them', async () => {
     const p = await product(1_000);
-    const slow = nextUser++;
+    const { ids: crowd, buy } = await batchBuyers(41);
+    const slow = crowd.splice(40, 1)[0]!;
     await admin.query(`CREATE FUNCTION stall_insert() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN IF NEW.user_id = ${slow} THEN PERFORM pg_sleep(30); END IF; RETURN NEW; END $$`);
     await admin.query(
       'CREATE TRIGGER stall_insert BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION stall_insert()',
     );
     try {
-      const crowd = users(40);
       crowd.splice(20, 0, slow);
       const orders = Promise.allSettled(
-        crowd.map((userId) => createOrder(rt(), userId, { items: [{ productId: p.id, quantity: 1 }] })),
+        crowd.map((userId) => buy(userId, [{ productId: p.id, quantity: 1 }])),
       );
       // The batch with the stalled order is inside its insert; its connection is lost there,
       // so nobody can know whether it would have committed.
@@ -364,10 +384,11 @@ describe('order.create group commit', () => {
 
   it('Redis loses its inventory before a crowd: the joiners leave their batch, one rebuild, no deadlock', async () => {
     const p = await product(150);
-    await createOrder(rt(), nextUser++, { items: [{ productId: p.id, quantity: 10 }] });
+    const { ids, buy } = await batchBuyers(301);
+    await buy(ids.pop()!, [{ productId: p.id, quantity: 10 }]);
     await loseRedisInventory();
     const results = await Promise.allSettled(
-      users(300).map((userId) => createOrder(rt(), userId, { items: [{ productId: p.id, quantity: 1 }] })),
+      ids.map((userId) => buy(userId, [{ productId: p.id, quantity: 1 }])),
     );
     expect(fulfilled(results)).toHaveLength(140);
     expect(refusals(results).every((e) => e.code === 'OUT_OF_STOCK')).toBe(true);
@@ -377,23 +398,24 @@ describe('order.create group commit', () => {
 
   it('Redis loses its inventory in the middle of a crowd: no deadlock, no oversell, Redis rebuilt to match', async () => {
     const p = await product(300);
-    const buy = (userId: number) => createOrder(rt(), userId, { items: [{ productId: p.id, quantity: 1 }] });
+    const buyers = await batchBuyers(401);
+    const buy = (userId: number) => buyers.buy(userId, [{ productId: p.id, quantity: 1 }]);
     // The batch with this user's order is held up between its joiners' holds and its commit.
-    const slow = nextUser++;
+    const slow = buyers.ids.pop()!;
     await admin.query(`CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN IF NEW.user_id = ${slow} THEN PERFORM pg_sleep(0.5); END IF; RETURN NEW; END $$`);
     await admin.query(
       'CREATE TRIGGER slow_insert BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION slow_insert()',
     );
     try {
-      const crowd = users(150);
+      const crowd = buyers.ids.slice(0, 150);
       crowd.splice(75, 0, slow);
       const firstWave = Promise.allSettled(crowd.map(buy));
       await expect.poll(() => sleepers()).toBe(1);
       // Redis loses the inventory while that batch's holds are not committed; a second wave
       // finds it not loaded and rebuilds it, which must wait for that batch.
       await loseRedisInventory();
-      const secondWave = Promise.allSettled(users(250).map(buy));
+      const secondWave = Promise.allSettled(buyers.ids.slice(150).map(buy));
       const results = [...(await firstWave), ...(await secondWave)];
       const sold = fulfilled(results);
       expect(results[75]!.status).toBe('fulfilled');
@@ -408,6 +430,7 @@ describe('order.create group commit', () => {
 
   it('closing the runtime settles an open batch: its joiners are committed and answered, later ones refused', async () => {
     const p = await product(100);
+    const { ids, buy } = await batchBuyers(31);
     const own: Runtime = await createRuntime(env.config, { name: 'order-batch-close' });
     // A rebuild-like exclusive inventory lock keeps the first batch open (before its lock).
     const blocker = new pg.Client({ connectionString: env.config.databaseUrl });
@@ -418,7 +441,7 @@ describe('order.create group commit', () => {
       // Settled from the start: a call that reaches the batcher after close began is refused at
       // once, possibly while this test still awaits the COMMIT below.
       const orders = Promise.allSettled(
-        users(30).map((userId) => createOrder(own, userId, { items: [{ productId: p.id, quantity: 1 }] })),
+        ids.slice(0, 30).map((userId) => buy(userId, [{ productId: p.id, quantity: 1 }], own)),
       );
       await expect.poll(() => lockWaiters()).toBeGreaterThan(0);
       closed = own.close();
@@ -428,13 +451,16 @@ describe('order.create group commit', () => {
       const sold = fulfilled(results);
       // The batch that was open when close began committed and answered all of its joiners.
       expect(sold.length).toBeGreaterThanOrEqual(1);
-      // Whoever had not joined yet is refused before holding anything.
-      expect(refusals(results).every((e) => e.code === 'UNAVAILABLE')).toBe(true);
+      // Whoever had not joined yet is refused before holding anything: by the batcher, or by
+      // the closed pool while still checking its coupon (expectConsistent: nothing held).
+      expect(
+        refusals(results).every(
+          (e) => e.code === 'UNAVAILABLE' || (e as Error).message === 'driver has already been destroyed',
+        ),
+      ).toBe(true);
       await expectCommitted(sold);
       await expectConsistent(p.id, 100);
-      await expect(
-        createOrder(own, nextUser++, { items: [{ productId: p.id, quantity: 1 }] }),
-      ).rejects.toThrow();
+      await expect(buy(ids[30]!, [{ productId: p.id, quantity: 1 }], own)).rejects.toThrow();
       await expectConsistent(p.id, 100);
     } finally {
       await blocker.end();

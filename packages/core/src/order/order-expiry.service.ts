@@ -1,6 +1,12 @@
 import type { Runtime } from '../runtime.ts';
 import { expireOrderIfDue, findDuePendingOrderIds, findOrderStatuses } from './order.repository.ts';
-import { endHold, forgetHoldStart, heldOrderIds, holdsStartedBefore } from './order.store.ts';
+import {
+  endHold,
+  forgetHoldStart,
+  heldOrderIds,
+  holdsStartedBefore,
+  readUnsavedOrders,
+} from './order.store.ts';
 
 /**
  * Expires unpaid orders past their hold and gives their stock back. Postgres decides (a
@@ -30,7 +36,8 @@ export type HoldReconciliation = { released: number; committed: number; orphansR
  * - a hold of an order that Postgres says is EXPIRED or CANCELLED -> release its units;
  * - a hold of a PAID order -> commit (the units are sold);
  * - a hold older than `orphanAfterMs` whose order never reached Postgres (the API died between
- *   the hold and the insert, or the insert's outcome was unknown) -> release.
+ *   the hold and the insert, or the insert's outcome was unknown) and is not waiting in Redis
+ *   to be saved either (an order answered from Redis) -> release.
  */
 export async function reconcileHolds(
   rt: Runtime,
@@ -54,7 +61,12 @@ export async function reconcileHolds(
   const cutoff = rt.clock.now().getTime() - (options.orphanAfterMs ?? 60_000);
   const old = await holdsStartedBefore(rt.redis, rt.keys, cutoff);
   for (let i = 0; i < old.length; i += 1000) {
-    const batch = old.slice(i, i + 1000);
+    const candidates = old.slice(i, i + 1000);
+    // An order answered from Redis and not saved yet is no orphan (order.persist.ts saves it).
+    // Asked BEFORE Postgres: its record is dropped only after its insert commits, so an order
+    // saved in between is found by the Postgres read below.
+    const unsaved = await readUnsavedOrders(rt.redis, rt.keys, candidates);
+    const batch = candidates.filter((_, j) => unsaved[j] === null);
     const statuses = await findOrderStatuses(rt.db, batch);
     const saved = batch.filter((id) => statuses.has(id));
     // Saved orders are followed through Postgres from here on; they are no orphan candidates.

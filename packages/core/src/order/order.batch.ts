@@ -2,7 +2,7 @@ import type { Db } from '../db/client.ts';
 import type { OrderRow } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
 import { lockInventoryForHold } from '../product/inventory.repository.ts';
-import { insertOrdersSkippingTakenCoupons, type OrderLine } from './order.repository.ts';
+import { insertPendingOrders, type OrderLine } from './order.repository.ts';
 
 /**
  * Group commit for orders without an idempotency key: many orders share one Postgres
@@ -120,7 +120,7 @@ export function createOrderBatcher(db: Db, options: OrderBatcherOptions = {}): O
         // Whoever joins during this turn of the event loop still comes along.
         setImmediate(() => closeBatch(batch));
         await batch.drained.promise;
-        if (batch.orders.length > 0) inserted = await insertOrdersSkippingTakenCoupons(trx, batch.orders);
+        if (batch.orders.length > 0) inserted = await insertPendingOrders(trx, batch.orders);
       });
     } catch (err) {
       // Before the lock, joiners still waiting in `join` get the error and hold nothing; after

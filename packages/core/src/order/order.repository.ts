@@ -26,20 +26,26 @@ export type NewOrder = { row: OrderRow; lines: OrderLine[] };
 
 /**
  * Inserts many PENDING_PAYMENT orders and their lines in one statement (arrays unnested, so
- * the statement has twelve parameters whatever the batch size). An order whose coupon already
- * backs another open order of its user (committed, or earlier in this batch) is skipped, not
- * an error: the partial unique index `orders_one_pending_per_coupon` decides, row by row.
+ * the statement has twelve parameters whatever the batch size). Two kinds of order are skipped,
+ * not an error, row by row:
+ * - one whose coupon already backs another open order of its user (committed, or earlier in
+ *   this batch): the partial unique index `orders_one_pending_per_coupon` decides;
+ * - one whose id is saved already: saving an order answered from Redis is repeated after a
+ *   crash between the insert and the deletion of its Redis record (order.persist.ts).
  * Returns the ids that were inserted; the lines of a skipped order are not written.
  *
- * Rows go in (user_id, coupon_id) order, so two batches that wait on each other's uncommitted
- * coupon rows always wait in the same order and cannot deadlock.
+ * Rows go in (user_id, coupon_id, id) order, so two batches that wait on each other's
+ * uncommitted coupon rows or ids always wait in the same order and cannot deadlock.
  */
-export async function insertOrdersSkippingTakenCoupons(
+export async function insertPendingOrders(
   trx: Transaction<Database>,
   orders: NewOrder[],
 ): Promise<Set<string>> {
   const sorted = [...orders].sort(
-    (a, b) => a.row.user_id - b.row.user_id || (a.row.coupon_id ?? 0) - (b.row.coupon_id ?? 0),
+    (a, b) =>
+      a.row.user_id - b.row.user_id ||
+      (a.row.coupon_id ?? 0) - (b.row.coupon_id ?? 0) ||
+      (a.row.id < b.row.id ? -1 : a.row.id > b.row.id ? 1 : 0),
   );
   const o = {
     id: [] as string[],
@@ -59,7 +65,7 @@ export async function insertOrdersSkippingTakenCoupons(
   };
   for (const { row, lines } of sorted) {
     if (row.status !== 'PENDING_PAYMENT' || row.idempotency_key !== null) {
-      throw new Error('insertOrdersSkippingTakenCoupons takes new pending orders without an idempotency key');
+      throw new Error('insertPendingOrders takes new pending orders without an idempotency key');
     }
     o.id.push(row.id);
     o.userId.push(row.user_id);
@@ -89,8 +95,8 @@ export async function insertOrdersSkippingTakenCoupons(
                   ${o.expiresAt}::timestamptz[])
            WITH ORDINALITY AS o(id, user_id, total, discount, pay, coupon_id, created_at, expires_at, n)
       ORDER BY o.n
-      ON CONFLICT (user_id, coupon_id) WHERE status = 'PENDING_PAYMENT' AND coupon_id IS NOT NULL
-      DO NOTHING
+      -- Without a target: the primary key and the coupon index both decide (see above).
+      ON CONFLICT DO NOTHING
       RETURNING id
     ), lines AS (
       INSERT INTO order_lines (order_id, product_id, quantity, unit_price)

@@ -6,6 +6,12 @@ import { findIdempotentResponse, withIdempotency } from '../idempotency/idempote
 import { lockInventoryForHold } from '../product/inventory.repository.ts';
 import { ensureInventoryLoaded, getProductsForOrder } from '../product/product.service.ts';
 import type { Runtime } from '../runtime.ts';
+import {
+  drainUnsavedOrders,
+  encodeUnsavedOrder,
+  ensureOrderSaved,
+  requestOrderSave,
+} from './order.persist.ts';
 import { type Discount, priceOrder } from './order.pricing.ts';
 import {
   couponHeldByPendingOrder,
@@ -113,32 +119,42 @@ export async function createOrder(rt: Runtime, userId: number, input: CreateOrde
   // From before the hold to the commit the order's transaction holds the shared inventory
   // lock, so a rebuild after Redis lost its data waits for it (see lockInventoryForHold).
   const attempt =
-    input.idempotencyKey === undefined
-      ? // Without a key: joins a group commit (order.batch.ts), whose transaction took the lock.
+    input.idempotencyKey === undefined && input.couponId === undefined
+      ? // Neither key nor coupon (the rush on a hot product): the hold stores the order in Redis
+        // in the same atomic step and the order is answered; it is saved in Postgres moments
+        // later (order.persist.ts). Nothing else needs Postgres to decide this order.
         async () => {
-          const ticket = await rt.orderBatcher.join();
-          try {
-            await holdOrFail(rt, orderId, now, lines);
-          } catch (err) {
-            // Leave before anything waits for a rebuild: the rebuild waits for this batch.
-            ticket.leave();
-            throw err;
-          }
-          held = true;
-          if ((await ticket.submit(row, lines)) === 'coupon-taken') throw couponTaken(input.couponId);
+          await holdOrFail(rt, orderId, now, lines, encodeUnsavedOrder(row, lines));
+          requestOrderSave(rt);
           return view();
         }
-      : // With a key: the hold is taken inside the transaction that first claims the key, so
-        // a second call with the same key waits on that key's row and then replays the answer,
-        // instead of competing for stock with the call it repeats.
-        () =>
-          withIdempotency(rt.db, idem, async (trx) => {
-            await lockInventoryForHold(trx);
-            await holdOrFail(rt, orderId, now, lines);
+      : input.idempotencyKey === undefined
+        ? // A coupon without a key: the coupon's one open order is decided by Postgres' unique
+          // index, so it joins a group commit (order.batch.ts), whose transaction took the lock.
+          async () => {
+            const ticket = await rt.orderBatcher.join();
+            try {
+              await holdOrFail(rt, orderId, now, lines);
+            } catch (err) {
+              // Leave before anything waits for a rebuild: the rebuild waits for this batch.
+              ticket.leave();
+              throw err;
+            }
             held = true;
-            await insertOrder(trx, row, lines);
+            if ((await ticket.submit(row, lines)) === 'coupon-taken') throw couponTaken(input.couponId);
             return view();
-          });
+          }
+        : // With a key: the hold is taken inside the transaction that first claims the key, so
+          // a second call with the same key waits on that key's row and then replays the answer,
+          // instead of competing for stock with the call it repeats.
+          () =>
+            withIdempotency(rt.db, idem, async (trx) => {
+              await lockInventoryForHold(trx);
+              await holdOrFail(rt, orderId, now, lines);
+              held = true;
+              await insertOrder(trx, row, lines);
+              return view();
+            });
   try {
     try {
       return await attempt();
@@ -191,8 +207,14 @@ function couponTaken(couponId: number | undefined): AppError {
 /** Redis lost the inventory; thrown out of the order's transaction so it can be rebuilt. */
 class InventoryNotLoaded extends Error {}
 
-async function holdOrFail(rt: Runtime, orderId: string, now: Date, lines: OrderLineInput[]): Promise<void> {
-  const outcome = await holdStock(rt.redis, rt.keys, { orderId, nowMs: now.getTime(), lines });
+async function holdOrFail(
+  rt: Runtime,
+  orderId: string,
+  now: Date,
+  lines: OrderLineInput[],
+  record?: string,
+): Promise<void> {
+  const outcome = await holdStock(rt.redis, rt.keys, { orderId, nowMs: now.getTime(), lines, record });
   switch (outcome.kind) {
     case 'held':
       return;
@@ -227,7 +249,10 @@ export function isOrderId(value: string): boolean {
 }
 
 export async function getOrder(rt: Runtime, userId: number, orderId: string): Promise<OrderView> {
-  const order = isOrderId(orderId) ? await findOrderForUser(rt.db, userId, orderId) : undefined;
+  if (!isOrderId(orderId)) throw new AppError(AppErrorCode.ORDER_NOT_FOUND, 'Order not found');
+  let order = await findOrderForUser(rt.db, userId, orderId);
+  // Not in Postgres yet: maybe answered from Redis moments ago (read-your-writes).
+  if (!order && (await ensureOrderSaved(rt, orderId))) order = await findOrderForUser(rt.db, userId, orderId);
   if (!order) throw new AppError(AppErrorCode.ORDER_NOT_FOUND, 'Order not found');
   return toOrderView(order);
 }
@@ -238,6 +263,9 @@ export async function listOrders(
   page: { cursor?: string; limit: number },
 ): Promise<{ items: OrderView[]; nextCursor: string | null }> {
   if (page.cursor !== undefined && !isOrderId(page.cursor)) return { items: [], nextCursor: null };
+  // Orders answered from Redis are listed once saved: save what is unsaved (usually little, as
+  // the worker saves continuously) rather than merge two sources into one keyset page.
+  await drainUnsavedOrders(rt);
   const orders = await listOrdersForUser(rt.db, userId, page);
   const items = orders.map(toOrderView);
   return { items, nextCursor: items.length === page.limit ? items[items.length - 1]!.orderId : null };

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.ts';
 import { runScript } from '../redis/scripts.ts';
 
-/** Mirrors the result codes of scripts/lua/holdStock-4.lua. */
+/** Mirrors the result codes of scripts/lua/holdStock-5.lua. */
 export const HoldResult = { Held: 0, NotLoaded: 1, OutOfStock: 2, UnknownProduct: 3 } as const;
 export type HoldOutcome =
   | { kind: 'held' }
@@ -21,18 +21,20 @@ function inventoryKeys(keys: Keys): string[] {
   return [k.available, k.holds, k.loaded, k.holdStarted];
 }
 
-/** Holds stock for every line or for none, in one atomic script. */
+/**
+ * Holds stock for every line or for none, in one atomic script. With `record` (see
+ * order.persist.ts) the same step stores the order in Redis as answered and not yet saved.
+ */
 export async function holdStock(
   redis: Redis,
   keys: Keys,
-  hold: { orderId: string; nowMs: number; lines: OrderLineInput[] },
+  hold: { orderId: string; nowMs: number; lines: OrderLineInput[]; record?: string },
 ): Promise<HoldOutcome> {
-  const args: (string | number)[] = [hold.orderId, hold.nowMs];
+  const args: (string | number)[] = [hold.orderId, hold.nowMs, hold.record ?? ''];
   for (const line of hold.lines) args.push(line.productId, line.quantity);
-  const [code, productId] = (await runScript(redis, 'holdStock', inventoryKeys(keys), args)) as [
-    number,
-    number,
-  ];
+  const k = keys.inventory;
+  const scriptKeys = [k.available, k.holds, k.loaded, k.holdStarted, k.unsaved];
+  const [code, productId] = (await runScript(redis, 'holdStock', scriptKeys, args)) as [number, number];
   switch (code) {
     case HoldResult.Held:
       return { kind: 'held' };
@@ -76,4 +78,37 @@ export async function holdsStartedBefore(redis: Redis, keys: Keys, beforeMs: num
 
 export async function forgetHoldStart(redis: Redis, keys: Keys, orderIds: string[]): Promise<void> {
   if (orderIds.length) await redis.zrem(keys.inventory.holdStarted, ...orderIds);
+}
+
+/**
+ * Orders answered from Redis and not yet saved in Postgres (see order.persist.ts): their ids,
+ * one HSCAN page at a time ('0' starts and ends a scan).
+ */
+export async function scanUnsavedOrderIds(
+  redis: Redis,
+  keys: Keys,
+  cursor: string,
+  count: number,
+): Promise<[next: string, orderIds: string[]]> {
+  const [next, flat] = await redis.hscan(keys.inventory.unsaved, cursor, 'COUNT', count);
+  const ids: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) ids.push(flat[i]!);
+  return [next, ids];
+}
+
+/** The unsaved records of these orders, null where an order has none (saved, or never answered from Redis). */
+export async function readUnsavedOrders(
+  redis: Redis,
+  keys: Keys,
+  orderIds: string[],
+): Promise<(string | null)[]> {
+  if (orderIds.length === 0) return [];
+  return redis.hmget(keys.inventory.unsaved, ...orderIds);
+}
+
+/** Drops the unsaved records of orders that are now in Postgres. */
+export async function forgetUnsavedOrders(redis: Redis, keys: Keys, orderIds: string[]): Promise<void> {
+  for (let i = 0; i < orderIds.length; i += 1000) {
+    await redis.hdel(keys.inventory.unsaved, ...orderIds.slice(i, i + 1000));
+  }
 }

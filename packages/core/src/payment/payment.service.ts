@@ -3,6 +3,7 @@ import { debitBalance } from '../balance/balance.repository.ts';
 import { ensureIssuedCouponRow, findHeldCoupon } from '../coupon/coupon.service.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
 import { withIdempotency } from '../idempotency/idempotency.service.ts';
+import { ensureOrderSaved } from '../order/order.persist.ts';
 import { lockOrderForPayment, markOrderPaid } from '../order/order.repository.ts';
 import { isOrderId, toOrderView } from '../order/order.service.ts';
 import { endHold } from '../order/order.store.ts';
@@ -36,6 +37,9 @@ export async function payOrder(
   input: { orderId: string; idempotencyKey?: string },
 ): Promise<PaymentView> {
   if (!isOrderId(input.orderId)) throw new AppError(AppErrorCode.ORDER_NOT_FOUND, 'Order not found');
+  // An order answered from Redis moments ago is saved first (one HGET when it is not), outside
+  // the payment's transaction: saving takes a pooled connection of its own.
+  await ensureOrderSaved(rt, input.orderId);
   const now = rt.clock.now();
   let paid: { lines: { productId: number; quantity: number }[] } | undefined;
 

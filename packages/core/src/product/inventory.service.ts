@@ -19,7 +19,7 @@ const rebuildQueue = new Map<string, Promise<void>>();
 /**
  * Rebuilds the Redis inventory from Postgres (the committed truth) when it is not loaded:
  * available = stock - units of PENDING_PAYMENT orders, plus each such order's hold record.
- * The load is refused atomically if another process loaded first (see loadInventory-3.lua
+ * The load is refused atomically if another process loaded first (see loadInventory-4.lua
  * for the race this avoids), so calling it concurrently, or when loaded already, is harmless.
  *
  * It runs under the exclusive inventory lock (see lockInventoryForRebuild), so an order that

@@ -41,7 +41,7 @@ export async function loadInventorySnapshot(
   for (const [productId, units] of snapshot.available) args.push(productId, units);
   for (const [orderId, lines] of snapshot.holds) args.push(orderId, JSON.stringify(lines));
   const k = keys.inventory;
-  const code = await runScript(redis, 'loadInventory', [k.available, k.holds, k.loaded], args);
+  const code = await runScript(redis, 'loadInventory', [k.available, k.holds, k.loaded, k.unsaved], args);
   if (code === InventoryCode.Ok) return true;
   if (code === InventoryCode.AlreadyLoaded) return false;
   throw unexpected('loadInventory', code);

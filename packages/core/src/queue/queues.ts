@@ -8,6 +8,8 @@ import type { Redis } from 'ioredis';
 export const QueueName = {
   /** Moves coupon issuances from Redis into Postgres in batches. */
   CouponPersist: 'coupon-persist',
+  /** Saves orders answered from Redis into Postgres. */
+  OrderPersist: 'order-persist',
   /** Expires unpaid orders and releases their stock and coupon. */
   OrderExpiry: 'order-expiry',
   /** Ships paid orders from the outbox to the data platform. */

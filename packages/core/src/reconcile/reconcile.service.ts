@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { liveHorizon } from '../coupon/coupon.model.ts';
 import { listLiveCouponIds } from '../coupon/coupon.repository.ts';
 import { ISSUED_MARKER } from '../coupon/coupon.store.ts';
+import { decodeUnsavedOrder } from '../order/order.persist.ts';
 import { readInventorySnapshot } from '../product/inventory.repository.ts';
 import type { Runtime } from '../runtime.ts';
 
@@ -183,12 +184,36 @@ async function reconcileInventory(
   drifts: Drift[],
 ): Promise<{ products: number; holds: number }> {
   const k = rt.keys.inventory;
-  const [loaded, availableRaw, heldIds] = await Promise.all([
-    rt.redis.exists(k.loaded),
-    rt.redis.hgetall(k.available),
-    rt.redis.hkeys(k.holds),
-  ]);
+  // One MULTI: `available`, the holds and the unsaved orders change together (holdStock-5.lua).
+  const replies = await rt.redis
+    .multi()
+    .exists(k.loaded)
+    .hgetall(k.available)
+    .hkeys(k.holds)
+    .hgetall(k.unsaved)
+    .exec();
+  if (!replies) throw new Error('reconcile: the inventory read was aborted');
+  for (const [err] of replies) if (err) throw err;
+  const [loaded, availableRaw, heldIds, unsavedRaw] = replies.map(([, value]) => value) as [
+    number,
+    Record<string, string>,
+    string[],
+    Record<string, string>,
+  ];
   const expected = await readInventorySnapshot(rt.db);
+  // Orders answered from Redis and not saved yet hold their stock as saved pending orders do.
+  // (One saved between the two reads is counted once: the snapshot already has it.)
+  for (const [orderId, record] of Object.entries(unsavedRaw)) {
+    if (expected.holds.has(orderId)) continue;
+    const { lines } = decodeUnsavedOrder(orderId, record);
+    for (const line of lines) {
+      expected.available.set(line.productId, (expected.available.get(line.productId) ?? 0) - line.quantity);
+    }
+    expected.holds.set(
+      orderId,
+      lines.map((l) => [l.productId, l.quantity]),
+    );
+  }
   if (loaded !== 1) {
     drifts.push(
       drift(

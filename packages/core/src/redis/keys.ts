@@ -38,6 +38,11 @@ export function createKeys(prefix: string) {
       loaded: `${prefix}{inventory}:loaded`,
       /** Sorted set orderId -> ms the hold was taken; finds holds whose order never reached Postgres. */
       holdStarted: `${prefix}{inventory}:hold-started`,
+      /**
+       * Hash: orderId -> JSON record of an order answered from Redis and not yet saved in
+       * Postgres (order.persist.ts saves it and deletes the field). Written by the hold itself.
+       */
+      unsaved: `${prefix}{inventory}:unsaved`,
     },
     ranking: {
       /** Sorted set productId -> units sold in that UTC hour (`yyyymmddhh`); expires days after the hour. */

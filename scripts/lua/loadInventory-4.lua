@@ -9,10 +9,15 @@
 
   Any leftovers in `available` and `holds` are dropped first: with the marker missing they
   cannot be trusted (every script that writes them refuses to run without the marker).
+  Unsaved orders are different: each was answered, and Postgres (the snapshot) does not know
+  it yet. Should any survive the loss of the marker, their holds are taken again on top of the
+  snapshot (an order the snapshot already counts is skipped), so their units are not sold twice.
 
   KEYS[1] {inventory}:available   hash productId -> units that can be ordered now
   KEYS[2] {inventory}:holds       hash orderId -> JSON [[productId, quantity], ...]
   KEYS[3] {inventory}:loaded      marker
+  KEYS[4] {inventory}:unsaved     hash orderId -> JSON record of an order answered from Redis
+                                  and not saved in Postgres yet (holdStock-5.lua)
   ARGV[1] n: number of products
   ARGV[2 .. 2n+1]   productId, available pairs
   ARGV[2n+2 ..]     orderId, holdJson pairs
@@ -44,5 +49,18 @@ end
 local n = tonumber(ARGV[1])
 hsetRange(KEYS[1], 2, 2 * n + 1)
 hsetRange(KEYS[2], 2 * n + 2, #ARGV)
+
+local unsaved = redis.call('HGETALL', KEYS[4])
+for i = 1, #unsaved, 2 do
+  local orderId = unsaved[i]
+  if redis.call('HEXISTS', KEYS[2], orderId) == 0 then
+    local held = {}
+    for _, line in ipairs(cjson.decode(unsaved[i + 1]).l) do
+      redis.call('HINCRBY', KEYS[1], line[1], -line[2])
+      held[#held + 1] = {line[1], line[2]}
+    end
+    redis.call('HSET', KEYS[2], orderId, cjson.encode(held))
+  end
+end
 redis.call('SET', KEYS[3], '1')
 return 0
