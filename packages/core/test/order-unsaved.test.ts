@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
+import { chargeBalance } from '../src/balance/balance.service.ts';
+import { decodeUnsavedOrder, drainUnsavedOrders, ensureOrderSaved } from '../src/order/order.persist.ts';
+import { insertPendingOrders } from '../src/order/order.repository.ts';
+import { createOrder, getOrder, listOrders, type OrderView } from '../src/order/order.service.ts';
+import { reconcileHolds } from '../src/order/order-expiry.service.ts';
+import { payOrder } from '../src/payment/payment.service.ts';
+import { readAvailable } from '../src/product/inventory.store.ts';
+import { createProduct, rebuildInventory } from '../src/product/product.service.ts';
+import { reconcile } from '../src/reconcile/reconcile.service.ts';
+import { createRuntime, type Runtime } from '../src/runtime.ts';
+
+// Orders without a coupon and without an idempotency key are answered from Redis: the hold
+// stores the order in the same Lua step, and order.persist.ts saves it in Postgres later
+// (the worker, or the first read that needs it). Every test checks against real Redis and
+// Postgres that nothing answered is lost or saved twice and that no unit is sold twice.
+describe('order.create answered from Redis, saved later', () => {
+  let env: TestRuntime;
+  let nextUser = 50_000;
+  beforeAll(async () => {
+    env = await createTestRuntime();
+  });
+  afterAll(async () => {
+    await env.cleanup();
+  });
+
+  const rt = () => env.rt;
+  const users = (n: number) => Array.from({ length: n }, () => nextUser++);
+  const product = (stock: number, price = 1_000) =>
+    createProduct(rt(), { name: `u-${randomUUID().slice(0, 8)}`, price, stock });
+  const unsavedIds = async () => Object.keys(await rt().redis.hgetall(rt().keys.inventory.unsaved)).sort();
+
+  type Settled = PromiseSettledResult<OrderView>;
+  const fulfilled = (results: Settled[]) =>
+    results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const refusals = (results: Settled[]) =>
+    results.flatMap((r) => (r.status === 'rejected' ? [r.reason as { code?: string }] : []));
+
+  /** Rows and lines in Postgres per order id (any status). */
+  async function saved(ids: string[]) {
+    if (ids.length === 0) return { rows: new Map(), lines: new Map<string, number>() };
+    const rows = await rt().db.selectFrom('orders').selectAll().where('id', 'in', ids).execute();
+    const lines = await rt().db.selectFrom('order_lines').selectAll().where('order_id', 'in', ids).execute();
+    const lineCount = new Map<string, number>();
+    for (const l of lines) lineCount.set(l.order_id, (lineCount.get(l.order_id) ?? 0) + 1);
+    return { rows: new Map(rows.map((r) => [r.id, r])), lines: lineCount };
+  }
+
+  /** Every answered order is in Postgres exactly as answered, once, with its lines. */
+  async function expectSaved(orders: OrderView[]) {
+    const { rows, lines } = await saved(orders.map((o) => o.orderId));
+    expect(rows.size).toBe(orders.length);
+    for (const order of orders) {
+      expect(rows.get(order.orderId)).toMatchObject({
+        status: 'PENDING_PAYMENT',
+        total_amount: order.totalAmount,
+        pay_amount: order.payAmount,
+        coupon_id: null,
+      });
+      expect(rows.get(order.orderId).created_at.toISOString()).toBe(order.createdAt);
+      expect(rows.get(order.orderId).expires_at.toISOString()).toBe(order.expiresAt);
+      expect(lines.get(order.orderId)).toBe(order.items.length);
+    }
+  }
+
+  const noInventoryDrift = async () =>
+    expect((await reconcile(rt())).drifts.filter((d) => !d.kind.startsWith('coupon'))).toEqual([]);
+
+  it('sells exactly the stock to 400 parallel orders, answered before Postgres knows them; overlapping saves write each once', async () => {
+    const p = await product(100, 1_500);
+    const extra = await product(1_000, 200);
+    const results = await Promise.allSettled(
+      users(400).map((userId, i) =>
+        createOrder(rt(), userId, {
+          items:
+            i % 3 === 0
+              ? [
+                  { productId: extra.id, quantity: 2 },
+                  { productId: p.id, quantity: 1 },
+                ]
+              : [{ productId: p.id, quantity: 1 }],
+        }),
+      ),
+    );
+    const sold = fulfilled(results);
+    expect(sold).toHaveLength(100);
+    expect(refusals(results).every((e) => e.code === 'OUT_OF_STOCK')).toBe(true);
+    const ids = sold.map((o) => o.orderId).sort();
+
+    // Answered, held in Redis, not in Postgres yet; the reconciler counts them as holds.
+    expect((await saved(ids)).rows.size).toBe(0);
+    expect(await unsavedIds()).toEqual(expect.arrayContaining(ids));
+    expect(await readAvailable(rt().redis, rt().keys, [p.id])).toEqual([0]);
+    await noInventoryDrift();
+
+    // Two processes' drains and a read per order, all at once: each order saved exactly once.
+    const other: Runtime = await createRuntime(env.config, { name: 'order-unsaved-other' });
+    try {
+      await Promise.all([
+        drainUnsavedOrders(rt(), { batchSize: 7 }),
+        drainUnsavedOrders(other, { batchSize: 13 }),
+        ...ids.map((id, i) => ensureOrderSaved(i % 2 ? rt() : other, id)),
+      ]);
+    } finally {
+      await other.close();
+    }
+    await expectSaved(sold);
+    expect(await unsavedIds()).toEqual([]);
+    expect(await readAvailable(rt().redis, rt().keys, [p.id, extra.id])).toEqual([
+      0,
+      1_000 - 2 * sold.filter((o) => o.items.length === 2).length,
+    ]);
+    await noInventoryDrift();
+  });
+
+  it('the caller reads its own order at once: order.get and order.list save it first; another user sees nothing', async () => {
+    const p = await product(10);
+    const [me, someoneElse] = users(2);
+    const mine = await createOrder(rt(), me!, { items: [{ productId: p.id, quantity: 2 }] });
+    const second = await createOrder(rt(), me!, { items: [{ productId: p.id, quantity: 1 }] });
+    await expect(getOrder(rt(), someoneElse!, mine.orderId)).rejects.toMatchObject({
+      code: 'ORDER_NOT_FOUND',
+    });
+    expect(await getOrder(rt(), me!, mine.orderId)).toEqual(mine);
+    const listed = await listOrders(rt(), me!, { limit: 10 });
+    expect(listed.items.map((o) => o.orderId).sort()).toEqual([mine.orderId, second.orderId].sort());
+    await expectSaved([mine, second]);
+    await noInventoryDrift();
+  });
+
+  it('pays an order answered moments ago: the payment saves it, debits once and sells its units', async () => {
+    const p = await product(5, 2_000);
+    const [buyer] = users(1);
+    await chargeBalance(rt(), buyer!, { amount: 10_000 });
+    const order = await createOrder(rt(), buyer!, { items: [{ productId: p.id, quantity: 3 }] });
+    expect(await unsavedIds()).toContain(order.orderId);
+    const paid = await payOrder(rt(), buyer!, { orderId: order.orderId });
+    expect(paid).toMatchObject({ status: 'PAID', amount: 6_000, balance: 4_000 });
+    expect(await unsavedIds()).not.toContain(order.orderId);
+    // A later save finds nothing to do and changes nothing: the order stays paid.
+    await drainUnsavedOrders(rt());
+    expect((await saved([order.orderId])).rows.get(order.orderId).status).toBe('PAID');
+    expect(await readAvailable(rt().redis, rt().keys, [p.id])).toEqual([2]);
+    await noInventoryDrift();
+  });
+
+  it('the orphan sweep leaves an unsaved order alone: it is answered, not abandoned', async () => {
+    const p = await product(3);
+    const order = await createOrder(rt(), users(1)[0]!, { items: [{ productId: p.id, quantity: 3 }] });
+    const swept = await reconcileHolds(rt(), { orphanAfterMs: 0 });
+    expect(swept.orphansReleased).toBe(0);
+    expect(await readAvailable(rt().redis, rt().keys, [p.id])).toEqual([0]);
+    await drainUnsavedOrders(rt());
+    expect((await reconcileHolds(rt(), { orphanAfterMs: 0 })).orphansReleased).toBe(0);
+    await expectSaved([order]);
+    await noInventoryDrift();
+  });
+
+  it('a save that died after its commit (record still in Redis) is repeated as a no-op', async () => {
+    const p = await product(4);
+    const order = await createOrder(rt(), users(1)[0]!, { items: [{ productId: p.id, quantity: 1 }] });
+    const record = await rt().redis.hget(rt().keys.inventory.unsaved, order.orderId);
+    // What a save that was killed between its COMMIT and its HDEL left behind.
+    await rt()
+      .db.transaction()
+      .execute((trx) => insertPendingOrders(trx, [decodeUnsavedOrder(order.orderId, record!)]));
+    expect(await drainUnsavedOrders(rt())).toBeGreaterThanOrEqual(1);
+    await expectSaved([order]);
+    expect(await unsavedIds()).not.toContain(order.orderId);
+    await noInventoryDrift();
+  });
+
+  it('unsaved orders that outlive the inventory marker keep their units through a rebuild', async () => {
+    const p = await product(10);
+    const order = await createOrder(rt(), users(1)[0]!, { items: [{ productId: p.id, quantity: 4 }] });
+    // The marker alone is lost (the rest survived): the rebuild starts from Postgres, which
+    // does not know the order, and must take its hold again on top.
+    await rt().redis.del(rt().keys.inventory.loaded);
+    await rebuildInventory(rt());
+    expect(await readAvailable(rt().redis, rt().keys, [p.id])).toEqual([6]);
+    await noInventoryDrift();
+    await drainUnsavedOrders(rt());
+    await expectSaved([order]);
+    await noInventoryDrift();
+  });
+});
