@@ -495,32 +495,40 @@ async function orderRow(ctx: Ctx): Promise<void> {
       'order.create (/trpc, auth)',
       'ours',
       stats,
-      `1 line, ${ORDER_USERS} users; the worker then saved the ${save.saved.toLocaleString('en-US')} ` +
-        `orders in Postgres at ${fmt.rps(save.rate)} orders/s`,
+      `1 line, ${ORDER_USERS} users, answered from Redis; the worker then saved the ` +
+        `${save.saved.toLocaleString('en-US')} orders in Postgres at ${fmt.rps(save.steady)} orders/s`,
     ),
   );
 }
 
 /**
  * Starts the worker and waits until every order answered from Redis is saved in Postgres.
- * Returns how many there were and the rate from worker start.
+ * Returns how many there were, the rate from worker start, and the steady rate (from the first
+ * save on, as the drain row counts it: the worker's start-up is not the save's cost). In a full
+ * run the same worker is also persisting the issuances the coupon rows left pending.
  */
-async function saveOrders(ctx: Ctx): Promise<{ saved: number; rate: number }> {
+async function saveOrders(ctx: Ctx): Promise<{ saved: number; rate: number; steady: number }> {
   const unsaved = () => ctx.redis.hlen(ctx.keys.inventory.unsaved);
   const before = await unsaved();
-  if (before === 0) return { saved: 0, rate: 0 };
+  if (before === 0) return { saved: 0, rate: 0, steady: 0 };
   log(`saving the ${before.toLocaleString('en-US')} orders answered from Redis`);
   const started = Date.now();
+  let first: { at: number; left: number } | undefined;
   await withChild(startWorker(ctx.run.env), async () => {
     const deadline = Date.now() + 600_000;
-    while ((await unsaved()) > 0) {
+    for (let left = before; left > 0; left = await unsaved()) {
+      if (left < before && !first) first = { at: Date.now(), left };
       if (Date.now() > deadline) throw new Error('the worker did not save every order within 10 minutes');
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 20));
     }
   });
-  const rate = before / ((Date.now() - started) / 1000);
-  log(`saved ${before.toLocaleString('en-US')} orders at ${fmt.rps(rate)} orders/s (from worker start)`);
-  return { saved: before, rate };
+  const now = Date.now();
+  const rate = before / ((now - started) / 1000);
+  const steady = first && now > first.at ? first.left / ((now - first.at) / 1000) : rate;
+  log(
+    `saved ${before.toLocaleString('en-US')} orders: ${fmt.rps(steady)} orders/s steady, ${fmt.rps(rate)} orders/s from worker start`,
+  );
+  return { saved: before, rate, steady };
 }
 
 async function paymentRow(ctx: Ctx): Promise<void> {

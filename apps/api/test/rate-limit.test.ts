@@ -70,6 +70,44 @@ describe('rate limits per user', () => {
     expectRateLimited(await call(s.app, 'mutation', path, body, u.token));
   });
 
+  it('limits order.create in its hold script, one allowance whichever path a call takes; a limited order holds nothing', async () => {
+    const created = await call(
+      s.app,
+      'mutation',
+      'admin.product.create',
+      { name: 'rl', price: 1_000, stock: 100 },
+      admin,
+    );
+    const productId = created.body.result.data.id;
+    const stock = async () =>
+      (await call(s.app, 'query', 'product.get', { productId })).body.result.data.stock;
+    const items = [{ productId, quantity: 1 }];
+    // Answered from Redis (no coupon, no key): the hold script counts the calls, all at once.
+    const u = await user();
+    const rush = await Promise.all(
+      Array.from({ length: 6 }, () => call(s.app, 'mutation', 'order.create', { items }, u.token)),
+    );
+    expect(rush.filter((r) => r.status === 200)).toHaveLength(3);
+    for (const r of rush.filter((r) => r.status !== 200)) expectRateLimited(r);
+    expect(await stock()).toBe(97);
+    // The same allowance for an order with an idempotency key (saved in Postgres first) and for
+    // a call refused for its input: two of one user's three calls, then the rush is limited.
+    const v = await user();
+    expect(
+      (await call(s.app, 'mutation', 'order.create', { items, idempotencyKey: 'rl-1' }, v.token)).status,
+    ).toBe(200);
+    expect((await call(s.app, 'mutation', 'order.create', { items: [] }, v.token)).status).toBe(400);
+    expect((await call(s.app, 'mutation', 'order.create', { items }, v.token)).status).toBe(200);
+    expectRateLimited(await call(s.app, 'mutation', 'order.create', { items }, v.token));
+    expectRateLimited(
+      await call(s.app, 'mutation', 'order.create', { items, idempotencyKey: 'rl-2' }, v.token),
+    );
+    expect(await stock()).toBe(95);
+    clock.advance(1000);
+    expect((await call(s.app, 'mutation', 'order.create', { items }, v.token)).status).toBe(200);
+    expect(await stock()).toBe(94);
+  });
+
   it('limits coupon.issue per coupon, and a flood of made-up coupon ids per procedure', async () => {
     const u = await user();
     // Each live coupon has its own allowance: 3 calls on each of two coupons all pass the limit.

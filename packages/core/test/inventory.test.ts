@@ -57,13 +57,21 @@ describe('inventory in Redis', () => {
     return id;
   };
 
-  /** The order flow's own hold script (scripts/lua/holdStock-5.lua), to race against restocks. */
+  /** The order flow's own hold script (scripts/lua/holdStock-7.lua), to race against restocks. */
   const hold = async (productId: number, quantity: number): Promise<number> => {
     const [code] = (await runScript(
       rt().redis,
       'holdStock',
-      [k().available, k().holds, k().loaded, k().holdStarted, k().unsaved],
-      [randomUUID(), Date.now(), '', productId, quantity],
+      [
+        k().available,
+        k().holds,
+        k().loaded,
+        k().holdStarted,
+        k().unsaved,
+        rt().keys.rateLimit('order.create', 'u:0'),
+        rt().keys.rateLimit('order.create', 'ip:none'),
+      ],
+      [randomUUID(), Date.now(), 'off', 0, 'off', 0, '', productId, quantity],
     )) as [number, number];
     return code;
   };

@@ -20,7 +20,10 @@ const ZOrder = z.object({
 });
 
 export const orderRouter = {
-  /** The order rush: a fast mutation (trpc/fast-path.ts), limited per user and per address. */
+  /**
+   * The order rush: a fast mutation (trpc/fast-path.ts), limited per user and per address (see
+   * createOrder, which counts the call in the hold script when it answers from Redis).
+   */
   create: fastMutation({
     input: z.strictObject({
       items: z
@@ -33,9 +36,11 @@ export const orderRouter = {
       couponId: ZId.optional(),
       idempotencyKey: ZIdempotencyKey.optional(),
     }),
-    rateLimited: true,
+    // Counted inside createOrder (the rush's hold script counts the call in the same step);
+    // a call refused for its input is counted by the fast path.
+    rateLimited: 'refused-input',
     output: ZOrder,
-    resolve: ({ ctx, input }) => createOrder(ctx.rt, ctx.user.userId, input),
+    resolve: ({ ctx, input }) => createOrder(ctx.rt, ctx.user.userId, input, { ip: ctx.ip }),
   }),
 
   get: protectedProcedure

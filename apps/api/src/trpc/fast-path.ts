@@ -13,6 +13,7 @@
  * and compares status, headers and body byte for byte.
  */
 
+import { AppError } from '@flash/core';
 import { enforceRateLimit } from '@flash/core/rate-limit/rate-limit.service';
 import { getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
 import type { z } from 'zod';
@@ -27,14 +28,31 @@ type AuthedContext = Context & { user: ReturnType<Context['tokens']['verify']> }
 export type FastMutationSpec<TInput extends z.ZodType, TOutput> = {
   input: TInput;
   /**
-   * Check the caller against the per-procedure rate limits (rateLimitedProcedure) before the input
-   * is read. Off for procedures that check their limits inside their own Redis script.
+   * `true`: check the caller against the per-procedure rate limits (rateLimitedProcedure) before
+   * the input is read. `'refused-input'`: the procedure counts its calls itself (in the Redis
+   * script it runs anyway), so only a call whose input is refused is counted here, before it is
+   * answered: a flood of malformed calls is throttled as with `true`. `false`: not limited here
+   * at all (coupon.issue, whose script limits per coupon).
    */
-  rateLimited: boolean;
+  rateLimited: boolean | 'refused-input';
   /** Validates (and strips) what `resolve` returns, as `.output()` does. */
   output?: z.ZodType<TOutput>;
   resolve: (opts: { ctx: AuthedContext; input: z.output<TInput> }) => Promise<TOutput>;
 };
+
+/** A call refused by the input validator (a schema miss or a body that is not JSON). */
+function isInputRefusal(error: TRPCError): boolean {
+  return error.code === 'BAD_REQUEST' && !(error.cause instanceof AppError);
+}
+
+/** `'refused-input'` in tRPC's chain: the input validator runs inside `next()`. */
+const refusedInputLimitedProcedure = protectedProcedure.use(async ({ ctx, path, next }) => {
+  const result = await next();
+  if (!result.ok && isInputRefusal(result.error)) {
+    await enforceRateLimit(ctx.rt, { procedure: path, userId: ctx.user.userId, ip: ctx.ip });
+  }
+  return result;
+});
 
 const directCalls = new WeakMap<object, DirectCall<Context>>();
 
@@ -44,7 +62,13 @@ const directCalls = new WeakMap<object, DirectCall<Context>>();
  * .mutation(spec.resolve)`; its direct form below must stay step for step the same.
  */
 export function fastMutation<TInput extends z.ZodType, TOutput>(spec: FastMutationSpec<TInput, TOutput>) {
-  const base = (spec.rateLimited ? rateLimitedProcedure : protectedProcedure).input(spec.input);
+  const base = (
+    spec.rateLimited === 'refused-input'
+      ? refusedInputLimitedProcedure
+      : spec.rateLimited
+        ? rateLimitedProcedure
+        : protectedProcedure
+  ).input(spec.input);
   const resolver = ({ ctx, input }: { ctx: unknown; input: unknown }) =>
     spec.resolve({ ctx: ctx as AuthedContext, input: input as z.output<TInput> });
   // Typed as the builder without .output(): the output type is TOutput either way.
@@ -69,14 +93,23 @@ function directCall<TInput extends z.ZodType, TOutput>(
     let result: { ok: true; data: unknown } | { ok: false; error: TRPCError };
     try {
       const user = ctx.tokens.verify(ctx.authorization);
-      if (spec.rateLimited) {
+      if (spec.rateLimited === true) {
         await enforceRateLimit(ctx.rt, { procedure: path, userId: user.userId, ip: ctx.ip });
       }
       // tRPC's input validator: a malformed body throws its own BAD_REQUEST, a schema miss
       // becomes BAD_REQUEST caused by the ZodError (the error formatter words it).
-      const parsed = spec.input.safeParse(getRawInput());
-      if (!parsed.success) throw new TRPCError({ code: 'BAD_REQUEST', cause: parsed.error });
-      let data: unknown = await spec.resolve({ ctx: { ...ctx, user }, input: parsed.data });
+      let input: z.output<TInput>;
+      try {
+        const parsed = spec.input.safeParse(getRawInput());
+        if (!parsed.success) throw new TRPCError({ code: 'BAD_REQUEST', cause: parsed.error });
+        input = parsed.data as z.output<TInput>;
+      } catch (refused) {
+        if (spec.rateLimited === 'refused-input') {
+          await enforceRateLimit(ctx.rt, { procedure: path, userId: user.userId, ip: ctx.ip });
+        }
+        throw refused;
+      }
+      let data: unknown = await spec.resolve({ ctx: { ...ctx, user }, input });
       if (spec.output) {
         // tRPC's output validator: a miss is a bug of ours, INTERNAL_SERVER_ERROR.
         const checked = spec.output.safeParse(data);

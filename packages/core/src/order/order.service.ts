@@ -5,6 +5,7 @@ import { AppError, AppErrorCode } from '../errors.ts';
 import { findIdempotentResponse, withIdempotency } from '../idempotency/idempotency.service.ts';
 import { lockInventoryForHold } from '../product/inventory.repository.ts';
 import { ensureInventoryLoaded, getProductsForOrder } from '../product/product.service.ts';
+import { callerLimits, enforceRateLimit, rateLimitedError } from '../rate-limit/rate-limit.service.ts';
 import type { Runtime } from '../runtime.ts';
 import {
   drainUnsavedOrders,
@@ -70,7 +71,20 @@ export function toOrderView(order: OrderWithLines): OrderView {
  * Either way the transaction holds the shared inventory lock from before the hold to the commit,
  * and a Redis that lost the inventory is rebuilt outside it (the rebuild waits for that lock).
  */
-export async function createOrder(rt: Runtime, userId: number, input: CreateOrderInput): Promise<OrderView> {
+export async function createOrder(
+  rt: Runtime,
+  userId: number,
+  input: CreateOrderInput,
+  caller?: { ip: string },
+): Promise<OrderView> {
+  // The rush (neither coupon nor key) is answered from Redis, and its hold counts the call
+  // against the caller's limits in the same script. Every other call is counted first, against
+  // the same limiters (one allowance per procedure, whichever path a call takes).
+  const fromRedis = input.idempotencyKey === undefined && input.couponId === undefined;
+  const limits = caller ? callerLimits(rt, { userId, ip: caller.ip }) : undefined;
+  const countCall = () =>
+    caller ? enforceRateLimit(rt, { procedure: 'order.create', userId, ip: caller.ip }) : undefined;
+  if (!fromRedis) await countCall();
   const request = { items: input.items, couponId: input.couponId ?? null };
   const idem = { userId, scope: SCOPE, key: input.idempotencyKey, request };
   if (input.idempotencyKey !== undefined) {
@@ -82,6 +96,9 @@ export async function createOrder(rt: Runtime, userId: number, input: CreateOrde
     rt,
     input.items.map((i) => i.productId),
   );
+  // A made-up product never reaches the hold: count that call here, so unknown ids (which cost
+  // Postgres a lookup) cannot multiply the allowance.
+  if (fromRedis && input.items.some((item) => !products.has(item.productId))) await countCall();
   const lines: OrderLine[] = input.items.map((item) => {
     const product = products.get(item.productId);
     if (!product) {
@@ -118,43 +135,42 @@ export async function createOrder(rt: Runtime, userId: number, input: CreateOrde
   let held = false;
   // From before the hold to the commit the order's transaction holds the shared inventory
   // lock, so a rebuild after Redis lost its data waits for it (see lockInventoryForHold).
-  const attempt =
-    input.idempotencyKey === undefined && input.couponId === undefined
-      ? // Neither key nor coupon (the rush on a hot product): the hold stores the order in Redis
-        // in the same atomic step and the order is answered; it is saved in Postgres moments
-        // later (order.persist.ts). Nothing else needs Postgres to decide this order.
+  const attempt = fromRedis
+    ? // Neither key nor coupon (the rush on a hot product): the hold stores the order in Redis
+      // in the same atomic step and the order is answered; it is saved in Postgres moments
+      // later (order.persist.ts). Nothing else needs Postgres to decide this order.
+      async () => {
+        await holdOrFail(rt, orderId, now, lines, { record: encodeUnsavedOrder(row, lines), limits });
+        requestOrderSave(rt);
+        return view();
+      }
+    : input.idempotencyKey === undefined
+      ? // A coupon without a key: the coupon's one open order is decided by Postgres' unique
+        // index, so it joins a group commit (order.batch.ts), whose transaction took the lock.
         async () => {
-          await holdOrFail(rt, orderId, now, lines, encodeUnsavedOrder(row, lines));
-          requestOrderSave(rt);
+          const ticket = await rt.orderBatcher.join();
+          try {
+            await holdOrFail(rt, orderId, now, lines);
+          } catch (err) {
+            // Leave before anything waits for a rebuild: the rebuild waits for this batch.
+            ticket.leave();
+            throw err;
+          }
+          held = true;
+          if ((await ticket.submit(row, lines)) === 'coupon-taken') throw couponTaken(input.couponId);
           return view();
         }
-      : input.idempotencyKey === undefined
-        ? // A coupon without a key: the coupon's one open order is decided by Postgres' unique
-          // index, so it joins a group commit (order.batch.ts), whose transaction took the lock.
-          async () => {
-            const ticket = await rt.orderBatcher.join();
-            try {
-              await holdOrFail(rt, orderId, now, lines);
-            } catch (err) {
-              // Leave before anything waits for a rebuild: the rebuild waits for this batch.
-              ticket.leave();
-              throw err;
-            }
+      : // With a key: the hold is taken inside the transaction that first claims the key, so
+        // a second call with the same key waits on that key's row and then replays the answer,
+        // instead of competing for stock with the call it repeats.
+        () =>
+          withIdempotency(rt.db, idem, async (trx) => {
+            await lockInventoryForHold(trx);
+            await holdOrFail(rt, orderId, now, lines);
             held = true;
-            if ((await ticket.submit(row, lines)) === 'coupon-taken') throw couponTaken(input.couponId);
+            await insertOrder(trx, row, lines);
             return view();
-          }
-        : // With a key: the hold is taken inside the transaction that first claims the key, so
-          // a second call with the same key waits on that key's row and then replays the answer,
-          // instead of competing for stock with the call it repeats.
-          () =>
-            withIdempotency(rt.db, idem, async (trx) => {
-              await lockInventoryForHold(trx);
-              await holdOrFail(rt, orderId, now, lines);
-              held = true;
-              await insertOrder(trx, row, lines);
-              return view();
-            });
+          });
   try {
     try {
       return await attempt();
@@ -212,14 +228,16 @@ async function holdOrFail(
   orderId: string,
   now: Date,
   lines: OrderLineInput[],
-  record?: string,
+  fromRedis?: Pick<Parameters<typeof holdStock>[2], 'record' | 'limits'>,
 ): Promise<void> {
-  const outcome = await holdStock(rt.redis, rt.keys, { orderId, nowMs: now.getTime(), lines, record });
+  const outcome = await holdStock(rt.redis, rt.keys, { orderId, nowMs: now.getTime(), lines, ...fromRedis });
   switch (outcome.kind) {
     case 'held':
       return;
     case 'not-loaded':
       throw new InventoryNotLoaded();
+    case 'rate-limited':
+      throw rateLimitedError(outcome.limit, outcome.retryAfterMs);
     case 'out-of-stock':
     case 'unknown-product':
       throw new AppError(AppErrorCode.OUT_OF_STOCK, `Product ${outcome.productId} is out of stock`, {

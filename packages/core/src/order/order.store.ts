@@ -1,14 +1,23 @@
 import type { Redis } from 'ioredis';
+import type { CallerLimit } from '../rate-limit/rate-limit.service.ts';
+import { limitArgs } from '../rate-limit/rate-limit.store.ts';
 import type { Keys } from '../redis/keys.ts';
 import { runScript } from '../redis/scripts.ts';
 
-/** Mirrors the result codes of scripts/lua/holdStock-5.lua. */
-export const HoldResult = { Held: 0, NotLoaded: 1, OutOfStock: 2, UnknownProduct: 3 } as const;
+/** Mirrors the result codes of scripts/lua/holdStock-7.lua. */
+export const HoldResult = {
+  Held: 0,
+  NotLoaded: 1,
+  OutOfStock: 2,
+  UnknownProduct: 3,
+  RateLimited: 4,
+} as const;
 export type HoldOutcome =
   | { kind: 'held' }
   | { kind: 'not-loaded' }
   | { kind: 'out-of-stock'; productId: number }
-  | { kind: 'unknown-product'; productId: number };
+  | { kind: 'unknown-product'; productId: number }
+  | { kind: 'rate-limited'; limit: 'user' | 'ip'; retryAfterMs: number };
 
 /** Mirrors the result codes of scripts/lua/releaseHold-4.lua. */
 export const ReleaseResult = { Done: 0, NotLoaded: 1, NoHold: 2 } as const;
@@ -23,18 +32,43 @@ function inventoryKeys(keys: Keys): string[] {
 
 /**
  * Holds stock for every line or for none, in one atomic script. With `record` (see
- * order.persist.ts) the same step stores the order in Redis as answered and not yet saved.
+ * order.persist.ts) the same step stores the order in Redis as answered and not yet saved;
+ * with `limits` it first counts the call against the caller's order.create limits.
  */
 export async function holdStock(
   redis: Redis,
   keys: Keys,
-  hold: { orderId: string; nowMs: number; lines: OrderLineInput[]; record?: string },
+  hold: {
+    orderId: string;
+    nowMs: number;
+    lines: OrderLineInput[];
+    record?: string;
+    limits?: { user: CallerLimit; ip: CallerLimit };
+  },
 ): Promise<HoldOutcome> {
-  const args: (string | number)[] = [hold.orderId, hold.nowMs, hold.record ?? ''];
+  const { limits } = hold;
+  const args: (string | number)[] = [
+    hold.orderId,
+    hold.nowMs,
+    ...(limits ? [...limitArgs(limits.user), ...limitArgs(limits.ip)] : ['off', 0, 'off', 0]),
+    hold.record ?? '',
+  ];
   for (const line of hold.lines) args.push(line.productId, line.quantity);
   const k = keys.inventory;
-  const scriptKeys = [k.available, k.holds, k.loaded, k.holdStarted, k.unsaved];
-  const [code, productId] = (await runScript(redis, 'holdStock', scriptKeys, args)) as [number, number];
+  const scriptKeys = [
+    k.available,
+    k.holds,
+    k.loaded,
+    k.holdStarted,
+    k.unsaved,
+    keys.rateLimit('order.create', limits?.user.subject ?? 'u:0'),
+    keys.rateLimit('order.create', limits?.ip.subject ?? 'ip:none'),
+  ];
+  const [code, productId, which] = (await runScript(redis, 'holdStock', scriptKeys, args)) as [
+    number,
+    number,
+    number?,
+  ];
   switch (code) {
     case HoldResult.Held:
       return { kind: 'held' };
@@ -44,6 +78,8 @@ export async function holdStock(
       return { kind: 'out-of-stock', productId };
     case HoldResult.UnknownProduct:
       return { kind: 'unknown-product', productId };
+    case HoldResult.RateLimited:
+      return { kind: 'rate-limited', limit: which === 2 ? 'ip' : 'user', retryAfterMs: productId };
     default:
       throw new Error(`holdStock returned unknown code ${code}`);
   }

@@ -59,9 +59,13 @@ export function createKeys(prefix: string) {
      * `subject` is `u:<userId>` or `ip:<address>` and never contains braces. A procedure's
      * limiters share one hash tag, so a caller's user and address limits are checked in one
      * script call; the slot's load is that procedure's call rate. (coupon.issue's limiters live
-     * in each coupon's slot instead: `coupon(id).limiter`.)
+     * in each coupon's slot instead: `coupon(id).limiter`; order.create's in the `{inventory}`
+     * slot, so the hold script counts the call in the same step: holdStock-7.lua.)
      */
-    rateLimit: (procedure: string, subject: string) => `${prefix}{rl:${procedure}}:${subject}`,
+    rateLimit: (procedure: string, subject: string) =>
+      procedure === 'order.create'
+        ? `${prefix}{inventory}:rl:${subject}`
+        : `${prefix}{rl:${procedure}}:${subject}`,
     /** BullMQ takes its own prefix (it must not share ioredis' keyPrefix). */
     bullPrefix: `${prefix}bull`,
   };

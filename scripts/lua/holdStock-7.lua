@@ -7,23 +7,42 @@
   KEYS[4] {inventory}:hold-started  zset orderId -> ms when the hold was taken (orphan sweep)
   KEYS[5] {inventory}:unsaved       hash orderId -> JSON record of an order answered from Redis
                                     and not yet in Postgres (order.persist.ts moves it there)
+  KEYS[6] the caller's user limiter of order.create (lib/gcra.lua; in this slot on purpose)
+  KEYS[7] the caller's address limiter of order.create
   ARGV[1] orderId
   ARGV[2] now (ms)
-  ARGV[3] the order's record for `unsaved`, or '' when the caller saves the order in Postgres
+  ARGV[3], ARGV[4] user limit: interval (µs per request, >= 1) and burst (>= 1), or 'off'
+  ARGV[5], ARGV[6] address limit, the same way ('off' both when the caller counted the call
+          already, or is not limited)
+  ARGV[7] the order's record for `unsaved`, or '' when the caller saves the order in Postgres
           itself (then the hold waits for that insert, and the orphan sweep covers a crash)
-  ARGV[4..] productId, quantity pairs (distinct products, quantity >= 1)
+  ARGV[8..] productId, quantity pairs (distinct products, quantity >= 1)
 
   With a record, the hold and the order are one atomic step: an answered order exists in Redis
   from the moment its stock is held, so a crash of the API right after loses nothing.
 
-  Returns { code, productId }:
+  The limits are checked after the loaded marker (a call that must wait for a rebuild and is
+  then retried is counted once) and before anything else, as coupon.issue's are: the rush's
+  call costs one round trip, limits included. A limited call is counted by neither limiter and
+  holds nothing; any other call is counted by both, whatever the hold decides.
+
+  Returns { code, productId } (or, for a call over a limit, {4, retryAfterMs, 1 = user | 2 = address}):
     {0, 0}   held (or already held for this orderId: a retry changes nothing)
     {1, 0}   NOT_LOADED: inventory missing from Redis (flush/restart); nothing changed
     {2, pid} OUT_OF_STOCK: product pid has fewer units than asked; nothing changed
     {3, pid} UNKNOWN_PRODUCT: product pid has no inventory entry; nothing changed
 ]]
+--!include lib/gcra.lua
 if redis.call('EXISTS', KEYS[3]) == 0 then
   return {1, 0}
+end
+local nowUs, userInterval, userBurst, ipInterval, ipBurst = gcra_args(ARGV, 2)
+if nowUs == nil then
+  return redis.error_reply("ERR holdStock: now must be a number; each limit 'off' or interval and burst >= 1")
+end
+local wait, limit = gcra_both(nowUs, KEYS[6], userInterval, userBurst, KEYS[7], ipInterval, ipBurst)
+if wait ~= 0 then
+  return {4, wait, limit}
 end
 local orderId = ARGV[1]
 if redis.call('HEXISTS', KEYS[2], orderId) == 1 then
@@ -32,7 +51,7 @@ end
 
 -- Check every line before changing anything, so a refusal leaves no partial hold.
 local lines = {}
-for i = 4, #ARGV, 2 do
+for i = 8, #ARGV, 2 do
   local productId = ARGV[i]
   local quantity = tonumber(ARGV[i + 1])
   local available = redis.call('HGET', KEYS[1], productId)
@@ -50,7 +69,7 @@ for _, line in ipairs(lines) do
 end
 redis.call('HSET', KEYS[2], orderId, cjson.encode(lines))
 redis.call('ZADD', KEYS[4], ARGV[2], orderId)
-if ARGV[3] ~= '' then
-  redis.call('HSET', KEYS[5], orderId, ARGV[3])
+if ARGV[7] ~= '' then
+  redis.call('HSET', KEYS[5], orderId, ARGV[7])
 end
 return {0, 0}
