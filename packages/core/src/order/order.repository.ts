@@ -34,8 +34,9 @@ export type NewOrder = { row: OrderRow; lines: OrderLine[] };
  *   crash between the insert and the deletion of its Redis record (order.persist.ts).
  * Returns the ids that were inserted; the lines of a skipped order are not written.
  *
- * Rows go in (user_id, coupon_id, id) order, so two batches that wait on each other's
- * uncommitted coupon rows or ids always wait in the same order and cannot deadlock.
+ * Rows go in (user_id, coupon_id) order, and orders without a coupon also by id, so two batches
+ * that wait on each other's uncommitted coupon rows, or two saves of the same orders answered
+ * from Redis on each other's ids, always wait in the same order and cannot deadlock.
  */
 export async function insertPendingOrders(
   trx: Transaction<Database>,
@@ -45,7 +46,9 @@ export async function insertPendingOrders(
     (a, b) =>
       a.row.user_id - b.row.user_id ||
       (a.row.coupon_id ?? 0) - (b.row.coupon_id ?? 0) ||
-      (a.row.id < b.row.id ? -1 : a.row.id > b.row.id ? 1 : 0),
+      // Orders without a coupon by id; two with the same coupon keep their order (the sort is
+      // stable): the first of them is the one inserted.
+      (a.row.coupon_id === null ? (a.row.id < b.row.id ? -1 : a.row.id > b.row.id ? 1 : 0) : 0),
   );
   const o = {
     id: [] as string[],
