@@ -172,6 +172,23 @@ describe('order.create answered from Redis, saved later', () => {
     await noInventoryDrift();
   });
 
+  it('the reconciler reports an order the worker has not saved for a minute, and nothing once it is saved', async () => {
+    const p = await product(2);
+    const order = await createOrder(rt(), users(1)[0]!, { items: [{ productId: p.id, quantity: 1 }] });
+    // Answered moments ago: not lagging yet.
+    expect((await reconcile(rt())).drifts.filter((d) => d.kind === 'order-save-lagging')).toEqual([]);
+    // With no grace at all (as a minute without a worker would look).
+    await new Promise((r) => setTimeout(r, 5));
+    const lagging = (await reconcile(rt(), { saveLagMs: 0 })).drifts.filter(
+      (d) => d.kind === 'order-save-lagging',
+    );
+    expect(lagging.map((d) => d.id)).toContain(order.orderId);
+    await drainUnsavedOrders(rt());
+    expect(
+      (await reconcile(rt(), { saveLagMs: 0 })).drifts.filter((d) => d.kind === 'order-save-lagging'),
+    ).toEqual([]);
+  });
+
   it('unsaved orders that outlive the inventory marker keep their units through a rebuild', async () => {
     const p = await product(10);
     const order = await createOrder(rt(), users(1)[0]!, { items: [{ productId: p.id, quantity: 4 }] });

@@ -21,7 +21,8 @@ export type DriftKind =
   | 'stock-negative'
   | 'hold-without-pending-order'
   | 'pending-order-without-hold'
-  | 'order-expiry-lagging';
+  | 'order-expiry-lagging'
+  | 'order-save-lagging';
 
 export type Drift = {
   kind: DriftKind;
@@ -67,12 +68,14 @@ function drift(
  */
 export async function reconcile(
   rt: Runtime,
-  options: { expiryLagMs?: number } = {},
+  options: { expiryLagMs?: number; saveLagMs?: number } = {},
 ): Promise<ReconcileReport> {
   const now = rt.clock.now();
   const drifts: Drift[] = [];
   const coupons = await reconcileCoupons(rt, now, drifts);
-  const { products, holds } = await reconcileInventory(rt, drifts);
+  const { products, holds } = await reconcileInventory(rt, drifts, {
+    savedBeforeMs: now.getTime() - (options.saveLagMs ?? 60_000),
+  });
 
   const lagging = await rt.db
     .selectFrom('orders')
@@ -182,6 +185,7 @@ async function reconcileCoupons(rt: Runtime, now: Date, drifts: Drift[]): Promis
 async function reconcileInventory(
   rt: Runtime,
   drifts: Drift[],
+  options: { savedBeforeMs: number },
 ): Promise<{ products: number; holds: number }> {
   const k = rt.keys.inventory;
   // One MULTI: `available`, the holds and the unsaved orders change together (holdStock-5.lua).
@@ -204,8 +208,14 @@ async function reconcileInventory(
   // Orders answered from Redis and not saved yet hold their stock as saved pending orders do.
   // (One saved between the two reads is counted once: the snapshot already has it.)
   for (const [orderId, record] of Object.entries(unsavedRaw)) {
+    const { row, lines } = decodeUnsavedOrder(orderId, record);
+    // The worker saves within moments; an older one means the worker is not running (or failing).
+    if (row.created_at.getTime() < options.savedBeforeMs) {
+      drifts.push(
+        drift('order-save-lagging', orderId, null, null, 'answered order not saved in Postgres yet'),
+      );
+    }
     if (expected.holds.has(orderId)) continue;
-    const { lines } = decodeUnsavedOrder(orderId, record);
     for (const line of lines) {
       expected.available.set(line.productId, (expected.available.get(line.productId) ?? 0) - line.quantity);
     }
