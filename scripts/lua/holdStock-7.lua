@@ -36,11 +36,10 @@
 if redis.call('EXISTS', KEYS[3]) == 0 then
   return {1, 0}
 end
-local nowUs, userInterval, userBurst, ipInterval, ipBurst = gcra_args(ARGV, 2)
-if nowUs == nil then
+local wait, limit = gcra_caller(ARGV, 2, KEYS[6], KEYS[7])
+if wait == nil then
   return redis.error_reply("ERR holdStock: now must be a number; each limit 'off' or interval and burst >= 1")
 end
-local wait, limit = gcra_both(nowUs, KEYS[6], userInterval, userBurst, KEYS[7], ipInterval, ipBurst)
 if wait ~= 0 then
   return {4, wait, limit}
 end

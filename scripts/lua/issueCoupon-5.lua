@@ -30,11 +30,10 @@
   or, for a call over a limit, {6, retryAfterMs, 1 = user limit | 2 = address limit}.
 ]]
 --!include lib/gcra.lua
-local nowUs, userInterval, userBurst, ipInterval, ipBurst = gcra_args(ARGV, 2)
-if nowUs == nil then
+local wait, limit = gcra_caller(ARGV, 2, KEYS[4], KEYS[5])
+if wait == nil then
   return redis.error_reply("ERR issueCoupon: now must be a number; each limit 'off' or interval and burst >= 1")
 end
-local wait, limit = gcra_both(nowUs, KEYS[4], userInterval, userBurst, KEYS[5], ipInterval, ipBurst)
 if wait ~= 0 then
   return {6, wait, limit}
 end

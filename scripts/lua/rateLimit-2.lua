@@ -16,11 +16,10 @@
   Malformed arguments answer an error (a caller bug must never switch a limit off).
 ]]
 --!include lib/gcra.lua
-local nowUs, userInterval, userBurst, ipInterval, ipBurst = gcra_args(ARGV, 1)
-if nowUs == nil then
+local wait, limit = gcra_caller(ARGV, 1, KEYS[1], KEYS[2])
+if wait == nil then
   return redis.error_reply("ERR rateLimit: now must be a number; each limit 'off' or interval and burst >= 1")
 end
-local wait, limit = gcra_both(nowUs, KEYS[1], userInterval, userBurst, KEYS[2], ipInterval, ipBurst)
 if wait == 0 then
   return {1, 0, 0}
 end

@@ -106,3 +106,17 @@ local function gcra_both(nowUs, userKey, userInterval, userBurst, ipKey, ipInter
   end
   return 0
 end
+
+--[[
+  gcra_caller(argv, first, userKey, ipKey) is what a script that rate-limits its caller runs
+  first: it reads the caller's limits from argv (gcra_args, from argv[first]) and checks and
+  counts them (gcra_both). Returns 0 when allowed, the wait in ms and which limit refused, or
+  nil when the arguments are malformed (the script then answers an error).
+]]
+local function gcra_caller(argv, first, userKey, ipKey)
+  local nowUs, userInterval, userBurst, ipInterval, ipBurst = gcra_args(argv, first)
+  if nowUs == nil then
+    return nil
+  end
+  return gcra_both(nowUs, userKey, userInterval, userBurst, ipKey, ipInterval, ipBurst)
+end
