@@ -315,25 +315,36 @@ describe('fault: Redis lost its data while an order was between its hold and its
     await redis.stop();
   });
 
+  /** Holds up for 1.5 s every order insert of this user (a trigger); resolves with its removal. */
+  async function stallOrderInserts(name: string, userId: number): Promise<() => Promise<void>> {
+    await admin.query(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.user_id = ${userId} THEN PERFORM pg_sleep(1.5); END IF; RETURN NEW; END $$`);
+    await admin.query(
+      `CREATE TRIGGER ${name} BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION ${name}()`,
+    );
+    return async () => {
+      await admin.query(`DROP TRIGGER ${name} ON orders; DROP FUNCTION ${name}()`);
+    };
+  }
+
+  /** An insert is inside the stall (one backend of this database in pg_sleep). */
+  async function insertStalled(): Promise<boolean> {
+    const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event = 'PgSleep'`);
+    return rows[0].n === 1;
+  }
+
   it('the rebuild waits for the order, counts its hold, and the last unit is sold once', async () => {
     const { rt } = env;
     const product = await createProduct(rt, { name: 'last one', price: 1_000, stock: 1 });
     // Order A (user 1) is held up between its Redis hold and its commit.
-    await admin.query(`CREATE FUNCTION hold_order() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN IF NEW.user_id = 1 THEN PERFORM pg_sleep(1.5); END IF; RETURN NEW; END $$`);
-    await admin.query(
-      'CREATE TRIGGER hold_order BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION hold_order()',
-    );
+    const release = await stallOrderInserts('hold_order', 1);
     // With a key: saved in Postgres before it is answered.
     const orderA = createOrder(rt, 1, {
       items: [{ productId: product.id, quantity: 1 }],
       idempotencyKey: 'a',
     });
-    await waitFor('order A to hold the unit and reach its insert', async () => {
-      const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE datname = current_database() AND wait_event = 'PgSleep'`);
-      return rows[0].n === 1;
-    });
+    await waitFor('order A to hold the unit and reach its insert', insertStalled);
 
     // Redis comes back empty; the rebuild (as the next order or `pnpm inventory:rebuild` runs it).
     await redis.restartEmpty();
@@ -350,7 +361,7 @@ describe('fault: Redis lost its data while an order was between its hold and its
       code: 'OUT_OF_STOCK',
     });
     expect((await reconcile(rt)).drifts).toEqual([]);
-    await admin.query('DROP TRIGGER hold_order ON orders; DROP FUNCTION hold_order()');
+    await release();
   });
 
   it('an order answered from Redis: its save runs under the lock the rebuild waits for, and the last unit is sold once', async () => {
@@ -359,18 +370,10 @@ describe('fault: Redis lost its data while an order was between its hold and its
     // Order A (user 3) is answered from Redis; its save is then held up inside its insert.
     const a = await createOrder(rt, 3, { items: [{ productId: product.id, quantity: 1 }] });
     expect(await readUnsavedOrders(rt.redis, rt.keys, [a.orderId])).not.toEqual([null]);
-    await admin.query(`CREATE FUNCTION hold_save() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN IF NEW.user_id = 3 THEN PERFORM pg_sleep(1.5); END IF; RETURN NEW; END $$`);
-    await admin.query(
-      'CREATE TRIGGER hold_save BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION hold_save()',
-    );
+    const release = await stallOrderInserts('hold_save', 3);
     try {
       const save = saveUnsavedOrders(rt, [a.orderId]);
-      await waitFor('the save of order A to reach its insert', async () => {
-        const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND wait_event = 'PgSleep'`);
-        return rows[0].n === 1;
-      });
+      await waitFor('the save of order A to reach its insert', insertStalled);
 
       // Redis comes back empty (A's record and hold with it) while A's insert is under way.
       await redis.restartEmpty();
@@ -379,7 +382,7 @@ describe('fault: Redis lost its data while an order was between its hold and its
       expect(await save).toBe(1);
       await rebuilt;
     } finally {
-      await admin.query('DROP TRIGGER hold_save ON orders; DROP FUNCTION hold_save()');
+      await release();
     }
 
     // A is saved, and the rebuild counted it: order B is refused, Redis agrees with Postgres.

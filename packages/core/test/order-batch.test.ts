@@ -11,6 +11,7 @@ import { readAvailable } from '../src/product/inventory.store.ts';
 import { createProduct } from '../src/product/product.service.ts';
 import { reconcile } from '../src/reconcile/reconcile.service.ts';
 import { createRuntime, type Runtime } from '../src/runtime.ts';
+import { expectOrdersInPostgres } from './order-checks.ts';
 
 // Orders with a coupon and without an idempotency key are committed in groups (order.batch.ts):
 // Postgres' unique index decides a coupon's one open order, so these are saved before they are
@@ -89,30 +90,7 @@ describe('order.create group commit', () => {
   }
 
   /** Every answered order is committed in Postgres as answered, lines included. */
-  async function expectCommitted(orders: OrderView[]) {
-    const ids = orders.map((o) => o.orderId);
-    if (ids.length === 0) return;
-    const rows = await rt().db.selectFrom('orders').selectAll().where('id', 'in', ids).execute();
-    const lines = await rt().db.selectFrom('order_lines').selectAll().where('order_id', 'in', ids).execute();
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    for (const order of orders) {
-      const row = byId.get(order.orderId);
-      expect(row).toMatchObject({
-        status: 'PENDING_PAYMENT',
-        total_amount: order.totalAmount,
-        discount_amount: order.discountAmount,
-        pay_amount: order.payAmount,
-        coupon_id: order.couponId,
-      });
-      expect(row!.created_at.toISOString()).toBe(order.createdAt);
-      expect(row!.expires_at.toISOString()).toBe(order.expiresAt);
-      const mine = lines
-        .filter((l) => l.order_id === order.orderId)
-        .map((l) => ({ productId: l.product_id, quantity: l.quantity, unitPrice: l.unit_price }))
-        .sort((a, b) => a.productId - b.productId);
-      expect(mine).toEqual(order.items);
-    }
-  }
+  const expectCommitted = (orders: OrderView[]) => expectOrdersInPostgres(rt().db, orders);
 
   /**
    * Users who each hold a coupon, so that their orders take the group commit: `buy(userId,
