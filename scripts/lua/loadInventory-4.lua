@@ -17,7 +17,7 @@
   KEYS[2] {inventory}:holds       hash orderId -> JSON [[productId, quantity], ...]
   KEYS[3] {inventory}:loaded      marker
   KEYS[4] {inventory}:unsaved     hash orderId -> JSON record of an order answered from Redis
-                                  and not saved in Postgres yet (holdStock-5.lua)
+                                  and not saved in Postgres yet (holdStock-8.lua)
   ARGV[1] n: number of products
   ARGV[2 .. 2n+1]   productId, available pairs
   ARGV[2n+2 ..]     orderId, holdJson pairs

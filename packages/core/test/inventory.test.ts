@@ -57,7 +57,7 @@ describe('inventory in Redis', () => {
     return id;
   };
 
-  /** The order flow's own hold script (scripts/lua/holdStock-7.lua), to race against restocks. */
+  /** The order flow's own hold script (scripts/lua/holdStock-8.lua), to race against restocks. */
   const hold = async (productId: number, quantity: number): Promise<number> => {
     const [code] = (await runScript(
       rt().redis,
@@ -70,6 +70,7 @@ describe('inventory in Redis', () => {
         k().unsaved,
         rt().keys.rateLimit('order.create', 'u:0'),
         rt().keys.rateLimit('order.create', 'ip:none'),
+        k().unsavedOf(0),
       ],
       [randomUUID(), Date.now(), 'off', 0, 'off', 0, '', productId, quantity],
     )) as [number, number];

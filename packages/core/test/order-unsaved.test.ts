@@ -5,6 +5,7 @@ import { chargeBalance } from '../src/balance/balance.service.ts';
 import { decodeUnsavedOrder, drainUnsavedOrders, ensureOrderSaved } from '../src/order/order.persist.ts';
 import { insertPendingOrders } from '../src/order/order.repository.ts';
 import { createOrder, getOrder, listOrders, type OrderView } from '../src/order/order.service.ts';
+import { unsavedOrderIdsOf } from '../src/order/order.store.ts';
 import { reconcileHolds } from '../src/order/order-expiry.service.ts';
 import { payOrder } from '../src/payment/payment.service.ts';
 import { readAvailable } from '../src/product/inventory.store.ts';
@@ -32,6 +33,8 @@ describe('order.create answered from Redis, saved later', () => {
   const product = (stock: number, price = 1_000) =>
     createProduct(rt(), { name: `u-${randomUUID().slice(0, 8)}`, price, stock });
   const unsavedIds = async () => Object.keys(await rt().redis.hgetall(rt().keys.inventory.unsaved)).sort();
+  /** The ids in a user's set of unsaved orders (holdStock-8.lua); none once they are saved. */
+  const unsavedOf = async (userId: number) => (await unsavedOrderIdsOf(rt().redis, rt().keys, userId)).sort();
 
   type Settled = PromiseSettledResult<OrderView>;
   const fulfilled = (results: Settled[]) =>
@@ -58,8 +61,9 @@ describe('order.create answered from Redis, saved later', () => {
   it('sells exactly the stock to 400 parallel orders, answered before Postgres knows them; overlapping saves write each once', async () => {
     const p = await product(100, 1_500);
     const extra = await product(1_000, 200);
+    const buyers = users(400);
     const results = await Promise.allSettled(
-      users(400).map((userId, i) =>
+      buyers.map((userId, i) =>
         createOrder(rt(), userId, {
           items:
             i % 3 === 0
@@ -95,6 +99,7 @@ describe('order.create answered from Redis, saved later', () => {
     }
     await expectSaved(sold);
     expect(await unsavedIds()).toEqual([]);
+    for (const userId of buyers) expect(await unsavedOf(userId)).toEqual([]);
     expect(await readAvailable(rt().redis, rt().keys, [p.id, extra.id])).toEqual([
       0,
       1_000 - 2 * sold.filter((o) => o.items.length === 2).length,
@@ -114,6 +119,41 @@ describe('order.create answered from Redis, saved later', () => {
     const listed = await listOrders(rt(), me!, { limit: 10 });
     expect(listed.items.map((o) => o.orderId).sort()).toEqual([mine.orderId, second.orderId].sort());
     await expectSaved([mine, second]);
+    await noInventoryDrift();
+  });
+
+  it("order.list saves the caller's unsaved orders only, however many others wait for the worker", async () => {
+    const p = await product(100);
+    const [me, ...others] = users(21);
+    const mine = [
+      await createOrder(rt(), me!, { items: [{ productId: p.id, quantity: 1 }] }),
+      await createOrder(rt(), me!, { items: [{ productId: p.id, quantity: 2 }] }),
+    ];
+    const theirs = await Promise.all(
+      others.map((userId) => createOrder(rt(), userId, { items: [{ productId: p.id, quantity: 1 }] })),
+    );
+    expect(await unsavedOf(me!)).toEqual(mine.map((o) => o.orderId).sort());
+
+    const listed = await listOrders(rt(), me!, { limit: 10 });
+    expect(listed.items.map((o) => o.orderId).sort()).toEqual(mine.map((o) => o.orderId).sort());
+    await expectSaved(mine);
+    expect(await unsavedOf(me!)).toEqual([]);
+    // The others' orders were left to the worker: still unsaved, each still in its user's set.
+    const theirIds = theirs.map((o) => o.orderId);
+    expect((await saved(theirIds)).rows.size).toBe(0);
+    expect(await unsavedIds()).toEqual(expect.arrayContaining(theirIds));
+    for (const [i, order] of theirs.entries()) expect(await unsavedOf(others[i]!)).toEqual([order.orderId]);
+    await noInventoryDrift();
+
+    // An id left in a user's set without its record (a hand-made leftover) is dropped by the
+    // next read, which saves nothing for it.
+    await rt().redis.sadd(rt().keys.inventory.unsavedOf(me!), randomUUID());
+    expect((await listOrders(rt(), me!, { limit: 10 })).items).toHaveLength(2);
+    expect(await unsavedOf(me!)).toEqual([]);
+
+    await drainUnsavedOrders(rt());
+    await expectSaved(theirs);
+    for (const userId of others) expect(await unsavedOf(userId)).toEqual([]);
     await noInventoryDrift();
   });
 

@@ -5,19 +5,25 @@ import { QueueName } from '../queue/queues.ts';
 import { throttledAdd } from '../queue/throttled-add.ts';
 import type { Runtime } from '../runtime.ts';
 import { insertPendingOrders, type NewOrder, type OrderLine } from './order.repository.ts';
-import { forgetUnsavedOrders, readUnsavedOrders, scanUnsavedOrderIds } from './order.store.ts';
+import {
+  forgetUnsavedIdsOf,
+  forgetUnsavedOrders,
+  readUnsavedOrders,
+  scanUnsavedOrderIds,
+  unsavedOrderIdsOf,
+} from './order.store.ts';
 
 /**
  * Orders answered from Redis. `order.create` without a coupon and without an idempotency key
  * (the rush on a hot product) holds its stock and stores the order in one Lua step
- * (holdStock-5.lua, the `unsaved` hash) and answers; these functions then save the order in
+ * (holdStock-8.lua, the `unsaved` hash) and answers; these functions then save the order in
  * Postgres, as coupon issuances are saved (coupon.persist.ts):
  *   HMGET the records (under the shared inventory lock) -> one INSERT, skipping ids already
  *   saved -> COMMIT -> HDEL exactly those records.
  * Every step is safe to repeat, so an order ends as exactly one row however often a save runs
  * or dies. Whatever reads orders from Postgres for a caller (order.get, order.list,
- * payment.pay) saves that caller's unsaved orders first, so they read their own writes without
- * waiting for the worker.
+ * payment.pay) saves that caller's unsaved orders first (order.list finds them in the
+ * caller's set, `unsavedOf`), so they read their own writes without waiting for the worker.
  *
  * Why under the shared inventory lock, read inside it: a rebuild after Redis lost its data
  * (inventory.service.ts) counts Postgres' pending orders under the exclusive side. A record
@@ -103,11 +109,35 @@ export async function saveUnsavedOrders(rt: PersistRuntime, orderIds: string[]):
       if (record !== null) orders.push(decodeUnsavedOrder(orderIds[i]!, record));
     }
     if (orders.length > 0) await insertPendingOrders(trx, orders);
-    return orders.map((o) => o.row.id);
+    return orders.map((o) => ({ orderId: o.row.id, userId: o.row.user_id }));
   });
   // Only after the commit: a record leaves Redis once its order is certainly in Postgres.
   await forgetUnsavedOrders(rt.redis, rt.keys, found);
   return found.length;
+}
+
+/**
+ * Saves one user's unsaved orders (found in the user's set, holdStock-8.lua): what a read of
+ * that user's orders needs, however many other users' orders wait for the worker.
+ */
+export async function saveUnsavedOrdersOf(rt: PersistRuntime, userId: number): Promise<number> {
+  const ids = await unsavedOrderIdsOf(rt.redis, rt.keys, userId);
+  let saved = 0;
+  for (let i = 0; i < ids.length; i += ORDER_SAVE_BATCH_SIZE) {
+    saved += await saveUnsavedOrders(rt, ids.slice(i, i + ORDER_SAVE_BATCH_SIZE));
+  }
+  if (saved < ids.length) {
+    // Ids whose records another save took meanwhile left the set with them (one MULTI); any
+    // still listed without a record name nothing and are dropped.
+    const left = await readUnsavedOrders(rt.redis, rt.keys, ids);
+    await forgetUnsavedIdsOf(
+      rt.redis,
+      rt.keys,
+      userId,
+      ids.filter((_, i) => left[i] === null),
+    );
+  }
+  return saved;
 }
 
 /** Saves one order if it is unsaved; true when it was (it is in Postgres now). */

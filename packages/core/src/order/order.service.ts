@@ -8,10 +8,10 @@ import { ensureInventoryLoaded, getProductsForOrder } from '../product/product.s
 import { callerLimits, enforceRateLimit, rateLimitedError } from '../rate-limit/rate-limit.service.ts';
 import type { Runtime } from '../runtime.ts';
 import {
-  drainUnsavedOrders,
   encodeUnsavedOrder,
   ensureOrderSaved,
   requestOrderSave,
+  saveUnsavedOrdersOf,
 } from './order.persist.ts';
 import { type Discount, priceOrder } from './order.pricing.ts';
 import {
@@ -140,7 +140,10 @@ export async function createOrder(
       // in the same atomic step and the order is answered; it is saved in Postgres moments
       // later (order.persist.ts). Nothing else needs Postgres to decide this order.
       async () => {
-        await holdOrFail(rt, orderId, now, lines, { record: encodeUnsavedOrder(row, lines), limits });
+        await holdOrFail(rt, orderId, now, lines, {
+          record: { userId, json: encodeUnsavedOrder(row, lines) },
+          limits,
+        });
         requestOrderSave(rt);
         return view();
       }
@@ -281,9 +284,9 @@ export async function listOrders(
   page: { cursor?: string; limit: number },
 ): Promise<{ items: OrderView[]; nextCursor: string | null }> {
   if (page.cursor !== undefined && !isOrderId(page.cursor)) return { items: [], nextCursor: null };
-  // Orders answered from Redis are listed once saved: save what is unsaved (usually little, as
-  // the worker saves continuously) rather than merge two sources into one keyset page.
-  await drainUnsavedOrders(rt);
+  // Orders answered from Redis are listed once saved: save the caller's unsaved ones (a few at
+  // most, whatever the worker's backlog) rather than merge two sources into one keyset page.
+  await saveUnsavedOrdersOf(rt, userId);
   const orders = await listOrdersForUser(rt.db, userId, page);
   const items = orders.map(toOrderView);
   return { items, nextCursor: items.length === page.limit ? items[items.length - 1]!.orderId : null };

@@ -4,7 +4,7 @@ import { limitArgs } from '../rate-limit/rate-limit.store.ts';
 import type { Keys } from '../redis/keys.ts';
 import { runScript } from '../redis/scripts.ts';
 
-/** Mirrors the result codes of scripts/lua/holdStock-7.lua. */
+/** Mirrors the result codes of scripts/lua/holdStock-8.lua. */
 export const HoldResult = {
   Held: 0,
   NotLoaded: 1,
@@ -42,7 +42,8 @@ export async function holdStock(
     orderId: string;
     nowMs: number;
     lines: OrderLineInput[];
-    record?: string;
+    /** The order's record for `unsaved` (order.persist.ts), and whose order it is. */
+    record?: { userId: number; json: string };
     limits?: { user: CallerLimit; ip: CallerLimit };
   },
 ): Promise<HoldOutcome> {
@@ -51,7 +52,7 @@ export async function holdStock(
     hold.orderId,
     hold.nowMs,
     ...(limits ? [...limitArgs(limits.user), ...limitArgs(limits.ip)] : ['off', 0, 'off', 0]),
-    hold.record ?? '',
+    hold.record?.json ?? '',
   ];
   for (const line of hold.lines) args.push(line.productId, line.quantity);
   const k = keys.inventory;
@@ -63,6 +64,7 @@ export async function holdStock(
     k.unsaved,
     keys.rateLimit('order.create', limits?.user.subject ?? 'u:0'),
     keys.rateLimit('order.create', limits?.ip.subject ?? 'ip:none'),
+    k.unsavedOf(hold.record?.userId ?? 0),
   ];
   const [code, productId, which] = (await runScript(redis, 'holdStock', scriptKeys, args)) as [
     number,
@@ -142,9 +144,42 @@ export async function readUnsavedOrders(
   return redis.hmget(keys.inventory.unsaved, ...orderIds);
 }
 
-/** Drops the unsaved records of orders that are now in Postgres. */
-export async function forgetUnsavedOrders(redis: Redis, keys: Keys, orderIds: string[]): Promise<void> {
-  for (let i = 0; i < orderIds.length; i += 1000) {
-    await redis.hdel(keys.inventory.unsaved, ...orderIds.slice(i, i + 1000));
+/** The ids of one user's orders in `unsaved` (see holdStock-8.lua). */
+export async function unsavedOrderIdsOf(redis: Redis, keys: Keys, userId: number): Promise<string[]> {
+  return redis.smembers(keys.inventory.unsavedOf(userId));
+}
+
+/**
+ * Drops the unsaved records of orders that are now in Postgres, and their ids from their
+ * users' sets, in one MULTI per batch: a record and its entry in its user's set leave together.
+ */
+export async function forgetUnsavedOrders(
+  redis: Redis,
+  keys: Keys,
+  orders: { orderId: string; userId: number }[],
+): Promise<void> {
+  for (let i = 0; i < orders.length; i += 1000) {
+    const batch = orders.slice(i, i + 1000);
+    const byUser = new Map<number, string[]>();
+    for (const { orderId, userId } of batch) {
+      const ids = byUser.get(userId);
+      if (ids) ids.push(orderId);
+      else byUser.set(userId, [orderId]);
+    }
+    const multi = redis.multi().hdel(keys.inventory.unsaved, ...batch.map((o) => o.orderId));
+    for (const [userId, ids] of byUser) multi.srem(keys.inventory.unsavedOf(userId), ...ids);
+    const replies = await multi.exec();
+    const failed = replies?.find(([err]) => err);
+    if (!replies || failed) throw failed?.[0] ?? new Error('forgetUnsavedOrders: MULTI was discarded');
   }
+}
+
+/** Drops ids from a user's set whose records are gone (already saved and forgotten). */
+export async function forgetUnsavedIdsOf(
+  redis: Redis,
+  keys: Keys,
+  userId: number,
+  orderIds: string[],
+): Promise<void> {
+  if (orderIds.length > 0) await redis.srem(keys.inventory.unsavedOf(userId), ...orderIds);
 }

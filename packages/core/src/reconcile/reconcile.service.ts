@@ -188,7 +188,7 @@ async function reconcileInventory(
   options: { savedBeforeMs: number },
 ): Promise<{ products: number; holds: number }> {
   const k = rt.keys.inventory;
-  // One MULTI: `available`, the holds and the unsaved orders change together (holdStock-5.lua).
+  // One MULTI: `available`, the holds and the unsaved orders change together (holdStock-8.lua).
   const replies = await rt.redis
     .multi()
     .exists(k.loaded)

@@ -43,6 +43,12 @@ export function createKeys(prefix: string) {
        * Postgres (order.persist.ts saves it and deletes the field). Written by the hold itself.
        */
       unsaved: `${prefix}{inventory}:unsaved`,
+      /**
+       * Set: the ids of one user's orders in `unsaved` (written by the hold with the record,
+       * removed with it), so reading a user's orders saves that user's unsaved orders only.
+       * (One sorted set of `<userId>:<orderId>` for everyone instead cost the hold more.)
+       */
+      unsavedOf: (userId: number) => `${prefix}{inventory}:unsaved-of:${userId}`,
     },
     ranking: {
       /** Sorted set productId -> units sold in that UTC hour (`yyyymmddhh`); expires days after the hour. */
@@ -60,7 +66,7 @@ export function createKeys(prefix: string) {
      * limiters share one hash tag, so a caller's user and address limits are checked in one
      * script call; the slot's load is that procedure's call rate. (coupon.issue's limiters live
      * in each coupon's slot instead: `coupon(id).limiter`; order.create's in the `{inventory}`
-     * slot, so the hold script counts the call in the same step: holdStock-7.lua.)
+     * slot, so the hold script counts the call in the same step: holdStock-8.lua.)
      */
     rateLimit: (procedure: string, subject: string) =>
       procedure === 'order.create'
