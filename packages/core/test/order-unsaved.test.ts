@@ -157,6 +157,39 @@ describe('order.create answered from Redis, saved later', () => {
     await noInventoryDrift();
   });
 
+  it('200 users list their orders while orders are still being answered and two drains run: each lists exactly its own, each order saved once', async () => {
+    const p = await product(1_000);
+    const buyers = users(200);
+    const other: Runtime = await createRuntime(env.config, { name: 'order-unsaved-lists' });
+    const order = (userId: number) =>
+      createOrder(rt(), userId, { items: [{ productId: p.id, quantity: 1 }] });
+    try {
+      const first = await Promise.all(buyers.map(order));
+      // Second orders, reads of every user's list and two drains, all in flight together.
+      const [second, lists] = await Promise.all([
+        Promise.all(buyers.map(order)),
+        Promise.all(buyers.map((userId, i) => listOrders(i % 2 ? rt() : other, userId, { limit: 10 }))),
+        drainUnsavedOrders(rt(), { batchSize: 17 }),
+        drainUnsavedOrders(other, { batchSize: 29 }),
+      ]);
+      for (const [i, listed] of lists.entries()) {
+        // The first order was answered before the read began: it must be listed; the second
+        // may or may not be, depending on which came first, but nobody else's ever is.
+        const ids = listed.items.map((o) => o.orderId);
+        expect(ids).toContain(first[i]!.orderId);
+        expect(ids.every((id) => id === first[i]!.orderId || id === second[i]!.orderId)).toBe(true);
+      }
+      await Promise.all(buyers.map((userId, i) => listOrders(i % 2 ? other : rt(), userId, { limit: 10 })));
+      await drainUnsavedOrders(rt());
+      await expectSaved([...first, ...second]);
+      for (const userId of buyers) expect(await unsavedOf(userId)).toEqual([]);
+      expect(await readAvailable(rt().redis, rt().keys, [p.id])).toEqual([600]);
+      await noInventoryDrift();
+    } finally {
+      await other.close();
+    }
+  });
+
   it('pays an order answered moments ago: the payment saves it, debits once and sells its units', async () => {
     const p = await product(5, 2_000);
     const [buyer] = users(1);
