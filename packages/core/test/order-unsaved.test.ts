@@ -33,7 +33,7 @@ describe('order.create answered from Redis, saved later', () => {
   const product = (stock: number, price = 1_000) =>
     createProduct(rt(), { name: `u-${randomUUID().slice(0, 8)}`, price, stock });
   const unsavedIds = async () => Object.keys(await rt().redis.hgetall(rt().keys.inventory.unsaved)).sort();
-  /** The ids in a user's set of unsaved orders (holdStock-8.lua); none once they are saved. */
+  /** The ids in a user's index of unsaved orders (holdStock-8.lua); none once they are saved. */
   const unsavedOf = async (userId: number) => (await unsavedOrderIdsOf(rt().redis, rt().keys, userId)).sort();
 
   type Settled = PromiseSettledResult<OrderView>;
@@ -138,16 +138,16 @@ describe('order.create answered from Redis, saved later', () => {
     expect(listed.items.map((o) => o.orderId).sort()).toEqual(mine.map((o) => o.orderId).sort());
     await expectSaved(mine);
     expect(await unsavedOf(me!)).toEqual([]);
-    // The others' orders were left to the worker: still unsaved, each still in its user's set.
+    // The others' orders were left to the worker: still unsaved, each still in its user's index.
     const theirIds = theirs.map((o) => o.orderId);
     expect((await saved(theirIds)).rows.size).toBe(0);
     expect(await unsavedIds()).toEqual(expect.arrayContaining(theirIds));
     for (const [i, order] of theirs.entries()) expect(await unsavedOf(others[i]!)).toEqual([order.orderId]);
     await noInventoryDrift();
 
-    // An id left in a user's set without its record (a hand-made leftover) is dropped by the
+    // An id left in a user's index without its record (a hand-made leftover) is dropped by the
     // next read, which saves nothing for it.
-    await rt().redis.sadd(rt().keys.inventory.unsavedOf(me!), randomUUID());
+    await rt().redis.hset(rt().keys.inventory.unsavedOf(me!), randomUUID(), 1);
     expect((await listOrders(rt(), me!, { limit: 10 })).items).toHaveLength(2);
     expect(await unsavedOf(me!)).toEqual([]);
 

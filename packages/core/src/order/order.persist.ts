@@ -23,7 +23,7 @@ import {
  * Every step is safe to repeat, so an order ends as exactly one row however often a save runs
  * or dies. Whatever reads orders from Postgres for a caller (order.get, order.list,
  * payment.pay) saves that caller's unsaved orders first (order.list finds them in the
- * caller's set, `unsavedOf`), so they read their own writes without waiting for the worker.
+ * caller's index, `unsavedOf`), so they read their own writes without waiting for the worker.
  *
  * Why under the shared inventory lock, read inside it: a rebuild after Redis lost its data
  * (inventory.service.ts) counts Postgres' pending orders under the exclusive side. A record
@@ -117,7 +117,7 @@ export async function saveUnsavedOrders(rt: PersistRuntime, orderIds: string[]):
 }
 
 /**
- * Saves one user's unsaved orders (found in the user's set, holdStock-8.lua): what a read of
+ * Saves one user's unsaved orders (found in the user's index, holdStock-8.lua): what a read of
  * that user's orders needs, however many other users' orders wait for the worker.
  */
 export async function saveUnsavedOrdersOf(rt: PersistRuntime, userId: number): Promise<number> {
@@ -127,7 +127,7 @@ export async function saveUnsavedOrdersOf(rt: PersistRuntime, userId: number): P
     saved += await saveUnsavedOrders(rt, ids.slice(i, i + ORDER_SAVE_BATCH_SIZE));
   }
   if (saved < ids.length) {
-    // Ids whose records another save took meanwhile left the set with them (one MULTI); any
+    // Ids whose records another save took meanwhile left the index with them (one MULTI); any
     // still listed without a record name nothing and are dropped.
     const left = await readUnsavedOrders(rt.redis, rt.keys, ids);
     await forgetUnsavedIdsOf(

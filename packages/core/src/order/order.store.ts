@@ -146,12 +146,12 @@ export async function readUnsavedOrders(
 
 /** The ids of one user's orders in `unsaved` (see holdStock-8.lua). */
 export async function unsavedOrderIdsOf(redis: Redis, keys: Keys, userId: number): Promise<string[]> {
-  return redis.smembers(keys.inventory.unsavedOf(userId));
+  return redis.hkeys(keys.inventory.unsavedOf(userId));
 }
 
 /**
  * Drops the unsaved records of orders that are now in Postgres, and their ids from their
- * users' sets, in one MULTI per batch: a record and its entry in its user's set leave together.
+ * users' indexes, in one MULTI per batch: a record and its index entry leave together.
  */
 export async function forgetUnsavedOrders(
   redis: Redis,
@@ -167,19 +167,19 @@ export async function forgetUnsavedOrders(
       else byUser.set(userId, [orderId]);
     }
     const multi = redis.multi().hdel(keys.inventory.unsaved, ...batch.map((o) => o.orderId));
-    for (const [userId, ids] of byUser) multi.srem(keys.inventory.unsavedOf(userId), ...ids);
+    for (const [userId, ids] of byUser) multi.hdel(keys.inventory.unsavedOf(userId), ...ids);
     const replies = await multi.exec();
     const failed = replies?.find(([err]) => err);
     if (!replies || failed) throw failed?.[0] ?? new Error('forgetUnsavedOrders: MULTI was discarded');
   }
 }
 
-/** Drops ids from a user's set whose records are gone (already saved and forgotten). */
+/** Drops ids from a user's index whose records are gone (already saved and forgotten). */
 export async function forgetUnsavedIdsOf(
   redis: Redis,
   keys: Keys,
   userId: number,
   orderIds: string[],
 ): Promise<void> {
-  if (orderIds.length > 0) await redis.srem(keys.inventory.unsavedOf(userId), ...orderIds);
+  if (orderIds.length > 0) await redis.hdel(keys.inventory.unsavedOf(userId), ...orderIds);
 }

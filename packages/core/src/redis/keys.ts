@@ -44,9 +44,11 @@ export function createKeys(prefix: string) {
        */
       unsaved: `${prefix}{inventory}:unsaved`,
       /**
-       * Set: the ids of one user's orders in `unsaved` (written by the hold with the record,
-       * removed with it), so reading a user's orders saves that user's unsaved orders only.
-       * (One sorted set of `<userId>:<orderId>` for everyone instead cost the hold more.)
+       * Hash: the ids of one user's orders in `unsaved` (-> 1; written by the hold with the
+       * record, removed with it), so reading a user's orders saves that user's unsaved orders
+       * only. A hash because a small one is a listpack, cheaper for the hold to create than a
+       * set of strings (a hashtable in Redis 7.0); one sorted set of `<userId>:<orderId>` for
+       * everyone cost the hold more still.
        */
       unsavedOf: (userId: number) => `${prefix}{inventory}:unsaved-of:${userId}`,
     },
