@@ -126,17 +126,10 @@ export async function saveUnsavedOrdersOf(rt: PersistRuntime, userId: number): P
   for (let i = 0; i < ids.length; i += ORDER_SAVE_BATCH_SIZE) {
     saved += await saveUnsavedOrders(rt, ids.slice(i, i + ORDER_SAVE_BATCH_SIZE));
   }
-  if (saved < ids.length) {
-    // Ids whose records another save took meanwhile left the index with them (one MULTI); any
-    // still listed without a record name nothing and are dropped.
-    const left = await readUnsavedOrders(rt.redis, rt.keys, ids);
-    await forgetUnsavedIdsOf(
-      rt.redis,
-      rt.keys,
-      userId,
-      ids.filter((_, i) => left[i] === null),
-    );
-  }
+  // Every id above is now saved (its index entry left with its record, one MULTI) or had no
+  // record: taken by another save, which dropped its entry the same way, or a leftover naming
+  // nothing. Dropping them all from the index again is a no-op for the first kind.
+  if (saved < ids.length) await forgetUnsavedIdsOf(rt.redis, rt.keys, userId, ids);
   return saved;
 }
 

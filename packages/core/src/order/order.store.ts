@@ -174,7 +174,7 @@ export async function forgetUnsavedOrders(
   }
 }
 
-/** Drops ids from a user's index whose records are gone (already saved and forgotten). */
+/** Drops ids from a user's index (ids whose records are gone: already saved, or leftovers). */
 export async function forgetUnsavedIdsOf(
   redis: Redis,
   keys: Keys,
