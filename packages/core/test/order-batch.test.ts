@@ -11,7 +11,7 @@ import { readAvailable } from '../src/product/inventory.store.ts';
 import { createProduct } from '../src/product/product.service.ts';
 import { reconcile } from '../src/reconcile/reconcile.service.ts';
 import { createRuntime, type Runtime } from '../src/runtime.ts';
-import { expectOrdersInPostgres } from './order-checks.ts';
+import { expectOrdersInPostgres, rushLines } from './order-checks.ts';
 
 // Orders with a coupon and without an idempotency key are committed in groups (order.batch.ts):
 // Postgres' unique index decides a coupon's one open order, so these are saved before they are
@@ -114,17 +114,7 @@ describe('order.create group commit', () => {
     const { ids, buy } = await batchBuyers(400);
     // Every third buyer orders two lines, so lines of one batch belong to different orders.
     const results = await Promise.allSettled(
-      ids.map((userId, i) =>
-        buy(
-          userId,
-          i % 3 === 0
-            ? [
-                { productId: extra.id, quantity: 2 },
-                { productId: p.id, quantity: 1 },
-              ]
-            : [{ productId: p.id, quantity: 1 }],
-        ),
-      ),
+      ids.map((userId, i) => buy(userId, rushLines(i, p.id, extra.id))),
     );
     const sold = fulfilled(results);
     expect(sold).toHaveLength(100);

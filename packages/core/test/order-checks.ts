@@ -1,6 +1,21 @@
 import { expect } from 'vitest';
 import type { Db } from '../src/db/client.ts';
 import type { OrderView } from '../src/order/order.service.ts';
+import type { OrderLineInput } from '../src/order/order.store.ts';
+
+/**
+ * The lines of the i-th buyer of the 400-buyer rush both order tests run: every third buyer
+ * orders two lines (2 × `extra`, 1 × `hot`), so one batch or save mixes orders of one and two
+ * lines; the others order one `hot`.
+ */
+export function rushLines(i: number, hot: number, extra: number): OrderLineInput[] {
+  return i % 3 === 0
+    ? [
+        { productId: extra, quantity: 2 },
+        { productId: hot, quantity: 1 },
+      ]
+    : [{ productId: hot, quantity: 1 }];
+}
 
 /**
  * Every answered order is in Postgres as it was answered, lines included: committed before the

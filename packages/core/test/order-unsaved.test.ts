@@ -12,7 +12,7 @@ import { readAvailable } from '../src/product/inventory.store.ts';
 import { createProduct, rebuildInventory } from '../src/product/product.service.ts';
 import { reconcile } from '../src/reconcile/reconcile.service.ts';
 import { createRuntime, type Runtime } from '../src/runtime.ts';
-import { expectOrdersInPostgres } from './order-checks.ts';
+import { expectOrdersInPostgres, rushLines } from './order-checks.ts';
 
 // Orders without a coupon and without an idempotency key are answered from Redis: the hold
 // stores the order in the same Lua step, and order.persist.ts saves it in Postgres later
@@ -63,17 +63,7 @@ describe('order.create answered from Redis, saved later', () => {
     const extra = await product(1_000, 200);
     const buyers = users(400);
     const results = await Promise.allSettled(
-      buyers.map((userId, i) =>
-        createOrder(rt(), userId, {
-          items:
-            i % 3 === 0
-              ? [
-                  { productId: extra.id, quantity: 2 },
-                  { productId: p.id, quantity: 1 },
-                ]
-              : [{ productId: p.id, quantity: 1 }],
-        }),
-      ),
+      buyers.map((userId, i) => createOrder(rt(), userId, { items: rushLines(i, p.id, extra.id) })),
     );
     const sold = fulfilled(results);
     expect(sold).toHaveLength(100);
