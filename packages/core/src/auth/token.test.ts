@@ -3,7 +3,7 @@ import { base64url, errors, jwtVerify, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { CLOCK_TOLERANCE_SECONDS, createTokenVerifier, signToken } from './token.ts';
 
-// The verifier checks HS256 tokens with node:crypto instead of jose (speed); it must accept and
+// The verifier checks HS256 tokens itself instead of through jose (speed); it must accept and
 // refuse exactly what jose's jwtVerify does with the same options.
 const secret = 's'.repeat(40);
 const key = new TextEncoder().encode(secret);

@@ -1,6 +1,7 @@
-import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { AppError, AppErrorCode } from '../errors.ts';
+import { createHs256 } from './hs256.ts';
 
 export type AuthUser = { userId: number; isAdmin: boolean };
 
@@ -31,11 +32,11 @@ function decodeSegment(segment: string): unknown {
 
 /**
  * Verifies a compact HS256 JWS and its time claims the way jose's jwtVerify does with
- * `algorithms: ['HS256'], requiredClaims: ['exp', 'sub'], clockTolerance`, synchronously with
- * node:crypto: jose goes through WebCrypto, whose thread-pool round trip cost more than the
- * whole rest of `coupon.issue` (bench profile, docs/benchmarks.md). Signature first, claims after.
+ * `algorithms: ['HS256'], requiredClaims: ['exp', 'sub'], clockTolerance`, synchronously:
+ * jose goes through WebCrypto, whose thread-pool round trip cost more than the whole rest of
+ * `coupon.issue` (bench profile, docs/benchmarks.md). Signature first, claims after.
  */
-function verifyHs256(token: string, key: KeyObject): Claims {
+function verifyHs256(token: string, hs256: (signingInput: string) => Uint8Array): Claims {
   const firstDot = token.indexOf('.');
   const lastDot = token.lastIndexOf('.');
   const headerSegment = token.slice(0, firstDot);
@@ -53,7 +54,7 @@ function verifyHs256(token: string, key: KeyObject): Claims {
     // Every token of one issuer carries the same header: decode it once, not per token.
     if (ACCEPTED_HEADERS.size < 16) ACCEPTED_HEADERS.add(headerSegment);
   }
-  const expected = createHmac('sha256', key).update(token.slice(0, lastDot)).digest();
+  const expected = hs256(token.slice(0, lastDot));
   const signature = Buffer.from(token.slice(lastDot + 1), 'base64url');
   if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) {
     throw unauthorized('Invalid token');
@@ -92,8 +93,7 @@ function verifyHs256(token: string, key: KeyObject): Claims {
  * token on every request and an HMAC plus JSON parse per call is measurable on the hot path.
  */
 export function createTokenVerifier(secret: string, cacheSize = 50_000): TokenVerifier {
-  // A KeyObject, not raw bytes: with raw bytes OpenSSL 3 sets the key up again on every HMAC (~4x slower).
-  const key = createSecretKey(Buffer.from(secret, 'utf8'));
+  const hs256 = createHs256(Buffer.from(secret, 'utf8'));
   type Entry = { user: AuthUser; expiresAtMs: number };
   // Two generations of at most cacheSize / 2 each: when the recent one fills up it becomes the
   // older one and the previous older one is dropped whole. Evicting single entries from the
@@ -111,7 +111,7 @@ export function createTokenVerifier(secret: string, cacheSize = 50_000): TokenVe
       const token = match[1]!;
       const cached = recent.get(token) ?? older.get(token);
       if (cached && cached.expiresAtMs + CLOCK_TOLERANCE_SECONDS * 1000 > Date.now()) return cached.user;
-      const payload = verifyHs256(token, key);
+      const payload = verifyHs256(token, hs256);
       const sub = payload.sub;
       if (typeof sub !== 'string' || !USER_ID.test(sub) || !Number.isSafeInteger(Number(sub))) {
         throw unauthorized('Token subject must be a positive integer user id');
