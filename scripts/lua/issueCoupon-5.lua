@@ -20,6 +20,13 @@
   counted by neither limiter and decides nothing; any other call is counted by both, whatever
   the issue decision (a refused call is still a call).
 
+  An issuance also records its call for the user limit: `issued` holds the call's time, and
+  after a call the user's TAT is at least that time + interval. So the user limiter reads that
+  as a floor, and the call that issues to a user whose limiter key is absent (the flash crowd's
+  usual call) writes no limiter key: its state, exactly issuedAt + interval, is already stored.
+  That saves a key created and expired per issuance (`node loadtests/bench/limiter-cost.ts`).
+  A holder issued without limits (restores, tools) counts as one call at issuedAt.
+
   Returns one integer (mirrored in IssueCouponResult, coupon.store.ts):
     1 ISSUED          recorded in `issued` and appended to `pending`
     2 NOT_LOADED      meta or the "_" marker of `issued` is missing: Redis lost this coupon,
@@ -30,43 +37,63 @@
   or, for a call over a limit, {6, retryAfterMs, 1 = user limit | 2 = address limit}.
 ]]
 --!include lib/gcra.lua
-local wait, limit = gcra_caller(ARGV, 2, KEYS[4], KEYS[5])
-if wait == nil then
+local nowUs, userInterval, userBurst, ipInterval, ipBurst = gcra_args(ARGV, 2)
+if nowUs == nil then
   return redis.error_reply("ERR issueCoupon: now must be a number; each limit 'off' or interval and burst >= 1")
-end
-if wait ~= 0 then
-  return {6, wait, limit}
-end
-
-local meta = redis.call('HMGET', KEYS[1], 'total', 'startsAt', 'endsAt')
-local total = tonumber(meta[1])
-local startsAt = tonumber(meta[2])
-local endsAt = tonumber(meta[3])
--- HMGET answers false for a missing field, which tonumber turns into nil.
-if total == nil or startsAt == nil or endsAt == nil then
-  return 2
 end
 local user = ARGV[1]
 local held = redis.call('HMGET', KEYS[2], '_', user)
-if held[1] == false then
-  return 2
+local userFloor = nil
+if userInterval and held[2] then
+  local issuedAt = tonumber(held[2])
+  if issuedAt ~= nil and issuedAt == issuedAt then
+    userFloor = issuedAt * 1000 + userInterval
+  end
+end
+local wait, limit, userTat, ipTat, userFresh =
+  gcra_decide(nowUs, KEYS[4], userInterval, userBurst, KEYS[5], ipInterval, ipBurst, userFloor)
+if wait ~= 0 then
+  return {6, wait, limit}
+end
+if ipTat then
+  gcra_commit(KEYS[5], nowUs, ipTat)
 end
 
-local now = tonumber(ARGV[2])
-if startsAt > 0 and now < startsAt then
-  return 3
-end
-if endsAt > 0 and now >= endsAt then
-  return 3
-end
-if held[2] ~= false then
-  return 4
-end
--- The "_" marker is one field of the hash, so HLEN - 1 coupons have been issued.
-if redis.call('HLEN', KEYS[2]) - 1 >= total then
-  return 5
+local function decide()
+  local meta = redis.call('HMGET', KEYS[1], 'total', 'startsAt', 'endsAt')
+  local total = tonumber(meta[1])
+  local startsAt = tonumber(meta[2])
+  local endsAt = tonumber(meta[3])
+  -- HMGET answers false for a missing field, which tonumber turns into nil.
+  if total == nil or startsAt == nil or endsAt == nil then
+    return 2
+  end
+  if held[1] == false then
+    return 2
+  end
+
+  local now = tonumber(ARGV[2])
+  if startsAt > 0 and now < startsAt then
+    return 3
+  end
+  if endsAt > 0 and now >= endsAt then
+    return 3
+  end
+  if held[2] ~= false then
+    return 4
+  end
+  -- The "_" marker is one field of the hash, so HLEN - 1 coupons have been issued.
+  if redis.call('HLEN', KEYS[2]) - 1 >= total then
+    return 5
+  end
+
+  redis.call('HSET', KEYS[2], user, ARGV[2])
+  redis.call('XADD', KEYS[3], '*', 'u', user, 't', ARGV[2])
+  return 1
 end
 
-redis.call('HSET', KEYS[2], user, ARGV[2])
-redis.call('XADD', KEYS[3], '*', 'u', user, 't', ARGV[2])
-return 1
+local result = decide()
+if userTat and not (result == 1 and userFresh) then
+  gcra_commit(KEYS[4], nowUs, userTat)
+end
+return result

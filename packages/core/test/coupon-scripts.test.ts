@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
 import type { CouponMeta } from '../src/coupon/coupon.model.ts';
@@ -159,10 +160,95 @@ describe('coupon Lua scripts', () => {
 
     it('keeps its limiters in the coupon slot and lets them expire', async () => {
       await load();
-      await limited(1, 'ip:a');
+      expect(await limited(1, 'ip:a')).toBe(IssueCouponResult.ISSUED);
       expect(keys.limiter('u:1')).toMatch(/\{coupon:\d+\}:rl:u:1$/);
-      expect(await redis().pttl(keys.limiter('u:1'))).toBeGreaterThan(0);
       expect(await redis().pttl(keys.limiter('ip:a'))).toBeGreaterThan(0);
+      // The issuance records the call for the user limit: no key of its own until the next call.
+      expect(await redis().exists(keys.limiter('u:1'))).toBe(0);
+      expect(await limited(1, 'ip:a')).toBe(IssueCouponResult.ALREADY_ISSUED);
+      expect(await redis().pttl(keys.limiter('u:1'))).toBeGreaterThan(0);
+      // A call refused by the issue decision writes its key at once.
+      expect(await limited(2, 'ip:b', NOW - 1)).toBe(IssueCouponResult.ISSUED);
+      await redis().hset(keys.meta, 'total', 2);
+      expect(await limited(3, 'ip:b')).toBe(IssueCouponResult.SOLD_OUT);
+      expect(await redis().pttl(keys.limiter('u:3'))).toBeGreaterThan(0);
+    });
+
+    it('decides every call as a plain GCRA of both limits would (random calls, users, addresses, times)', async () => {
+      // The reference: each limit a TAT in µs; a call refused by either limit is counted by
+      // neither; the issue decision runs only for calls both allow.
+      const intervalMicros = 100_000;
+      type Call = { user: number; ip: number; advanceMs: number };
+      const call = fc.record({
+        user: fc.integer({ min: 1, max: 3 }),
+        ip: fc.integer({ min: 1, max: 2 }),
+        // Mostly calls closer together than the interval (100 ms), so buckets are rarely idle.
+        advanceMs: fc.oneof(
+          fc.constant(0),
+          fc.integer({ min: 0, max: 60 }),
+          fc.integer({ min: 0, max: 250 }),
+        ),
+      });
+      let compared = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(call, { minLength: 1, maxLength: 40 }),
+          fc.integer({ min: 1, max: 3 }),
+          fc.integer({ min: 1, max: 3 }),
+          // Calls before the window opens are refused by the decision yet counted by the limits.
+          fc.constantFrom(0, 150),
+          async (calls: Call[], userBurst, ipBurst, opensAfterMs) => {
+            keys = env.rt.keys.coupon(nextId++);
+            const startsAtMs = opensAfterMs === 0 ? 0 : NOW + opensAfterMs;
+            await load({ total: 2, startsAtMs });
+            const tat = new Map<string, number>();
+            const holders = new Set<number>();
+            let nowMs = NOW;
+            const gcra = (subject: string, burst: number) => {
+              const base = Math.max(tat.get(subject) ?? 0, nowMs * 1000);
+              const allowedAt = base + intervalMicros - burst * intervalMicros;
+              return {
+                next: base + intervalMicros,
+                waitMs: Math.max(0, Math.ceil((allowedAt - nowMs * 1000) / 1000)),
+              };
+            };
+            for (const { user, ip, advanceMs } of calls) {
+              nowMs += advanceMs;
+              const u = gcra(`u:${user}`, userBurst);
+              const a = gcra(`ip:${ip}`, ipBurst);
+              let expected: unknown;
+              if (u.waitMs > 0 || a.waitMs > 0) {
+                expected =
+                  a.waitMs > 0 && (u.waitMs === 0 || a.waitMs > u.waitMs)
+                    ? { limited: 'ip', retryAfterMs: a.waitMs }
+                    : { limited: 'user', retryAfterMs: u.waitMs };
+              } else {
+                tat.set(`u:${user}`, u.next);
+                tat.set(`ip:${ip}`, a.next);
+                if (nowMs < startsAtMs) expected = IssueCouponResult.NOT_ACTIVE;
+                else if (holders.has(user)) expected = IssueCouponResult.ALREADY_ISSUED;
+                else if (holders.size >= 2) expected = IssueCouponResult.SOLD_OUT;
+                else {
+                  holders.add(user);
+                  expected = IssueCouponResult.ISSUED;
+                }
+              }
+              const actual = await runIssueCoupon(redis(), keys, {
+                userId: user,
+                nowMs,
+                limits: {
+                  user: { subject: `u:${user}`, intervalMicros, burst: userBurst },
+                  ip: { subject: `ip:${ip}`, intervalMicros, burst: ipBurst },
+                },
+              });
+              expect(actual).toEqual(expected);
+              compared++;
+            }
+          },
+        ),
+        { numRuns: 300 },
+      );
+      expect(compared).toBeGreaterThan(300);
     });
 
     it('limits calls for a coupon Redis does not hold (unknown ids are throttled too)', async () => {

@@ -8,17 +8,24 @@
   place. The limiter key is a string: TAT in microseconds since the epoch; absent = idle (full
   burst). It expires when the whole burst is available again: idle limiters cost nothing.
 
-  gcra_check(key, nowUs, interval, burst) -> nextTat or nil, retryAfterMs
+  gcra_check(key, nowUs, interval, burst, floor) -> nextTat or nil, retryAfterMs, fresh
     decides without writing: the TAT to store if the request is allowed, or nil and the ms
-    until the next request fits.
+    until the next request fits. `floor` (optional) is a TAT the caller knows from elsewhere
+    (see issueCoupon-5.lua); the state is the later of it and the key. `fresh` = the key was
+    absent and no floor was given: the stored state would be exactly nowUs + interval.
   gcra_commit(key, nowUs, nextTat) counts an allowed request.
 ]]
 -- Microseconds by which API instances' clocks may disagree.
 local GCRA_MAX_SKEW = 60000000
 
-local function gcra_check(key, now, interval, burst)
+local function gcra_check(key, now, interval, burst, floor)
   local horizon = burst * interval
-  local tat = tonumber(redis.call('GET', key))
+  local stored = redis.call('GET', key)
+  local tat = tonumber(stored)
+  if floor ~= nil and (tat == nil or tat ~= tat or floor > tat) then
+    tat = floor
+  end
+  local fresh = stored == false and floor == nil
   if tat == nil or tat ~= tat or tat < now or tat > now + horizon + GCRA_MAX_SKEW then
     -- Absent or in the past: idle, the whole burst is available. Not a number, or further ahead
     -- than any clock skew explains (a corrupt value, a clock that jumped): start over as idle.
@@ -35,7 +42,7 @@ local function gcra_check(key, now, interval, burst)
   if allowedAt > now then
     return nil, math.ceil((allowedAt - now) / 1000)
   end
-  return nextTat, 0
+  return nextTat, 0, fresh
 end
 
 local function gcra_commit(key, now, nextTat)
@@ -77,16 +84,17 @@ local function gcra_args(argv, first)
 end
 
 --[[
-  gcra_both(nowUs, userKey, userInterval, userBurst, ipKey, ipInterval, ipBurst) checks a
-  caller's user limit and address limit together (an interval of false = that limit is off)
-  and counts the call in both only when both allow it: a refused call is counted by neither.
-  Returns 0 when allowed, or the wait in ms and which limit refused (1 user, 2 address; when
-  both refuse, the one that frees up last).
+  gcra_decide(nowUs, userKey, userInterval, userBurst, ipKey, ipInterval, ipBurst, userFloor)
+  checks a caller's user limit and address limit together (an interval of false = that limit is
+  off) without counting the call. Returns 0 and what to commit when both allow it: the user's
+  and the address's next TAT (false when off) and whether the user's limiter was fresh
+  (gcra_check); otherwise the wait in ms and which limit refused (1 user, 2 address; when both
+  refuse, the one that frees up last).
 ]]
-local function gcra_both(nowUs, userKey, userInterval, userBurst, ipKey, ipInterval, ipBurst)
-  local userTat, userWait, ipTat, ipWait = false, 0, false, 0
+local function gcra_decide(nowUs, userKey, userInterval, userBurst, ipKey, ipInterval, ipBurst, userFloor)
+  local userTat, userWait, userFresh, ipTat, ipWait = false, 0, false, false, 0
   if userInterval then
-    userTat, userWait = gcra_check(userKey, nowUs, userInterval, userBurst)
+    userTat, userWait, userFresh = gcra_check(userKey, nowUs, userInterval, userBurst, userFloor)
   end
   if ipInterval then
     ipTat, ipWait = gcra_check(ipKey, nowUs, ipInterval, ipBurst)
@@ -97,6 +105,19 @@ local function gcra_both(nowUs, userKey, userInterval, userBurst, ipKey, ipInter
       return ipWait, 2
     end
     return userWait, 1
+  end
+  return 0, nil, userTat, ipTat, userFresh
+end
+
+--[[
+  gcra_both(...) is gcra_decide without a floor, then counts an allowed call in both limits: a
+  refused call is counted by neither. Returns 0 when allowed, or the wait and which limit refused.
+]]
+local function gcra_both(nowUs, userKey, userInterval, userBurst, ipKey, ipInterval, ipBurst)
+  local wait, limit, userTat, ipTat =
+    gcra_decide(nowUs, userKey, userInterval, userBurst, ipKey, ipInterval, ipBurst)
+  if wait ~= 0 then
+    return wait, limit
   end
   if userTat then
     gcra_commit(userKey, nowUs, userTat)
