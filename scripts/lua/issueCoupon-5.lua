@@ -43,11 +43,12 @@ if nowUs == nil then
 end
 local user = ARGV[1]
 local held = redis.call('HMGET', KEYS[2], '_', user)
+-- A holder's issuance time (gcra_check treats a floor that is not a number as absent).
 local userFloor = nil
 if userInterval and held[2] then
-  local issuedAt = tonumber(held[2])
-  if issuedAt ~= nil and issuedAt == issuedAt then
-    userFloor = issuedAt * 1000 + userInterval
+  userFloor = tonumber(held[2])
+  if userFloor ~= nil then
+    userFloor = userFloor * 1000 + userInterval
   end
 end
 local wait, limit, userTat, ipTat, userFresh =

@@ -160,14 +160,10 @@ export async function forgetUnsavedOrders(
 ): Promise<void> {
   for (let i = 0; i < orders.length; i += 1000) {
     const batch = orders.slice(i, i + 1000);
-    const byUser = new Map<number, string[]>();
-    for (const { orderId, userId } of batch) {
-      const ids = byUser.get(userId);
-      if (ids) ids.push(orderId);
-      else byUser.set(userId, [orderId]);
-    }
     const multi = redis.multi().hdel(keys.inventory.unsaved, ...batch.map((o) => o.orderId));
-    for (const [userId, ids] of byUser) multi.hdel(keys.inventory.unsavedOf(userId), ...ids);
+    for (const [userId, ofUser] of Map.groupBy(batch, (o) => o.userId)) {
+      multi.hdel(keys.inventory.unsavedOf(userId), ...ofUser.map((o) => o.orderId));
+    }
     const replies = await multi.exec();
     const failed = replies?.find(([err]) => err);
     if (!replies || failed) throw failed?.[0] ?? new Error('forgetUnsavedOrders: MULTI was discarded');
