@@ -42,7 +42,7 @@ import {
 } from '../lib/invariants.ts';
 import { fmt, type LoadStats, type RequestSpec, runLoad } from '../lib/load.ts';
 import { chargeUsers, createCoupon, createProduct } from '../lib/seed.ts';
-import { mintToken, mintTokens } from '../lib/token.ts';
+import { mintBearerPack, mintToken } from '../lib/token.ts';
 import { summarizeProfiles } from './profile-summary.ts';
 import { type BenchReport, type BenchRow, renderMarkdown, TARGETS } from './report.ts';
 
@@ -430,8 +430,8 @@ function couponIssueRow(id: 'coupon.issue' | 'coupon.issue.official', ctx: Ctx):
     const started = Date.now();
     const round = issueRounds[id]++;
     const firstUser = (official ? 50_000_000 : 10_000_000) + round * COUPON_TOKENS;
-    const tokens = mintTokens(ctx.run.config.jwtSecret, firstUser, COUPON_TOKENS);
-    log(`minted ${tokens.length.toLocaleString('en-US')} tokens in ${Date.now() - started} ms`);
+    const tokens = mintBearerPack(ctx.run.config.jwtSecret, firstUser, COUPON_TOKENS);
+    log(`minted ${tokens.count.toLocaleString('en-US')} tokens in ${Date.now() - started} ms`);
     const server = official
       ? startServer('official', 'loadtests/bench/official-adapter-server.ts', {
           env: ctx.run.env,
@@ -447,12 +447,12 @@ function couponIssueRow(id: 'coupon.issue' | 'coupon.issue.official', ctx: Ctx):
         () => ({
           method: 'POST',
           path: '/trpc/coupon.issue',
-          headers: { ...json, authorization: `Bearer ${tokens[i++ % tokens.length]}` },
+          headers: { ...json, authorization: tokens.bearer(i++ % tokens.count) },
           body,
         }),
         couponId,
       );
-      if (i > tokens.length) log(`WARNING: ${id} ran out of distinct users; repeats answer 409`);
+      if (i > tokens.count) log(`WARNING: ${id} ran out of distinct users; repeats answer 409`);
       addRow(
         ctx,
         statsRow(

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { CLOCK_TOLERANCE_SECONDS, signToken } from '@flash/core';
+import { CLOCK_TOLERANCE_SECONDS, createTokenVerifier, signToken } from '@flash/core';
 import { base64url, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { call, createTestServer, type TestServer } from '../../../test/support.ts';
@@ -235,5 +235,21 @@ describe('bearer tokens: clock skew, headers and claims', () => {
       },
     });
     expect(res.statusCode).toBe(401);
+  });
+});
+
+describe('the load generator’s tokens (loadtests/lib/token.ts)', () => {
+  it('packs bearer values the API verifies, each for its own consecutive user', async () => {
+    const { mintBearerPack } = await import('../../../loadtests/lib/token.ts');
+    const secret = 'a-load-test-secret-of-32-chars!!';
+    const verifier = createTokenVerifier(secret, 0);
+    // 16-digit ids make every value longer than the pack's first guess (160 bytes): it grows.
+    const first = 1_000_000_000_000_000;
+    const pack = mintBearerPack(secret, first, 40);
+    expect(pack.count).toBe(40);
+    for (let i = 0; i < pack.count; i++) {
+      expect(verifier.verify(pack.bearer(i))).toEqual({ userId: first + i, isAdmin: false });
+    }
+    expect(() => createTokenVerifier('another-secret-of-32-characters!').verify(pack.bearer(0))).toThrow();
   });
 });
