@@ -26,6 +26,8 @@ export type BenchRow = {
   postgresCpuUs?: number;
   /** CPU redis-server spent per request in the measured window, µs (Redis is shared). */
   redisCpuUs?: number;
+  /** The load generator's garbage-collection pauses in the measured window (see LoadStats). */
+  loadgenGc?: { pauses: number; totalMs: number; longestMs: number };
   note?: string;
   /** rps / the bare route's rps in the same run. */
   vsBare: number | null;
@@ -117,15 +119,19 @@ function ratio(n: number | null): string {
   return n >= 10 ? `${n.toFixed(1)}×` : `${n.toFixed(2)}×`;
 }
 
+function gcPauses(gc: BenchRow['loadgenGc']): string {
+  return gc ? `${Math.round(gc.totalMs)} (${fmt.ms(gc.longestMs)})` : '';
+}
+
 export function renderTable(report: BenchReport): string {
   const lines = [
-    '| what | throughput | p50 ms | p95 ms | p99 ms | errors | vs bare route | vs naive | server CPU µs/req | Redis CPU µs/req | Postgres CPU µs/req | load generator CPU µs/req |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| what | throughput | p50 ms | p95 ms | p99 ms | errors | vs bare route | vs naive | server CPU µs/req | Redis CPU µs/req | Postgres CPU µs/req | load generator CPU µs/req | load generator GC pauses: ms in all (longest) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of report.rows) {
     const label = r.note ? `${r.label}<br><sub>${r.note}</sub>` : r.label;
     lines.push(
-      `| ${label} | ${fmt.rps(r.rps)} ${r.unit} | ${fmt.ms(r.p50)} | ${fmt.ms(r.p95)} | ${fmt.ms(r.p99)} | ${r.errors} | ${ratio(r.vsBare)} | ${ratio(r.vsNaive)} | ${us(r.serverCpuUs)} | ${us(r.redisCpuUs)} | ${us(r.postgresCpuUs)} | ${us(r.loadgenCpuUs)} |`,
+      `| ${label} | ${fmt.rps(r.rps)} ${r.unit} | ${fmt.ms(r.p50)} | ${fmt.ms(r.p95)} | ${fmt.ms(r.p99)} | ${r.errors} | ${ratio(r.vsBare)} | ${ratio(r.vsNaive)} | ${us(r.serverCpuUs)} | ${us(r.redisCpuUs)} | ${us(r.postgresCpuUs)} | ${us(r.loadgenCpuUs)} | ${gcPauses(r.loadgenGc)} |`,
     );
   }
   return lines.join('\n');

@@ -120,7 +120,7 @@ function okCount(stats: LoadStats): number {
 function addRow(ctx: Ctx, row: Omit<BenchRow, 'vsBare' | 'vsNaive'>): void {
   ctx.rows.push({ ...row, vsBare: null, vsNaive: null });
   log(
-    `${row.label}: ${fmt.rps(row.rps)} ${row.unit}, p50 ${fmt.ms(row.p50)} ms, p99 ${fmt.ms(row.p99)} ms, errors ${row.errors}, server CPU ${Math.round(row.serverCpuUs ?? Number.NaN)} µs/req, Redis CPU ${Math.round(row.redisCpuUs ?? Number.NaN)} µs/req, load generator CPU ${Math.round(row.loadgenCpuUs ?? Number.NaN)} µs/req, Postgres CPU ${Math.round(row.postgresCpuUs ?? Number.NaN)} µs/req`,
+    `${row.label}: ${fmt.rps(row.rps)} ${row.unit}, p50 ${fmt.ms(row.p50)} ms, p99 ${fmt.ms(row.p99)} ms, errors ${row.errors}, server CPU ${Math.round(row.serverCpuUs ?? Number.NaN)} µs/req, Redis CPU ${Math.round(row.redisCpuUs ?? Number.NaN)} µs/req, load generator CPU ${Math.round(row.loadgenCpuUs ?? Number.NaN)} µs/req, Postgres CPU ${Math.round(row.postgresCpuUs ?? Number.NaN)} µs/req${row.loadgenGc ? `, load generator GC ${row.loadgenGc.pauses} pauses, ${fmt.ms(row.loadgenGc.totalMs)} ms in all, longest ${fmt.ms(row.loadgenGc.longestMs)} ms` : ''}`,
   );
 }
 
@@ -149,6 +149,7 @@ function statsRow(
     loadgenCpuUs: stats.loadgenCpuUs,
     postgresCpuUs: stats.postgresCpuUs,
     redisCpuUs: stats.redisCpuUs,
+    loadgenGc: stats.loadgenGc,
     note,
     vsBare: null,
     vsNaive: null,

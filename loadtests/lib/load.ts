@@ -1,6 +1,7 @@
 // Drives HTTP load with autocannon's JS API and summarises it the same way for every row and
 // scenario: requests per second over the measured window, latency percentiles from every
 // response (not autocannon's 1 ms buckets), errors and status codes.
+import { type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 
 export type RequestSpec = {
@@ -39,6 +40,12 @@ export type LoadStats = {
   /** Socket errors and timeouts plus non-2xx answers. */
   errors: number;
   statusCounts: Record<string, number>;
+  /**
+   * The load generator's own garbage-collection pauses in the window. Every request in flight
+   * during one counts it as latency, so a longest pause near p99 means the tail is partly the
+   * load generator's, not the server's.
+   */
+  loadgenGc: { pauses: number; totalMs: number; longestMs: number };
 };
 
 export function percentile(sorted: Float64Array, p: number): number {
@@ -53,6 +60,16 @@ export function sortedLatencies(values: Float64Array, count: number): Float64Arr
 }
 
 async function once(options: LoadOptions, durationSec: number, amount?: number): Promise<LoadStats> {
+  const loadgenGc = { pauses: 0, totalMs: 0, longestMs: 0 };
+  const countGc = (entries: PerformanceEntry[]) => {
+    for (const entry of entries) {
+      loadgenGc.pauses++;
+      loadgenGc.totalMs += entry.duration;
+      loadgenGc.longestMs = Math.max(loadgenGc.longestMs, entry.duration);
+    }
+  };
+  const gcObserver = new PerformanceObserver((list) => countGc(list.getEntries()));
+  gcObserver.observe({ entryTypes: ['gc'] });
   let latencies = new Float64Array(1 << 16);
   let count = 0;
   const statusCounts: Record<string, number> = {};
@@ -101,7 +118,10 @@ async function once(options: LoadOptions, durationSec: number, amount?: number):
     statusCounts[statusCode] = (statusCounts[statusCode] ?? 0) + 1;
   });
   const started = process.hrtime.bigint();
-  const result = await done;
+  const result = await done.finally(() => {
+    countGc(gcObserver.takeRecords());
+    gcObserver.disconnect();
+  });
   const elapsedSec = Number(process.hrtime.bigint() - started) / 1e9;
   const sorted = sortedLatencies(latencies, count);
   const non2xx =
@@ -116,6 +136,7 @@ async function once(options: LoadOptions, durationSec: number, amount?: number):
     max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN,
     errors: result.errors + result.timeouts + non2xx,
     statusCounts,
+    loadgenGc,
   };
 }
 
