@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { CLOCK_TOLERANCE_SECONDS, createTokenVerifier, signToken } from '@flash/core';
 import { base64url, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { mintBearerPack } from '../../../loadtests/lib/token.ts';
 import { call, createTestServer, type TestServer } from '../../../test/support.ts';
 
 const encode = (value: object) => base64url.encode(JSON.stringify(value));
@@ -239,8 +240,7 @@ describe('bearer tokens: clock skew, headers and claims', () => {
 });
 
 describe('the load generator’s tokens (loadtests/lib/token.ts)', () => {
-  it('packs bearer values the API verifies, each for its own consecutive user', async () => {
-    const { mintBearerPack } = await import('../../../loadtests/lib/token.ts');
+  it('packs bearer values the API verifies, each for its own consecutive user', () => {
     const secret = 'a-load-test-secret-of-32-chars!!';
     const verifier = createTokenVerifier(secret, 0);
     // 16-digit ids make every value longer than the pack's first guess (160 bytes): it grows.
