@@ -1,22 +1,48 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestServer, type TestServer } from '../../../test/support.ts';
-import { API_CSP, DASHBOARD_CSP, helmetHeaders } from '../src/plugins/security.ts';
+import { API_CSP, API_HEADERS, DASHBOARD_CSP, helmetHeaders } from '../src/plugins/security.ts';
 
 const ALLOWED = 'https://shop.example';
 const OTHER = 'https://evil.example';
 
-const expectSecurityHeaders = (headers: Record<string, unknown>, csp = API_CSP) => {
+/** Helmet's headers that act only on documents a browser renders: the dashboard page gets them. */
+const DOCUMENT_ONLY = [
+  'origin-agent-cluster',
+  'cross-origin-opener-policy',
+  'referrer-policy',
+  'x-dns-prefetch-control',
+  'x-download-options',
+  'x-permitted-cross-domain-policies',
+  'x-xss-protection',
+];
+
+/** OWASP's REST set on every JSON answer, and nothing meant for documents. */
+const expectSecurityHeaders = (headers: Record<string, unknown>) => {
   expect(headers).toMatchObject({
+    'cache-control': 'no-store',
+    'content-security-policy': API_CSP,
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'cross-origin-resource-policy': 'same-origin',
+  });
+  expect(headers).toMatchObject(API_HEADERS);
+  for (const name of DOCUMENT_ONLY) expect(headers[name], name).toBeUndefined();
+  expect(headers['x-powered-by']).toBeUndefined();
+};
+
+/** The dashboard is an HTML page: helmet's whole set for documents, with its own policy. */
+const expectDocumentHeaders = (headers: Record<string, unknown>) => {
+  expect(headers).toMatchObject({
+    'content-security-policy': DASHBOARD_CSP,
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',
     'referrer-policy': 'no-referrer',
-    'content-security-policy': csp,
     'cross-origin-opener-policy': 'same-origin',
     'cross-origin-resource-policy': 'same-origin',
     'x-permitted-cross-domain-policies': 'none',
   });
-  // And every other header helmet sets with our options (worked out once, at start).
-  expect(headers).toMatchObject(helmetHeaders());
+  expect(headers).toMatchObject({ ...helmetHeaders(), 'content-security-policy': DASHBOARD_CSP });
+  for (const name of DOCUMENT_ONLY) expect(headers[name], name).toBeDefined();
   expect(headers['x-powered-by']).toBeUndefined();
 };
 
@@ -47,7 +73,7 @@ describe('security headers and CORS', () => {
   it('gives the dashboard page its own policy, still never framed', async () => {
     const res = await s.app.inject({ method: 'GET', url: '/admin/queues' });
     expect(res.statusCode).toBe(401);
-    expectSecurityHeaders(res.headers, DASHBOARD_CSP);
+    expectDocumentHeaders(res.headers);
     expect(DASHBOARD_CSP).toContain("frame-ancestors 'none'");
     expect(DASHBOARD_CSP).toContain("script-src 'self'");
   });

@@ -1,7 +1,13 @@
 /**
- * Browser-facing protections: security headers on every answer (helmet's) and CORS for the
- * origins in CORS_ORIGINS only (@fastify/cors). Call it before any route is added, so its
- * hooks sit at the root and cover /trpc, /healthz, /readyz, /metrics, the dashboard and 404s.
+ * Browser-facing protections: security headers on every answer and CORS for the origins in
+ * CORS_ORIGINS only (@fastify/cors). Call it before any route is added, so its hooks sit at the
+ * root and cover /trpc, /healthz, /readyz, /metrics, the dashboard and 404s.
+ *
+ * Two header sets, by what the answer is. JSON answers get OWASP's set for REST APIs (REST
+ * Security Cheat Sheet, "Security Headers"); the dashboard, the one HTML page, gets helmet's
+ * set for documents. Helmet's other headers (Origin-Agent-Cluster, Cross-Origin-Opener-Policy,
+ * Referrer-Policy, X-DNS-Prefetch-Control, X-Download-Options, X-Permitted-Cross-Domain-Policies,
+ * X-XSS-Protection) act on documents a browser renders, and a JSON answer is never one of those.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import cors from '@fastify/cors';
@@ -32,6 +38,19 @@ export const DASHBOARD_CSP = [
 
 /** Two years, the preload list's floor; sent on HTTPS only (browsers ignore it on plain HTTP). */
 const HSTS = 'max-age=63072000; includeSubDomains';
+
+/**
+ * Every JSON answer: never cached (balances, orders and coupons are per-user and change), never
+ * sniffed as anything but its content type, never framed, never read by another origin's
+ * no-cors request.
+ */
+export const API_HEADERS: Readonly<Record<string, string>> = {
+  'cache-control': 'no-store',
+  'content-security-policy': API_CSP,
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'cross-origin-resource-policy': 'same-origin',
+};
 
 const CORS_HEADERS = ['authorization', 'content-type', 'trpc-accept', 'x-trpc-source'];
 
@@ -65,13 +84,9 @@ export function helmetHeaders(options: HelmetOptions = HELMET_OPTIONS): Record<s
 }
 
 export async function registerSecurity(app: FastifyInstance, config: Config): Promise<void> {
-  const headers = helmetHeaders();
+  const dashboardHeaders = { ...helmetHeaders(), 'content-security-policy': DASHBOARD_CSP };
   app.addHook('onRequest', (req, reply, done) => {
-    reply.headers(headers);
-    reply.header(
-      'content-security-policy',
-      req.url.startsWith(QUEUE_DASHBOARD_PATH) ? DASHBOARD_CSP : API_CSP,
-    );
+    reply.headers(req.url.startsWith(QUEUE_DASHBOARD_PATH) ? dashboardHeaders : API_HEADERS);
     // `https` from the socket, or from X-Forwarded-Proto when TRUST_PROXY trusts the proxy.
     if (req.protocol === 'https') reply.header('strict-transport-security', HSTS);
     done();
