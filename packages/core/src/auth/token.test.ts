@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { base64url, errors, jwtVerify, SignJWT } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CLOCK_TOLERANCE_SECONDS, createTokenVerifier, signToken } from './token.ts';
 
 // The verifier checks HS256 tokens itself instead of through jose (speed); it must accept and
@@ -78,5 +78,71 @@ describe('HS256 verification agrees with jose', () => {
   it.each(cases)('%s', async (_name, make) => {
     const token = await make();
     expect(await weSay(token)).toBe(await joseSays(token));
+  });
+});
+
+describe('the cache of verified tokens', () => {
+  const bearer = (token: string) => `Bearer ${token}`;
+
+  it('admits a token on its second verification, and answers from it after', async () => {
+    const verifier = createTokenVerifier(secret);
+    const token = bearer(await signToken(secret, 7));
+    expect(verifier.verify(token)).toEqual({ userId: 7, isAdmin: false });
+    expect(verifier.cached).toBe(0);
+    expect(verifier.verify(token)).toEqual({ userId: 7, isAdmin: false });
+    expect(verifier.cached).toBe(1);
+    expect(verifier.verify(token)).toEqual({ userId: 7, isAdmin: false });
+    expect(verifier.cached).toBe(1);
+  });
+
+  it('keeps nothing for tokens seen once, as a flash crowd mostly sends', async () => {
+    const verifier = createTokenVerifier(secret);
+    for (let userId = 1; userId <= 2000; userId++) {
+      expect(verifier.verify(bearer(await sign({ sub: String(userId), exp: now() + 60 }))).userId).toBe(
+        userId,
+      );
+    }
+    expect(verifier.cached).toBe(0);
+  });
+
+  it('answers each cached token with its own user', async () => {
+    const verifier = createTokenVerifier(secret);
+    const tokens = [
+      bearer(await signToken(secret, 1)),
+      bearer(await signToken(secret, 2, { admin: true })),
+      bearer(await signToken(secret, 3)),
+    ];
+    for (let round = 0; round < 3; round++) {
+      expect(tokens.map((t) => verifier.verify(t))).toEqual([
+        { userId: 1, isAdmin: false },
+        { userId: 2, isAdmin: true },
+        { userId: 3, isAdmin: false },
+      ]);
+    }
+    expect(verifier.cached).toBe(3);
+  });
+
+  it('refuses a cached token once it expires', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const verifier = createTokenVerifier(secret);
+      const token = bearer(await sign({ sub: '7', exp: now() + 60 }));
+      verifier.verify(token);
+      verifier.verify(token);
+      expect(verifier.cached).toBe(1);
+      vi.setSystemTime(Date.now() + (60 + CLOCK_TOLERANCE_SECONDS - 1) * 1000);
+      expect(verifier.verify(token).userId).toBe(7);
+      vi.setSystemTime(Date.now() + 2000);
+      expect(() => verifier.verify(token)).toThrow('Token expired');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('never caches a refused token', async () => {
+    const verifier = createTokenVerifier(secret);
+    const forged = bearer(await signToken('o'.repeat(40), 7));
+    for (let i = 0; i < 3; i++) expect(() => verifier.verify(forged)).toThrow('Invalid token');
+    expect(verifier.cached).toBe(0);
   });
 });
