@@ -690,6 +690,8 @@ async function main(): Promise<void> {
   if (PROFILE) rmSync(path.join(RESULTS_DIR, 'profiles'), { recursive: true, force: true });
   const ctx = await setup();
   let violations: Violations = [];
+  // Each round's req/s of the ratio rows, so the report can show the ratios round by round.
+  const rounds: Record<string, number>[] = [];
   try {
     const rows: [string, () => Promise<void>][] = [
       ['worker.drain', () => drainRow(ctx)],
@@ -707,6 +709,8 @@ async function main(): Promise<void> {
       if (!wanted(id)) continue;
       log(`--- ${id}`);
       await run();
+      const measured = ctx.rows.findLast((r) => r.id === id);
+      if (measured && RATIO_ROWS.includes(id)) (rounds[0] ??= {})[id] = measured.rps;
     }
     // The rows the targets compare are measured again at the end and the better round kept:
     // other work on a shared machine can only slow a round down, never speed it up.
@@ -717,6 +721,7 @@ async function main(): Promise<void> {
         const before = ctx.rows.findIndex((r) => r.id === id);
         await run();
         const again = ctx.rows.pop()!;
+        (rounds[round] ??= {})[id] = again.rps;
         if (before >= 0 && again.rps > ctx.rows[before]!.rps) ctx.rows[before] = again;
         else if (before < 0) ctx.rows.push(again);
       }
@@ -743,6 +748,7 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
     },
     rows: withRatios(ctx.rows),
+    rounds,
     targets: [],
     violations,
     totalSec: (Date.now() - started) / 1000,
