@@ -692,6 +692,9 @@ async function main(): Promise<void> {
   let violations: Violations = [];
   // Each round's req/s of the ratio rows, so the report can show the ratios round by round.
   const rounds: Record<string, number>[] = [];
+  const recordRound = (round: number, id: string, rps: number) => {
+    rounds[round] = { ...rounds[round], [id]: rps };
+  };
   try {
     const rows: [string, () => Promise<void>][] = [
       ['worker.drain', () => drainRow(ctx)],
@@ -710,7 +713,7 @@ async function main(): Promise<void> {
       log(`--- ${id}`);
       await run();
       const measured = ctx.rows.findLast((r) => r.id === id);
-      if (measured && RATIO_ROWS.includes(id)) (rounds[0] ??= {})[id] = measured.rps;
+      if (measured && RATIO_ROWS.includes(id)) recordRound(0, id, measured.rps);
     }
     // The rows the targets compare are measured again at the end and the better round kept:
     // other work on a shared machine can only slow a round down, never speed it up.
@@ -721,7 +724,7 @@ async function main(): Promise<void> {
         const before = ctx.rows.findIndex((r) => r.id === id);
         await run();
         const again = ctx.rows.pop()!;
-        (rounds[round] ??= {})[id] = again.rps;
+        recordRound(round, id, again.rps);
         if (before >= 0 && again.rps > ctx.rows[before]!.rps) ctx.rows[before] = again;
         else if (before < 0) ctx.rows.push(again);
       }
