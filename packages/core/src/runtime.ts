@@ -39,9 +39,9 @@ export async function createRuntime(
   }
   try {
     // The queue producers get a connection of their own: BullMQ defines its ~60 scripts on the
-    // connection it is given, and ioredis copies every defined script onto each pipeline it
-    // builds, which auto-pipelining does on every event-loop turn of the request connection
-    // (about 1 µs per Redis call in the benchmark's profiles, docs/benchmarks.md).
+    // connection it is given, and ioredis copies every defined script onto each pipeline or
+    // transaction it builds (about 1 µs per Redis call in the benchmark's profiles while the
+    // request connection built one per event-loop turn, docs/benchmarks.md).
     queueRedis = await connectRedis(config.redisUrl, 'command', `${name}-queues`);
   } catch (err) {
     redis.disconnect();

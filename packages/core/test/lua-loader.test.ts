@@ -63,9 +63,9 @@ describe('Lua script loader', () => {
   });
 
   it('leaves the request connection without ioredis-defined commands, queues included', async () => {
-    // ioredis copies every command defined on a connection onto each pipeline it builds, and
-    // auto-pipelining builds one per event-loop turn: our scripts run through EVALSHA and
-    // BullMQ (which defines ~60 of its own) gets a connection of its own.
+    // ioredis copies every command defined on a connection onto each pipeline or transaction it
+    // builds: our scripts run through EVALSHA and BullMQ (which defines ~60 of its own) gets a
+    // connection of its own.
     const { redis, queues, keys } = env.rt;
     expect(
       await runScript(redis, 'inventoryRead', [keys.inventory.loaded, keys.inventory.available], [1]),

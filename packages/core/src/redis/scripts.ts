@@ -56,8 +56,8 @@ const registered = new WeakMap<Redis, Map<string, LoadedScript>>();
 /**
  * Makes scripts callable by name on a connection (once; safe to call on every use).
  * Not ioredis' `defineCommand`: that adds every script as a method to each pipeline ioredis
- * builds, and with auto-pipelining it builds one per batch of commands, which cost the hot
- * path about 1 µs per call in the benchmark's profile (docs/benchmarks.md).
+ * builds, and with auto-pipelining (used until 2026-12-02) it built one per batch of commands,
+ * which cost the hot path about 1 µs per call in the benchmark's profile (docs/benchmarks.md).
  */
 export function registerScripts(redis: Redis, scripts?: LuaScript[]): void {
   if (!scripts) {
