@@ -37,7 +37,7 @@ export function redisOptions(role: RedisRole): RedisOptions {
  * filled with them. Here the socket is only corked until the turn ends (`setImmediate`, where
  * auto-pipelining flushed too); each command stays a plain command, answered on its own.
  */
-function coalesceWrites(redis: Redis): Redis {
+function coalesceWrites(redis: Redis): void {
   let corked: Redis['stream'] | undefined;
   const flush = () => {
     const socket = corked;
@@ -54,7 +54,6 @@ function coalesceWrites(redis: Redis): Redis {
     }
     return send(command, stream);
   };
-  return redis;
 }
 
 export function createRedis(url: string, role: RedisRole, name = 'flash-sale'): Redis {
