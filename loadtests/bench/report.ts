@@ -28,6 +28,8 @@ export type BenchRow = {
   redisCpuUs?: number;
   /** The load generator's garbage-collection pauses in the measured window (see LoadStats). */
   loadgenGc?: { pauses: number; totalMs: number; longestMs: number };
+  /** Spells of ≥ 10 ms in the measured window with no answer on any connection (see LoadStats). */
+  silences?: { count: number; totalMs: number; longestMs: number };
   note?: string;
   /** rps / the bare route's rps in the same run. */
   vsBare: number | null;
@@ -125,15 +127,20 @@ function gcPauses(gc: BenchRow['loadgenGc']): string {
   return gc ? `${Math.round(gc.totalMs)} (${fmt.ms(gc.longestMs)})` : '';
 }
 
+function silenceSpells(silences: BenchRow['silences']): string {
+  if (!silences) return '';
+  return silences.count ? `${silences.count} (${fmt.ms(silences.longestMs)})` : '0';
+}
+
 export function renderTable(report: BenchReport): string {
   const lines = [
-    '| what | throughput | p50 ms | p95 ms | p99 ms | errors | vs bare route | vs naive | server CPU µs/req | Redis CPU µs/req | Postgres CPU µs/req | load generator CPU µs/req | load generator GC pauses: ms in all (longest) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| what | throughput | p50 ms | p95 ms | p99 ms | errors | vs bare route | vs naive | server CPU µs/req | Redis CPU µs/req | Postgres CPU µs/req | load generator CPU µs/req | load generator GC pauses: ms in all (longest) | spells of ≥ 10 ms with no answer: count (longest ms) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of report.rows) {
     const label = r.note ? `${r.label}<br><sub>${r.note}</sub>` : r.label;
     lines.push(
-      `| ${label} | ${fmt.rps(r.rps)} ${r.unit} | ${fmt.ms(r.p50)} | ${fmt.ms(r.p95)} | ${fmt.ms(r.p99)} | ${r.errors} | ${ratio(r.vsBare)} | ${ratio(r.vsNaive)} | ${us(r.serverCpuUs)} | ${us(r.redisCpuUs)} | ${us(r.postgresCpuUs)} | ${us(r.loadgenCpuUs)} | ${gcPauses(r.loadgenGc)} |`,
+      `| ${label} | ${fmt.rps(r.rps)} ${r.unit} | ${fmt.ms(r.p50)} | ${fmt.ms(r.p95)} | ${fmt.ms(r.p99)} | ${r.errors} | ${ratio(r.vsBare)} | ${ratio(r.vsNaive)} | ${us(r.serverCpuUs)} | ${us(r.redisCpuUs)} | ${us(r.postgresCpuUs)} | ${us(r.loadgenCpuUs)} | ${gcPauses(r.loadgenGc)} | ${silenceSpells(r.silences)} |`,
     );
   }
   return lines.join('\n');

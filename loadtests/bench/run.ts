@@ -40,7 +40,7 @@ import {
   sqlPool,
   type Violations,
 } from '../lib/invariants.ts';
-import { fmt, type LoadStats, type RequestSpec, runLoad } from '../lib/load.ts';
+import { fmt, type LoadStats, type RequestSpec, runLoad, SILENCE_MS } from '../lib/load.ts';
 import { chargeUsers, createCoupon, createProduct } from '../lib/seed.ts';
 import { mintBearerPack, mintToken } from '../lib/token.ts';
 import { summarizeProfiles } from './profile-summary.ts';
@@ -120,7 +120,7 @@ function okCount(stats: LoadStats): number {
 function addRow(ctx: Ctx, row: Omit<BenchRow, 'vsBare' | 'vsNaive'>): void {
   ctx.rows.push({ ...row, vsBare: null, vsNaive: null });
   log(
-    `${row.label}: ${fmt.rps(row.rps)} ${row.unit}, p50 ${fmt.ms(row.p50)} ms, p99 ${fmt.ms(row.p99)} ms, errors ${row.errors}, server CPU ${Math.round(row.serverCpuUs ?? Number.NaN)} µs/req, Redis CPU ${Math.round(row.redisCpuUs ?? Number.NaN)} µs/req, load generator CPU ${Math.round(row.loadgenCpuUs ?? Number.NaN)} µs/req, Postgres CPU ${Math.round(row.postgresCpuUs ?? Number.NaN)} µs/req${row.loadgenGc ? `, load generator GC ${row.loadgenGc.pauses} pauses, ${fmt.ms(row.loadgenGc.totalMs)} ms in all, longest ${fmt.ms(row.loadgenGc.longestMs)} ms` : ''}`,
+    `${row.label}: ${fmt.rps(row.rps)} ${row.unit}, p50 ${fmt.ms(row.p50)} ms, p99 ${fmt.ms(row.p99)} ms, errors ${row.errors}, server CPU ${Math.round(row.serverCpuUs ?? Number.NaN)} µs/req, Redis CPU ${Math.round(row.redisCpuUs ?? Number.NaN)} µs/req, load generator CPU ${Math.round(row.loadgenCpuUs ?? Number.NaN)} µs/req, Postgres CPU ${Math.round(row.postgresCpuUs ?? Number.NaN)} µs/req${row.loadgenGc ? `, load generator GC ${row.loadgenGc.pauses} pauses, ${fmt.ms(row.loadgenGc.totalMs)} ms in all, longest ${fmt.ms(row.loadgenGc.longestMs)} ms` : ''}${row.silences ? `, ${row.silences.count} spells of ≥ ${SILENCE_MS} ms with no answer, longest ${fmt.ms(row.silences.longestMs)} ms` : ''}`,
   );
 }
 
@@ -150,6 +150,7 @@ function statsRow(
     postgresCpuUs: stats.postgresCpuUs,
     redisCpuUs: stats.redisCpuUs,
     loadgenGc: stats.loadgenGc,
+    silences: stats.silences,
     note,
     vsBare: null,
     vsNaive: null,

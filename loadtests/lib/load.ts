@@ -46,7 +46,17 @@ export type LoadStats = {
    * load generator's, not the server's.
    */
   loadgenGc: { pauses: number; totalMs: number; longestMs: number };
+  /**
+   * Spells of at least SILENCE_MS in which no connection got an answer. At these rates answers
+   * follow each other every few tens of µs, so such a spell means the whole pipeline (server,
+   * Redis, load generator, or the cores under them) stood still, and every request in flight
+   * waited it out: that is what p99 is made of when it sits far above p95.
+   */
+  silences: { count: number; totalMs: number; longestMs: number };
 };
+
+/** The shortest gap between two answers (from any connection) that counts as a silence. */
+export const SILENCE_MS = 10;
 
 export function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -70,6 +80,8 @@ async function once(options: LoadOptions, durationSec: number, amount?: number):
   };
   const gcObserver = new PerformanceObserver((list) => countGc(list.getEntries()));
   gcObserver.observe({ entryTypes: ['gc'] });
+  const silences = { count: 0, totalMs: 0, longestMs: 0 };
+  let lastAnswerAt = Number.NaN;
   let latencies = new Float64Array(1 << 16);
   let count = 0;
   const statusCounts: Record<string, number> = {};
@@ -114,6 +126,14 @@ async function once(options: LoadOptions, durationSec: number, amount?: number):
       grown.set(latencies);
       latencies = grown;
     }
+    const now = performance.now();
+    const gap = now - lastAnswerAt;
+    if (gap >= SILENCE_MS) {
+      silences.count++;
+      silences.totalMs += gap;
+      silences.longestMs = Math.max(silences.longestMs, gap);
+    }
+    lastAnswerAt = now;
     latencies[count++] = responseTime;
     statusCounts[statusCode] = (statusCounts[statusCode] ?? 0) + 1;
   });
@@ -137,6 +157,7 @@ async function once(options: LoadOptions, durationSec: number, amount?: number):
     errors: result.errors + result.timeouts + non2xx,
     statusCounts,
     loadgenGc,
+    silences,
   };
 }
 
