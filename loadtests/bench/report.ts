@@ -2,7 +2,7 @@
 // the JSON of a run; the hand-written notes (profiles, before/after) come from notes.md.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fmt } from '../lib/load.ts';
+import { fmt, SILENCE_MS } from '../lib/load.ts';
 
 export type BenchRow = {
   id: string;
@@ -28,7 +28,7 @@ export type BenchRow = {
   redisCpuUs?: number;
   /** The load generator's garbage-collection pauses in the measured window (see LoadStats). */
   loadgenGc?: { pauses: number; totalMs: number; longestMs: number };
-  /** Spells of ≥ 10 ms in the measured window with no answer on any connection (see LoadStats). */
+  /** Spells of ≥ SILENCE_MS in the measured window with no answer on any connection (see LoadStats). */
   silences?: { count: number; totalMs: number; longestMs: number };
   note?: string;
   /** rps / the bare route's rps in the same run. */
@@ -134,7 +134,7 @@ function silenceSpells(silences: BenchRow['silences']): string {
 
 export function renderTable(report: BenchReport): string {
   const lines = [
-    '| what | throughput | p50 ms | p95 ms | p99 ms | errors | vs bare route | vs naive | server CPU µs/req | Redis CPU µs/req | Postgres CPU µs/req | load generator CPU µs/req | load generator GC pauses: ms in all (longest) | spells of ≥ 10 ms with no answer: count (longest ms) |',
+    `| what | throughput | p50 ms | p95 ms | p99 ms | errors | vs bare route | vs naive | server CPU µs/req | Redis CPU µs/req | Postgres CPU µs/req | load generator CPU µs/req | load generator GC pauses: ms in all (longest) | spells of ≥ ${SILENCE_MS} ms with no answer: count (longest ms) |`,
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of report.rows) {
