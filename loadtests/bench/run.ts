@@ -4,17 +4,22 @@
 // docs/benchmarks.json and docs/benchmarks.md.
 //
 // Every HTTP row runs the same way: the server is a child process started fresh for the row,
-// autocannon runs here (another process), 100 connections, warm-up then a measured window, and
-// every request is distinct (its own user, token or order) so that it succeeds.
+// the load generator drives it with 100 connections, warm-up then a measured window, and every
+// request is distinct (its own user, token or order) so that it succeeds. The load generator is
+// wrk when it is installed (`apt install wrk`, `brew install wrk`): it leaves the server most of
+// the cores. Otherwise, or with --generator autocannon, autocannon in this process, which costs
+// about as much CPU per request as the server it measures (loadtests/lib/wrk.ts).
 //
 //   pnpm bench                     full run, writes docs/
 //   pnpm bench --only bare,coupon.issue --no-write
 //   pnpm bench --profile           also writes --cpu-prof profiles of the servers to loadtests/results/
 //   pnpm bench --only bare,coupon.issue --no-limits    both rate limits off (never written to docs/)
+//   pnpm bench --generator autocannon                  autocannon even where wrk is installed
 // Environment: BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (100),
 // BENCH_DRAIN_N (issuances pre-filled for the drain row, 200000), BENCH_ROUNDS (2: rounds of the
 // bare route, coupon.issue and product.top rows; the better is kept), BENCH_NODE_ARGS (extra node
-// flags for the servers under test).
+// flags for the servers under test), BENCH_WRK_THREADS (2), BENCH_WRK_MAX_RPS (50000: requests
+// wrk gets rendered per second of a phase).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -40,9 +45,10 @@ import {
   sqlPool,
   type Violations,
 } from '../lib/invariants.ts';
-import { fmt, type LoadStats, type RequestSpec, runLoad, SILENCE_MS } from '../lib/load.ts';
+import { fmt, type LoadOptions, type LoadStats, type RequestSpec, runLoad, SILENCE_MS } from '../lib/load.ts';
 import { chargeUsers, createCoupon, createProduct } from '../lib/seed.ts';
 import { mintBearerPack, mintToken } from '../lib/token.ts';
+import { runWrkLoad, wrkVersion } from '../lib/wrk.ts';
 import { summarizeProfiles } from './profile-summary.ts';
 import { type BenchReport, type BenchRow, renderMarkdown, TARGETS } from './report.ts';
 
@@ -66,6 +72,13 @@ const ONLY = option('only')?.split(',');
 const PROFILE = flag('profile');
 const NO_LIMITS = flag('no-limits');
 const WRITE = !flag('no-write') && !ONLY && !NO_LIMITS;
+const WRK_VERSION = option('generator') === 'autocannon' ? undefined : wrkVersion();
+if (option('generator') === 'wrk' && !WRK_VERSION) {
+  throw new Error('--generator wrk: wrk is not installed (apt install wrk, brew install wrk)');
+}
+const GENERATOR = WRK_VERSION ?? 'autocannon (in the runner process)';
+const WRK_THREADS = num(process.env.BENCH_WRK_THREADS, 2);
+const WRK_MAX_RPS = num(process.env.BENCH_WRK_MAX_RPS, 50_000);
 const RESULTS_DIR = path.join(ROOT, 'loadtests/results');
 
 const ORDER_USERS = 2000;
@@ -166,13 +179,23 @@ async function measure(
   extra: { amount?: number; warmupAmount?: number } = {},
 ): Promise<Measured> {
   const base = { url: server.url, connections: CONNECTIONS, next };
-  const warm = await runLoad({ ...base, durationSec: WARMUP, amount: extra.warmupAmount });
+  const load = WRK_VERSION
+    ? (o: LoadOptions) => runWrkLoad({ ...o, threads: WRK_THREADS, maxRps: WRK_MAX_RPS })
+    : runLoad;
+  const warm = await load({ ...base, durationSec: WARMUP, amount: extra.warmupAmount });
   const cpu = { server: cpuTimeMs(server.process.pid), redis: cpuTimeMs(ctx.redisPid) };
   const postgres = postgresCpuMs();
   const loadgen = process.cpuUsage();
-  const stats: Measured = await runLoad({ ...base, durationSec: DURATION, amount: extra.amount });
+  const stats: Measured = await load({ ...base, durationSec: DURATION, amount: extra.amount });
   const spent = process.cpuUsage(loadgen);
-  stats.loadgenCpuUs = (spent.user + spent.system) / stats.requests;
+  // wrk's own CPU in its window (without loading the requests); autocannon's is this process'.
+  stats.loadgenCpuUs = ((stats.loadgenCpuMs ?? (spent.user + spent.system) / 1000) * 1000) / stats.requests;
+  const repeats = (warm.repeats ?? 0) + (stats.repeats ?? 0);
+  if (repeats > 0) {
+    log(
+      `WARNING: wrk ran out of distinct requests and sent them again (${repeats} times); raise BENCH_WRK_MAX_RPS`,
+    );
+  }
   stats.postgresCpuUs = (postgresCpuSinceMs(postgres) * 1000) / stats.requests;
   stats.serverCpuUs = ((cpuTimeMs(server.process.pid) - cpu.server) * 1000) / stats.requests;
   stats.redisCpuUs = ((cpuTimeMs(ctx.redisPid) - cpu.redis) * 1000) / stats.requests;
@@ -207,6 +230,11 @@ async function setup(): Promise<Ctx> {
     NO_LIMITS ? { RATE_LIMIT_USER_PER_SEC: '0', RATE_LIMIT_IP_PER_SEC: '0' } : {},
   );
   log(`fresh database and Redis prefix ${run.config.redisKeyPrefix}`);
+  log(
+    WRK_VERSION
+      ? `load generator: ${WRK_VERSION}, ${WRK_THREADS} threads`
+      : `load generator: ${GENERATOR}${option('generator') ? '' : ' (wrk is not installed: apt install wrk, brew install wrk)'}`,
+  );
   const db = sqlPool(run.config.databaseUrl);
   const redis = await connectRedis(run.config.redisUrl, 'command', 'bench-runner');
   const keys = createKeys(run.config.redisKeyPrefix);
@@ -752,6 +780,7 @@ async function main(): Promise<void> {
       warmupSec: WARMUP,
       drainN: DRAIN_N,
       rounds: ROUNDS,
+      generator: WRK_VERSION ? `${WRK_VERSION}, ${WRK_THREADS} threads` : GENERATOR,
     },
     rows: withRatios(ctx.rows),
     rounds,

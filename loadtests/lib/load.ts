@@ -45,14 +45,18 @@ export type LoadStats = {
    * during one counts it as latency, so a longest pause near p99 means the tail is partly the
    * load generator's, not the server's.
    */
-  loadgenGc: { pauses: number; totalMs: number; longestMs: number };
+  loadgenGc?: { pauses: number; totalMs: number; longestMs: number };
   /**
    * Spells of at least SILENCE_MS in which no connection got an answer. At these rates answers
    * follow each other every few tens of µs, so such a spell means the whole pipeline (server,
    * Redis, load generator, or the cores under them) stood still, and every request in flight
    * waited it out: that is what p99 is made of when it sits far above p95.
    */
-  silences: { count: number; totalMs: number; longestMs: number };
+  silences?: { count: number; totalMs: number; longestMs: number };
+  /** CPU the load generator spent in the window, when it runs in a process of its own (wrk). */
+  loadgenCpuMs?: number;
+  /** Requests sent a second time because the distinct ones rendered in advance ran out (wrk). */
+  repeats?: number;
 };
 
 /** The shortest gap between two answers (from any connection) that counts as a silence. */
