@@ -72,6 +72,9 @@ const ONLY = option('only')?.split(',');
 const PROFILE = flag('profile');
 const NO_LIMITS = flag('no-limits');
 const WRITE = !flag('no-write') && !ONLY && !NO_LIMITS;
+if (![undefined, 'wrk', 'autocannon'].includes(option('generator'))) {
+  throw new Error(`--generator ${option('generator')}: expected wrk or autocannon`);
+}
 const WRK_VERSION = option('generator') === 'autocannon' ? undefined : wrkVersion();
 if (option('generator') === 'wrk' && !WRK_VERSION) {
   throw new Error('--generator wrk: wrk is not installed (apt install wrk, brew install wrk)');
