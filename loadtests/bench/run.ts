@@ -192,7 +192,8 @@ async function measure(
   const stats: Measured = await load({ ...base, durationSec: DURATION, amount: extra.amount });
   const spent = process.cpuUsage(loadgen);
   // wrk's own CPU in its window (without loading the requests); autocannon's is this process'.
-  stats.loadgenCpuUs = ((stats.loadgenCpuMs ?? (spent.user + spent.system) / 1000) * 1000) / stats.requests;
+  const loadgenCpuMs = stats.loadgenCpuMs ?? (spent.user + spent.system) / 1000;
+  stats.loadgenCpuUs = (loadgenCpuMs * 1000) / stats.requests;
   const repeats = (warm.repeats ?? 0) + (stats.repeats ?? 0);
   if (repeats > 0) {
     log(

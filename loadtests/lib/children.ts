@@ -171,5 +171,5 @@ export function postgresCpuSinceMs(before: Map<number, number>): number {
   return total;
 }
 
-/** USER_HZ: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)). */
-const CLOCK_TICKS = 100;
+/** USER_HZ, the unit of CPU time in /proc: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)). */
+export const CLOCK_TICKS = 100;

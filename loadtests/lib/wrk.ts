@@ -11,13 +11,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CLOCK_TICKS } from './children.ts';
 import type { LoadOptions, LoadStats, RequestSpec } from './load.ts';
 
 const SCRIPT = path.join(import.meta.dirname, 'wrk-requests.lua');
 /** wrk's percentiles and durations are in µs. */
 const US_PER_MS = 1000;
-/** Linux's USER_HZ, in which /proc counts CPU time. */
-const CLOCK_TICKS = 100;
 
 export type WrkOptions = LoadOptions & {
   /**
