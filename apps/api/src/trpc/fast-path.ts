@@ -15,11 +15,11 @@
 
 import { AppError } from '@flash/core';
 import { enforceRateLimit } from '@flash/core/rate-limit/rate-limit.service';
-import { getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
+import { TRPCError } from '@trpc/server';
 import type { z } from 'zod';
 import type { Context } from './context.ts';
 import type { DirectCall } from './fastify-adapter.ts';
-import { mapErrors, protectedProcedure } from './init.ts';
+import { protectedProcedure, toTRPCError } from './init.ts';
 import { recordProcedure } from './metrics.ts';
 import { rateLimitedProcedure } from './rate-limit.ts';
 
@@ -124,7 +124,7 @@ function directCall<TInput extends z.ZodType, TOutput>(
       }
       result = { ok: true, data };
     } catch (cause) {
-      result = mapErrors({ ok: false, error: getTRPCErrorFromUnknown(cause) });
+      result = { ok: false, error: toTRPCError(cause) };
     }
     // As publicProcedure: the metrics see the mapped outcome.
     recordProcedure(ctx.rt, path, result, started);

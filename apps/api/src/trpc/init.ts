@@ -1,5 +1,5 @@
-import { APP_ERROR_TRPC_CODE, AppError, toAppError } from '@flash/core';
-import { initTRPC, TRPCError } from '@trpc/server';
+import { APP_ERROR_TRPC_CODE, AppError, toAppError, withoutStack } from '@flash/core';
+import { getTRPCErrorFromUnknown, initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
 import { appCodeOf } from './app-code.ts';
 import type { Context } from './context.ts';
@@ -39,14 +39,7 @@ export function mapErrors<R extends { ok: boolean; error?: TRPCError }>(result: 
   if (result.ok || !result.error) return result;
   const original = result.error.cause ?? result.error;
   const appError = toAppError(original);
-  if (appError) {
-    const error = new TRPCError({
-      code: APP_ERROR_TRPC_CODE[appError.code],
-      message: appError.message,
-      cause: appError,
-    });
-    return { ...result, error };
-  }
+  if (appError) return { ...result, error: fromAppError(appError) };
   if (result.error.code === 'INTERNAL_SERVER_ERROR') {
     const error = new TRPCError({
       code: 'INTERNAL_SERVER_ERROR',
@@ -56,6 +49,30 @@ export function mapErrors<R extends { ok: boolean; error?: TRPCError }>(result: 
     return { ...result, error };
   }
   return result;
+}
+
+/** Stackless (see withoutStack): its frames would only show this function; its cause is the error. */
+function fromAppError(appError: AppError): TRPCError {
+  return withoutStack(
+    () =>
+      new TRPCError({
+        code: APP_ERROR_TRPC_CODE[appError.code],
+        message: appError.message,
+        cause: appError,
+      }),
+  );
+}
+
+/**
+ * What an error thrown by a procedure becomes after tRPC's own wrapping
+ * (`getTRPCErrorFromUnknown`) and `mapErrors`, for callers that run a procedure's steps
+ * themselves (trpc/fast-path.ts). A domain refusal (COUPON_SOLD_OUT and the like, most of a
+ * flash crowd's answers once a coupon runs out) skips the wrapping: tRPC's wrapper copies its
+ * cause's stack, which formats it, and mapErrors then discards the wrapper anyway.
+ */
+export function toTRPCError(thrown: unknown): TRPCError {
+  if (thrown instanceof AppError) return fromAppError(thrown);
+  return mapErrors({ ok: false, error: getTRPCErrorFromUnknown(thrown) }).error;
 }
 
 export const router = t.router;
