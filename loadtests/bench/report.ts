@@ -226,7 +226,9 @@ Postgres run on the same machine, and so does the load generator (${s.generator 
 
 Every HTTP row: a fresh server process, ${s.connections} connections, pipelining 1, ${s.warmupSec} s warm-up
 (discarded) then ${s.durationSec} s measured; every request distinct (its own user, token or order) so it
-succeeds. Latencies are over every response of the measured window${
+succeeds, but in the sold-out row, which measures the answer most of a flash crowd gets once a
+coupon runs out (its 409s are not counted as errors; wrk then also parses every answer, so its
+CPU per request is higher there). Latencies are over every response of the measured window${
     s.generator?.startsWith('wrk')
       ? " (wrk's percentiles also count the requests a stalled connection would have sent meanwhile, its correction for coordinated omission, so they are if anything above the plain ones)"
       : ''

@@ -5,7 +5,8 @@
 //
 // Every HTTP row runs the same way: the server is a child process started fresh for the row,
 // the load generator drives it with 100 connections, warm-up then a measured window, and every
-// request is distinct (its own user, token or order) so that it succeeds. The load generator is
+// request is distinct (its own user, token or order) so that it succeeds (but in the sold-out
+// row, which measures the answer most of a flash crowd gets). The load generator is
 // wrk when it is installed (`apt install wrk`, `brew install wrk`): it leaves the server most of
 // the cores. Otherwise, or with --generator autocannon, autocannon in this process, which costs
 // about as much CPU per request as the server it measures (loadtests/lib/wrk.ts).
@@ -87,6 +88,10 @@ const RESULTS_DIR = path.join(ROOT, 'loadtests/results');
 const ORDER_USERS = 2000;
 const PRODUCT_COUNT = 8;
 const COUPON_QUANTITY = 10_000_000;
+/** The sold-out row's coupon: its first call issues it, every other call is refused. */
+const SOLD_OUT_QUANTITY = 1;
+const couponQuantity = (name: keyof Ctx['coupons']) =>
+  name === 'soldOut' ? SOLD_OUT_QUANTITY : COUPON_QUANTITY;
 /** Tokens minted per coupon.issue row: more than any row issues at the rates seen on 2 cores. */
 const COUPON_TOKENS = 700_000;
 
@@ -99,7 +104,7 @@ type Ctx = {
   redis: Redis;
   keys: Keys;
   admin: string;
-  coupons: Record<'drain' | 'lua' | 'bare' | 'trpc' | 'official', number>;
+  coupons: Record<'drain' | 'lua' | 'bare' | 'trpc' | 'official' | 'soldOut', number>;
   products: { id: number; price: number; stock: number }[];
   /** Successful answers seen per coupon, plus requests cut off in flight. */
   seen: Map<number, { ok: number; inFlight: number }>;
@@ -179,9 +184,9 @@ async function measure(
   server: Child & { url: string },
   next: () => RequestSpec,
   couponId?: number,
-  extra: { amount?: number; warmupAmount?: number } = {},
+  extra: { amount?: number; warmupAmount?: number; expectStatus?: number } = {},
 ): Promise<Measured> {
-  const base = { url: server.url, connections: CONNECTIONS, next };
+  const base = { url: server.url, connections: CONNECTIONS, next, expectStatus: extra.expectStatus };
   const load = WRK_VERSION
     ? (o: LoadOptions) => runWrkLoad({ ...o, threads: WRK_THREADS, maxRps: WRK_MAX_RPS })
     : runLoad;
@@ -249,7 +254,7 @@ async function setup(): Promise<Ctx> {
     redis,
     keys,
     admin,
-    coupons: { drain: 0, lua: 0, bare: 0, trpc: 0, official: 0 },
+    coupons: { drain: 0, lua: 0, bare: 0, trpc: 0, official: 0, soldOut: 0 },
     products: [],
     seen: new Map(),
     naiveOk: 0,
@@ -262,7 +267,7 @@ async function setup(): Promise<Ctx> {
     for (const name of Object.keys(ctx.coupons) as (keyof Ctx['coupons'])[]) {
       ctx.coupons[name] = await createCoupon(client, admin, {
         name: `bench ${name}`,
-        totalQuantity: COUPON_QUANTITY,
+        totalQuantity: couponQuantity(name),
       });
     }
     for (let i = 0; i < PRODUCT_COUNT; i++) {
@@ -386,7 +391,13 @@ async function luaRow(ctx: Ctx): Promise<void> {
 /** Users of the bare route's coupon, across rounds (each may issue once). */
 let bareUser = 1;
 /** Rounds of coupon.issue so far: each round mints tokens for users of its own. */
-const issueRounds = { 'coupon.issue': 0, 'coupon.issue.official': 0 };
+const issueRounds = { 'coupon.issue': 0, 'coupon.issue.official': 0, 'coupon.issue.soldout': 0 };
+/** First user id of each coupon.issue row's tokens (rounds follow on from there). */
+const FIRST_USER = {
+  'coupon.issue': 10_000_000,
+  'coupon.issue.official': 50_000_000,
+  'coupon.issue.soldout': 90_000_000,
+};
 
 async function bareRow(ctx: Ctx, withLimits = false): Promise<void> {
   const couponId = ctx.coupons.bare;
@@ -457,13 +468,14 @@ async function naiveRow(ctx: Ctx): Promise<void> {
   );
 }
 
-function couponIssueRow(id: 'coupon.issue' | 'coupon.issue.official', ctx: Ctx): () => Promise<void> {
+function couponIssueRow(id: keyof typeof issueRounds, ctx: Ctx): () => Promise<void> {
   return async () => {
     const official = id === 'coupon.issue.official';
-    const couponId = official ? ctx.coupons.official : ctx.coupons.trpc;
+    const soldOut = id === 'coupon.issue.soldout';
+    const couponId = official ? ctx.coupons.official : soldOut ? ctx.coupons.soldOut : ctx.coupons.trpc;
     const started = Date.now();
     const round = issueRounds[id]++;
-    const firstUser = (official ? 50_000_000 : 10_000_000) + round * COUPON_TOKENS;
+    const firstUser = FIRST_USER[id] + round * COUPON_TOKENS;
     const tokens = mintBearerPack(ctx.run.config.jwtSecret, firstUser, COUPON_TOKENS);
     log(`minted ${tokens.count.toLocaleString('en-US')} tokens in ${Date.now() - started} ms`);
     const server = official
@@ -485,8 +497,24 @@ function couponIssueRow(id: 'coupon.issue' | 'coupon.issue.official', ctx: Ctx):
           body,
         }),
         couponId,
+        // Distinct users, so a 409 in the sold-out row can only be COUPON_SOLD_OUT: the answer it
+        // measures, not an error. The invariants check that the coupon went to one user only.
+        { expectStatus: soldOut ? 409 : undefined },
       );
       if (i > tokens.count) log(`WARNING: ${id} ran out of distinct users; repeats answer 409`);
+      if (soldOut) {
+        addRow(
+          ctx,
+          statsRow(
+            id,
+            'coupon.issue after the coupon ran out (/trpc, auth)',
+            'ours',
+            stats,
+            'a distinct user and token per request; all but the first answered COUPON_SOLD_OUT (409)',
+          ),
+        );
+        return;
+      }
       addRow(
         ctx,
         statsRow(
@@ -637,14 +665,15 @@ async function checkInvariants(ctx: Ctx): Promise<Violations> {
     bare: 'bare route row',
     trpc: 'coupon.issue row',
     official: 'official adapter row',
+    soldOut: 'sold-out row',
   };
   const violations = await checkCoupons(
     ctx.db,
     ctx.redis,
     ctx.keys,
-    Object.entries(ctx.coupons).map(([name, couponId]) => ({
+    (Object.entries(ctx.coupons) as [keyof Ctx['coupons'], number][]).map(([name, couponId]) => ({
       couponId,
-      quantity: COUPON_QUANTITY,
+      quantity: couponQuantity(name),
       label: labels[name]!,
       seen: ctx.seen.get(couponId),
       drained: true,
@@ -737,6 +766,7 @@ async function main(): Promise<void> {
       ['naive', () => naiveRow(ctx)],
       ['coupon.issue', couponIssueRow('coupon.issue', ctx)],
       ['coupon.issue.official', couponIssueRow('coupon.issue.official', ctx)],
+      ['coupon.issue.soldout', couponIssueRow('coupon.issue.soldout', ctx)],
       ['order.create', () => orderRow(ctx)],
       ['payment.pay', () => paymentRow(ctx)],
       ['product.top', () => topRow(ctx)],

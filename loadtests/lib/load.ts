@@ -27,6 +27,11 @@ export type LoadOptions = {
   onResponse?: (status: number, body: string, context: Record<string, any>) => void;
   /** Stop after this many requests (e.g. when only that many orders exist to pay). */
   amount?: number;
+  /**
+   * Answers with this status are what is being measured (409 for a sold-out coupon): counted in
+   * `statusCounts` as usual, but not as errors.
+   */
+  expectStatus?: number;
 };
 
 export type LoadStats = {
@@ -37,7 +42,7 @@ export type LoadStats = {
   p95: number;
   p99: number;
   max: number;
-  /** Socket errors and timeouts plus non-2xx answers. */
+  /** Socket errors and timeouts plus non-2xx answers (but those of `expectStatus`). */
   errors: number;
   statusCounts: Record<string, number>;
   /**
@@ -158,7 +163,11 @@ async function once(options: LoadOptions, durationSec: number, amount?: number):
     p95: percentile(sorted, 95),
     p99: percentile(sorted, 99),
     max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN,
-    errors: result.errors + result.timeouts + non2xx,
+    errors:
+      result.errors +
+      result.timeouts +
+      non2xx -
+      (options.expectStatus === undefined ? 0 : (statusCounts[options.expectStatus] ?? 0)),
     statusCounts,
     loadgenGc,
     silences,

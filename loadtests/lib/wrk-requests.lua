@@ -4,6 +4,9 @@
 -- request from the k-th, so no request is sent twice unless a thread runs out (it then starts
 -- its share again and counts a wrap: the caller warns, since repeats are not what it measured).
 -- done() prints one line, `WRK_RESULT {json}`, that wrk.ts parses.
+-- With WRK_EXPECT_STATUS set in the environment, answers of that status are counted apart (what
+-- the row measures, e.g. 409 for a sold-out coupon; wrk itself counts every answer >= 400 as an
+-- error). Only then is response() defined: it makes wrk parse every answer's headers and body.
 
 local threads = {}
 
@@ -25,6 +28,14 @@ end
 
 local requests, count, position = {}, 0, 0
 wraps = 0
+expected = 0
+
+local expect_status = tonumber(os.getenv("WRK_EXPECT_STATUS") or "")
+if expect_status then
+  function response(status)
+    if status == expect_status then expected = expected + 1 end
+  end
+end
 
 function init(args)
   local stride = tonumber(args[2])
@@ -58,14 +69,17 @@ function request()
 end
 
 function done(summary, latency)
-  local wrapped = 0
-  for _, thread in ipairs(threads) do wrapped = wrapped + thread:get("wraps") end
+  local wrapped, expected_all = 0, 0
+  for _, thread in ipairs(threads) do
+    wrapped = wrapped + thread:get("wraps")
+    expected_all = expected_all + thread:get("expected")
+  end
   local e = summary.errors
   io.write(string.format(
     '\nWRK_RESULT {"requests":%d,"durationUs":%d,"p50":%d,"p95":%d,"p99":%d,"max":%d,' ..
-      '"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"wraps":%d,"cpuTicks":%d}\n',
+      '"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"wraps":%d,"expected":%d,"cpuTicks":%d}\n',
     summary.requests, summary.duration,
     latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max,
-    e.connect, e.read, e.write, e.status, e.timeout, wrapped,
+    e.connect, e.read, e.write, e.status, e.timeout, wrapped, expected_all,
     cpu_ticks() - threads[#threads]:get("cpu_at_start")))
 end
