@@ -7,8 +7,18 @@ import { call, createTestServer, type TestServer } from '../../../test/support.t
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
+/**
+ * The API's clock is manual, but Redis expires a coupon's state by its own clock: a fixed start in
+ * the past let Redis drop state the test still expected (a window of 2026-11-26 plus a week's
+ * retention was gone after 2026-12-03T13:00). The hour the run starts in keeps both clocks close.
+ */
+const START = Math.floor(Date.now() / HOUR) * HOUR;
+/** ISO-8601 without milliseconds, and with a numeric offset: both forms the API accepts. */
+const isoSeconds = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+const isoOffset = (ms: number) => new Date(ms).toISOString().replace('Z', '+00:00');
+
 describe('coupons over the API', () => {
-  const clock = manualClock(new Date('2026-11-26T12:00:00.000Z'));
+  const clock = manualClock(new Date(START));
   let s: TestServer;
   let admin: string;
   beforeAll(async () => {
@@ -49,8 +59,8 @@ describe('coupons over the API', () => {
         name: 'Flash 10%',
         discount: { type: 'PERCENT', value: 10 },
         totalQuantity: 500,
-        issueStartsAt: '2026-11-26T11:00:00Z',
-        issueEndsAt: '2026-11-26T13:00:00.000+00:00',
+        issueStartsAt: isoSeconds(START - HOUR),
+        issueEndsAt: isoOffset(START + HOUR),
         validDays: 7,
       });
       expect(res).toEqual({ status: 200, body: { result: { data: { couponId: expect.any(Number) } } } });
@@ -65,19 +75,19 @@ describe('coupons over the API', () => {
         discount_type: 'PERCENT',
         discount_value: 10,
         total_quantity: 500,
-        issue_starts_at: new Date('2026-11-26T11:00:00Z'),
-        issue_ends_at: new Date('2026-11-26T13:00:00Z'),
+        issue_starts_at: new Date(START - HOUR),
+        issue_ends_at: new Date(START + HOUR),
         valid_days: 7,
       });
       const keys = s.rt.keys.coupon(couponId);
       expect(await s.rt.redis.hgetall(keys.meta)).toEqual({
         total: '500',
-        startsAt: String(Date.parse('2026-11-26T11:00:00Z')),
-        endsAt: String(Date.parse('2026-11-26T13:00:00Z')),
+        startsAt: String(START - HOUR),
+        endsAt: String(START + HOUR),
         validDays: '7',
       });
       // Kept a week past the window's end, then gone (see COUPON_REDIS_RETENTION_MS).
-      expect(await s.rt.redis.pexpiretime(keys.meta)).toBe(Date.parse('2026-11-26T13:00:00Z') + 7 * DAY);
+      expect(await s.rt.redis.pexpiretime(keys.meta)).toBe(START + HOUR + 7 * DAY);
     });
 
     it('keeps the state of a coupon without an end', async () => {
