@@ -390,13 +390,57 @@ async function luaRow(ctx: Ctx): Promise<void> {
 
 /** Users of the bare route's coupon, across rounds (each may issue once). */
 let bareUser = 1;
-/** Rounds of coupon.issue so far: each round mints tokens for users of its own. */
-const issueRounds = { 'coupon.issue': 0, 'coupon.issue.official': 0, 'coupon.issue.soldout': 0 };
-/** First user id of each coupon.issue row's tokens (rounds follow on from there). */
-const FIRST_USER = {
-  'coupon.issue': 10_000_000,
-  'coupon.issue.official': 50_000_000,
-  'coupon.issue.soldout': 90_000_000,
+type IssueRow = {
+  coupon: keyof Ctx['coupons'];
+  /** Served by tRPC's own adapter instead of the API. */
+  official: boolean;
+  firstUser: number;
+  label: string;
+  kind: BenchRow['kind'];
+  note: string;
+  /** The answer the row measures when it is not a success (see LoadOptions). */
+  expectStatus?: number;
+};
+
+/**
+ * The coupon.issue rows: which coupon and server each drives, the first user id of its tokens
+ * (each round takes the next COUPON_TOKENS ids), and how the table shows it.
+ */
+const ISSUE_ROWS = {
+  'coupon.issue': {
+    coupon: 'trpc',
+    official: false,
+    firstUser: 10_000_000,
+    label: 'coupon.issue (/trpc, auth)',
+    kind: 'ours',
+    note: 'a distinct user and token per request',
+  },
+  'coupon.issue.official': {
+    coupon: 'official',
+    official: true,
+    firstUser: 50_000_000,
+    label: 'coupon.issue via tRPC’s own fastifyTRPCPlugin',
+    kind: 'reference',
+    note: 'same router and auth, official adapter',
+  },
+  // Distinct users, so a 409 here can only be COUPON_SOLD_OUT: the answer the row measures, not
+  // an error. The invariants check that the coupon went to one user only.
+  'coupon.issue.soldout': {
+    coupon: 'soldOut',
+    official: false,
+    firstUser: 90_000_000,
+    label: 'coupon.issue after the coupon ran out (/trpc, auth)',
+    kind: 'ours',
+    note: 'a distinct user and token per request; all but the first answered COUPON_SOLD_OUT (409)',
+    expectStatus: 409,
+  },
+} satisfies Record<string, IssueRow>;
+type IssueRowId = keyof typeof ISSUE_ROWS;
+/** Rounds of each coupon.issue row so far. */
+const issueRounds: Record<IssueRowId, number> = {
+  'coupon.issue': 0,
+  'coupon.issue.official': 0,
+  'coupon.issue.soldout': 0,
 };
 
 async function bareRow(ctx: Ctx, withLimits = false): Promise<void> {
@@ -468,17 +512,15 @@ async function naiveRow(ctx: Ctx): Promise<void> {
   );
 }
 
-function couponIssueRow(id: keyof typeof issueRounds, ctx: Ctx): () => Promise<void> {
+function couponIssueRow(id: IssueRowId, ctx: Ctx): () => Promise<void> {
+  const row: IssueRow = ISSUE_ROWS[id];
   return async () => {
-    const official = id === 'coupon.issue.official';
-    const soldOut = id === 'coupon.issue.soldout';
-    const couponId = official ? ctx.coupons.official : soldOut ? ctx.coupons.soldOut : ctx.coupons.trpc;
+    const couponId = ctx.coupons[row.coupon];
     const started = Date.now();
-    const round = issueRounds[id]++;
-    const firstUser = FIRST_USER[id] + round * COUPON_TOKENS;
+    const firstUser = row.firstUser + issueRounds[id]++ * COUPON_TOKENS;
     const tokens = mintBearerPack(ctx.run.config.jwtSecret, firstUser, COUPON_TOKENS);
     log(`minted ${tokens.count.toLocaleString('en-US')} tokens in ${Date.now() - started} ms`);
-    const server = official
+    const server = row.official
       ? startServer('official', 'loadtests/bench/official-adapter-server.ts', {
           env: ctx.run.env,
           nodeArgs: nodeArgsFor(id),
@@ -497,34 +539,10 @@ function couponIssueRow(id: keyof typeof issueRounds, ctx: Ctx): () => Promise<v
           body,
         }),
         couponId,
-        // Distinct users, so a 409 in the sold-out row can only be COUPON_SOLD_OUT: the answer it
-        // measures, not an error. The invariants check that the coupon went to one user only.
-        { expectStatus: soldOut ? 409 : undefined },
+        { expectStatus: row.expectStatus },
       );
       if (i > tokens.count) log(`WARNING: ${id} ran out of distinct users; repeats answer 409`);
-      if (soldOut) {
-        addRow(
-          ctx,
-          statsRow(
-            id,
-            'coupon.issue after the coupon ran out (/trpc, auth)',
-            'ours',
-            stats,
-            'a distinct user and token per request; all but the first answered COUPON_SOLD_OUT (409)',
-          ),
-        );
-        return;
-      }
-      addRow(
-        ctx,
-        statsRow(
-          id,
-          official ? 'coupon.issue via tRPC’s own fastifyTRPCPlugin' : 'coupon.issue (/trpc, auth)',
-          official ? 'reference' : 'ours',
-          stats,
-          official ? 'same router and auth, official adapter' : 'a distinct user and token per request',
-        ),
-      );
+      addRow(ctx, statsRow(id, row.label, row.kind, stats, row.note));
     });
   };
 }
