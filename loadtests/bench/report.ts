@@ -1,6 +1,6 @@
-// The benchmark's one table, its targets and docs/benchmarks.md. The markdown is generated from
-// the JSON of a run; the hand-written notes (profiles, before/after) come from notes.md.
-import { existsSync, readFileSync } from 'node:fs';
+// The benchmark's one table and docs/benchmarks.md. The markdown is generated from the JSON of
+// a run, followed by the hand-written page on how to read it (how-to-read.md beside this file).
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fmt, SILENCE_MS } from '../lib/load.ts';
 
@@ -37,6 +37,9 @@ export type BenchRow = {
   vsNaive: number | null;
 };
 
+/** One row in one round: what the targets compare within a round. */
+export type RoundStat = { rps: number; p99: number; serverCpuUs?: number };
+
 export type TargetResult = { target: string; measured: string; met: boolean };
 
 export type BenchReport = {
@@ -60,69 +63,12 @@ export type BenchReport = {
     generator?: string;
   };
   rows: BenchRow[];
-  /** Req/s of the ratio rows in each round (the first is the main pass); absent in older reports. */
-  rounds?: Record<string, number>[];
+  /** The rows measured in every round, round by round (the first is the main pass). */
+  rounds?: Record<string, RoundStat>[];
   targets: TargetResult[];
   violations: string[];
   totalSec: number;
 };
-
-const row = (r: BenchReport, id: string) => r.rows.find((x) => x.id === id);
-const pct = (n: number) => `${Math.round(n * 100)}%`;
-
-/**
- * "`id` ≥ share of the bare route's req/s". Shown to 0.1%, rounded down, so 49.85% reads as a
- * 49.8% that missed 50%, never as a "50%" that missed.
- */
-function shareOfBare(r: BenchReport, id: string, share: number): TargetResult | undefined {
-  const c = row(r, id);
-  if (!c || c.vsBare === null) return undefined;
-  return {
-    target: `${id} ≥ ${Math.round(share * 100)}% of the bare route`,
-    measured: `${(Math.floor(c.vsBare * 1000) / 10).toFixed(1)}%`,
-    met: c.vsBare >= share,
-  };
-}
-
-/** The issue's targets; a target whose rows did not run is left out. */
-export const TARGETS: ((r: BenchReport) => TargetResult | undefined)[] = [
-  (r) => shareOfBare(r, 'coupon.issue', 0.7),
-  (r) => {
-    const c = row(r, 'coupon.issue');
-    if (!c) return undefined;
-    return {
-      target: `coupon.issue p99 ≤ 20 ms at ${r.settings.connections} connections`,
-      measured: `${fmt.ms(c.p99)} ms`,
-      met: c.p99 <= 20,
-    };
-  },
-  (r) => {
-    const c = row(r, 'coupon.issue');
-    if (!c || c.vsNaive === null) return undefined;
-    return {
-      target: 'coupon.issue ≥ 15× the naive baseline',
-      // Two decimals: 14.96× must not read as a 15.0× that missed.
-      measured: `${c.vsNaive.toFixed(2)}×`,
-      met: c.vsNaive >= 15,
-    };
-  },
-  (r) => shareOfBare(r, 'product.top', 0.8),
-  (r) => shareOfBare(r, 'order.create', 0.5),
-  (r) => {
-    const c = row(r, 'worker.drain');
-    if (!c) return undefined;
-    return {
-      target: 'worker drain ≥ 20,000 issuances persisted per second',
-      measured: `${fmt.rps(c.rps)}/s`,
-      met: c.rps >= 20_000,
-    };
-  },
-  (r) => ({
-    target: 'zero invariant violations',
-    measured: r.violations.length === 0 ? 'none' : `${r.violations.length}`,
-    met: r.violations.length === 0,
-  }),
-];
 
 function us(n: number | undefined): string {
   return n === undefined || !Number.isFinite(n) ? '' : Math.round(n).toString();
@@ -157,20 +103,26 @@ export function renderTable(report: BenchReport): string {
 }
 
 /**
- * The ratios to the bare route within each round. The table pairs each row's better round with
- * the bare route's better round, which may come from another phase of the machine; the pairs
- * below come from the same minutes.
+ * The rows measured in every round, round by round. The table shows each row's best round,
+ * which may come from another phase of the machine than the bare route's; these come from the
+ * same minutes.
  */
 export function renderRounds(report: BenchReport): string {
-  const rounds = (report.rounds ?? []).filter((r) => r.bare !== undefined);
+  const rounds = report.rounds ?? [];
   if (rounds.length < 2) return '';
-  const parts = rounds.map((r, i) => {
-    const ratios = Object.entries(r)
-      .filter(([id]) => id !== 'bare')
-      .map(([id, rps]) => `\`${id}\` ${pct(rps / r.bare!)}`);
-    return `round ${i + 1}: bare route ${fmt.rps(r.bare!)} req/s${ratios.length ? `, ${ratios.join(', ')}` : ''}`;
+  const lines = [
+    '| round | row | req/s | vs bare route, same round | p99 ms | server CPU µs/req |',
+    '| ---: | --- | ---: | ---: | ---: | ---: |',
+  ];
+  rounds.forEach((round, i) => {
+    for (const [id, stat] of Object.entries(round)) {
+      const bare = round.bare;
+      lines.push(
+        `| ${i + 1} | ${id} | ${fmt.rps(stat.rps)} | ${bare ? ratio(stat.rps / bare.rps) : ''} | ${fmt.ms(stat.p99)} | ${us(stat.serverCpuUs)} |`,
+      );
+    }
   });
-  return `Round by round, each against the bare route of its own round: ${parts.join('; ')}.`;
+  return lines.join('\n');
 }
 
 function chart(report: BenchReport): string {
@@ -193,36 +145,21 @@ function chart(report: BenchReport): string {
 export function renderMarkdown(report: BenchReport): string {
   const m = report.machine;
   const s = report.settings;
-  const notesFile = path.join(import.meta.dirname, 'notes.md');
-  const notes = existsSync(notesFile) ? readFileSync(notesFile, 'utf8').trim() : '';
+  const guide = readFileSync(path.join(import.meta.dirname, 'how-to-read.md'), 'utf8').trim();
   const targets = report.targets
     .map((t) => `| ${t.target} | ${t.measured} | ${t.met ? 'met' : '**missed**'} |`)
     .join('\n');
   const rounds = renderRounds(report);
+  const load = m.loadAverage
+    ? ` 1-minute load average ${m.loadAverage.start.toFixed(1)} at the start, ${m.loadAverage.end.toFixed(1)} at the end.`
+    : '';
   return `# Benchmarks
 
-Generated by \`pnpm bench\` on ${report.generatedAt} (${report.totalSec.toFixed(0)} s for the whole run).
-Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}. Redis and
-Postgres run on the same machine, and so does the load generator (${s.generator ?? 'autocannon, in the runner process'}, competing with the server for the ${m.cpus} cores).${
-    m.loadAverage
-      ? ` The 1-minute load average was ${m.loadAverage.start.toFixed(1)} when the run started and ${m.loadAverage.end.toFixed(1)} when it ended (it counts the benchmark's own processes, about 2 while a row runs; the CPU columns are steadier than req/s when other work shares the machine).`
-      : ''
-  }
+The latest \`pnpm bench\` run, its targets, and [how to read them](#how-to-read-the-numbers). The
+decisions these numbers back are in [docs/adr/](adr/); the measurements behind them, machine by
+machine, are in [loadtests/bench/NOTES.md](../loadtests/bench/NOTES.md).
 
-Every HTTP row: a fresh server process, ${s.connections} connections, pipelining 1, ${s.warmupSec} s warm-up
-(discarded) then ${s.durationSec} s measured; every request distinct (its own user, token or order) so it
-succeeds, but in the sold-out row, which measures the answer most of a flash crowd gets once a
-coupon runs out (its 409s are not counted as errors; wrk then also parses every answer, so its
-CPU per request is higher there). Latencies are over every response of the measured window${
-    s.generator?.startsWith('wrk')
-      ? " (wrk's percentiles also count the requests a stalled connection would have sent meanwhile, its correction for coordinated omission, so they are if anything above the plain ones)"
-      : ''
-  }. Ratios are to the bare
-route and to the naive baseline of this same run.${
-    (s.rounds ?? 1) > 1
-      ? ` The bare route, \`coupon.issue\` and \`product.top\` ran ${s.rounds} rounds (the last ones at the end of the run); the better round of each is shown, since other work on a shared machine can only slow a round down.`
-      : ''
-  }
+Run of ${report.generatedAt} (${report.totalSec.toFixed(0)} s): ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; load generator ${s.generator ?? 'autocannon, in the runner process'}; ${s.connections} connections, ${s.warmupSec} s warm-up then ${s.durationSec} s measured per row; ${s.rounds ?? 1} round(s) of the compared rows.${load}
 
 ${renderTable(report)}
 
@@ -233,15 +170,15 @@ ${chart(report)}
 | target | measured | |
 | --- | --- | --- |
 ${targets}
-${rounds ? `\n${rounds}\n` : ''}
+${rounds ? `\nRound by round:\n\n${rounds}\n` : ''}
 ## Invariants
 
 ${
   report.violations.length === 0
-    ? 'Checked after the run (every issuance persisted): no coupon over its quantity in Redis or Postgres, nobody holding one twice, Postgres equal to Redis with nothing pending, Redis equal to the successes clients saw (up to requests cut off in flight), every unit of stock accounted for (on hand = initial − paid, available = on hand − held, nothing negative), every paid order debited exactly once and every balance equal to its ledger. **No violations.**'
+    ? 'Checked after the run, every issuance persisted: no coupon over its quantity in Redis or Postgres, nobody holding one twice, Postgres equal to Redis with nothing pending, Redis equal to the successes clients saw (up to requests cut off in flight), every unit of stock accounted for, every paid order debited exactly once, every balance equal to its ledger. **No violations.**'
     : report.violations.map((v) => `- ${v}`).join('\n')
 }
 
-${notes}
+${guide}
 `;
 }

@@ -1,0 +1,273 @@
+// What every benchmark row uses: the run's context (a fresh database and Redis prefix, seeded
+// coupons, products and users), `measure` (warm-up, then a measured window with the CPU of the
+// server, Redis, Postgres and the load generator), and the row shape the report shows.
+//
+// Every HTTP row runs the same way: the server is a child process started fresh for the row,
+// the load generator drives it with BENCH_CONNECTIONS connections, and every request is distinct
+// (its own user, token or order) so that it succeeds (but in rows that measure a refusal, which
+// say so with `expectStatus`). The load generator is wrk when it is installed: it leaves the
+// server most of the cores. Otherwise autocannon in this process, which costs about as much CPU
+// per request as the server it measures (see loadtests/lib/wrk.ts).
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { connectRedis, createKeys, type Keys, type Redis } from '@flash/core';
+import {
+  type Child,
+  cpuTimeMs,
+  postgresCpuMs,
+  postgresCpuSinceMs,
+  ROOT,
+  startApi,
+  startWorker,
+} from '../lib/children.ts';
+import { apiClient } from '../lib/client.ts';
+import { createRunEnv, type RunEnv } from '../lib/env.ts';
+import { type Sql, sqlPool } from '../lib/invariants.ts';
+import { fmt, type LoadOptions, type LoadStats, type RequestSpec, runLoad } from '../lib/load.ts';
+import { chargeUsers, createCoupon, createProduct } from '../lib/seed.ts';
+import { mintToken } from '../lib/token.ts';
+import { runWrkLoad } from '../lib/wrk.ts';
+import { generatorName, log, settings } from './cli.ts';
+import type { BenchRow } from './report.ts';
+
+export const RESULTS_DIR = path.join(ROOT, 'loadtests/results');
+
+/** Users charged at setup (ids 100 on), for the order and payment rows. */
+export const ORDER_USERS = 2000;
+const PRODUCT_COUNT = 8;
+
+/** One row of the benchmark: add an entry to ROWS in rows.ts to add a row. */
+export type RowDef = {
+  /** The row's id in the table, in `--only` and in the targets. */
+  id: string;
+  /**
+   * Measured again in every round (BENCH_ROUNDS) and listed round by round: the rows the
+   * targets compare with each other. The table shows the row's best round.
+   */
+  rounds?: boolean;
+  /** Setup creates a coupon of this quantity for the row: `couponOf(ctx, id)`; checked at the end. */
+  coupon?: number;
+  /** Runs the row once (`round` counts from 0) and returns what the table shows. */
+  run(ctx: Ctx, round: number): Promise<BenchRow>;
+};
+
+export type Ctx = {
+  run: RunEnv;
+  db: Sql & { end(): Promise<void> };
+  redis: Redis;
+  keys: Keys;
+  admin: string;
+  /** The coupons setup created, by row id. */
+  coupons: Map<string, { couponId: number; quantity: number }>;
+  products: { id: number; price: number; stock: number }[];
+  /** Successful answers seen per coupon, plus requests cut off in flight. */
+  seen: Map<number, { ok: number; inFlight: number }>;
+  /** Successes of the naive baseline, checked against its own tables at the end. */
+  naiveOk: number;
+  /** redis-server's pid, for its CPU per request (it is shared with anything else on the machine). */
+  redisPid: number | undefined;
+};
+
+export function couponOf(ctx: Ctx, rowId: string): number {
+  const coupon = ctx.coupons.get(rowId);
+  if (!coupon) throw new Error(`row ${rowId} declares no coupon`);
+  return coupon.couponId;
+}
+
+export type Measured = LoadStats & {
+  serverCpuUs?: number;
+  redisCpuUs?: number;
+  /** The load generator per request: it shares the machine's cores with the server. */
+  loadgenCpuUs?: number;
+  /** Every Postgres process of the machine per request. */
+  postgresCpuUs?: number;
+  okWithWarmup?: number;
+};
+
+export const json = { 'content-type': 'application/json' };
+
+/** Node flags for a server under test: BENCH_NODE_ARGS, and --cpu-prof with --profile. */
+export function nodeArgsFor(row: string): string[] | undefined {
+  if (!settings.profile) return settings.nodeArgs.length ? settings.nodeArgs : undefined;
+  const dir = path.join(RESULTS_DIR, 'profiles', row.replace(/[^a-z0-9.-]/gi, '_'));
+  mkdirSync(dir, { recursive: true });
+  return [...settings.nodeArgs, '--cpu-prof', `--cpu-prof-dir=${dir}`];
+}
+
+export async function withChild<T extends Child, R>(
+  start: Promise<T>,
+  fn: (child: T) => Promise<R>,
+): Promise<R> {
+  const child = await start;
+  try {
+    return await fn(child);
+  } finally {
+    await child.stop();
+  }
+}
+
+export function okCount(stats: LoadStats): number {
+  return Object.entries(stats.statusCounts).reduce((n, [s, c]) => (s.startsWith('2') ? n + c : n), 0);
+}
+
+/** A table row from a measured HTTP row. */
+export function statsRow(
+  id: string,
+  label: string,
+  kind: BenchRow['kind'],
+  stats: Measured,
+  note?: string,
+): BenchRow {
+  return {
+    id,
+    label,
+    kind,
+    unit: 'req/s',
+    rps: stats.rps,
+    p50: stats.p50,
+    p95: stats.p95,
+    p99: stats.p99,
+    max: stats.max,
+    errors: stats.errors,
+    requests: stats.requests,
+    durationSec: stats.durationSec,
+    statusCounts: stats.statusCounts,
+    serverCpuUs: stats.serverCpuUs,
+    loadgenCpuUs: stats.loadgenCpuUs,
+    postgresCpuUs: stats.postgresCpuUs,
+    redisCpuUs: stats.redisCpuUs,
+    loadgenGc: stats.loadgenGc,
+    silences: stats.silences,
+    note,
+    vsBare: null,
+    vsNaive: null,
+  };
+}
+
+/** Runs one HTTP row and counts what clients saw for its coupon (warm-up included). */
+export async function measure(
+  ctx: Ctx,
+  server: Child & { url: string },
+  next: () => RequestSpec,
+  couponId?: number,
+  extra: { amount?: number; warmupAmount?: number; expectStatus?: number } = {},
+): Promise<Measured> {
+  const base = {
+    url: server.url,
+    connections: settings.connections,
+    next,
+    expectStatus: extra.expectStatus,
+  };
+  const load = settings.wrk
+    ? (o: LoadOptions) => runWrkLoad({ ...o, threads: settings.wrkThreads, maxRps: settings.wrkMaxRps })
+    : runLoad;
+  const warm = await load({ ...base, durationSec: settings.warmupSec, amount: extra.warmupAmount });
+  const cpu = { server: cpuTimeMs(server.process.pid), redis: cpuTimeMs(ctx.redisPid) };
+  const postgres = postgresCpuMs();
+  const loadgen = process.cpuUsage();
+  const stats: Measured = await load({ ...base, durationSec: settings.durationSec, amount: extra.amount });
+  const spent = process.cpuUsage(loadgen);
+  // wrk's own CPU in its window (without loading the requests); autocannon's is this process'.
+  const loadgenCpuMs = stats.loadgenCpuMs ?? (spent.user + spent.system) / 1000;
+  stats.loadgenCpuUs = (loadgenCpuMs * 1000) / stats.requests;
+  const repeats = (warm.repeats ?? 0) + (stats.repeats ?? 0);
+  if (repeats > 0) {
+    log(
+      `WARNING: wrk ran out of distinct requests and sent them again (${repeats} times); raise BENCH_WRK_MAX_RPS`,
+    );
+  }
+  stats.postgresCpuUs = (postgresCpuSinceMs(postgres) * 1000) / stats.requests;
+  stats.serverCpuUs = ((cpuTimeMs(server.process.pid) - cpu.server) * 1000) / stats.requests;
+  stats.redisCpuUs = ((cpuTimeMs(ctx.redisPid) - cpu.redis) * 1000) / stats.requests;
+  stats.okWithWarmup = okCount(warm) + okCount(stats);
+  if (couponId !== undefined) {
+    const seen = ctx.seen.get(couponId) ?? { ok: 0, inFlight: 0 };
+    seen.ok += okCount(warm) + okCount(stats);
+    seen.inFlight += 2 * settings.connections;
+    ctx.seen.set(couponId, seen);
+  }
+  return stats;
+}
+
+/** A fresh database and Redis prefix, a coupon for every row that declares one, products, users. */
+export async function setup(rows: RowDef[]): Promise<Ctx> {
+  const run = await createRunEnv(
+    'bench',
+    settings.noLimits ? { RATE_LIMIT_USER_PER_SEC: '0', RATE_LIMIT_IP_PER_SEC: '0' } : {},
+  );
+  log(`fresh database and Redis prefix ${run.config.redisKeyPrefix}`);
+  log(
+    `load generator: ${generatorName}${settings.wrk || settings.generatorForced ? '' : ' (wrk is not installed: apt install wrk, brew install wrk)'}`,
+  );
+  const redis = await connectRedis(run.config.redisUrl, 'command', 'bench-runner');
+  const admin = mintToken(run.config.jwtSecret, 1, { admin: true, ttlSeconds: 6 * 3600 });
+  const ctx: Ctx = {
+    run,
+    db: sqlPool(run.config.databaseUrl),
+    redis,
+    keys: createKeys(run.config.redisKeyPrefix),
+    admin,
+    coupons: new Map(),
+    products: [],
+    seen: new Map(),
+    naiveOk: 0,
+    redisPid: Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]) || undefined,
+  };
+  await withChild(startApi(run.env), async (api) => {
+    const client = apiClient(api.url);
+    for (const row of rows) {
+      if (row.coupon === undefined) continue;
+      const couponId = await createCoupon(client, admin, {
+        name: `bench ${row.id}`,
+        totalQuantity: row.coupon,
+      });
+      ctx.coupons.set(row.id, { couponId, quantity: row.coupon });
+    }
+    for (let i = 0; i < PRODUCT_COUNT; i++) {
+      ctx.products.push(
+        await createProduct(client, admin, {
+          name: `bench product ${i + 1}`,
+          price: 1000,
+          stock: 10_000_000,
+        }),
+      );
+    }
+    await chargeUsers(client, orderTokens(ctx), 20_000_000);
+  });
+  log(`seeded ${ctx.coupons.size} coupons, ${PRODUCT_COUNT} products, ${ORDER_USERS} charged users`);
+  return ctx;
+}
+
+/** Tokens of the users charged at setup, in id order (ids 100 on). */
+export const orderTokens = (ctx: Ctx) =>
+  Array.from({ length: ORDER_USERS }, (_, i) => mintToken(ctx.run.config.jwtSecret, 100 + i));
+
+/**
+ * Starts the worker and waits until every order answered from Redis is saved in Postgres.
+ * Returns how many there were, the rate from worker start, and the steady rate (from the first
+ * save on, as the drain row counts it: the worker's start-up is not the save's cost). In a full
+ * run the same worker is also persisting the issuances the coupon rows left pending.
+ */
+export async function saveOrders(ctx: Ctx): Promise<{ saved: number; rate: number; steady: number }> {
+  const unsaved = () => ctx.redis.hlen(ctx.keys.inventory.unsaved);
+  const before = await unsaved();
+  if (before === 0) return { saved: 0, rate: 0, steady: 0 };
+  log(`saving the ${before.toLocaleString('en-US')} orders answered from Redis`);
+  const started = Date.now();
+  let first: { at: number; left: number } | undefined;
+  await withChild(startWorker(ctx.run.env), async () => {
+    const deadline = Date.now() + 600_000;
+    for (let left = before; left > 0; left = await unsaved()) {
+      if (left < before && !first) first = { at: Date.now(), left };
+      if (Date.now() > deadline) throw new Error('the worker did not save every order within 10 minutes');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+  const now = Date.now();
+  const rate = before / ((now - started) / 1000);
+  const steady = first && now > first.at ? first.left / ((now - first.at) / 1000) : rate;
+  log(
+    `saved ${before.toLocaleString('en-US')} orders: ${fmt.rps(steady)} orders/s steady, ${fmt.rps(rate)} orders/s from worker start`,
+  );
+  return { saved: before, rate, steady };
+}

@@ -1,0 +1,353 @@
+// The benchmark's rows, in the order they run: ROWS at the end of this file is the whole list.
+//
+// To add a row: write a function `(ctx, round) => Promise<BenchRow>` that starts its server
+// with `withChild`, drives it with `measure` and returns `statsRow(...)`, then add one entry to
+// ROWS. `coupon: N` gives the row a coupon of quantity N (`couponOf(ctx, id)`), which the closing
+// checks cover; `rounds: true` measures it in every round, for rows a target compares.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { IssueCouponResult, runIssueCoupon } from '@flash/core/coupon/coupon.store';
+import { ROOT, startApi, startServer, startWorker } from '../lib/children.ts';
+import { fmt, type RequestSpec } from '../lib/load.ts';
+import { mintBearerPack } from '../lib/token.ts';
+import { log, settings } from './cli.ts';
+import {
+  type Ctx,
+  couponOf,
+  json,
+  measure,
+  nodeArgsFor,
+  ORDER_USERS,
+  orderTokens,
+  type RowDef,
+  saveOrders,
+  statsRow,
+  withChild,
+} from './harness.ts';
+import type { BenchRow } from './report.ts';
+
+/** Large enough that no row runs out: every request of those rows is an issuance. */
+const COUPON_QUANTITY = 10_000_000;
+/** Tokens minted per coupon.issue row and round: more than any row issues at the rates seen on 2 cores. */
+const COUPON_TOKENS = 700_000;
+const LUA_IN_FLIGHT = 100;
+
+/** Worker drain rate: pre-fill one coupon's pending stream through the Lua script, then start the worker. */
+async function drainRow(ctx: Ctx): Promise<BenchRow> {
+  const couponId = couponOf(ctx, 'worker.drain');
+  const keys = ctx.keys.coupon(couponId);
+  const started = Date.now();
+  let issued = 0;
+  for (let first = 1; first <= settings.drainN; first += 2000) {
+    const batch = Array.from({ length: Math.min(2000, settings.drainN - first + 1) }, (_, i) =>
+      runIssueCoupon(ctx.redis, keys, { userId: first + i, nowMs: Date.now() }),
+    );
+    for (const result of await Promise.all(batch)) if (result === IssueCouponResult.ISSUED) issued++;
+  }
+  ctx.seen.set(couponId, { ok: issued, inFlight: 0 });
+  log(`pre-filled ${issued} pending issuances in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+  const count = async () =>
+    (
+      await ctx.db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM issued_coupons WHERE coupon_id = $1',
+        [couponId],
+      )
+    ).rows[0]!.n;
+  return withChild(startWorker(ctx.run.env, nodeArgsFor('worker-drain')), async () => {
+    const ready = performance.now();
+    let firstAt: number | undefined;
+    let firstCount = 0;
+    let n = 0;
+    const deadline = ready + 300_000;
+    while (n < issued && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      n = await count();
+      if (firstAt === undefined && n > 0) {
+        firstAt = performance.now();
+        firstCount = n;
+      }
+    }
+    const done = performance.now();
+    if (n < issued) throw new Error(`worker persisted only ${n} of ${issued} issuances in 300 s`);
+    // Steady rate: from the first rows in Postgres to the last (the first sweep can start up to
+    // a second after the worker is ready); end-to-end includes that wait.
+    const steadySec = (done - (firstAt ?? ready)) / 1000;
+    const endToEnd = issued / ((done - ready) / 1000);
+    return {
+      id: 'worker.drain',
+      label: 'worker drain (issuances persisted to Postgres)',
+      kind: 'worker',
+      unit: 'rows/s',
+      rps: (issued - firstCount) / Math.max(steadySec, 1e-3),
+      p50: Number.NaN,
+      p95: Number.NaN,
+      p99: Number.NaN,
+      max: Number.NaN,
+      errors: 0,
+      requests: issued,
+      durationSec: steadySec,
+      note: `${issued.toLocaleString('en-US')} pre-filled; ${fmt.rps(endToEnd)} rows/s counting from worker start`,
+      vsBare: null,
+      vsNaive: null,
+    };
+  });
+}
+
+/** The coupon script alone, in a child process (lua-direct.ts), no HTTP. */
+async function luaRow(ctx: Ctx): Promise<BenchRow> {
+  const couponId = couponOf(ctx, 'lua');
+  const argv = [
+    ...(nodeArgsFor('lua-direct') ?? []),
+    path.join(ROOT, 'loadtests/bench/lua-direct.ts'),
+    String(couponId),
+    String(LUA_IN_FLIGHT),
+    String(settings.warmupSec),
+    String(settings.durationSec),
+  ];
+  const output = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, argv, { env: ctx.run.env, maxBuffer: 1 << 20 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`lua-direct failed: ${stderr}`)) : resolve(stdout),
+    );
+  });
+  const r = JSON.parse(output.trim().split('\n').pop()!);
+  ctx.seen.set(couponId, { ok: r.issued, inFlight: 0 });
+  return {
+    id: 'lua',
+    label: `coupon Lua script alone (ioredis, ${LUA_IN_FLIGHT} in flight)`,
+    kind: 'ceiling',
+    unit: 'calls/s',
+    rps: r.rps,
+    p50: r.p50,
+    p95: r.p95,
+    p99: r.p99,
+    max: r.max,
+    errors: r.errors,
+    requests: r.calls,
+    durationSec: r.durationSec,
+    note: 'no HTTP; one ioredis connection',
+    vsBare: null,
+    vsNaive: null,
+  };
+}
+
+/** The bare route (bare-server.ts): the Lua script behind Fastify, no tRPC, no auth. */
+function bareRow(id: string, limits: boolean, label: string, kind: BenchRow['kind'], note: string) {
+  let user = 1; // across rounds: each user may issue once
+  return (ctx: Ctx): Promise<BenchRow> => {
+    const couponId = couponOf(ctx, id);
+    const server = startServer(id, 'loadtests/bench/bare-server.ts', {
+      env: ctx.run.env,
+      args: [String(couponId), ...(limits ? ['--limits'] : [])],
+      nodeArgs: nodeArgsFor(id),
+    });
+    return withChild(server, async (s) => {
+      const next = (): RequestSpec => ({
+        method: 'POST',
+        path: '/issue',
+        headers: json,
+        body: `{"userId":${user++}}`,
+      });
+      return statsRow(id, label, kind, await measure(ctx, s, next, couponId), note);
+    });
+  };
+}
+
+async function naiveRow(ctx: Ctx): Promise<BenchRow> {
+  const server = startServer('naive', 'loadtests/bench/naive-server.ts', {
+    env: ctx.run.env,
+    args: [String(COUPON_QUANTITY)],
+    nodeArgs: nodeArgsFor('naive'),
+  });
+  return withChild(server, async (s) => {
+    let user = 1;
+    const next = (): RequestSpec => ({
+      method: 'POST',
+      path: '/issue',
+      headers: json,
+      body: `{"userId":${user++}}`,
+    });
+    const stats = await measure(ctx, s, next);
+    ctx.naiveOk = stats.okWithWarmup ?? 0;
+    const label = 'naive: one Postgres transaction, SELECT … FOR UPDATE';
+    return statsRow('naive', label, 'baseline', stats, 'pg pool of 20');
+  });
+}
+
+/**
+ * A coupon.issue row: the real API (or tRPC's own adapter), a distinct user and token per
+ * request, the users of each round after those of the last (from `firstUser`).
+ */
+function couponIssueRow(
+  id: string,
+  row: {
+    firstUser: number;
+    /** Served by tRPC's own fastifyTRPCPlugin (official-adapter-server.ts) instead of the API. */
+    official?: boolean;
+    label: string;
+    kind: BenchRow['kind'];
+    note: string;
+    /** The answer the row measures when it is not a success (see LoadOptions). */
+    expectStatus?: number;
+  },
+) {
+  return async (ctx: Ctx, round: number): Promise<BenchRow> => {
+    const couponId = couponOf(ctx, id);
+    const started = Date.now();
+    const firstUser = row.firstUser + round * COUPON_TOKENS;
+    const tokens = mintBearerPack(ctx.run.config.jwtSecret, firstUser, COUPON_TOKENS);
+    log(`minted ${tokens.count.toLocaleString('en-US')} tokens in ${Date.now() - started} ms`);
+    const server = row.official
+      ? startServer('official', 'loadtests/bench/official-adapter-server.ts', {
+          env: ctx.run.env,
+          nodeArgs: nodeArgsFor(id),
+        })
+      : startApi(ctx.run.env, nodeArgsFor(id));
+    return withChild(server, async (api) => {
+      let i = 0;
+      const body = JSON.stringify({ couponId });
+      const next = (): RequestSpec => ({
+        method: 'POST',
+        path: '/trpc/coupon.issue',
+        headers: { ...json, authorization: tokens.bearer(i++ % tokens.count) },
+        body,
+      });
+      const stats = await measure(ctx, api, next, couponId, { expectStatus: row.expectStatus });
+      if (i > tokens.count) log(`WARNING: ${id} ran out of distinct users; repeats answer 409`);
+      return statsRow(id, row.label, row.kind, stats, row.note);
+    });
+  };
+}
+
+async function orderRow(ctx: Ctx): Promise<BenchRow> {
+  const tokens = orderTokens(ctx);
+  const stats = await withChild(startApi(ctx.run.env, nodeArgsFor('order.create')), (api) => {
+    let i = 0;
+    const bodies = ctx.products.map((p) => JSON.stringify({ items: [{ productId: p.id, quantity: 1 }] }));
+    return measure(ctx, api, () => {
+      const n = i++;
+      return {
+        method: 'POST',
+        path: '/trpc/order.create',
+        headers: { ...json, authorization: `Bearer ${tokens[n % tokens.length]}` },
+        body: bodies[n % bodies.length],
+      };
+    });
+  });
+  // Answered from Redis; the worker saves them in Postgres (timed here, not part of the row's
+  // req/s, as the coupon drain is a row of its own), and payment.pay needs them saved.
+  const save = await saveOrders(ctx);
+  return statsRow(
+    'order.create',
+    'order.create (/trpc, auth)',
+    'ours',
+    stats,
+    `1 line, ${ORDER_USERS} users, answered from Redis; the worker then saved the ` +
+      `${save.saved.toLocaleString('en-US')} orders in Postgres at ${fmt.rps(save.steady)} orders/s`,
+  );
+}
+
+/** Pays the orders the order.create row left (so it runs after it). */
+async function paymentRow(ctx: Ctx): Promise<BenchRow> {
+  const tokens = orderTokens(ctx);
+  const { rows: orders } = await ctx.db.query<{ id: string; user_id: number }>(
+    `SELECT id, user_id::int AS user_id FROM orders WHERE status = 'PENDING_PAYMENT' ORDER BY created_at`,
+  );
+  if (orders.length < 1000) throw new Error(`only ${orders.length} orders to pay; run order.create first`);
+  return withChild(startApi(ctx.run.env, nodeArgsFor('payment.pay')), async (api) => {
+    let i = 0;
+    const next = (): RequestSpec => {
+      const order = orders[i++ % orders.length]!;
+      return {
+        method: 'POST',
+        path: '/trpc/payment.pay',
+        headers: { ...json, authorization: `Bearer ${tokens[order.user_id - 100]}` },
+        body: JSON.stringify({ orderId: order.id }),
+      };
+    };
+    // Each order can be paid once: the warm-up pays the first tenth, the measurement at most the rest.
+    const warmupAmount = Math.floor(orders.length / 10);
+    const stats = await measure(ctx, api, next, undefined, {
+      warmupAmount,
+      amount: orders.length - warmupAmount,
+    });
+    const note = `${orders.length.toLocaleString('en-US')} orders made by the order.create row`;
+    return statsRow('payment.pay', 'payment.pay (/trpc, auth)', 'ours', stats, note);
+  });
+}
+
+async function topRow(ctx: Ctx): Promise<BenchRow> {
+  return withChild(startApi(ctx.run.env, nodeArgsFor('product.top')), async (api) => {
+    const stats = await measure(ctx, api, () => ({ method: 'GET', path: '/trpc/product.top' }));
+    return statsRow('product.top', 'product.top (/trpc, public)', 'ours', stats, 'read storm');
+  });
+}
+
+/** Every row, in the order a run measures them. */
+export const ROWS: RowDef[] = [
+  { id: 'worker.drain', coupon: COUPON_QUANTITY, run: drainRow },
+  { id: 'lua', coupon: COUPON_QUANTITY, run: luaRow },
+  {
+    id: 'bare',
+    rounds: true,
+    coupon: COUPON_QUANTITY,
+    run: bareRow(
+      'bare',
+      false,
+      'bare Fastify route + same Lua script',
+      'ceiling',
+      'no tRPC, no auth, no limits',
+    ),
+  },
+  {
+    id: 'bare.limited',
+    coupon: COUPON_QUANTITY,
+    run: bareRow(
+      'bare.limited',
+      true,
+      'bare route + same Lua script with the caller’s rate limits',
+      'reference',
+      'the Redis work of coupon.issue, without the API layer',
+    ),
+  },
+  { id: 'naive', run: naiveRow },
+  {
+    id: 'coupon.issue',
+    rounds: true,
+    coupon: COUPON_QUANTITY,
+    run: couponIssueRow('coupon.issue', {
+      firstUser: 10_000_000,
+      label: 'coupon.issue (/trpc, auth)',
+      kind: 'ours',
+      note: 'a distinct user and token per request',
+    }),
+  },
+  {
+    id: 'coupon.issue.official',
+    rounds: true,
+    coupon: COUPON_QUANTITY,
+    run: couponIssueRow('coupon.issue.official', {
+      firstUser: 50_000_000,
+      official: true,
+      label: 'coupon.issue via tRPC’s own fastifyTRPCPlugin',
+      kind: 'reference',
+      note: 'same router and auth, official adapter',
+    }),
+  },
+  // Distinct users, so a 409 here can only be COUPON_SOLD_OUT: the answer the row measures, not
+  // an error. The closing checks see that the coupon went to one user only.
+  {
+    id: 'coupon.issue.soldout',
+    coupon: 1,
+    run: couponIssueRow('coupon.issue.soldout', {
+      firstUser: 90_000_000,
+      label: 'coupon.issue after the coupon ran out (/trpc, auth)',
+      kind: 'ours',
+      note: 'a distinct user and token per request; all but the first answered COUPON_SOLD_OUT (409)',
+      expectStatus: 409,
+    }),
+  },
+  { id: 'order.create', run: orderRow },
+  { id: 'payment.pay', run: paymentRow },
+  { id: 'product.top', rounds: true, run: topRow },
+];
