@@ -1,11 +1,12 @@
 // `pnpm loadtest <scenario>`: starts the service (API + worker) on a fresh database and Redis
 // prefix, runs one scenario against 127.0.0.1, prints a summary, checks the invariants through
 // the API and in Postgres/Redis, and exits non-zero on any violation or failed threshold.
-// With a k6 binary (K6_BIN or `k6` on PATH) the scenario's k6 script runs instead of the
-// autocannon version; see loadtests/README.md.
+// Each scenario is defined once in loadtests/scenarios/<name>.js; with a k6 binary (K6_BIN or
+// `k6` on PATH) its k6 script drives it, otherwise autocannon (loadtests/node/<name>.ts).
 //
 //   pnpm loadtest coupon-flash-crowd | order-rush | mixed | top-storm | all
 //   options: --duration <s>  --connections <n>  --autocannon (ignore k6)  --keep (keep the database)
+//   LOADTEST_<NAME>=<n> overrides a number of the scenario's shape (LOADTEST_QUANTITY=200)
 import path from 'node:path';
 import { connectRedis, createKeys } from '@flash/core';
 import { type Child, ROOT, startApi, startWorker } from './lib/children.ts';
@@ -14,12 +15,12 @@ import { createRunEnv } from './lib/env.ts';
 import { checkCoupons, checkPayments, checkStock, type Sql, sqlPool } from './lib/invariants.ts';
 import { resolveK6, runK6 } from './lib/k6.ts';
 import { fmt } from './lib/load.ts';
-import { mintToken } from './lib/token.ts';
-import { couponFlashCrowd } from './scenarios/coupon-flash-crowd.ts';
-import { mixed } from './scenarios/mixed.ts';
-import { orderRush } from './scenarios/order-rush.ts';
-import { topStorm } from './scenarios/top-storm.ts';
-import type { Scenario, ScenarioResult } from './scenarios/types.ts';
+import { couponFlashCrowd } from './node/coupon-flash-crowd.ts';
+import { httpFor, type Scenario, type ScenarioResult } from './node/driver.ts';
+import { mixed } from './node/mixed.ts';
+import { orderRush } from './node/order-rush.ts';
+import { topStorm } from './node/top-storm.ts';
+import { withOverrides } from './scenarios/trpc.js';
 
 const SCENARIOS: Scenario[] = [couponFlashCrowd, orderRush, mixed, topStorm];
 
@@ -131,8 +132,6 @@ async function runOne(scenario: Scenario): Promise<boolean> {
     const api = await startApi(run.env);
     children.push(api);
     children.push(await startWorker(run.env));
-    const client = apiClient(api.url);
-    const admin = mintToken(run.config.jwtSecret, 1, { admin: true, ttlSeconds: 6 * 3600 });
     const violations: string[] = [];
 
     if (k6) {
@@ -142,6 +141,13 @@ async function runOne(scenario: Scenario): Promise<boolean> {
         AUTH_JWT_SECRET: run.config.jwtSecret,
         DURATION: `${durationSec}s`,
         VUS: connections,
+        RUN_ID: run.id,
+        // The same shape overrides the autocannon version takes (LOADTEST_USERS -> USERS).
+        ...Object.fromEntries(
+          Object.entries(process.env)
+            .filter(([k, v]) => k.startsWith('LOADTEST_') && v !== undefined)
+            .map(([k, v]) => [k.slice('LOADTEST_'.length), v!]),
+        ),
       });
       if (code !== 0) {
         ok = false;
@@ -152,9 +158,8 @@ async function runOne(scenario: Scenario): Promise<boolean> {
       const result = await scenario.run({
         run,
         url: api.url,
-        api: client,
-        admin,
-        secret: run.config.jwtSecret,
+        http: httpFor(api.url, run.config.jwtSecret),
+        shape: (shape) => withOverrides(shape, process.env, 'LOADTEST_'),
         durationSec,
         connections,
         log,

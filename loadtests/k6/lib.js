@@ -1,100 +1,143 @@
-// Shared helpers for the k6 scenarios: configuration from -e variables, bearer tokens minted in
-// the virtual users themselves (HS256 over AUTH_JWT_SECRET), and the contract's JSON wire format.
+// What every k6 script shares: configuration from -e variables, bearer tokens minted in the
+// virtual users themselves (HS256 over AUTH_JWT_SECRET), and sending the calls the scenario
+// modules (loadtests/scenarios/*.js) describe. The scenarios themselves live there, once.
 import crypto from 'k6/crypto';
 import encoding from 'k6/encoding';
 import http from 'k6/http';
+import { dataOf, ordersPage, withOverrides } from '../scenarios/trpc.js';
+
+/** @import { Call } from '../scenarios/trpc.js' */
+/** @import { OutputOf } from '../scenarios/procedures.ts' */
 
 export const BASE_URL = __ENV.BASE_URL || 'http://127.0.0.1:3000';
-export const SECRET = __ENV.AUTH_JWT_SECRET || 'flash-sale-dev-secret-do-not-use-in-production';
+const SECRET = __ENV.AUTH_JWT_SECRET || 'flash-sale-dev-secret-do-not-use-in-production';
 export const VUS = Number(__ENV.VUS || 100);
-export const DURATION = __ENV.DURATION || '15s';
 
-// 409 is how the contract refuses (sold out, already issued, out of stock, ...): an answer,
-// not a failure. Everything else that is not 2xx counts in http_req_failed.
-http.setResponseCallback(http.expectedStatuses(200, 409));
+/**
+ * A scenario's shape with overrides from -e variables (USERS=100 overrides `users`), and the
+ * run's duration (DURATION=30s, else the shape's `durationSec`).
+ * @template {Record<string, number> & { durationSec: number }} T
+ * @param {T} shape
+ */
+export function configure(shape) {
+  const s = withOverrides(shape, __ENV);
+  return { shape: s, duration: __ENV.DURATION || `${s.durationSec}s` };
+}
+
+// 409 is how the contract refuses (sold out, out of stock, ...): an answer, not a failure.
+// Whether it is one the scenario expects is counted in `unexpected_answers`.
+http.setResponseCallback(http.expectedStatuses({ min: 200, max: 299 }, 409));
 
 const HEADER = encoding.b64encode(JSON.stringify({ alg: 'HS256', typ: 'JWT' }), 'rawurl');
 
-/** A token for `userId`, valid for an hour (role admin when asked). */
-export function mintToken(userId, admin) {
+/**
+ * A token for `userId`, valid for an hour (role admin when asked).
+ * @param {number} userId
+ * @param {boolean} [admin]
+ */
+function mintToken(userId, admin) {
   const now = Math.floor(Date.now() / 1000);
+  /** @type {Record<string, string | number>} */
   const claims = { sub: String(userId), iat: now, exp: now + 3600 };
   if (admin) claims.role = 'admin';
   const body = `${HEADER}.${encoding.b64encode(JSON.stringify(claims), 'rawurl')}`;
   return `${body}.${crypto.hmac('sha256', SECRET, body, 'base64rawurl')}`;
 }
 
-/** Tokens are minted once per user and virtual user, then reused by that virtual user. */
+/** Minted once per user and virtual user, then reused by that virtual user. @type {Record<number, string>} */
 const minted = {};
-export function tokenFor(userId) {
-  if (!minted[userId]) minted[userId] = mintToken(userId, false);
-  return minted[userId];
-}
 
-function params(token, name) {
-  const headers = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  return { headers, tags: { name } };
-}
-
-export function query(path, input, token) {
-  const qs = input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`;
-  return http.get(`${BASE_URL}/trpc/${path}${qs}`, params(token, path));
-}
-
-export function mutate(path, input, token) {
-  return http.post(
-    `${BASE_URL}/trpc/${path}`,
-    input === undefined ? null : JSON.stringify(input),
-    params(token, path),
-  );
-}
-
-/** The `data` of a success, or throws with the answer (for setup and teardown). */
-export function data(res) {
-  if (res.status !== 200) throw new Error(`${res.request.url}: HTTP ${res.status} ${res.body}`);
-  return res.json().result.data;
-}
-
-export function appCode(res) {
-  try {
-    return res.json().error.data.appCode;
-  } catch {
-    return undefined;
+/** @param {Call} call */
+function params(call) {
+  /** @type {Record<string, string>} */
+  const headers = call.body === undefined ? {} : { 'content-type': 'application/json' };
+  if (call.admin) headers.authorization = `Bearer ${mintToken(1, true)}`;
+  else if (call.user !== undefined) {
+    if (!minted[call.user]) minted[call.user] = mintToken(call.user);
+    headers.authorization = `Bearer ${minted[call.user]}`;
   }
+  return { headers, tags: { name: call.procedure } };
 }
 
-/** GETs many queries in parallel batches (teardown checks over thousands of users). */
-export function queryAll(requests, chunk = 100) {
+/**
+ * @typedef {{ status: number, body: string }} Answer
+ * @param {import('k6/http').RefinedResponse<'text'>} res
+ * @returns {Answer}
+ */
+function answer(res) {
+  return { status: res.status, body: typeof res.body === 'string' ? res.body : '' };
+}
+
+/** Sends one call; the answer whatever its status. @param {Call} call */
+export function send(call) {
+  return answer(http.request(call.method, `${BASE_URL}${call.path}`, call.body ?? null, params(call)));
+}
+
+/** Sends many calls in parallel batches (closing checks over thousands of users). @param {Call[]} calls */
+export function sendAll(calls, chunk = 100) {
+  /** @type {Answer[]} */
   const out = [];
-  for (let i = 0; i < requests.length; i += chunk) {
-    const batch = requests.slice(i, i + chunk).map(([path, input, token]) => {
-      const qs = input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`;
-      return ['GET', `${BASE_URL}/trpc/${path}${qs}`, null, params(token, `teardown ${path}`)];
-    });
-    out.push(...http.batch(batch));
+  for (let i = 0; i < calls.length; i += chunk) {
+    const batch = calls.slice(i, i + chunk).map(
+      (call) =>
+        /** @type {import('k6/http').ObjectBatchRequest} */ ({
+          method: call.method,
+          url: `${BASE_URL}${call.path}`,
+          body: call.body ?? null,
+          params: params(call),
+        }),
+    );
+    for (const res of http.batch(batch)) out.push(answer(res));
   }
   return out;
 }
 
-export function createProduct(admin, name, price, stock) {
-  return data(mutate('admin.product.create', { name, price, stock }, admin));
+/**
+ * Sends a call that must succeed (setup): its `data`, or throws with the answer.
+ * @param {Call} call
+ * @returns {any}
+ */
+export function ok(call) {
+  const a = send(call);
+  if (a.status !== 200) throw new Error(`${call.procedure}: HTTP ${a.status} ${a.body}`);
+  return JSON.parse(a.body).result.data;
 }
 
-/** All of a user's orders, following order.list's cursor. */
-export function allOrders(token) {
+/**
+ * Every order of a user, following order.list's cursor.
+ * @param {number} user
+ */
+export function allOrders(user) {
+  /** @type {OutputOf<'order.list'>['items']} */
   const orders = [];
+  /** @type {string | undefined} */
   let cursor;
   do {
-    const page = data(query('order.list', cursor ? { cursor, limit: 100 } : { limit: 100 }, token));
+    const a = send(ordersPage(user, cursor));
+    if (a.status !== 200) throw new Error(`order.list for user ${user}: HTTP ${a.status} ${a.body}`);
+    const page = dataOf('order.list', a.body);
     orders.push(...page.items);
-    cursor = page.nextCursor;
+    cursor = page.nextCursor ?? undefined;
   } while (cursor);
   return orders;
 }
 
-/** Throws (failing the run) when any invariant is violated. */
-export function assertInvariants(violations) {
+/**
+ * A scenario module's thresholds as k6 states them. `unexpected_answers` is the Rate each script
+ * adds to with the module's isExpected.
+ * @param {{ procedure?: string | undefined, p95: number, p99: number, unexpected: number }} t
+ * @returns {Record<string, string[]>}
+ */
+export function thresholdsOf(t) {
+  const duration = t.procedure ? `http_req_duration{name:${t.procedure}}` : 'http_req_duration';
+  return {
+    [duration]: [`p(95)<${t.p95}`, `p(99)<${t.p99}`],
+    unexpected_answers: [`rate<${t.unexpected}`],
+  };
+}
+
+/** Throws (failing the run) when any invariant is violated. @param {string[]} violations */
+export function assertNone(violations) {
   if (violations.length > 0) {
     throw new Error(`${violations.length} invariant violations:\n${violations.slice(0, 50).join('\n')}`);
   }

@@ -1,80 +1,54 @@
-// Scenario 2: an order rush on one hot product with little stock.
-//   k6 run -e BASE_URL=... -e AUTH_JWT_SECRET=... loadtests/k6/order-rush.js
-// Variables: STOCK (2000), USERS (5000), VUS (100), DURATION (15s).
-// A watcher samples product.get all along: stock must never be negative. Closing check
-// (teardown, through the API): units in every user's orders + what is still on offer = STOCK.
+// k6 driver of loadtests/scenarios/order-rush.js (which defines the scenario).
+//   k6 run -e BASE_URL=http://127.0.0.1:3000 -e AUTH_JWT_SECRET=... loadtests/k6/order-rush.js
+// Variables: STOCK, USERS, FIRST_USER (the shape's defaults), VUS (100), DURATION.
+// A watcher samples product.get all along; the closing check runs in teardown.
 import { check, sleep } from 'k6';
-import { Rate } from 'k6/metrics';
-import {
-  allOrders,
-  appCode,
-  assertInvariants,
-  createProduct,
-  DURATION,
-  data,
-  mintToken,
-  mutate,
-  query,
-  tokenFor,
-  VUS,
-} from './lib.js';
+import { Rate, Trend } from 'k6/metrics';
+import * as orderRush from '../scenarios/order-rush.js';
+import { isExpected } from '../scenarios/trpc.js';
+import { allOrders, assertNone, configure, ok, send, thresholdsOf, VUS } from './lib.js';
 
-const STOCK = Number(__ENV.STOCK || 2000);
-const USERS = Number(__ENV.USERS || 5000);
-const FIRST_USER = Number(__ENV.FIRST_USER || 2000000);
-
+const { shape, duration } = configure(orderRush.shape);
 const unexpected = new Rate('unexpected_answers');
-const negative = new Rate('negative_stock_seen');
+/** The stock product.get showed during the rush: never below 0 (a threshold). */
+const stockSeen = new Trend('stock_seen');
 
+/** @type {import('k6/options').Options} */
 export const options = {
   scenarios: {
-    rush: { executor: 'constant-vus', vus: VUS, duration: DURATION, exec: 'rush' },
-    watch: { executor: 'constant-vus', vus: 1, duration: DURATION, exec: 'watch' },
+    rush: { executor: 'constant-vus', vus: VUS, duration, exec: 'rush' },
+    watch: { executor: 'constant-vus', vus: 1, duration, exec: 'watch' },
   },
-  thresholds: {
-    'http_req_duration{name:order.create}': ['p(95)<250', 'p(99)<500'],
-    unexpected_answers: ['rate<0.001'],
-    negative_stock_seen: ['rate==0'],
-  },
+  thresholds: { ...thresholdsOf(orderRush.thresholds), stock_seen: ['min>=0'] },
   teardownTimeout: '10m',
 };
 
 export function setup() {
-  const product = createProduct(mintToken(1, true), 'k6 hot product', 10000, STOCK);
-  return { productId: product.id };
+  return { productId: /** @type {number} */ (ok(orderRush.createProduct(shape)).id) };
 }
 
-export function rush(setupData) {
-  const user = FIRST_USER + Math.floor(Math.random() * USERS);
-  const quantity = 1 + (user % 2);
-  const res = mutate(
-    'order.create',
-    { items: [{ productId: setupData.productId, quantity }] },
-    tokenFor(user),
-  );
-  const expected = res.status === 200 || (res.status === 409 && appCode(res) === 'OUT_OF_STOCK');
+/** @param {{ productId: number }} data */
+export function rush(data) {
+  const res = send(orderRush.nextOrder(shape, data.productId, Math.random));
+  const expected = isExpected(res.status, res.body, orderRush.refusals);
   unexpected.add(!expected);
   check(res, { 'ordered or OUT_OF_STOCK': () => expected });
 }
 
-export function watch(setupData) {
-  const { stock } = data(query('product.get', { productId: setupData.productId }));
-  negative.add(stock < 0);
-  sleep(0.1);
+/** @param {{ productId: number }} data */
+export function watch(data) {
+  const res = send(orderRush.stockCall(data.productId));
+  if (res.status === 200) stockSeen.add(orderRush.stockOf(res.body));
+  sleep(shape.sampleEveryMs / 1000);
 }
 
-export function teardown(setupData) {
-  const violations = [];
-  let units = 0;
-  for (let u = FIRST_USER; u < FIRST_USER + USERS; u++) {
-    for (const order of allOrders(mintToken(u))) {
-      if (order.status !== 'PENDING_PAYMENT' && order.status !== 'PAID') continue;
-      for (const line of order.items) if (line.productId === setupData.productId) units += line.quantity;
-    }
+/** @param {{ productId: number }} data */
+export function teardown(data) {
+  let unitsInOrders = 0;
+  for (let user = shape.firstUser; user < shape.firstUser + shape.users; user++) {
+    unitsInOrders += orderRush.unitsInOrders(data.productId, allOrders(user));
   }
-  const { stock } = data(query('product.get', { productId: setupData.productId }));
-  if (stock < 0) violations.push(`stock ended at ${stock}`);
-  if (units + stock !== STOCK)
-    violations.push(`orders hold ${units} units and ${stock} remain; ${STOCK} were stocked`);
-  assertInvariants(violations);
+  const stockLeft = orderRush.stockOf(send(orderRush.stockCall(data.productId)).body);
+  // The samples are judged by the stock_seen threshold: virtual users share no state with teardown.
+  assertNone(orderRush.verdict(shape, { unitsInOrders, stockLeft }));
 }

@@ -1,52 +1,40 @@
-// Scenario 4: a read storm on product.top after known sales (ties included); nothing sells
-// during the storm, so every answer must be exactly the contract's ranking of those sales.
-//   k6 run -e BASE_URL=... -e AUTH_JWT_SECRET=... loadtests/k6/top-storm.js
-// Variables: VUS (100), DURATION (15s).
+// k6 driver of loadtests/scenarios/top-storm.js (which defines the scenario).
+//   k6 run -e BASE_URL=http://127.0.0.1:3000 -e AUTH_JWT_SECRET=... loadtests/k6/top-storm.js
+// Variables: FIRST_USER (the shape's default), VUS (100), DURATION.
 import { check, sleep } from 'k6';
-import { assertInvariants, createProduct, DURATION, data, mintToken, mutate, query, VUS } from './lib.js';
+import { Rate } from 'k6/metrics';
+import * as storm from '../scenarios/top-storm.js';
+import { isExpected, TOP_CACHE_MS } from '../scenarios/trpc.js';
+import { assertNone, configure, ok, send, thresholdsOf, VUS } from './lib.js';
 
-const FIRST_USER = Number(__ENV.FIRST_USER || 4000000);
-const SOLD = [3, 9, 5, 1, 5, 12, 2, 7];
+const { shape, duration } = configure(storm.shape);
+const unexpected = new Rate('unexpected_answers');
 
+/** @type {import('k6/options').Options} */
 export const options = {
-  scenarios: { storm: { executor: 'constant-vus', vus: VUS, duration: DURATION } },
-  thresholds: {
-    'http_req_duration{name:product.top}': ['p(95)<25', 'p(99)<50'],
-    http_req_failed: ['rate<0.0001'],
-    checks: ['rate==1'],
-  },
+  scenarios: { storm: { executor: 'constant-vus', vus: VUS, duration } },
+  thresholds: { ...thresholdsOf(storm.thresholds), checks: ['rate==1'] },
 };
 
 export function setup() {
-  const admin = mintToken(1, true);
-  const products = SOLD.map((_, i) => createProduct(admin, `k6 top ${i + 1}`, 1000, 100));
-  let user = FIRST_USER;
-  products.forEach((product, i) => {
-    for (let n = 0; n < SOLD[i]; n++) {
-      const token = mintToken(user++);
-      data(mutate('balance.charge', { amount: 10000 }, token));
-      const order = data(mutate('order.create', { items: [{ productId: product.id, quantity: 1 }] }, token));
-      data(mutate('payment.pay', { orderId: order.orderId }, token));
-    }
-  });
-  const expected = products
-    .map((p, i) => ({ productId: p.id, name: p.name, price: p.price, soldQuantity: SOLD[i] }))
-    .sort((a, b) => b.soldQuantity - a.soldQuantity || a.productId - b.productId)
-    .slice(0, 5);
-  sleep(1.5); // let any cached ranking expire
-  const first = data(query('product.top')).items;
-  assertInvariants(
-    JSON.stringify(first) === JSON.stringify(expected)
-      ? []
-      : [`product.top is ${JSON.stringify(first)}, the sales say ${JSON.stringify(expected)}`],
-  );
-  return { expected: JSON.stringify(expected) };
+  const products = storm.createProducts().map((call) => ok(call));
+  const productIds = products.map((p) => /** @type {number} */ (p.id));
+  for (const sale of storm.purchases(shape, productIds)) {
+    ok(sale.charge);
+    const order = send(sale.order);
+    if (order.status !== 200) throw new Error(`order.create: HTTP ${order.status} ${order.body}`);
+    ok(storm.payCall(sale.user, order.body));
+  }
+  sleep(TOP_CACHE_MS / 1000);
+  const first = send(storm.topCall);
+  assertNone(storm.verdictFirst(first.body, storm.expectedTop(products)));
+  return { expected: first.body };
 }
 
-export default function (setupData) {
-  const res = query('product.top');
-  check(res, {
-    'is the ranking of the sales': (r) =>
-      r.status === 200 && JSON.stringify(r.json().result.data.items) === setupData.expected,
-  });
+/** @param {{ expected: string }} data */
+export default function (data) {
+  const res = send(storm.topCall);
+  unexpected.add(!isExpected(res.status, res.body, storm.refusals));
+  // Every answer must be the first one, byte for byte: nothing sells during the storm.
+  check(res, { 'is the ranking of the sales': () => res.status === 200 && res.body === data.expected });
 }

@@ -1,15 +1,86 @@
-import type { Api } from '../lib/client.ts';
+// The Node side of a load-test scenario: sends the calls a scenario module
+// (loadtests/scenarios/*.js) describes, over fetch for setup and checks and through autocannon
+// for the load, with a bearer token per user, and judges the thresholds the module states.
+
+import { mapLimit } from '../lib/client.ts';
 import type { RunEnv } from '../lib/env.ts';
-import type { LoadStats } from '../lib/load.ts';
+import type { LoadStats, RequestSpec } from '../lib/load.ts';
+import { mintToken } from '../lib/token.ts';
+import { type Call, dataOf, ordersPage } from '../scenarios/trpc.js';
+
+export type Answer = { status: number; body: string };
+
+export type Http = {
+  /** Sends one call (its user's token, or the admin's) and returns the answer, whatever its status. */
+  send(call: Call): Promise<Answer>;
+  /** Like send, for many calls, at most `limit` in flight; answers in the calls' order. */
+  sendAll(calls: Call[], limit?: number): Promise<Answer[]>;
+  /** Sends a call that must succeed (setup): its parsed `data`, or throws with the answer. */
+  ok<T = any>(call: Call): Promise<T>;
+  /** The call as autocannon sends it. */
+  spec(call: Call): RequestSpec;
+};
+
+export function httpFor(url: string, secret: string): Http {
+  const tokens = new Map<number, string>();
+  const admin = `Bearer ${mintToken(secret, 1, { admin: true, ttlSeconds: 6 * 3600 })}`;
+  const bearer = (user: number) => {
+    let token = tokens.get(user);
+    if (!token) {
+      token = `Bearer ${mintToken(secret, user)}`;
+      tokens.set(user, token);
+    }
+    return token;
+  };
+  const headers = (call: Call): Record<string, string> => {
+    const h: Record<string, string> = call.body === undefined ? {} : { 'content-type': 'application/json' };
+    if (call.admin) h.authorization = admin;
+    else if (call.user !== undefined) h.authorization = bearer(call.user);
+    return h;
+  };
+  const send = async (call: Call): Promise<Answer> => {
+    const res = await fetch(`${url}${call.path}`, {
+      method: call.method,
+      headers: headers(call),
+      body: call.body,
+    });
+    return { status: res.status, body: await res.text() };
+  };
+  return {
+    send,
+    sendAll: (calls, limit = 32) => mapLimit(calls, limit, send),
+    async ok(call) {
+      const answer = await send(call);
+      if (answer.status !== 200) throw new Error(`${call.procedure}: HTTP ${answer.status} ${answer.body}`);
+      return JSON.parse(answer.body).result.data;
+    },
+    spec: (call) => ({ method: call.method, path: call.path, headers: headers(call), body: call.body }),
+  };
+}
+
+/** Every order of a user, following order.list's cursor. */
+export async function allOrders(http: Http, user: number) {
+  const orders = [];
+  let cursor: string | undefined;
+  do {
+    const answer = await http.send(ordersPage(user, cursor));
+    if (answer.status !== 200)
+      throw new Error(`order.list for user ${user}: HTTP ${answer.status} ${answer.body}`);
+    const page = dataOf('order.list', answer.body);
+    orders.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return orders;
+}
 
 export type ScenarioContext = {
   run: RunEnv;
   url: string;
-  api: Api;
-  admin: string;
-  secret: string;
+  http: Http;
   durationSec: number;
   connections: number;
+  /** The scenario's shape with LOADTEST_<NAME> overrides (LOADTEST_USERS=2000), as k6's -e. */
+  shape<T extends Record<string, number>>(shape: T): T;
   log(line: string): void;
 };
 
@@ -29,35 +100,33 @@ export type ScenarioResult = {
 export type Scenario = {
   name: string;
   description: string;
-  /** The matching k6 script under loadtests/k6/. */
+  /** The k6 script of the same scenario, under loadtests/k6/. */
   k6Script: string;
   defaultDurationSec: number;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 };
 
-/** Share of answers that are neither 2xx nor an expected refusal (the status codes listed). */
-export function unexpectedRate(stats: LoadStats, expected: number[]): number {
-  let bad = stats.errors;
-  for (const [status, count] of Object.entries(stats.statusCounts)) {
-    if (!status.startsWith('2') && expected.includes(Number(status))) bad -= count;
-  }
-  const total = stats.requests || 1;
-  return Math.max(0, bad) / total;
-}
-
-export function latencyThresholds(name: string, stats: LoadStats, p95: number, p99: number): Threshold[] {
+/**
+ * The scenario module's thresholds against what autocannon measured. `unexpectedAnswers` are
+ * the answers the module's isExpected refused; socket errors and timeouts count too.
+ */
+export function judgeThresholds(
+  t: { procedure?: string | undefined; p95: number; p99: number; unexpected: number },
+  stats: LoadStats,
+  unexpectedAnswers: number,
+): Threshold[] {
+  const name = t.procedure ?? 'all calls';
+  const answered = Object.values(stats.statusCounts).reduce((n, c) => n + c, 0);
+  const nonOk = Object.entries(stats.statusCounts).reduce((n, [s, c]) => (s.startsWith('2') ? n : n + c), 0);
+  const socketErrors = Math.max(0, stats.errors - nonOk);
+  const rate = (unexpectedAnswers + socketErrors) / Math.max(1, answered + socketErrors);
   return [
-    { name: `${name} p95 < ${p95} ms`, value: `${stats.p95.toFixed(1)} ms`, ok: stats.p95 < p95 },
-    { name: `${name} p99 < ${p99} ms`, value: `${stats.p99.toFixed(1)} ms`, ok: stats.p99 < p99 },
+    { name: `${name} p95 < ${t.p95} ms`, value: `${stats.p95.toFixed(1)} ms`, ok: stats.p95 < t.p95 },
+    { name: `${name} p99 < ${t.p99} ms`, value: `${stats.p99.toFixed(1)} ms`, ok: stats.p99 < t.p99 },
+    {
+      name: `${name} unexpected answers < ${t.unexpected * 100}%`,
+      value: `${(rate * 100).toFixed(3)}%`,
+      ok: rate < t.unexpected,
+    },
   ];
 }
-
-export function errorThreshold(name: string, rate: number, max: number): Threshold {
-  return {
-    name: `${name} unexpected answers < ${max * 100}%`,
-    value: `${(rate * 100).toFixed(3)}%`,
-    ok: rate < max,
-  };
-}
-
-export const json = { 'content-type': 'application/json' };
