@@ -47,7 +47,8 @@ export const orderRush: Scenario = {
     let unitsInOrders = 0;
     const users = Array.from({ length: s.users }, (_, i) => s.firstUser + i);
     await mapLimit(users, 32, async (user) => {
-      unitsInOrders += rush.unitsInOrders(product.id, await allOrders(ctx.http, user));
+      const orders = await allOrders(ctx.http, user);
+      unitsInOrders += rush.unitsInOrders(product.id, orders);
     });
     const stockLeft = rush.stockOf((await ctx.http.send(rush.stockCall(product.id))).body);
     return {
