@@ -139,19 +139,21 @@ function writeMarkdown(markdown: string): void {
 /** `--render`: docs/benchmarks.md again from docs/benchmarks.json, the targets judged again. */
 function render(): void {
   const file = path.join(ROOT, 'docs/benchmarks.json');
-  const report = JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
-  // Reports from before the per-round figures kept each round's req/s alone.
-  report.rounds = report.rounds?.map((round) =>
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
+  // Reports from before the per-round figures kept each round's req/s alone; the round a row's
+  // table entry came from is the one with its req/s, and has its p99 and CPU.
+  const rounds = (saved.rounds ?? []).map((round) =>
     Object.fromEntries(
-      Object.entries(round).map(([id, stat]) => [
-        id,
-        typeof stat === 'number' ? { rps: stat, p99: Number.NaN } : stat,
-      ]),
+      Object.entries(round).map(([id, stat]): [string, RoundStat] => {
+        if (typeof stat !== 'number') return [id, stat];
+        const row = saved.rows.find((r) => r.id === id && r.rps === stat);
+        return [id, { rps: stat, p99: row?.p99 ?? Number.NaN, serverCpuUs: row?.serverCpuUs }];
+      }),
     ),
   );
-  report.targets = judge(report);
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-  writeMarkdown(renderMarkdown(report));
+  saved.targets = judge({ ...saved, rounds });
+  writeFileSync(file, `${JSON.stringify(saved, null, 2)}\n`);
+  writeMarkdown(renderMarkdown({ ...saved, rounds }));
   log('rendered docs/benchmarks.md from docs/benchmarks.json');
 }
 

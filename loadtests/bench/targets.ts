@@ -50,7 +50,8 @@ function pair(r: BenchReport, other: string): { a: RoundStat; b: RoundStat; flag
   const round = bestRoundOf(r, 'coupon.issue');
   const a = round?.['coupon.issue'];
   const b = round?.[other];
-  if (a && b && Number.isFinite(a.p99) && a.serverCpuUs !== undefined) return { a, b, flag: '' };
+  const full = (x: RoundStat | undefined) => x && Number.isFinite(x.p99) && x.serverCpuUs !== undefined;
+  if (a && b && full(a) && full(b)) return { a, b, flag: '' };
   const ra = row(r, 'coupon.issue');
   const rb = row(r, other);
   if (!ra || !rb) return undefined;
