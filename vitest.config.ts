@@ -7,6 +7,7 @@ export default defineConfig({
       'apps/*/test/**/*.test.ts',
       'packages/*/src/**/*.test.ts',
       'packages/*/test/**/*.test.ts',
+      'loadtests/**/*.test.ts',
     ],
     // One database (cloned from a migrated template) and one Redis key prefix per test file.
     globalSetup: ['test/global-setup.ts'],

@@ -46,6 +46,7 @@ export const couponFlashCrowd: Scenario = {
       thresholds: judgeThresholds(crowd.thresholds, stats, unexpected),
       violations,
       notes: [
+        `shape: ${JSON.stringify(s)}`,
         `${toldIssued.size} users answered ISSUED, ${holders} holders found through coupon.mine`,
         `refusals: ${Object.entries(codes)
           .map(([c, n]) => `${c} ${n}`)

@@ -60,6 +60,7 @@ export const mixed: Scenario = {
       thresholds: judgeThresholds(m.thresholds, stats, unexpected),
       violations,
       notes: [
+        `shape: ${JSON.stringify(s)}`,
         `successes by kind: ${Object.entries(kinds)
           .map(([k, n]) => `${k} ${n}`)
           .join(', ')}; ${replays.length} charge keys replayed`,

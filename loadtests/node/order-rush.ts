@@ -56,6 +56,7 @@ export const orderRush: Scenario = {
       thresholds: judgeThresholds(rush.thresholds, stats, unexpected),
       violations: rush.verdict(s, { unitsInOrders, stockLeft, lowestSeen, confirmedUnits }),
       notes: [
+        `shape: ${JSON.stringify(s)}`,
         `${confirmedUnits} units confirmed to clients, ${unitsInOrders} held by orders, ${stockLeft} left, lowest stock seen ${lowestSeen}`,
       ],
     };

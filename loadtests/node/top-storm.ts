@@ -52,6 +52,7 @@ export const topStorm: Scenario = {
       thresholds: judgeThresholds(storm.thresholds, stats, unexpected),
       violations,
       notes: [
+        `shape: ${JSON.stringify(s)}`,
         `every one of ${stats.requests.toLocaleString('en-US')} answers compared with the expected ranking`,
       ],
     };
