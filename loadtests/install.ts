@@ -8,15 +8,16 @@ import { resolveK6 } from './lib/k6.ts';
 const found = resolveK6();
 console.log(`k6 is not installed by this project.
 
-The scenarios in loadtests/k6/*.js are plain k6 scripts (thresholds, a token minted per
-virtual user, and a closing invariant check through the API in teardown). To run them with
-k6, point this project at a k6 binary you installed yourself:
+The scenarios are defined once in loadtests/scenarios/*.js; loadtests/k6/*.js drive them
+with k6 (thresholds, a token minted per virtual user, and the closing invariant check through
+the API in teardown). To run them with k6, point this project at a k6 binary you installed
+yourself:
 
   K6_BIN=/path/to/k6 pnpm loadtest coupon-flash-crowd
 
 or run a script directly against a running service:
 
-  k6 run -e BASE_URL=http://127.0.0.1:3000 -e AUTH_JWT_SECRET=... -e COUPON_QUANTITY=1000 \\
+  k6 run -e BASE_URL=http://127.0.0.1:3000 -e AUTH_JWT_SECRET=... -e QUANTITY=1000 \\
     loadtests/k6/coupon-flash-crowd.js
 
 Without k6, \`pnpm loadtest <scenario>\` runs the same four scenarios with autocannon
