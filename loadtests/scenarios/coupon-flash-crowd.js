@@ -55,8 +55,11 @@ export function closingCalls(s) {
   return calls;
 }
 
-/** A user who never took part: after the sale the answer must be COUPON_SOLD_OUT. */
-/** @param {Shape} s @param {number} couponId */
+/**
+ * A user who never took part: after the sale the answer must be COUPON_SOLD_OUT.
+ * @param {Shape} s
+ * @param {number} couponId
+ */
 export function newcomerCall(s, couponId) {
   return mutation('coupon.issue', { couponId }, s.firstUser + s.users);
 }
