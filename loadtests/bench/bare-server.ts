@@ -5,7 +5,7 @@
 // With --limits the script also checks the caller's user and address limits (config.rateLimit),
 // as coupon.issue's call does: the same Redis work, without the API layer.
 import { connectRedis, createKeys, loadConfig } from '@flash/core';
-import { IssueCouponResult, runIssueCoupon } from '@flash/core/coupon/coupon.store';
+import { runIssueCoupon } from '@flash/core/coupon/coupon.store';
 import { callerLimits } from '@flash/core/rate-limit/rate-limit.service';
 import Fastify from 'fastify';
 
@@ -23,7 +23,7 @@ app.post('/issue', async (req, reply) => {
   const nowMs = Date.now();
   const limits = withLimits ? callerLimits({ config }, { userId, ip: req.ip }) : undefined;
   const result = await runIssueCoupon(redis, keys, { userId, nowMs, limits });
-  if (result !== IssueCouponResult.ISSUED) return reply.code(409).send({ result });
+  if (result.code !== 'OK') return reply.code(409).send({ result });
   return { couponId, status: 'ISSUED', issuedAt: new Date(nowMs).toISOString() };
 });
 

@@ -5,7 +5,7 @@
 //   node loadtests/bench/limiter-cost.ts [calls=150000] [inFlight=100] [rounds=2]
 // Runs on a fresh key prefix (deleted afterwards); prints one line per variant and round.
 import { connectRedis, createKeys, loadConfig } from '@flash/core';
-import { IssueCouponResult, type IssueLimit, runIssueCoupon } from '@flash/core/coupon/coupon.store';
+import { type IssueLimit, runIssueCoupon } from '@flash/core/coupon/coupon.store';
 import { cpuTimeMs } from '../lib/children.ts';
 import { createRunEnv } from '../lib/env.ts';
 
@@ -51,7 +51,7 @@ try {
             nowMs: Date.now(),
             limits: limitsFor(userId),
           });
-          if (result !== IssueCouponResult.ISSUED) throw new Error(`${name}: ${JSON.stringify(result)}`);
+          if (result.code !== 'OK') throw new Error(`${name}: ${JSON.stringify(result)}`);
         }
       };
       await Promise.all(Array.from({ length: inFlight! }, lane));

@@ -4,7 +4,7 @@
 //   node loadtests/bench/lua-direct.ts <couponId> <inFlight> <warmupSec> <durationSec>
 // Prints one JSON line: { calls, durationSec, rps, p50, p95, p99, max, errors }.
 import { connectRedis, createKeys, loadConfig } from '@flash/core';
-import { IssueCouponResult, runIssueCoupon } from '@flash/core/coupon/coupon.store';
+import { runIssueCoupon } from '@flash/core/coupon/coupon.store';
 import { percentile, sortedLatencies } from '../lib/load.ts';
 
 const [couponId, inFlight, warmupSec, durationSec] = process.argv.slice(2).map(Number);
@@ -29,7 +29,7 @@ async function phase(seconds: number) {
       const started = performance.now();
       try {
         const result = await runIssueCoupon(redis, keys, { userId: nextUser++, nowMs: Date.now() });
-        if (result === IssueCouponResult.ISSUED) issued++;
+        if (result.code === 'OK') issued++;
         else errors++;
       } catch {
         errors++;

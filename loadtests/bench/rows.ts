@@ -6,7 +6,7 @@
 // checks cover; `rounds: true` measures it in every round, for rows a target compares.
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { IssueCouponResult, runIssueCoupon } from '@flash/core/coupon/coupon.store';
+import { runIssueCoupon } from '@flash/core/coupon/coupon.store';
 import { ROOT, startApi, startServer, startWorker } from '../lib/children.ts';
 import { fmt, type RequestSpec } from '../lib/load.ts';
 import { mintBearerPack } from '../lib/token.ts';
@@ -42,7 +42,7 @@ async function drainRow(ctx: Ctx): Promise<BenchRow> {
     const batch = Array.from({ length: Math.min(2000, settings.drainN - first + 1) }, (_, i) =>
       runIssueCoupon(ctx.redis, keys, { userId: first + i, nowMs: Date.now() }),
     );
-    for (const result of await Promise.all(batch)) if (result === IssueCouponResult.ISSUED) issued++;
+    for (const result of await Promise.all(batch)) if (result.code === 'OK') issued++;
   }
   ctx.seen.set(couponId, { ok: issued, inFlight: 0 });
   log(`pre-filled ${issued} pending issuances in ${((Date.now() - started) / 1000).toFixed(1)} s`);

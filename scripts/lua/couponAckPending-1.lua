@@ -7,8 +7,10 @@
   KEYS[1] pending  stream of unpersisted issuances
   ARGV[1..n]       entry ids to delete
 
-  Returns the number of entries deleted.
+  Returns (codes of lib/reply.lua):
+    {OK, deleted}  the number of entries deleted
 ]]
+--!include lib/reply.lua
 local deleted = 0
 -- unpack() is bounded by Lua's C stack, so delete in slices.
 for i = 1, #ARGV, 1000 do
@@ -17,4 +19,4 @@ end
 if redis.call('XLEN', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[1])
 end
-return deleted
+return {OK, deleted}

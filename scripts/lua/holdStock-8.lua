@@ -31,26 +31,28 @@
   call costs one round trip, limits included. A limited call is counted by neither limiter and
   holds nothing; any other call is counted by both, whatever the hold decides.
 
-  Returns { code, productId } (or, for a call over a limit, {4, retryAfterMs, 1 = user | 2 = address}):
-    {0, 0}   held (or already held for this orderId: a retry changes nothing)
-    {1, 0}   NOT_LOADED: inventory missing from Redis (flush/restart); nothing changed
-    {2, pid} OUT_OF_STOCK: product pid has fewer units than asked; nothing changed
-    {3, pid} UNKNOWN_PRODUCT: product pid has no inventory entry; nothing changed
+  Returns (codes of lib/reply.lua):
+    OK                          held (or already held for this orderId: a retry changes nothing)
+    NOT_LOADED                  inventory missing from Redis (flush/restart); nothing changed
+    {RATE_LIMITED, retryAfterMs, which}  over the user (1) or address (2) limit; nothing changed
+    {OUT_OF_STOCK, productId}     that product has fewer units than asked; nothing changed
+    {UNKNOWN_PRODUCT, productId}  that product has no inventory entry; nothing changed
 ]]
+--!include lib/reply.lua
 --!include lib/gcra.lua
 if redis.call('EXISTS', KEYS[3]) == 0 then
-  return {1, 0}
+  return NOT_LOADED
 end
 local wait, limit = gcra_caller(ARGV, 2, KEYS[6], KEYS[7])
 if wait == nil then
   return redis.error_reply("ERR holdStock: now must be a number; each limit 'off' or interval and burst >= 1")
 end
 if wait ~= 0 then
-  return {4, wait, limit}
+  return {RATE_LIMITED, wait, limit}
 end
 local orderId = ARGV[1]
 if redis.call('HEXISTS', KEYS[2], orderId) == 1 then
-  return {0, 0}
+  return OK
 end
 
 -- Check every line before changing anything, so a refusal leaves no partial hold.
@@ -60,10 +62,10 @@ for i = 8, #ARGV, 2 do
   local quantity = tonumber(ARGV[i + 1])
   local available = redis.call('HGET', KEYS[1], productId)
   if available == false then
-    return {3, tonumber(productId)}
+    return {UNKNOWN_PRODUCT, tonumber(productId)}
   end
   if tonumber(available) < quantity then
-    return {2, tonumber(productId)}
+    return {OUT_OF_STOCK, tonumber(productId)}
   end
   lines[#lines + 1] = {tonumber(productId), quantity}
 end
@@ -77,4 +79,4 @@ if ARGV[7] ~= '' then
   redis.call('HSET', KEYS[5], orderId, ARGV[7])
   redis.call('HSET', KEYS[8], orderId, 1)
 end
-return {0, 0}
+return OK

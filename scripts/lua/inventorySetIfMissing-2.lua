@@ -10,12 +10,13 @@
   ARGV[1] productId
   ARGV[2] units
 
-  Returns { code, units }:
-    {0, units}  the entry now holds `units` (written now, or already there: its current value)
-    {1, 0}      NOT_LOADED: the marker is missing; nothing written (the rebuild will include it)
+  Returns (codes of lib/reply.lua):
+    {OK, units}  the entry now holds `units` (written now, or already there: its current value)
+    NOT_LOADED   the marker is missing; nothing written (the rebuild will include it)
 ]]
+--!include lib/reply.lua
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  return {1, 0}
+  return NOT_LOADED
 end
 redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
-return {0, tonumber(redis.call('HGET', KEYS[2], ARGV[1]))}
+return {OK, tonumber(redis.call('HGET', KEYS[2], ARGV[1]))}

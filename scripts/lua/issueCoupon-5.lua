@@ -27,15 +27,17 @@
   That saves a key created and expired per issuance (`node loadtests/bench/limiter-cost.ts`).
   A holder issued without limits (restores, tools) counts as one call at issuedAt.
 
-  Returns one integer (mirrored in IssueCouponResult, coupon.store.ts):
-    1 ISSUED          recorded in `issued` and appended to `pending`
-    2 NOT_LOADED      meta or the "_" marker of `issued` is missing: Redis lost this coupon,
-                      fail closed until it is restored from Postgres
-    3 NOT_ACTIVE      now < startsAt, or now >= endsAt
-    4 ALREADY_ISSUED  this user already holds the coupon
-    5 SOLD_OUT        `total` coupons have been issued
-  or, for a call over a limit, {6, retryAfterMs, 1 = user limit | 2 = address limit}.
+  Returns (codes of lib/reply.lua):
+    OK              issued: recorded in `issued` and appended to `pending`
+    NOT_LOADED      meta or the "_" marker of `issued` is missing: Redis lost this coupon,
+                    fail closed until it is restored from Postgres
+    NOT_ACTIVE      now < startsAt, or now >= endsAt
+    ALREADY_ISSUED  this user already holds the coupon
+    SOLD_OUT        `total` coupons have been issued
+    {RATE_LIMITED, retryAfterMs, which}  the call is over the user (1) or address (2) limit
+  Every code but RATE_LIMITED is the bare integer: the flash crowd's reply builds no array.
 ]]
+--!include lib/reply.lua
 --!include lib/gcra.lua
 local nowUs, userInterval, userBurst, ipInterval, ipBurst = gcra_args(ARGV, 2)
 if nowUs == nil then
@@ -54,7 +56,7 @@ end
 local wait, limit, userTat, ipTat, userFresh =
   gcra_decide(nowUs, KEYS[4], userInterval, userBurst, KEYS[5], ipInterval, ipBurst, userFloor)
 if wait ~= 0 then
-  return {6, wait, limit}
+  return {RATE_LIMITED, wait, limit}
 end
 if ipTat then
   gcra_commit(KEYS[5], nowUs, ipTat)
@@ -67,34 +69,34 @@ local function decide()
   local endsAt = tonumber(meta[3])
   -- HMGET answers false for a missing field, which tonumber turns into nil.
   if total == nil or startsAt == nil or endsAt == nil then
-    return 2
+    return NOT_LOADED
   end
   if held[1] == false then
-    return 2
+    return NOT_LOADED
   end
 
   local now = tonumber(ARGV[2])
   if startsAt > 0 and now < startsAt then
-    return 3
+    return NOT_ACTIVE
   end
   if endsAt > 0 and now >= endsAt then
-    return 3
+    return NOT_ACTIVE
   end
   if held[2] ~= false then
-    return 4
+    return ALREADY_ISSUED
   end
   -- The "_" marker is one field of the hash, so HLEN - 1 coupons have been issued.
   if redis.call('HLEN', KEYS[2]) - 1 >= total then
-    return 5
+    return SOLD_OUT
   end
 
   redis.call('HSET', KEYS[2], user, ARGV[2])
   redis.call('XADD', KEYS[3], '*', 'u', user, 't', ARGV[2])
-  return 1
+  return OK
 end
 
 local result = decide()
-if userTat and not (result == 1 and userFresh) then
+if userTat and not (result == OK and userFresh) then
   gcra_commit(KEYS[4], nowUs, userTat)
 end
 return result

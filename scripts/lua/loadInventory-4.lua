@@ -22,12 +22,13 @@
   ARGV[2 .. 2n+1]   productId, available pairs
   ARGV[2n+2 ..]     orderId, holdJson pairs
 
-  Returns:
-    0  loaded
-    2  ALREADY_LOADED: the marker exists; nothing changed
+  Returns (codes of lib/reply.lua):
+    OK              loaded
+    ALREADY_LOADED  the marker exists; nothing changed
 ]]
+--!include lib/reply.lua
 if redis.call('EXISTS', KEYS[3]) == 1 then
-  return 2
+  return ALREADY_LOADED
 end
 redis.call('DEL', KEYS[1], KEYS[2])
 
@@ -63,4 +64,4 @@ for i = 1, #unsaved, 2 do
   end
 end
 redis.call('SET', KEYS[3], '1')
-return 0
+return OK

@@ -9,12 +9,13 @@
   ARGV, for each bucket in KEYS order: ttlSeconds, n, then n pairs of quantity, productId
        (ttlSeconds <= 0: the bucket is left empty)
 
-  Returns:
-    0  loaded
-    2  ALREADY_LOADED: the marker exists; nothing changed
+  Returns (codes of lib/reply.lua):
+    OK              loaded
+    ALREADY_LOADED  the marker exists; nothing changed
 ]]
+--!include lib/reply.lua
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  return 2
+  return ALREADY_LOADED
 end
 redis.call('DEL', KEYS[2])
 local a = 1
@@ -41,4 +42,4 @@ for k = 3, #KEYS do
   a = a + 2 * n
 end
 redis.call('SET', KEYS[1], '1')
-return 0
+return OK

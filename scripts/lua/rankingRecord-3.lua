@@ -9,18 +9,19 @@
   ARGV[1] seconds the bucket must live from now (> 0)
   ARGV[2..] productId, quantity pairs
 
-  Returns:
-    0  counted
-    1  NOT_LOADED: the marker is missing; nothing written. The sale is already in Postgres,
-       and the rebuild that the next read triggers counts it from there (counting it here
-       too would count it twice).
+  Returns (codes of lib/reply.lua):
+    OK          counted
+    NOT_LOADED  the marker is missing; nothing written. The sale is already in Postgres, and the
+                rebuild that the next read triggers counts it from there (counting it here too
+                would count it twice).
 ]]
+--!include lib/reply.lua
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  return 1
+  return NOT_LOADED
 end
 for i = 2, #ARGV, 2 do
   redis.call('ZINCRBY', KEYS[2], ARGV[i + 1], ARGV[i])
 end
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('DEL', KEYS[3])
-return 0
+return OK

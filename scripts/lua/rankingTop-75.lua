@@ -11,13 +11,14 @@
   ARGV[2] cache lifetime (ms)
   ARGV[3] how many items (the top N)
 
-  Returns:
-    {0, json}  the cache JSON (fresh, or computed now and cached)
-    {1}        NOT_LOADED: the marker is missing; rebuild from Postgres first
+  Returns (codes of lib/reply.lua):
+    {OK, json}  the cache JSON (fresh, or computed now and cached)
+    NOT_LOADED  the marker is missing; rebuild from Postgres first
   Order: most units first, ties by lower product id (numerically).
 ]]
+--!include lib/reply.lua
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  return {1}
+  return NOT_LOADED
 end
 local now = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
@@ -28,7 +29,7 @@ if cached then
   local ok, decoded = pcall(cjson.decode, cached)
   if ok and type(decoded) == 'table' and type(decoded.at) == 'number' and decoded.at <= now
     and now < decoded.at + ttl then
-    return {0, cached}
+    return {OK, cached}
   end
 end
 
@@ -63,4 +64,4 @@ for i = 1, math.min(limit, #candidates) do
 end
 local json = '{"at":' .. string.format('%d', now) .. ',"items":[' .. table.concat(items, ',') .. ']}'
 redis.call('SET', KEYS[2], json, 'PX', ttl)
-return {0, json}
+return {OK, json}

@@ -10,17 +10,19 @@
   ARGV[2], ARGV[3] user limit: interval (µs per request, >= 1) and burst (>= 1), or 'off'
   ARGV[4], ARGV[5] address limit, the same way
 
-  Returns {code, retryAfterMs, limit}; code is mirrored in RateLimitResult (rate-limit.store.ts):
-    {1, 0, 0}  ALLOWED  counted by both limits
-    {2, n, l}  LIMITED  counted by neither; the next call fits in n ms; l = 1 user, 2 address
+  Returns (codes of lib/reply.lua):
+    OK                                   counted by both limits
+    {RATE_LIMITED, retryAfterMs, which}  counted by neither; the next call fits in retryAfterMs;
+                                         which = 1 the user limit, 2 the address limit
   Malformed arguments answer an error (a caller bug must never switch a limit off).
 ]]
+--!include lib/reply.lua
 --!include lib/gcra.lua
 local wait, limit = gcra_caller(ARGV, 1, KEYS[1], KEYS[2])
 if wait == nil then
   return redis.error_reply("ERR rateLimit: now must be a number; each limit 'off' or interval and burst >= 1")
 end
 if wait == 0 then
-  return {1, 0, 0}
+  return OK
 end
-return {2, wait, limit}
+return {RATE_LIMITED, wait, limit}

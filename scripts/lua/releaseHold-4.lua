@@ -12,19 +12,20 @@
   ARGV[1] orderId
   ARGV[2] mode: "release" | "commit"
 
-  Returns:
-    0  done
-    1  NOT_LOADED: inventory missing (a rebuild from Postgres will account for this order)
-    2  NO_HOLD: this order holds nothing (already released or committed): nothing changed
+  Returns (codes of lib/reply.lua):
+    OK          done
+    NOT_LOADED  inventory missing (a rebuild from Postgres will account for this order)
+    NO_HOLD     this order holds nothing (already released or committed): nothing changed
 ]]
+--!include lib/reply.lua
 if redis.call('EXISTS', KEYS[3]) == 0 then
-  return 1
+  return NOT_LOADED
 end
 local orderId = ARGV[1]
 local encoded = redis.call('HGET', KEYS[2], orderId)
 redis.call('ZREM', KEYS[4], orderId)
 if encoded == false then
-  return 2
+  return NO_HOLD
 end
 if ARGV[2] == 'release' then
   for _, line in ipairs(cjson.decode(encoded)) do
@@ -32,4 +33,4 @@ if ARGV[2] == 'release' then
   end
 end
 redis.call('HDEL', KEYS[2], orderId)
-return 0
+return OK

@@ -6,17 +6,19 @@
   ARGV[1] productId
   ARGV[2] quantity (> 0)
 
-  Returns { code, units }:
-    {0, units}  added; `units` is the new count
-    {1, 0}      NOT_LOADED: the marker is missing; nothing written (the rebuild reads the
-                committed stock, restock included)
-    {3, 0}      MISSING: the product has no entry; nothing written (the caller repairs the
-                entry from Postgres, whose stock already includes this restock)
+  Returns (codes of lib/reply.lua):
+    {OK, units}                   added; `units` is the new count
+    NOT_LOADED                    the marker is missing; nothing written (the rebuild reads the
+                                  committed stock, restock included)
+    {UNKNOWN_PRODUCT, productId}  the product has no entry; nothing written (the caller repairs
+                                  the entry from Postgres, whose stock already includes this
+                                  restock)
 ]]
+--!include lib/reply.lua
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  return {1, 0}
+  return NOT_LOADED
 end
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then
-  return {3, 0}
+  return {UNKNOWN_PRODUCT, tonumber(ARGV[1])}
 end
-return {0, redis.call('HINCRBY', KEYS[2], ARGV[1], ARGV[2])}
+return {OK, redis.call('HINCRBY', KEYS[2], ARGV[1], ARGV[2])}

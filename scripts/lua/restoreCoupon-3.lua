@@ -18,12 +18,13 @@
   ARGV[5] expireAt (ms epoch at which meta and issued expire, 0 = never); must be in the future
   ARGV[6], ARGV[7], ... pairs of userId, issuedAt (ms) from Postgres issued_coupons
 
-  Returns { code, issuedCount }:
-    code 1 RESTORED        state loaded; issuedCount = issuances now counted
-    code 0 ALREADY_LOADED  meta and the marker were present; nothing changed
+  Returns (codes of lib/reply.lua):
+    {OK, issuedCount}              state loaded; issuedCount = issuances now counted
+    {ALREADY_LOADED, issuedCount}  meta and the marker were present; nothing changed
 ]]
+--!include lib/reply.lua
 if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HEXISTS', KEYS[2], '_') == 1 then
-  return { 0, redis.call('HLEN', KEYS[2]) - 1 }
+  return { ALREADY_LOADED, redis.call('HLEN', KEYS[2]) - 1 }
 end
 
 for i = 6, #ARGV - 1, 2 do
@@ -54,4 +55,4 @@ if expireAt ~= nil and expireAt > 0 then
   redis.call('PEXPIREAT', KEYS[1], expireAt)
   redis.call('PEXPIREAT', KEYS[2], expireAt)
 end
-return { 1, redis.call('HLEN', KEYS[2]) - 1 }
+return { OK, redis.call('HLEN', KEYS[2]) - 1 }

@@ -5,7 +5,6 @@ import type { CouponMeta } from '../src/coupon/coupon.model.ts';
 import {
   ackPending,
   type CouponKeys,
-  IssueCouponResult,
   readPending,
   runIssueCoupon,
   runRestoreCoupon,
@@ -35,7 +34,7 @@ describe('coupon Lua scripts', () => {
   describe('issueCoupon', () => {
     it('issues: records the user in `issued` and appends the same issuance to `pending`', async () => {
       await load();
-      expect(await issue(7)).toBe(IssueCouponResult.ISSUED);
+      expect(await issue(7)).toEqual({ code: 'OK' });
       expect(await redis().hget(keys.issued, '7')).toBe(String(NOW));
       expect(await readPending(redis(), keys, 10)).toEqual([
         { id: expect.any(String), userId: 7, issuedAtMs: NOW },
@@ -44,7 +43,7 @@ describe('coupon Lua scripts', () => {
 
     it('fails closed when meta is missing, and writes nothing', async () => {
       await redis().hset(keys.issued, '_', '1');
-      expect(await issue(7)).toBe(IssueCouponResult.NOT_LOADED);
+      expect(await issue(7)).toEqual({ code: 'NOT_LOADED' });
       expect(await redis().hlen(keys.issued)).toBe(1);
       expect(await redis().exists(keys.pending)).toBe(0);
     });
@@ -52,26 +51,26 @@ describe('coupon Lua scripts', () => {
     it('fails closed when meta lacks a field', async () => {
       await load();
       await redis().hdel(keys.meta, 'endsAt');
-      expect(await issue(7)).toBe(IssueCouponResult.NOT_LOADED);
+      expect(await issue(7)).toEqual({ code: 'NOT_LOADED' });
     });
 
     it('fails closed when the issued hash (its "_" marker) is missing, even with meta present', async () => {
       await load();
       await redis().del(keys.issued);
-      expect(await issue(7)).toBe(IssueCouponResult.NOT_LOADED);
+      expect(await issue(7)).toEqual({ code: 'NOT_LOADED' });
       expect(await redis().exists(keys.issued, keys.pending)).toBe(0);
     });
 
     it('refuses before the window opens and issues from its first millisecond', async () => {
       await load({ startsAtMs: NOW + 1 });
-      expect(await issue(7, NOW)).toBe(IssueCouponResult.NOT_ACTIVE);
-      expect(await issue(7, NOW + 1)).toBe(IssueCouponResult.ISSUED);
+      expect(await issue(7, NOW)).toEqual({ code: 'NOT_ACTIVE' });
+      expect(await issue(7, NOW + 1)).toEqual({ code: 'OK' });
     });
 
     it('issues until the last millisecond before the window closes, then refuses', async () => {
       await load({ endsAtMs: NOW + 1 });
-      expect(await issue(7, NOW)).toBe(IssueCouponResult.ISSUED);
-      expect(await issue(8, NOW + 1)).toBe(IssueCouponResult.NOT_ACTIVE);
+      expect(await issue(7, NOW)).toEqual({ code: 'OK' });
+      expect(await issue(8, NOW + 1)).toEqual({ code: 'NOT_ACTIVE' });
       expect(await redis().hexists(keys.issued, '8')).toBe(0);
     });
 
@@ -94,17 +93,17 @@ describe('coupon Lua scripts', () => {
 
     it('treats 0 as an open bound (Lua: 0 is true, so the checks compare explicitly)', async () => {
       await load({ startsAtMs: 0, endsAtMs: 0 });
-      expect(await issue(7, 1)).toBe(IssueCouponResult.ISSUED);
+      expect(await issue(7, 1)).toEqual({ code: 'OK' });
     });
 
     it('refuses a second issue to the same user, and a first one once sold out', async () => {
       await load({ total: 2 });
-      expect(await issue(1)).toBe(IssueCouponResult.ISSUED);
-      expect(await issue(1)).toBe(IssueCouponResult.ALREADY_ISSUED);
-      expect(await issue(2)).toBe(IssueCouponResult.ISSUED);
-      expect(await issue(3)).toBe(IssueCouponResult.SOLD_OUT);
+      expect(await issue(1)).toEqual({ code: 'OK' });
+      expect(await issue(1)).toEqual({ code: 'ALREADY_ISSUED' });
+      expect(await issue(2)).toEqual({ code: 'OK' });
+      expect(await issue(3)).toEqual({ code: 'SOLD_OUT' });
       // A holder asking again after the sell-out is told they hold it, not that it is sold out.
-      expect(await issue(2)).toBe(IssueCouponResult.ALREADY_ISSUED);
+      expect(await issue(2)).toEqual({ code: 'ALREADY_ISSUED' });
       expect(await redis().hlen(keys.issued)).toBe(3);
       expect(await redis().xlen(keys.pending)).toBe(2);
     });
@@ -113,14 +112,14 @@ describe('coupon Lua scripts', () => {
       await load({ total: 500 });
       const users = Array.from({ length: 3_000 }, (_, i) => (i % 1_500) + 1);
       const results = await Promise.all(users.map((u) => issue(u)));
-      const issued = users.filter((_, i) => results[i] === IssueCouponResult.ISSUED);
+      const issued = users.filter((_, i) => results[i]?.code === 'OK');
       expect(issued).toHaveLength(500);
       expect(new Set(issued).size).toBe(500);
       expect(await redis().hlen(keys.issued)).toBe(501);
       expect(await redis().xlen(keys.pending)).toBe(500);
       const pendingUsers = (await readPending(redis(), keys, 1_000)).map((p) => p.userId);
       expect(new Set(pendingUsers)).toEqual(new Set(issued));
-      expect(results.filter((r) => r === IssueCouponResult.SOLD_OUT).length).toBeGreaterThan(0);
+      expect(results.filter((r) => r.code === 'SOLD_OUT').length).toBeGreaterThan(0);
     });
   });
 
@@ -132,45 +131,57 @@ describe('coupon Lua scripts', () => {
 
     it('lets the burst through, then refuses without deciding or counting, until the bucket refills', async () => {
       await load({ total: 100 });
-      expect(await limited(1, 'ip:a')).toBe(IssueCouponResult.ISSUED);
+      expect(await limited(1, 'ip:a')).toEqual({ code: 'OK' });
       // Counted although refused by the issue decision: a call is a call.
-      expect(await limited(1, 'ip:b')).toBe(IssueCouponResult.ALREADY_ISSUED);
-      expect(await limited(1, 'ip:c')).toEqual({ limited: 'user', retryAfterMs: 100 });
-      expect(await limited(1, 'ip:c', NOW + 100)).toBe(IssueCouponResult.ALREADY_ISSUED);
+      expect(await limited(1, 'ip:b')).toEqual({ code: 'ALREADY_ISSUED' });
+      expect(await limited(1, 'ip:c')).toEqual({ code: 'RATE_LIMITED', limit: 'user', retryAfterMs: 100 });
+      expect(await limited(1, 'ip:c', NOW + 100)).toEqual({ code: 'ALREADY_ISSUED' });
       // The refused call did not count against ip:c either: it still has its whole burst.
-      expect(await limited(2, 'ip:c', NOW + 100)).toBe(IssueCouponResult.ISSUED);
-      expect(await limited(3, 'ip:c', NOW + 100)).toEqual({ limited: 'ip', retryAfterMs: 100 });
+      expect(await limited(2, 'ip:c', NOW + 100)).toEqual({ code: 'OK' });
+      expect(await limited(3, 'ip:c', NOW + 100)).toEqual({
+        code: 'RATE_LIMITED',
+        limit: 'ip',
+        retryAfterMs: 100,
+      });
       expect(await redis().hlen(keys.issued)).toBe(3);
       expect(await redis().xlen(keys.pending)).toBe(2);
     });
 
     it('names the limit that frees up last when both refuse', async () => {
       await load({ total: 100 });
-      expect(await limited(1, 'ip:a')).toBe(IssueCouponResult.ISSUED);
-      expect(await limited(1, 'ip:a', NOW + 50)).toBe(IssueCouponResult.ALREADY_ISSUED);
+      expect(await limited(1, 'ip:a')).toEqual({ code: 'OK' });
+      expect(await limited(1, 'ip:a', NOW + 50)).toEqual({ code: 'ALREADY_ISSUED' });
       // User 1 has used its burst (next call fits at NOW+100); ip:b is used up at NOW+60 by two
       // other users (next call fits at NOW+160). At NOW+60 both refuse user 1: the address
       // frees up last, so it is the one named, with its wait.
-      expect(await limited(2, 'ip:b', NOW + 60)).toBe(IssueCouponResult.ISSUED);
-      expect(await limited(3, 'ip:b', NOW + 60)).toBe(IssueCouponResult.ISSUED);
-      expect(await limited(1, 'ip:b', NOW + 60)).toEqual({ limited: 'ip', retryAfterMs: 100 });
+      expect(await limited(2, 'ip:b', NOW + 60)).toEqual({ code: 'OK' });
+      expect(await limited(3, 'ip:b', NOW + 60)).toEqual({ code: 'OK' });
+      expect(await limited(1, 'ip:b', NOW + 60)).toEqual({
+        code: 'RATE_LIMITED',
+        limit: 'ip',
+        retryAfterMs: 100,
+      });
       // From a fresh address only the user limit refuses, with its own (shorter) wait.
-      expect(await limited(1, 'ip:c', NOW + 60)).toEqual({ limited: 'user', retryAfterMs: 40 });
+      expect(await limited(1, 'ip:c', NOW + 60)).toEqual({
+        code: 'RATE_LIMITED',
+        limit: 'user',
+        retryAfterMs: 40,
+      });
     });
 
     it('keeps its limiters in the coupon slot and lets them expire', async () => {
       await load();
-      expect(await limited(1, 'ip:a')).toBe(IssueCouponResult.ISSUED);
+      expect(await limited(1, 'ip:a')).toEqual({ code: 'OK' });
       expect(keys.limiter('u:1')).toMatch(/\{coupon:\d+\}:rl:u:1$/);
       expect(await redis().pttl(keys.limiter('ip:a'))).toBeGreaterThan(0);
       // The issuance records the call for the user limit: no key of its own until the next call.
       expect(await redis().exists(keys.limiter('u:1'))).toBe(0);
-      expect(await limited(1, 'ip:a')).toBe(IssueCouponResult.ALREADY_ISSUED);
+      expect(await limited(1, 'ip:a')).toEqual({ code: 'ALREADY_ISSUED' });
       expect(await redis().pttl(keys.limiter('u:1'))).toBeGreaterThan(0);
       // A call refused by the issue decision writes its key at once.
-      expect(await limited(2, 'ip:b', NOW - 1)).toBe(IssueCouponResult.ISSUED);
+      expect(await limited(2, 'ip:b', NOW - 1)).toEqual({ code: 'OK' });
       await redis().hset(keys.meta, 'total', 2);
-      expect(await limited(3, 'ip:b')).toBe(IssueCouponResult.SOLD_OUT);
+      expect(await limited(3, 'ip:b')).toEqual({ code: 'SOLD_OUT' });
       expect(await redis().pttl(keys.limiter('u:3'))).toBeGreaterThan(0);
     });
 
@@ -220,17 +231,17 @@ describe('coupon Lua scripts', () => {
               if (u.waitMs > 0 || a.waitMs > 0) {
                 expected =
                   a.waitMs > 0 && (u.waitMs === 0 || a.waitMs > u.waitMs)
-                    ? { limited: 'ip', retryAfterMs: a.waitMs }
-                    : { limited: 'user', retryAfterMs: u.waitMs };
+                    ? { code: 'RATE_LIMITED', limit: 'ip', retryAfterMs: a.waitMs }
+                    : { code: 'RATE_LIMITED', limit: 'user', retryAfterMs: u.waitMs };
               } else {
                 tat.set(`u:${user}`, u.next);
                 tat.set(`ip:${ip}`, a.next);
-                if (nowMs < startsAtMs) expected = IssueCouponResult.NOT_ACTIVE;
-                else if (holders.has(user)) expected = IssueCouponResult.ALREADY_ISSUED;
-                else if (holders.size >= 2) expected = IssueCouponResult.SOLD_OUT;
+                if (nowMs < startsAtMs) expected = { code: 'NOT_ACTIVE' };
+                else if (holders.has(user)) expected = { code: 'ALREADY_ISSUED' };
+                else if (holders.size >= 2) expected = { code: 'SOLD_OUT' };
                 else {
                   holders.add(user);
-                  expected = IssueCouponResult.ISSUED;
+                  expected = { code: 'OK' };
                 }
               }
               const actual = await runIssueCoupon(redis(), keys, {
@@ -252,9 +263,9 @@ describe('coupon Lua scripts', () => {
     });
 
     it('limits calls for a coupon Redis does not hold (unknown ids are throttled too)', async () => {
-      expect(await limited(1, 'ip:a')).toBe(IssueCouponResult.NOT_LOADED);
-      expect(await limited(1, 'ip:a')).toBe(IssueCouponResult.NOT_LOADED);
-      expect(await limited(1, 'ip:a')).toEqual({ limited: 'user', retryAfterMs: 100 });
+      expect(await limited(1, 'ip:a')).toEqual({ code: 'NOT_LOADED' });
+      expect(await limited(1, 'ip:a')).toEqual({ code: 'NOT_LOADED' });
+      expect(await limited(1, 'ip:a')).toEqual({ code: 'RATE_LIMITED', limit: 'user', retryAfterMs: 100 });
     });
   });
 
@@ -272,9 +283,9 @@ describe('coupon Lua scripts', () => {
         validDays: '0',
       });
       expect(await redis().hget(keys.issued, '2')).toBe(String(NOW - 1));
-      expect(await issue(2)).toBe(IssueCouponResult.ALREADY_ISSUED);
-      expect(await issue(3)).toBe(IssueCouponResult.ISSUED);
-      expect(await issue(4)).toBe(IssueCouponResult.SOLD_OUT);
+      expect(await issue(2)).toEqual({ code: 'ALREADY_ISSUED' });
+      expect(await issue(3)).toEqual({ code: 'OK' });
+      expect(await issue(4)).toEqual({ code: 'SOLD_OUT' });
     });
 
     it('leaves a live coupon untouched, whatever rows it is given', async () => {
@@ -293,16 +304,16 @@ describe('coupon Lua scripts', () => {
       await redis().del(keys.meta);
       // Postgres has none of them yet: only the stream remembers them.
       expect(await load({ total: 3 }, [])).toEqual({ restored: true, issuedCount: 2 });
-      expect(await issue(2)).toBe(IssueCouponResult.ALREADY_ISSUED);
-      expect(await issue(3)).toBe(IssueCouponResult.ISSUED);
-      expect(await issue(4)).toBe(IssueCouponResult.SOLD_OUT);
+      expect(await issue(2)).toEqual({ code: 'ALREADY_ISSUED' });
+      expect(await issue(3)).toEqual({ code: 'OK' });
+      expect(await issue(4)).toEqual({ code: 'SOLD_OUT' });
     });
 
     it('rebuilds when the issued hash was lost but meta survived', async () => {
       await load({ total: 3 });
       await issue(1);
       await redis().del(keys.issued);
-      expect(await issue(9)).toBe(IssueCouponResult.NOT_LOADED);
+      expect(await issue(9)).toEqual({ code: 'NOT_LOADED' });
       expect(await load({ total: 3 }, [{ userId: 1, issuedAtMs: NOW }])).toEqual({
         restored: true,
         issuedCount: 1,

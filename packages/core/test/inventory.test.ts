@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
+import type { HoldReply } from '../src/order/order.store.ts';
 import { ensureInventoryLoaded, readStocks, rebuildInventory } from '../src/product/inventory.service.ts';
 import {
   addRestocked,
@@ -10,6 +11,7 @@ import {
   setAvailableIfMissing,
 } from '../src/product/inventory.store.ts';
 import { createProduct, getProduct, restockProduct } from '../src/product/product.service.ts';
+import { decodeReply } from '../src/redis/replies.ts';
 import { runScript } from '../src/redis/scripts.ts';
 
 describe('inventory in Redis', () => {
@@ -58,8 +60,8 @@ describe('inventory in Redis', () => {
   };
 
   /** The order flow's own hold script (scripts/lua/holdStock-8.lua), to race against restocks. */
-  const hold = async (productId: number, quantity: number): Promise<number> => {
-    const [code] = (await runScript(
+  const hold = async (productId: number, quantity: number): Promise<HoldReply['code']> => {
+    const raw = await runScript(
       rt().redis,
       'holdStock',
       [
@@ -73,8 +75,8 @@ describe('inventory in Redis', () => {
         k().unsavedOf(0),
       ],
       [randomUUID(), Date.now(), 'off', 0, 'off', 0, '', productId, quantity],
-    )) as [number, number];
-    return code;
+    );
+    return decodeReply('holdStock', raw).code;
   };
 
   beforeEach(async () => {
@@ -133,7 +135,7 @@ describe('inventory in Redis', () => {
         [k().available, k().holds, k().loaded, k().holdStarted],
         [pending1, 'release'],
       );
-      expect(released).toBe(0);
+      expect(decodeReply('releaseHold', released)).toEqual({ code: 'OK' });
       expect(await readAvailable(rt().redis, rt().keys, [a, b])).toEqual([8, 5]);
     });
 
@@ -152,7 +154,7 @@ describe('inventory in Redis', () => {
       const a = await insertProduct(10);
       expect((await rebuildInventory(rt())).loaded).toBe(true);
       // Orders hold stock after the first load...
-      expect(await hold(a, 4)).toBe(0);
+      expect(await hold(a, 4)).toBe('OK');
       const holds = await rt().redis.hlen(k().holds);
       // ...then a rebuild that read Postgres before those holds arrives: it must not win.
       const stale = { available: new Map([[a, 10]]), holds: new Map() };
@@ -193,14 +195,14 @@ describe('inventory in Redis', () => {
       expect(await isInventoryLoaded(rt().redis, rt().keys)).toBe(true);
       const second = await createProduct(rt(), { name: 'Second', price: 500, stock: 3 });
       expect(await readAvailable(rt().redis, rt().keys, [created.id, second.id])).toEqual([8, 3]);
-      expect(await hold(second.id, 3)).toBe(0);
+      expect(await hold(second.id, 3)).toBe('OK');
       expect((await getProduct(rt(), second.id)).stock).toBe(0);
     });
 
     it('restock updates Postgres and Redis and returns the live stock', async () => {
       const a = await insertProduct(5);
       await ensureInventoryLoaded(rt());
-      expect(await hold(a, 2)).toBe(0);
+      expect(await hold(a, 2)).toBe('OK');
       const restocked = await restockProduct(rt(), a, 10);
       expect(restocked.stock).toBe(13);
       const row = await rt()
@@ -238,15 +240,15 @@ describe('inventory in Redis', () => {
       const holdsBefore = await rt().redis.hlen(k().holds);
       const restocks = Array.from({ length: 150 }, (_, i) => 1 + (i % 3));
       const restocked = restocks.reduce((sum, q) => sum + q, 0);
-      const jobs: Promise<number | 'restocked'>[] = [];
+      const jobs: Promise<HoldReply['code'] | 'restocked'>[] = [];
       for (let i = 0; i < 600; i++) {
         if (i % 4 === 0)
           jobs.push(restockProduct(rt(), a, restocks[i / 4]!).then(() => 'restocked' as const));
         else jobs.push(hold(a, 1));
       }
       const outcomes = await Promise.all(jobs);
-      const held = outcomes.filter((o) => o === 0).length;
-      const refused = outcomes.filter((o) => o === 2).length;
+      const held = outcomes.filter((o) => o === 'OK').length;
+      const refused = outcomes.filter((o) => o === 'OUT_OF_STOCK').length;
       expect(held + refused).toBe(450);
       const row = await rt()
         .db.selectFrom('products')

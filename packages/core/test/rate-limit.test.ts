@@ -4,12 +4,14 @@ import { manualClock } from '../src/clock.ts';
 import type { RateLimit } from '../src/config.ts';
 import { AppError } from '../src/errors.ts';
 import { addressSubject, enforceRateLimit } from '../src/rate-limit/rate-limit.service.ts';
-import { consumeRateLimits, intervalMicros, RateLimitResult } from '../src/rate-limit/rate-limit.store.ts';
+import { consumeRateLimits, intervalMicros } from '../src/rate-limit/rate-limit.store.ts';
 import { createRedis } from '../src/redis/client.ts';
+import { decodeReply } from '../src/redis/replies.ts';
 import { runScript } from '../src/redis/scripts.ts';
 
 const T0 = Date.parse('2026-11-26T10:00:00Z');
-const { ALLOWED, LIMITED } = RateLimitResult;
+const ALLOWED = 'OK';
+const LIMITED = 'RATE_LIMITED';
 
 let env: TestRuntime;
 let n = 0;
@@ -26,13 +28,11 @@ afterAll(() => env.cleanup());
  * (100 ms apart), `burst` at once. Answers [code, retryAfterMs].
  */
 const hit = async (key: string, nowMs: number, burst = 5, intervalUs = 100_000) => {
-  const [code, wait] = (await runScript(
-    env.rt.redis,
+  const reply = decodeReply(
     'rateLimit',
-    [key, `${key}:unused`],
-    [nowMs, intervalUs, burst, 'off', 0],
-  )) as [number, number, number];
-  return [code, wait];
+    await runScript(env.rt.redis, 'rateLimit', [key, `${key}:unused`], [nowMs, intervalUs, burst, 'off', 0]),
+  );
+  return [reply.code, reply.code === 'RATE_LIMITED' ? reply.retryAfterMs : 0];
 };
 
 describe('scripts/lua/rateLimit-2.lua and lib/gcra.lua (GCRA)', () => {
@@ -135,18 +135,18 @@ describe('consumeRateLimits', () => {
 
   it('checks the user and the address limit in one call; a refused call is counted by neither', async () => {
     const checks = pair(limit(10, 2), limit(10, 3));
-    expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({ allowed: true });
-    expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({ allowed: true });
+    expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({ code: 'OK' });
+    expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({ code: 'OK' });
     expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({
-      allowed: false,
+      code: 'RATE_LIMITED',
       limit: 'user',
       retryAfterMs: 100,
     });
     // The address limit did not count the refused call: with a fresh user it has one call left.
     const other = { ...checks, user: { key: freshKey(), limit: limit(10, 2) } };
-    expect(await consumeRateLimits(env.rt.redis, other, T0)).toEqual({ allowed: true });
+    expect(await consumeRateLimits(env.rt.redis, other, T0)).toEqual({ code: 'OK' });
     expect(await consumeRateLimits(env.rt.redis, other, T0)).toEqual({
-      allowed: false,
+      code: 'RATE_LIMITED',
       limit: 'ip',
       retryAfterMs: 100,
     });
@@ -154,9 +154,9 @@ describe('consumeRateLimits', () => {
 
   it('names the limit that frees up last when both refuse', async () => {
     const checks = pair(limit(10, 1), limit(2, 1));
-    expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({ allowed: true });
+    expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({ code: 'OK' });
     expect(await consumeRateLimits(env.rt.redis, checks, T0 + 50)).toEqual({
-      allowed: false,
+      code: 'RATE_LIMITED',
       limit: 'ip',
       retryAfterMs: 450,
     });
@@ -164,22 +164,22 @@ describe('consumeRateLimits', () => {
 
   it('leaves a limit that is off out, and does not ask Redis when both are off', async () => {
     const userOnly = pair(limit(10, 1), limit(0, 1));
-    expect(await consumeRateLimits(env.rt.redis, userOnly, T0)).toEqual({ allowed: true });
-    expect((await consumeRateLimits(env.rt.redis, userOnly, T0)).allowed).toBe(false);
+    expect(await consumeRateLimits(env.rt.redis, userOnly, T0)).toEqual({ code: 'OK' });
+    expect((await consumeRateLimits(env.rt.redis, userOnly, T0)).code).toBe('RATE_LIMITED');
     expect(await env.rt.redis.exists(userOnly.ip.key)).toBe(0);
     const off = pair(limit(0, 1), limit(0, 1));
     for (let i = 0; i < 3; i++)
-      expect(await consumeRateLimits(env.rt.redis, off, T0)).toEqual({ allowed: true });
+      expect(await consumeRateLimits(env.rt.redis, off, T0)).toEqual({ code: 'OK' });
     expect(await env.rt.redis.exists(off.user.key, off.ip.key)).toBe(0);
   });
 
   it('keeps working after SCRIPT FLUSH', async () => {
     const checks = pair(limit(1, 1), limit(0, 1));
     await env.rt.redis.script('FLUSH');
-    expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({ allowed: true });
+    expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({ code: 'OK' });
     await env.rt.redis.script('FLUSH');
     expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({
-      allowed: false,
+      code: 'RATE_LIMITED',
       limit: 'user',
       retryAfterMs: 1000,
     });

@@ -19,7 +19,7 @@ import {
   type NewCoupon,
 } from './coupon.repository.ts';
 import { triggerCouponRestore } from './coupon.restore.ts';
-import { IssueCouponResult, issuedAtInRedis, runIssueCoupon, runRestoreCoupon } from './coupon.store.ts';
+import { type IssueReply, issuedAtInRedis, runIssueCoupon, runRestoreCoupon } from './coupon.store.ts';
 
 export type { Discount } from './coupon.model.ts';
 export { ensureIssuedCouponRow } from './coupon.repository.ts';
@@ -61,41 +61,43 @@ export async function issueCoupon(
   caller?: { ip: string },
 ): Promise<IssuedCoupon> {
   const nowMs = rt.clock.now().getTime();
-  const result = await runIssueCoupon(rt.redis, rt.keys.coupon(couponId), {
+  const reply = await runIssueCoupon(rt.redis, rt.keys.coupon(couponId), {
     userId,
     nowMs,
     limits: caller ? callerLimits(rt, { userId, ip: caller.ip }) : undefined,
   });
-  if (typeof result === 'object') throw rateLimitedError(result.limited, result.retryAfterMs);
-  if (result === IssueCouponResult.ISSUED) {
-    requestCouponDrain(rt, couponId);
-    return { couponId, status: 'ISSUED', issuedAt: new Date(nowMs).toISOString() };
+  switch (reply.code) {
+    case 'OK':
+      requestCouponDrain(rt, couponId);
+      return { couponId, status: 'ISSUED', issuedAt: new Date(nowMs).toISOString() };
+    case 'RATE_LIMITED':
+      throw rateLimitedError(reply.limit, reply.retryAfterMs);
+    case 'NOT_LOADED':
+      // The one path that reaches Postgres. The script's limits are per coupon, so a caller could
+      // send each call to another unknown id with a fresh allowance: here the procedure-wide
+      // limits apply too, and a flood of made-up ids costs Postgres a bounded rate per caller.
+      if (caller) await enforceRateLimit(rt, { procedure: 'coupon.issue', userId, ip: caller.ip });
+      return notLoaded(rt, couponId, nowMs);
+    default:
+      throw issueRefusal(reply.code, couponId);
   }
-  if (result === IssueCouponResult.NOT_LOADED) {
-    // The one path that reaches Postgres. The script's limits are per coupon, so a caller could
-    // send each call to another unknown id with a fresh allowance: here the procedure-wide
-    // limits apply too, and a flood of made-up ids costs Postgres a bounded rate per caller.
-    if (caller) await enforceRateLimit(rt, { procedure: 'coupon.issue', userId, ip: caller.ip });
-    return notLoaded(rt, couponId, nowMs);
-  }
-  throw issueRefusal(result, couponId);
 }
 
 /** The one mapping from the issue script's refusals to the contract's errors. */
 export function issueRefusal(
-  result: Exclude<IssueCouponResult, typeof IssueCouponResult.ISSUED>,
+  code: Exclude<IssueReply['code'], 'OK' | 'RATE_LIMITED'>,
   couponId: number,
 ): AppError {
-  switch (result) {
-    case IssueCouponResult.NOT_LOADED:
+  switch (code) {
+    case 'NOT_LOADED':
       return new AppError(AppErrorCode.UNAVAILABLE, 'Coupon is being restored, please retry', { couponId });
-    case IssueCouponResult.NOT_ACTIVE:
+    case 'NOT_ACTIVE':
       return new AppError(AppErrorCode.COUPON_NOT_ACTIVE, 'Coupon is outside its issue window', { couponId });
-    case IssueCouponResult.ALREADY_ISSUED:
+    case 'ALREADY_ISSUED':
       return new AppError(AppErrorCode.COUPON_ALREADY_ISSUED, 'Coupon already issued to this user', {
         couponId,
       });
-    case IssueCouponResult.SOLD_OUT:
+    case 'SOLD_OUT':
       return new AppError(AppErrorCode.COUPON_SOLD_OUT, 'Coupon is sold out', { couponId });
   }
 }
@@ -112,9 +114,9 @@ async function notLoaded(
 ): Promise<never> {
   const coupon = await findCouponCached(rt, couponId);
   if (!coupon) throw new AppError(AppErrorCode.COUPON_NOT_FOUND, 'Coupon not found', { couponId });
-  if (windowClosed(couponMeta(coupon), nowMs)) throw issueRefusal(IssueCouponResult.NOT_ACTIVE, couponId);
+  if (windowClosed(couponMeta(coupon), nowMs)) throw issueRefusal('NOT_ACTIVE', couponId);
   triggerCouponRestore(rt, couponId);
-  throw issueRefusal(IssueCouponResult.NOT_LOADED, couponId);
+  throw issueRefusal('NOT_LOADED', couponId);
 }
 
 export type CouponStatus = 'AVAILABLE' | 'USED' | 'EXPIRED';

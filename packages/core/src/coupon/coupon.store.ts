@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { limitArgs } from '../rate-limit/rate-limit.store.ts';
 import type { Keys } from '../redis/keys.ts';
+import { decodeReply, type ReplyOf } from '../redis/replies.ts';
 import { runScript } from '../redis/scripts.ts';
 import type { CouponMeta } from './coupon.model.ts';
 
@@ -18,25 +19,13 @@ export type CouponKeys = ReturnType<Keys['coupon']>;
 /** Field of the issued hash that marks it as loaded (user ids are digits, so it never collides). */
 export const ISSUED_MARKER = '_';
 
-/** Mirrors the return values of scripts/lua/issueCoupon-5.lua. */
-export const IssueCouponResult = {
-  ISSUED: 1,
-  NOT_LOADED: 2,
-  NOT_ACTIVE: 3,
-  ALREADY_ISSUED: 4,
-  SOLD_OUT: 5,
-} as const;
-export type IssueCouponResult = (typeof IssueCouponResult)[keyof typeof IssueCouponResult];
-const ISSUE_RESULTS = new Set<unknown>(Object.values(IssueCouponResult));
-
 /** One caller's limits for the issue script: limiter subject (`u:1`, `ip:…`) and GCRA settings (interval 0 = off). */
 export type IssueLimit = { subject: string; intervalMicros: number; burst: number };
 
-/** The call was over a limit: nothing was decided or counted. */
-export type IssueLimited = { limited: 'user' | 'ip'; retryAfterMs: number };
+/** The issue decision (OK = issued), or RATE_LIMITED: the call was over a limit, nothing decided or counted. */
+export type IssueReply = ReplyOf<'issueCoupon'>;
 
 const NO_LIMIT: IssueLimit = { subject: '-', intervalMicros: 0, burst: 0 };
-const LIMITED = 6;
 
 /**
  * The atomic issue decision (rate limits, window, one per user, quantity, record + pending
@@ -46,7 +35,7 @@ export async function runIssueCoupon(
   redis: Redis,
   keys: CouponKeys,
   args: { userId: number; nowMs: number; limits?: { user: IssueLimit; ip: IssueLimit } },
-): Promise<IssueCouponResult | IssueLimited> {
+): Promise<IssueReply> {
   const user = args.limits?.user ?? NO_LIMIT;
   const ip = args.limits?.ip ?? NO_LIMIT;
   const raw = await runScript(
@@ -55,20 +44,8 @@ export async function runIssueCoupon(
     [keys.meta, keys.issued, keys.pending, keys.limiter(user.subject), keys.limiter(ip.subject)],
     [args.userId, args.nowMs, ...limitArgs(user), ...limitArgs(ip)],
   );
-  if (ISSUE_RESULTS.has(raw)) return raw as IssueCouponResult;
-  if (
-    Array.isArray(raw) &&
-    raw[0] === LIMITED &&
-    typeof raw[1] === 'number' &&
-    (raw[2] === 1 || raw[2] === 2)
-  ) {
-    return { limited: raw[2] === 1 ? 'user' : 'ip', retryAfterMs: raw[1] };
-  }
-  throw new Error(`issueCoupon returned an unknown result: ${JSON.stringify(raw)}`);
+  return decodeReply('issueCoupon', raw);
 }
-
-/** Mirrors the first return value of scripts/lua/restoreCoupon-3.lua. */
-export const RestoreCouponResult = { ALREADY_LOADED: 0, RESTORED: 1 } as const;
 
 /**
  * Loads meta and the issued hash when Redis does not hold them (atomic; a live coupon is left
@@ -88,12 +65,11 @@ export async function runRestoreCoupon(
     meta.expireAtMs,
   ];
   for (const row of issued) args.push(row.userId, row.issuedAtMs);
-  const raw = await runScript(redis, 'restoreCoupon', [keys.meta, keys.issued, keys.pending], args);
-  const [code, issuedCount] = raw as [number, number];
-  if (code !== RestoreCouponResult.RESTORED && code !== RestoreCouponResult.ALREADY_LOADED) {
-    throw new Error(`restoreCoupon returned an unknown result: ${String(raw)}`);
-  }
-  return { restored: code === RestoreCouponResult.RESTORED, issuedCount };
+  const reply = decodeReply(
+    'restoreCoupon',
+    await runScript(redis, 'restoreCoupon', [keys.meta, keys.issued, keys.pending], args),
+  );
+  return { restored: reply.code === 'OK', issuedCount: reply.value };
 }
 
 /** Same test as the scripts make: meta present and the issued hash marked loaded. */
@@ -125,7 +101,8 @@ export async function readPending(redis: Redis, keys: CouponKeys, count: number)
 /** Deletes exactly these pending entries (and the stream once empty). */
 export async function ackPending(redis: Redis, keys: CouponKeys, ids: string[]): Promise<number> {
   if (ids.length === 0) return 0;
-  return (await runScript(redis, 'couponAckPending', [keys.pending], ids)) as number;
+  return decodeReply('couponAckPending', await runScript(redis, 'couponAckPending', [keys.pending], ids))
+    .value;
 }
 
 /** For each coupon, whether its `pending` stream exists (it is deleted once empty). One round trip. */

@@ -51,9 +51,9 @@ export async function reconcileHolds(
     for (const orderId of batch) {
       const status = statuses.get(orderId);
       if (status === 'EXPIRED' || status === 'CANCELLED') {
-        if ((await endHold(rt.redis, rt.keys, orderId, 'release')) === 'done') result.released++;
+        if ((await endHold(rt.redis, rt.keys, orderId, 'release')).code === 'OK') result.released++;
       } else if (status === 'PAID') {
-        if ((await endHold(rt.redis, rt.keys, orderId, 'commit')) === 'done') result.committed++;
+        if ((await endHold(rt.redis, rt.keys, orderId, 'commit')).code === 'OK') result.committed++;
       }
     }
   }
@@ -73,7 +73,7 @@ export async function reconcileHolds(
     await forgetHoldStart(rt.redis, rt.keys, saved);
     for (const orderId of batch) {
       if (statuses.has(orderId)) continue;
-      if ((await endHold(rt.redis, rt.keys, orderId, 'release')) === 'done') result.orphansReleased++;
+      if ((await endHold(rt.redis, rt.keys, orderId, 'release')).code === 'OK') result.orphansReleased++;
     }
   }
   return result;

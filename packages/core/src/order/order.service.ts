@@ -233,18 +233,18 @@ async function holdOrFail(
   lines: OrderLineInput[],
   fromRedis?: Pick<Parameters<typeof holdStock>[2], 'record' | 'limits'>,
 ): Promise<void> {
-  const outcome = await holdStock(rt.redis, rt.keys, { orderId, nowMs: now.getTime(), lines, ...fromRedis });
-  switch (outcome.kind) {
-    case 'held':
+  const reply = await holdStock(rt.redis, rt.keys, { orderId, nowMs: now.getTime(), lines, ...fromRedis });
+  switch (reply.code) {
+    case 'OK':
       return;
-    case 'not-loaded':
+    case 'NOT_LOADED':
       throw new InventoryNotLoaded();
-    case 'rate-limited':
-      throw rateLimitedError(outcome.limit, outcome.retryAfterMs);
-    case 'out-of-stock':
-    case 'unknown-product':
-      throw new AppError(AppErrorCode.OUT_OF_STOCK, `Product ${outcome.productId} is out of stock`, {
-        productId: outcome.productId,
+    case 'RATE_LIMITED':
+      throw rateLimitedError(reply.limit, reply.retryAfterMs);
+    case 'OUT_OF_STOCK':
+    case 'UNKNOWN_PRODUCT':
+      throw new AppError(AppErrorCode.OUT_OF_STOCK, `Product ${reply.productId} is out of stock`, {
+        productId: reply.productId,
       });
   }
 }

@@ -2,26 +2,13 @@ import type { Redis } from 'ioredis';
 import type { CallerLimit } from '../rate-limit/rate-limit.service.ts';
 import { limitArgs } from '../rate-limit/rate-limit.store.ts';
 import type { Keys } from '../redis/keys.ts';
+import { decodeReply, type ReplyOf } from '../redis/replies.ts';
 import { runScript } from '../redis/scripts.ts';
 
-/** Mirrors the result codes of scripts/lua/holdStock-8.lua. */
-export const HoldResult = {
-  Held: 0,
-  NotLoaded: 1,
-  OutOfStock: 2,
-  UnknownProduct: 3,
-  RateLimited: 4,
-} as const;
-export type HoldOutcome =
-  | { kind: 'held' }
-  | { kind: 'not-loaded' }
-  | { kind: 'out-of-stock'; productId: number }
-  | { kind: 'unknown-product'; productId: number }
-  | { kind: 'rate-limited'; limit: 'user' | 'ip'; retryAfterMs: number };
-
-/** Mirrors the result codes of scripts/lua/releaseHold-4.lua. */
-export const ReleaseResult = { Done: 0, NotLoaded: 1, NoHold: 2 } as const;
-export type ReleaseOutcome = 'done' | 'not-loaded' | 'no-hold';
+/** What a hold decided: OK (held), or why nothing was held. */
+export type HoldReply = ReplyOf<'holdStock'>;
+/** How ending a hold went: OK, NOT_LOADED or NO_HOLD. */
+export type ReleaseReply = ReplyOf<'releaseHold'>;
 
 export type OrderLineInput = { productId: number; quantity: number };
 
@@ -46,7 +33,7 @@ export async function holdStock(
     record?: { userId: number; json: string };
     limits?: { user: CallerLimit; ip: CallerLimit };
   },
-): Promise<HoldOutcome> {
+): Promise<HoldReply> {
   const { limits } = hold;
   const args: (string | number)[] = [
     hold.orderId,
@@ -66,25 +53,7 @@ export async function holdStock(
     keys.rateLimit('order.create', limits?.ip.subject ?? 'ip:none'),
     k.unsavedOf(hold.record?.userId ?? 0),
   ];
-  const [code, productId, which] = (await runScript(redis, 'holdStock', scriptKeys, args)) as [
-    number,
-    number,
-    number?,
-  ];
-  switch (code) {
-    case HoldResult.Held:
-      return { kind: 'held' };
-    case HoldResult.NotLoaded:
-      return { kind: 'not-loaded' };
-    case HoldResult.OutOfStock:
-      return { kind: 'out-of-stock', productId };
-    case HoldResult.UnknownProduct:
-      return { kind: 'unknown-product', productId };
-    case HoldResult.RateLimited:
-      return { kind: 'rate-limited', limit: which === 2 ? 'ip' : 'user', retryAfterMs: productId };
-    default:
-      throw new Error(`holdStock returned unknown code ${code}`);
-  }
+  return decodeReply('holdStock', await runScript(redis, 'holdStock', scriptKeys, args));
 }
 
 /**
@@ -96,12 +65,11 @@ export async function endHold(
   keys: Keys,
   orderId: string,
   mode: 'release' | 'commit',
-): Promise<ReleaseOutcome> {
-  const code = (await runScript(redis, 'releaseHold', inventoryKeys(keys), [orderId, mode])) as number;
-  if (code === ReleaseResult.Done) return 'done';
-  if (code === ReleaseResult.NotLoaded) return 'not-loaded';
-  if (code === ReleaseResult.NoHold) return 'no-hold';
-  throw new Error(`releaseHold returned unknown code ${code}`);
+): Promise<ReleaseReply> {
+  return decodeReply(
+    'releaseHold',
+    await runScript(redis, 'releaseHold', inventoryKeys(keys), [orderId, mode]),
+  );
 }
 
 /** Order ids that hold stock now. */

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.ts';
+import { decodeReply } from '../redis/replies.ts';
 import { runScript } from '../redis/scripts.ts';
 
 /**
@@ -17,19 +18,12 @@ import { runScript } from '../redis/scripts.ts';
  * cannot be spread over several cluster nodes.
  */
 
-/** Result codes of the inventory scripts (scripts/lua/{loadInventory,inventory*,restock}-*.lua). */
-export const InventoryCode = { Ok: 0, NotLoaded: 1, AlreadyLoaded: 2, Missing: 3 } as const;
-
 export type InventorySnapshot = {
   /** productId -> available units (may be negative if Postgres was oversold; reads clamp at 0). */
   available: Map<number, number>;
   /** orderId -> lines held by that unpaid order. */
   holds: Map<string, [productId: number, quantity: number][]>;
 };
-
-function unexpected(script: string, code: unknown): Error {
-  return new Error(`${script} returned unexpected code ${String(code)}`);
-}
 
 /** Loads a snapshot unless the inventory is loaded already. Returns whether this call loaded it. */
 export async function loadInventorySnapshot(
@@ -41,10 +35,8 @@ export async function loadInventorySnapshot(
   for (const [productId, units] of snapshot.available) args.push(productId, units);
   for (const [orderId, lines] of snapshot.holds) args.push(orderId, JSON.stringify(lines));
   const k = keys.inventory;
-  const code = await runScript(redis, 'loadInventory', [k.available, k.holds, k.loaded, k.unsaved], args);
-  if (code === InventoryCode.Ok) return true;
-  if (code === InventoryCode.AlreadyLoaded) return false;
-  throw unexpected('loadInventory', code);
+  const raw = await runScript(redis, 'loadInventory', [k.available, k.holds, k.loaded, k.unsaved], args);
+  return decodeReply('loadInventory', raw).code === 'OK';
 }
 
 export async function isInventoryLoaded(redis: Redis, keys: Keys): Promise<boolean> {
@@ -61,15 +53,13 @@ export async function readAvailable(
 ): Promise<(number | undefined)[] | 'not-loaded'> {
   if (productIds.length === 0) return [];
   const k = keys.inventory;
-  const reply = (await runScript(redis, 'inventoryRead', [k.loaded, k.available], productIds)) as (
-    | number
-    | string
-    | null
-  )[];
-  if (reply[0] === InventoryCode.NotLoaded) return 'not-loaded';
-  if (reply[0] !== InventoryCode.Ok) throw unexpected('inventoryRead', reply[0]);
+  const reply = decodeReply(
+    'inventoryRead',
+    await runScript(redis, 'inventoryRead', [k.loaded, k.available], productIds),
+  );
+  if (reply.code === 'NOT_LOADED') return 'not-loaded';
   return productIds.map((_, i) => {
-    const value = reply[i + 1];
+    const value = reply.value[i];
     return value === null || value === undefined ? undefined : Number(value);
   });
 }
@@ -82,15 +72,11 @@ export async function setAvailableIfMissing(
   units: number,
 ): Promise<number | 'not-loaded'> {
   const k = keys.inventory;
-  const [code, value] = (await runScript(
-    redis,
+  const reply = decodeReply(
     'inventorySetIfMissing',
-    [k.loaded, k.available],
-    [productId, units],
-  )) as [number, number];
-  if (code === InventoryCode.Ok) return value;
-  if (code === InventoryCode.NotLoaded) return 'not-loaded';
-  throw unexpected('inventorySetIfMissing', code);
+    await runScript(redis, 'inventorySetIfMissing', [k.loaded, k.available], [productId, units]),
+  );
+  return reply.code === 'OK' ? reply.value : 'not-loaded';
 }
 
 /** Adds restocked units; returns the new count, 'not-loaded' or 'missing' (no entry: nothing written). */
@@ -101,14 +87,16 @@ export async function addRestocked(
   quantity: number,
 ): Promise<number | 'not-loaded' | 'missing'> {
   const k = keys.inventory;
-  const [code, value] = (await runScript(
-    redis,
+  const reply = decodeReply(
     'restock',
-    [k.loaded, k.available],
-    [productId, quantity],
-  )) as [number, number];
-  if (code === InventoryCode.Ok) return value;
-  if (code === InventoryCode.NotLoaded) return 'not-loaded';
-  if (code === InventoryCode.Missing) return 'missing';
-  throw unexpected('restock', code);
+    await runScript(redis, 'restock', [k.loaded, k.available], [productId, quantity]),
+  );
+  switch (reply.code) {
+    case 'OK':
+      return reply.value;
+    case 'NOT_LOADED':
+      return 'not-loaded';
+    case 'UNKNOWN_PRODUCT':
+      return 'missing';
+  }
 }

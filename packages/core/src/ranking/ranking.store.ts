@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.ts';
+import { decodeReply } from '../redis/replies.ts';
 import { runScript } from '../redis/scripts.ts';
 
 /**
@@ -13,9 +14,6 @@ export const WINDOW_HOURS = 72;
 const HOUR_MS = 3_600_000;
 /** How long a bucket is kept after its hour ends: the window plus a day of margin. */
 export const BUCKET_RETENTION_MS = (WINDOW_HOURS + 24) * HOUR_MS;
-
-/** Result codes of scripts/lua/ranking*.lua. */
-export const RankingCode = { Ok: 0, NotLoaded: 1, AlreadyLoaded: 2 } as const;
 
 /** The merged top list as cached: computed at `at` (ms, service clock), [productId, units][]. */
 export type CachedTop = { at: number; items: [productId: number, soldQuantity: number][] };
@@ -43,10 +41,6 @@ export function bucketTtlSeconds(index: number, now: Date): number {
   return Math.ceil(((index + 1) * HOUR_MS + BUCKET_RETENTION_MS - now.getTime()) / 1000);
 }
 
-function unexpected(script: string, code: unknown): Error {
-  return new Error(`${script} returned unexpected code ${String(code)}`);
-}
-
 export async function isRankingLoaded(redis: Redis, keys: Keys): Promise<boolean> {
   return (await redis.exists(keys.ranking.loaded)) === 1;
 }
@@ -64,15 +58,13 @@ export async function addSales(
 ): Promise<'counted' | 'not-loaded'> {
   const args: (string | number)[] = [ttlSeconds];
   for (const [productId, quantity] of units) args.push(productId, quantity);
-  const code = await runScript(
+  const raw = await runScript(
     redis,
     'rankingRecord',
     [keys.ranking.loaded, keys.ranking.hour(hourLabel(hour)), keys.ranking.top],
     args,
   );
-  if (code === RankingCode.Ok) return 'counted';
-  if (code === RankingCode.NotLoaded) return 'not-loaded';
-  throw unexpected('rankingRecord', code);
+  return decodeReply('rankingRecord', raw).code === 'OK' ? 'counted' : 'not-loaded';
 }
 
 /**
@@ -94,10 +86,8 @@ export async function loadBuckets(
   }
   const k = keys.ranking;
   const bucketKeys = hours.map((h) => k.hour(hourLabel(h)));
-  const code = await runScript(redis, 'rankingLoad', [k.loaded, k.top, ...bucketKeys], args);
-  if (code === RankingCode.Ok) return true;
-  if (code === RankingCode.AlreadyLoaded) return false;
-  throw unexpected('rankingLoad', code);
+  const raw = await runScript(redis, 'rankingLoad', [k.loaded, k.top, ...bucketKeys], args);
+  return decodeReply('rankingLoad', raw).code === 'OK';
 }
 
 export function parseCachedTop(json: string | null): CachedTop | undefined {
@@ -127,15 +117,15 @@ export async function mergeTop(
 ): Promise<CachedTop | 'not-loaded'> {
   const k = keys.ranking;
   const bucketKeys = windowHours(opts.now).map((h) => k.hour(hourLabel(h)));
-  const reply = (await runScript(
+  const raw = await runScript(
     redis,
     'rankingTop',
     [k.loaded, k.top, k.merge, ...bucketKeys],
     [opts.now.getTime(), opts.ttlMs, opts.limit],
-  )) as [number, string?];
-  if (reply[0] === RankingCode.NotLoaded) return 'not-loaded';
-  if (reply[0] !== RankingCode.Ok) throw unexpected('rankingTop', reply[0]);
-  const cached = parseCachedTop(reply[1] ?? null);
+  );
+  const reply = decodeReply('rankingTop', raw);
+  if (reply.code === 'NOT_LOADED') return 'not-loaded';
+  const cached = parseCachedTop(reply.value);
   if (!cached) throw new Error('rankingTop returned an unreadable cache entry');
   return cached;
 }

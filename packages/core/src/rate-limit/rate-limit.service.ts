@@ -58,7 +58,7 @@ export async function enforceRateLimit(
     if (isUnavailableError(err)) return 'unchecked';
     throw err;
   }
-  if (!outcome.allowed) throw rateLimitedError(outcome.limit, outcome.retryAfterMs);
+  if (outcome.code === 'RATE_LIMITED') throw rateLimitedError(outcome.limit, outcome.retryAfterMs);
   return 'allowed';
 }
 

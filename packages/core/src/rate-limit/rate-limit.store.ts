@@ -1,16 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { RateLimit } from '../config.ts';
+import { decodeReply, type ReplyOf } from '../redis/replies.ts';
 import { runScript } from '../redis/scripts.ts';
-
-/** Mirrors the first return value of scripts/lua/rateLimit-2.lua. */
-export const RateLimitResult = { ALLOWED: 1, LIMITED: 2 } as const;
 
 /** One limiter to check: its key (rt.keys.rateLimit) and the limit that applies to it. */
 export type RateLimitCheck = { key: string; limit: RateLimit };
 
-export type RateLimitOutcome =
-  | { allowed: true }
-  | { allowed: false; limit: 'user' | 'ip'; retryAfterMs: number };
+/** OK (counted by both limits), or RATE_LIMITED (counted by neither). */
+export type RateLimitReply = ReplyOf<'rateLimit'>;
 
 /** Microseconds between requests at the sustained rate; whole numbers keep the TAT exact. */
 export function intervalMicros(perSecond: number): number {
@@ -30,6 +27,8 @@ export function limitSettings(limit: RateLimit): { intervalMicros: number; burst
   return limit.perSecond > 0 ? { intervalMicros: intervalMicros(limit.perSecond), burst: limit.burst } : OFF;
 }
 const OFF = { intervalMicros: 0, burst: 0 };
+/** What the script answers a call it counted, for a call with no limit to count. */
+const ALLOWED: RateLimitReply = { code: 'OK' };
 
 /**
  * Checks and counts one call against a caller's user limit and address limit in ONE script
@@ -41,21 +40,15 @@ export async function consumeRateLimits(
   redis: Redis,
   checks: { user: RateLimitCheck; ip: RateLimitCheck },
   nowMs: number,
-): Promise<RateLimitOutcome> {
+): Promise<RateLimitReply> {
   const user = limitSettings(checks.user.limit);
   const ip = limitSettings(checks.ip.limit);
-  if (user === OFF && ip === OFF) return { allowed: true };
+  if (user === OFF && ip === OFF) return ALLOWED;
   const raw = await runScript(
     redis,
     'rateLimit',
     [checks.user.key, checks.ip.key],
     [nowMs, ...limitArgs(user), ...limitArgs(ip)],
   );
-  if (Array.isArray(raw) && raw.length === 3 && typeof raw[1] === 'number') {
-    if (raw[0] === RateLimitResult.ALLOWED) return { allowed: true };
-    if (raw[0] === RateLimitResult.LIMITED && (raw[2] === 1 || raw[2] === 2)) {
-      return { allowed: false, limit: raw[2] === 1 ? 'user' : 'ip', retryAfterMs: raw[1] };
-    }
-  }
-  throw new Error(`rateLimit returned an unknown result: ${JSON.stringify(raw)}`);
+  return decodeReply('rateLimit', raw);
 }
