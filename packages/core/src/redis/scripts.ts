@@ -76,8 +76,8 @@ export function registerScripts(redis: Redis, scripts?: LuaScript[]): void {
 }
 
 /**
- * Runs a registered script. Typed wrappers in each area's `*.store.ts` call this and turn the
- * raw reply into a typed result.
+ * Runs a registered script. Typed wrappers in each area's `*.store.ts` call this and decode the
+ * raw reply with `decodeReply` (replies.ts: the protocol every script answers in).
  */
 export function runScript(
   redis: Redis,
