@@ -85,17 +85,15 @@ export type ReplyOf<S extends ScriptName> = Reply<
   ValueKinds[(typeof SCRIPT_REPLIES)[S]['value']]
 >;
 
-const NAMES = Object.keys(ReplyCode) as ReplyCodeName[];
-for (const name of NAMES) {
-  if (NAMES[ReplyCode[name]] !== name)
-    throw new Error('ReplyCode must number its codes 0, 1, 2, ... in order');
-}
+/** Code -> name. */
+const NAMES: ReplyCodeName[] = [];
+for (const [name, code] of Object.entries(ReplyCode)) NAMES[code] = name as ReplyCodeName;
 
 /**
  * The replies without a payload, built once: the hot path's answers (an issuance, a refusal)
  * allocate nothing to decode.
  */
-const BARE = NAMES.map((code) => Object.freeze({ code }));
+const BARE = NAMES.map((name) => Object.freeze({ code: name }));
 
 /** Per script: the codes it answers as a bit mask, and its value's kind. */
 const SPECS = Object.fromEntries(
