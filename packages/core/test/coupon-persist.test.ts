@@ -155,12 +155,16 @@ describe('coupon persistence (Redis pending -> Postgres)', () => {
       expect(restoreDone).toBe(false);
     });
     expect(await restored).toEqual({ outcome: 'RESTORED', issued: 2 });
-    expect(await runIssueCoupon(rt.redis, rt.keys.coupon(couponId), { userId: 3, nowMs: Date.now() })).toBe(
-      1,
-    );
-    expect(await runIssueCoupon(rt.redis, rt.keys.coupon(couponId), { userId: 4, nowMs: Date.now() })).toBe(
-      5,
-    );
+    expect(
+      await runIssueCoupon(rt.redis, rt.keys.coupon(couponId), { userId: 3, nowMs: Date.now() }),
+    ).toEqual({
+      code: 'OK',
+    });
+    expect(
+      await runIssueCoupon(rt.redis, rt.keys.coupon(couponId), { userId: 4, nowMs: Date.now() }),
+    ).toEqual({
+      code: 'SOLD_OUT',
+    });
   });
 
   describe('for the order flow', () => {
