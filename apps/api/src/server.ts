@@ -6,6 +6,7 @@ import { registerSecurity } from './plugins/security.ts';
 import { contextFactory } from './trpc/context.ts';
 import { collectDirectCalls } from './trpc/fast-path.ts';
 import { type LeanTRPCPluginOptions, leanTRPCPlugin } from './trpc/fastify-adapter.ts';
+import { clientErrorHandler, frameworkErrors, withTRPCErrorShape } from './trpc/http-errors.ts';
 import { type AppRouter, appRouter } from './trpc/root.ts';
 
 export type BuildServerOptions = {
@@ -26,6 +27,9 @@ export async function buildServer(
     routerOptions: { maxParamLength: 2000 },
     bodyLimit: 256 * 1024,
     trustProxy: config.trustProxy,
+    // Refusals before routing (Node's parser, Fastify's URL checks) in tRPC's shape under /trpc.
+    clientErrorHandler: clientErrorHandler(appRouter),
+    frameworkErrors: frameworkErrors(appRouter),
   });
   await registerSecurity(app, config);
 
@@ -43,8 +47,9 @@ export async function buildServer(
   });
 
   const tokens = createTokenVerifier(config.jwtSecret);
-  // Same wire format as tRPC's fastifyTRPCPlugin, without its Fetch Request/Response round trip.
-  await app.register(leanTRPCPlugin, {
+  // Same wire format as tRPC's fastifyTRPCPlugin, without its Fetch Request/Response round trip;
+  // Fastify's own refusals under /trpc (404, 413, 415) answer in tRPC's shape too.
+  await app.register(withTRPCErrorShape(appRouter, leanTRPCPlugin<AppRouter>), {
     prefix: '/trpc',
     trpcOptions: {
       router: appRouter,

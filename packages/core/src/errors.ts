@@ -39,6 +39,12 @@ export const AppErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   /** Redis or Postgres is down, or hot-path state is missing and must be rebuilt first. */
   UNAVAILABLE: 'UNAVAILABLE',
+  /** No procedure at this path under `/trpc` (an unknown name, `/trpc` itself, a nested path). */
+  NOT_FOUND: 'NOT_FOUND',
+  /** A request body over the API's body limit. */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  /** A body that is not `application/json` (a form, an octet stream, no content type at all). */
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
 } as const;
 export type AppErrorCode = (typeof AppErrorCode)[keyof typeof AppErrorCode];
 
@@ -49,7 +55,9 @@ export type TrpcErrorCodeName =
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'TOO_MANY_REQUESTS'
-  | 'SERVICE_UNAVAILABLE';
+  | 'SERVICE_UNAVAILABLE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE';
 
 export const APP_ERROR_TRPC_CODE: Record<AppErrorCode, TrpcErrorCodeName> = {
   INVALID_INPUT: 'BAD_REQUEST',
@@ -70,6 +78,9 @@ export const APP_ERROR_TRPC_CODE: Record<AppErrorCode, TrpcErrorCodeName> = {
   IDEMPOTENCY_KEY_REUSED: 'CONFLICT',
   RATE_LIMITED: 'TOO_MANY_REQUESTS',
   UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  NOT_FOUND: 'NOT_FOUND',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
 /**

@@ -1,10 +1,19 @@
 import { AppError, type AppErrorCode } from '@flash/core';
 import type { TRPCError } from '@trpc/server';
 
-/** tRPC's own errors (input validation, auth, limits, outages) named by the contract's appCodes. */
+/**
+ * tRPC's own errors (input validation, routing, media types, auth, limits, outages) named by the
+ * contract's appCodes. A request refused before any procedure ran (no such procedure, wrong
+ * method, body too large or not JSON) is answered with one of these too (trpc/http-errors.ts).
+ */
 const APP_CODE_BY_TRPC_CODE: Partial<Record<TRPCError['code'], AppErrorCode>> = {
   BAD_REQUEST: 'INVALID_INPUT',
   PARSE_ERROR: 'INVALID_INPUT',
+  // A query sent as POST or a mutation as GET: the request is wrong, not the procedure's name.
+  METHOD_NOT_SUPPORTED: 'INVALID_INPUT',
+  NOT_FOUND: 'NOT_FOUND',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   UNAUTHORIZED: 'UNAUTHORIZED',
   FORBIDDEN: 'FORBIDDEN',
   TOO_MANY_REQUESTS: 'RATE_LIMITED',
