@@ -27,7 +27,9 @@ export const fixtureRouter = router({
   me: protectedProcedure.query(({ ctx }) => ctx.user),
   adminOnly: adminProcedure.mutation(() => ({ ok: true })),
   soldOut: publicProcedure.input(z.strictObject({ couponId: z.number() })).mutation(({ input }) => {
-    throw new AppError('COUPON_SOLD_OUT', `Coupon ${input.couponId} is sold out`);
+    throw new AppError('COUPON_SOLD_OUT', `Coupon ${input.couponId} is sold out`, {
+      couponId: input.couponId,
+    });
   }),
   outOfStock: publicProcedure.query(() => {
     throw new AppError('OUT_OF_STOCK', 'Product 9 is out of stock', { productId: 9 });

@@ -48,6 +48,49 @@ export const AppErrorCode = {
 } as const;
 export type AppErrorCode = (typeof AppErrorCode)[keyof typeof AppErrorCode];
 
+type NoDetails = Record<never, never>;
+
+/**
+ * The fields each code adds to `error.data` besides `appCode`, so that a client narrowing on
+ * `appCode` gets them typed. `AppError`'s constructor requires exactly these for its code; a
+ * code that carries nothing maps to no fields.
+ */
+export type AppErrorDetails = {
+  INVALID_INPUT: NoDetails;
+  UNAUTHORIZED: NoDetails;
+  FORBIDDEN: NoDetails;
+  /** The smallest charge accepted, in KRW. */
+  CHARGE_AMOUNT_TOO_SMALL: { minAmount: number };
+  /** `maxAmount`: one charge was over the per-charge limit; `maxBalance`: the balance would exceed its limit. */
+  CHARGE_LIMIT_EXCEEDED: { maxAmount?: number; maxBalance?: number };
+  PRODUCT_NOT_FOUND: { productId: number };
+  COUPON_NOT_FOUND: { couponId: number };
+  ORDER_NOT_FOUND: NoDetails;
+  COUPON_SOLD_OUT: { couponId: number };
+  COUPON_ALREADY_ISSUED: { couponId: number };
+  COUPON_NOT_ACTIVE: { couponId: number };
+  COUPON_NOT_USABLE: { couponId: number };
+  /** The first order line that cannot be held. */
+  OUT_OF_STOCK: { productId: number };
+  /** The order's state when it is no longer pending; `couponId` when its coupon is no longer usable. */
+  ORDER_NOT_PAYABLE: { status?: 'PAID' | 'EXPIRED' | 'CANCELLED'; couponId?: number };
+  /** The amount to pay, in KRW. */
+  INSUFFICIENT_BALANCE: { amount: number };
+  IDEMPOTENCY_KEY_REUSED: NoDetails;
+  /** Which limit refused the call, and how long until the next call fits. */
+  RATE_LIMITED: { limit: 'user' | 'ip'; retryAfterMs: number };
+  /** `couponId` while that coupon's state is being restored. */
+  UNAVAILABLE: { couponId?: number };
+  NOT_FOUND: NoDetails;
+  PAYLOAD_TOO_LARGE: NoDetails;
+  UNSUPPORTED_MEDIA_TYPE: NoDetails;
+};
+
+/** `AppError`'s arguments after the message: the details are required when the code has required fields. */
+type DetailsArgs<C extends AppErrorCode> = NoDetails extends AppErrorDetails[C]
+  ? [details?: AppErrorDetails[C], options?: ErrorOptions]
+  : [details: AppErrorDetails[C], options?: ErrorOptions];
+
 export type TrpcErrorCodeName =
   | 'BAD_REQUEST'
   | 'UNAUTHORIZED'
@@ -98,18 +141,13 @@ export function withoutStack<T>(make: () => T): T {
   }
 }
 
-export class AppError extends Error {
+export class AppError<C extends AppErrorCode = AppErrorCode> extends Error {
   override name = 'AppError';
-  readonly code: AppErrorCode;
+  readonly code: C;
   /** Extra fields for clients, copied onto `error.data` (e.g. `productId` for OUT_OF_STOCK). */
-  readonly details: Record<string, unknown> | undefined;
+  readonly details: AppErrorDetails[C] | undefined;
 
-  constructor(
-    code: AppErrorCode,
-    message: string,
-    details?: Record<string, unknown>,
-    options?: ErrorOptions,
-  ) {
+  constructor(code: C, message: string, ...[details, options]: DetailsArgs<C>) {
     // A domain error is a decided answer (sold out, not found, limited), not a bug: it carries no
     // stack (see withoutStack). UNAVAILABLE keeps one: it reports a failing store, and its
     // cause, when it has one, says which.

@@ -112,7 +112,7 @@ describe('idempotency keys', () => {
     const attempt = (fail: boolean) =>
       withIdempotency(db(), { userId, scope: 'test', key: 'retry', request: { id: 500 } }, async (trx) => {
         await trx.insertInto('users').values({ id: 500 }).execute();
-        if (fail) throw new AppError('INSUFFICIENT_BALANCE', 'no');
+        if (fail) throw new AppError('INSUFFICIENT_BALANCE', 'no', { amount: 1 });
         return { ok: true };
       });
     await expect(attempt(true)).rejects.toMatchObject({ code: 'INSUFFICIENT_BALANCE' });

@@ -1,5 +1,13 @@
-import { AppError, type AppErrorCode } from '@flash/core';
-import type { TRPCError } from '@trpc/server';
+import { AppError, type AppErrorCode, type AppErrorDetails } from '@flash/core';
+import type { TRPCDefaultErrorData, TRPCError } from '@trpc/server';
+
+/**
+ * `error.data` of every error answer, as a client infers it from `AppRouter`: tRPC's fields and,
+ * keyed by `appCode`, the details of that code, so `if (data?.appCode === 'OUT_OF_STOCK')
+ * data.productId` type-checks. No `appCode` only on an internal error (a bug, HTTP 500).
+ */
+export type AppErrorData = TRPCDefaultErrorData &
+  ({ [C in AppErrorCode]: { appCode: C } & AppErrorDetails[C] }[AppErrorCode] | { appCode?: undefined });
 
 /**
  * tRPC's own errors (input validation, routing, media types, auth, limits, outages) named by the
@@ -16,7 +24,8 @@ const APP_CODE_BY_TRPC_CODE: Partial<Record<TRPCError['code'], AppErrorCode>> = 
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   UNAUTHORIZED: 'UNAUTHORIZED',
   FORBIDDEN: 'FORBIDDEN',
-  TOO_MANY_REQUESTS: 'RATE_LIMITED',
+  // Not TOO_MANY_REQUESTS: a RATE_LIMITED answer says which limit and when to retry, which only
+  // the limiter's AppError knows.
   SERVICE_UNAVAILABLE: 'UNAVAILABLE',
 };
 

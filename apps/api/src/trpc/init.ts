@@ -1,7 +1,7 @@
 import { APP_ERROR_TRPC_CODE, AppError, toAppError, withoutStack } from '@flash/core';
 import { getTRPCErrorFromUnknown, initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
-import { appCodeOf } from './app-code.ts';
+import { type AppErrorData, appCodeOf } from './app-code.ts';
 import type { Context } from './context.ts';
 import { measureProcedure } from './metrics.ts';
 
@@ -18,13 +18,15 @@ const t = initTRPC.context<Context>().create({
         cause instanceof ZodError
           ? cause.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')
           : shape.message,
+      // The cast pairs appCode with its details: both come from one AppError (whose constructor
+      // types them together), or the appCode stands for a tRPC code and carries none.
       data: {
         ...data,
         ...details,
         ...(appCode ? { appCode } : {}),
         // Stacks help while developing; production answers (and unknown contexts) never carry them.
         ...(ctx && ctx.rt.config.nodeEnv !== 'production' ? { stack: shape.data.stack } : {}),
-      },
+      } as AppErrorData,
     };
   },
 });

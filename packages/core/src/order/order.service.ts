@@ -160,7 +160,7 @@ export async function createOrder(
             throw err;
           }
           held = true;
-          if ((await ticket.submit(row, lines)) === 'coupon-taken') throw couponTaken(input.couponId);
+          if ((await ticket.submit(row, lines)) === 'coupon-taken') throw couponTaken(input.couponId!);
           return view();
         }
       : // With a key: the hold is taken inside the transaction that first claims the key, so
@@ -195,7 +195,7 @@ export async function createOrder(
         'Idempotency key was already used for another order',
       );
     }
-    if (isUniqueViolation(err, 'orders_one_pending_per_coupon')) throw couponTaken(input.couponId);
+    if (isUniqueViolation(err, 'orders_one_pending_per_coupon')) throw couponTaken(input.couponId!);
     throw err;
   }
 }
@@ -217,7 +217,7 @@ async function usableCouponDiscount(
   return held.discount;
 }
 
-function couponTaken(couponId: number | undefined): AppError {
+function couponTaken(couponId: number): AppError {
   return new AppError(AppErrorCode.COUPON_NOT_USABLE, 'Coupon is already used by another open order', {
     couponId,
   });
