@@ -81,8 +81,9 @@ describe('product.top', () => {
     expect((await top()).items.map((i: { productId: number }) => i.productId)).toEqual([p4, p1, p3, p5, p6]);
   });
 
-  it('ignores input it does not take', async () => {
+  it('refuses input it does not take', async () => {
     const res = await call(s.app, 'query', 'product.top', { anything: 1 });
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(400);
+    expect(res.body.error.data.appCode).toBe('INVALID_INPUT');
   });
 });

@@ -3,10 +3,11 @@ import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { protectedProcedure } from '../trpc/init.ts';
 import { rateLimitedProcedure } from '../trpc/rate-limit.ts';
-import { ZIdempotencyKey } from './schemas.ts';
+import { ZIdempotencyKey, ZNoInput } from './schemas.ts';
 
 export const balanceRouter = {
   get: protectedProcedure
+    .input(ZNoInput)
     .output(z.object({ userId: z.number(), balance: z.number() }))
     .query(({ ctx }) => getBalance(ctx.rt, ctx.user.userId)),
 

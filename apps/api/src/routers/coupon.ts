@@ -3,7 +3,7 @@ import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { fastMutation } from '../trpc/fast-path.ts';
 import { protectedProcedure } from '../trpc/init.ts';
-import { ZId } from './schemas.ts';
+import { ZId, ZNoInput } from './schemas.ts';
 
 const ZDiscount = z.object({ type: z.enum(['FIXED', 'PERCENT']), value: z.number() });
 
@@ -21,6 +21,7 @@ export const couponRouter = {
   }),
 
   mine: protectedProcedure
+    .input(ZNoInput)
     .output(
       z.object({
         items: z.array(

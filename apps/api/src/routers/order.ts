@@ -1,4 +1,4 @@
-import { createOrder, getOrder, listOrders } from '@flash/core/order/order.service';
+import { createOrder, getOrder, isOrderId, listOrders } from '@flash/core/order/order.service';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { fastMutation } from '../trpc/fast-path.ts';
@@ -6,6 +6,8 @@ import { protectedProcedure } from '../trpc/init.ts';
 import { ZId, ZIdempotencyKey } from './schemas.ts';
 
 const ZOrderId = z.string().min(1).max(64);
+/** A page's `nextCursor`: the id of the last order of the page before. */
+const ZOrderCursor = z.string().refine(isOrderId, { message: 'Invalid input: expected an order id' });
 
 const ZOrder = z.object({
   orderId: z.string(),
@@ -51,7 +53,7 @@ export const orderRouter = {
   list: protectedProcedure
     .input(
       z
-        .strictObject({ cursor: ZOrderId.optional(), limit: z.number().int().min(1).max(100).optional() })
+        .strictObject({ cursor: ZOrderCursor.optional(), limit: z.number().int().min(1).max(100).optional() })
         .optional(),
     )
     .output(z.object({ items: z.array(ZOrder), nextCursor: z.string().nullable() }))

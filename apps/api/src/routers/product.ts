@@ -3,7 +3,7 @@ import { getTopProducts } from '@flash/core/ranking/ranking.service';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { publicProcedure } from '../trpc/init.ts';
-import { ZId, ZProduct } from './schemas.ts';
+import { ZId, ZNoInput, ZProduct } from './schemas.ts';
 
 export const productRouter = {
   get: publicProcedure
@@ -15,7 +15,7 @@ export const productRouter = {
     .input(
       z
         .strictObject({
-          cursor: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+          cursor: z.number().int().min(0).optional(),
           limit: z.number().int().min(1).max(100).optional(),
         })
         .optional(),
@@ -24,5 +24,5 @@ export const productRouter = {
     .query(({ ctx, input }) => listProducts(ctx.rt, { cursor: input?.cursor, limit: input?.limit ?? 20 })),
 
   // No .output() here: the hot read path of a sale; the shape is fixed by getTopProducts' type.
-  top: publicProcedure.query(({ ctx }) => getTopProducts(ctx.rt)),
+  top: publicProcedure.input(ZNoInput).query(({ ctx }) => getTopProducts(ctx.rt)),
 } satisfies TRPCRouterRecord;

@@ -1,7 +1,15 @@
 import { z } from 'zod';
 
 /** Shapes shared by several routers; each router keeps the ones only it uses. */
-export const ZId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+// zod's .int() already bounds a number to the safe integers: a .max(MAX_SAFE_INTEGER) on top
+// made an id above 2^53 report "Too big" twice.
+export const ZId = z.number().int().positive();
+
+/**
+ * The input of a procedure that takes none: nothing (what the typed client sends), or an empty
+ * object; any key is refused, as the strict objects of the other procedures refuse unknown keys.
+ */
+export const ZNoInput = z.strictObject({}).optional();
 export const ZProduct = z.object({ id: z.number(), name: z.string(), price: z.number(), stock: z.number() });
 
 // Unicode category Cc: the C0 and C1 control characters, NUL among them.
