@@ -117,13 +117,22 @@ export type PrivateStack = {
 };
 
 export async function startPrivateStack(): Promise<PrivateStack> {
-  const redis = await startPrivateRedis();
-  // One address for every simulated client: the per-IP limit is not what these tests are about.
-  const env = await createTestRuntime({ overrides: { REDIS_URL: redis.url, RATE_LIMIT_IP_PER_SEC: '0' } });
-  const api = await startApi(env.childEnv);
-  const worker = startChild('worker', env.childEnv);
-  await workerReady(worker);
-  return { redis, env, api, worker };
+  const stack: Partial<PrivateStack> = {};
+  try {
+    stack.redis = await startPrivateRedis();
+    // One address for every simulated client: the per-IP limit is not what these tests are about.
+    stack.env = await createTestRuntime({
+      overrides: { REDIS_URL: stack.redis.url, RATE_LIMIT_IP_PER_SEC: '0' },
+    });
+    stack.api = await startApi(stack.env.childEnv);
+    stack.worker = startChild('worker', stack.env.childEnv);
+    await workerReady(stack.worker);
+    return stack as PrivateStack;
+  } catch (err) {
+    // The caller's afterAll never learns what was started: stop it here.
+    await stopPrivateStack(stack);
+    throw err;
+  }
 }
 
 export async function stopPrivateStack(stack: Partial<PrivateStack>): Promise<void> {
