@@ -88,3 +88,24 @@ export async function httpCall(
         });
   return { status: res.status, body: await res.json() };
 }
+
+/** Runs one of the `pnpm <command>` scripts of packages/core/src/bin and returns its output. */
+export function runBin(script: string, env: NodeJS.ProcessEnv, args: string[] = []): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(root, 'packages/core/src/bin', script), ...args], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c) => {
+      out += c;
+    });
+    child.stderr.on('data', (c) => {
+      out += c;
+    });
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${script} exit ${code}: ${out}`)),
+    );
+  });
+}

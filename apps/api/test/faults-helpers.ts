@@ -1,11 +1,7 @@
 // Small helpers shared by the fault tests (apps/*/test/faults-*.test.ts).
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { type Child, httpCall, startApi, startChild } from '../../../test/processes.ts';
 import { type PrivateRedis, startPrivateRedis } from '../../../test/redis-server.ts';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
-
-const root = path.resolve(import.meta.dirname, '../../..');
 
 /** Polls until `check` returns a truthy value (usable in hooks, where expect.poll is not). */
 export async function waitFor<T>(
@@ -32,26 +28,7 @@ export async function workerReady(worker: Child): Promise<void> {
   await waitFor('the worker to start', () => worker.output().includes('worker draining'));
 }
 
-/** Runs one of the `pnpm <command>` scripts of packages/core/src/bin and returns its output. */
-export function runBin(script: string, env: NodeJS.ProcessEnv, args: string[] = []): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, 'packages/core/src/bin', script), ...args], {
-      cwd: root,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (c) => {
-      out += c;
-    });
-    child.stderr.on('data', (c) => {
-      out += c;
-    });
-    child.on('exit', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${script} exit ${code}: ${out}`)),
-    );
-  });
-}
+export { runBin } from '../../../test/processes.ts';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
