@@ -33,22 +33,37 @@ export function startChild(entry: 'api' | 'worker', env: NodeJS.ProcessEnv): Chi
   };
 }
 
-/** Starts the API on a free port and resolves with its base URL once it listens. */
-export async function startApi(env: NodeJS.ProcessEnv): Promise<Child & { url: string }> {
+/**
+ * Starts the API on a free port and resolves with its base URL once it listens. A start that
+ * fails or takes too long kills the child, so a failed setup leaves no process behind. The
+ * limit is generous: a loaded machine can take many seconds to boot node and load the app.
+ */
+export async function startApi(env: NodeJS.ProcessEnv, timeoutMs = 45_000): Promise<Child & { url: string }> {
   const child = startChild('api', { ...env, PORT: '0', HOST: '127.0.0.1' });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`API did not start:\n${child.output()}`)), 20_000);
-    const check = () => {
-      const match = /listening on (http:\/\/[\d.:]+)/.exec(child.output());
-      if (match) {
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`API did not start within ${timeoutMs} ms:\n${child.output()}`)),
+        timeoutMs,
+      );
+      const check = () => {
+        const match = /listening on (http:\/\/[\d.:]+)/.exec(child.output());
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      };
+      child.process.stdout!.on('data', check);
+      child.process.once('exit', (code) => {
         clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    };
-    child.process.stdout!.on('data', check);
-    child.process.once('exit', (code) => reject(new Error(`API exited with ${code}:\n${child.output()}`)));
-  });
-  return { ...child, url };
+        reject(new Error(`API exited with ${code}:\n${child.output()}`));
+      });
+    });
+    return { ...child, url };
+  } catch (err) {
+    await child.kill();
+    throw err;
+  }
 }
 
 /** A minimal JSON client for the contract's wire format. */
@@ -72,4 +87,25 @@ export async function httpCall(
           body: JSON.stringify(input ?? {}),
         });
   return { status: res.status, body: await res.json() };
+}
+
+/** Runs one of the `pnpm <command>` scripts of packages/core/src/bin and returns its output. */
+export function runBin(script: string, env: NodeJS.ProcessEnv, args: string[] = []): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(root, 'packages/core/src/bin', script), ...args], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c) => {
+      out += c;
+    });
+    child.stderr.on('data', (c) => {
+      out += c;
+    });
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${script} exit ${code}: ${out}`)),
+    );
+  });
 }

@@ -1,11 +1,7 @@
 // Small helpers shared by the fault tests (apps/*/test/faults-*.test.ts).
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { type Child, httpCall, startApi, startChild } from '../../../test/processes.ts';
 import { type PrivateRedis, startPrivateRedis } from '../../../test/redis-server.ts';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
-
-const root = path.resolve(import.meta.dirname, '../../..');
 
 /** Polls until `check` returns a truthy value (usable in hooks, where expect.poll is not). */
 export async function waitFor<T>(
@@ -32,26 +28,7 @@ export async function workerReady(worker: Child): Promise<void> {
   await waitFor('the worker to start', () => worker.output().includes('worker draining'));
 }
 
-/** Runs one of the `pnpm <command>` scripts of packages/core/src/bin and returns its output. */
-export function runBin(script: string, env: NodeJS.ProcessEnv, args: string[] = []): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, 'packages/core/src/bin', script), ...args], {
-      cwd: root,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (c) => {
-      out += c;
-    });
-    child.stderr.on('data', (c) => {
-      out += c;
-    });
-    child.on('exit', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${script} exit ${code}: ${out}`)),
-    );
-  });
-}
+export { runBin } from '../../../test/processes.ts';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -117,13 +94,22 @@ export type PrivateStack = {
 };
 
 export async function startPrivateStack(): Promise<PrivateStack> {
-  const redis = await startPrivateRedis();
-  // One address for every simulated client: the per-IP limit is not what these tests are about.
-  const env = await createTestRuntime({ overrides: { REDIS_URL: redis.url, RATE_LIMIT_IP_PER_SEC: '0' } });
-  const api = await startApi(env.childEnv);
-  const worker = startChild('worker', env.childEnv);
-  await workerReady(worker);
-  return { redis, env, api, worker };
+  const stack: Partial<PrivateStack> = {};
+  try {
+    stack.redis = await startPrivateRedis();
+    // One address for every simulated client: the per-IP limit is not what these tests are about.
+    stack.env = await createTestRuntime({
+      overrides: { REDIS_URL: stack.redis.url, RATE_LIMIT_IP_PER_SEC: '0' },
+    });
+    stack.api = await startApi(stack.env.childEnv);
+    stack.worker = startChild('worker', stack.env.childEnv);
+    await workerReady(stack.worker);
+    return stack as PrivateStack;
+  } catch (err) {
+    // The caller's afterAll never learns what was started: stop it here.
+    await stopPrivateStack(stack);
+    throw err;
+  }
 }
 
 export async function stopPrivateStack(stack: Partial<PrivateStack>): Promise<void> {

@@ -2,8 +2,11 @@ import { manualClock } from '@flash/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestServer, type TestServer } from '../../../test/support.ts';
 
-// Limits small enough to reach in a test: 3 calls at once per user and procedure, then one a
-// second. The clock is manual, so refills happen when the test says so, not when time passes.
+// Limits small enough to reach in a test: 3 calls at once per user and procedure, then one per
+// 100 s. The clock is manual, so refills happen when the test says so, not when time passes;
+// but Redis expires a limiter key in real time once its bucket would be whole again, so the
+// interval is long enough that no pause of a loaded machine hands out a fresh burst mid-test.
+const INTERVAL_MS = 100_000;
 const clock = manualClock(new Date('2026-11-26T10:00:00Z'));
 let s: TestServer;
 let admin: string;
@@ -15,7 +18,7 @@ beforeAll(async () => {
     overrides: {
       NODE_ENV: 'production',
       AUTH_JWT_SECRET: 'rate-limit-test-secret-0123456789abcdef',
-      RATE_LIMIT_USER_PER_SEC: '1',
+      RATE_LIMIT_USER_PER_SEC: String(1000 / INTERVAL_MS),
       RATE_LIMIT_USER_BURST: '3',
       RATE_LIMIT_IP_PER_SEC: '1000',
       RATE_LIMIT_IP_BURST: '100000',
@@ -65,7 +68,7 @@ describe('rate limits per user', () => {
     const first = await Promise.all([1, 2, 3].map(() => call(s.app, 'mutation', path, body, u.token)));
     for (const r of first) expect(r.status).not.toBe(429);
     expectRateLimited(await call(s.app, 'mutation', path, body, u.token));
-    clock.advance(1000);
+    clock.advance(INTERVAL_MS);
     expect((await call(s.app, 'mutation', path, body, u.token)).status).not.toBe(429);
     expectRateLimited(await call(s.app, 'mutation', path, body, u.token));
   });
@@ -103,7 +106,7 @@ describe('rate limits per user', () => {
       await call(s.app, 'mutation', 'order.create', { items, idempotencyKey: 'rl-2' }, v.token),
     );
     expect(await stock()).toBe(95);
-    clock.advance(1000);
+    clock.advance(INTERVAL_MS);
     expect((await call(s.app, 'mutation', 'order.create', { items }, v.token)).status).toBe(200);
     expect(await stock()).toBe(94);
   });
@@ -141,8 +144,8 @@ describe('rate limits per user', () => {
     for (let i = 0; i < 3; i++) expect((await pay()).headers['retry-after']).toBeUndefined();
     const limited = await pay();
     expect(limited.statusCode).toBe(429);
-    expect(limited.json().error.data.retryAfterMs).toBe(1000);
-    expect(limited.headers['retry-after']).toBe('1');
+    expect(limited.json().error.data.retryAfterMs).toBe(INTERVAL_MS);
+    expect(limited.headers['retry-after']).toBe(String(INTERVAL_MS / 1000));
   });
 
   it('counts each procedure on its own, and never limits the other procedures', async () => {
@@ -263,10 +266,10 @@ describe('rate limits per address', () => {
       overrides: {
         RATE_LIMIT_USER_PER_SEC: '1000',
         RATE_LIMIT_USER_BURST: '1000',
-        // One a second, not more: the clock stands still, but Redis expires a limiter key in real
-        // time once its burst would be whole again (here 1 s after the first call, not 100 ms),
-        // so a slow CI machine cannot hand the address a fresh burst halfway through the test.
-        RATE_LIMIT_IP_PER_SEC: '1',
+        // One per 100 s: the clock stands still, but Redis expires a limiter key in real time
+        // once its burst would be whole again, so a slow machine must not reach that moment
+        // halfway through the test and hand the address a fresh burst.
+        RATE_LIMIT_IP_PER_SEC: String(1000 / INTERVAL_MS),
         RATE_LIMIT_IP_BURST: '20',
       },
     });

@@ -160,9 +160,10 @@ describe('without CORS_ORIGINS', () => {
 describe('behind a trusted proxy (TRUST_PROXY)', () => {
   let s: TestServer;
   beforeAll(async () => {
-    // app.inject() connects from 127.0.0.1: the proxy is "loopback".
+    // app.inject() connects from 127.0.0.1: the proxy is "loopback". Two calls at once, then one
+    // per 100 s: the clock is the real one, so a refill must not come before the test is done.
     s = await createTestServer({
-      overrides: { TRUST_PROXY: 'loopback', RATE_LIMIT_IP_PER_SEC: '1', RATE_LIMIT_IP_BURST: '2' },
+      overrides: { TRUST_PROXY: 'loopback', RATE_LIMIT_IP_PER_SEC: '0.01', RATE_LIMIT_IP_BURST: '2' },
     });
   });
   afterAll(() => s.cleanup());

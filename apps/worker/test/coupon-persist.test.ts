@@ -1,9 +1,9 @@
-import { QueueName } from '@flash/core';
-import { CouponPersistJob } from '@flash/core/coupon/coupon.persist';
+import { createRuntime, QueueName } from '@flash/core';
+import { CouponPersistJob, type DrainResult } from '@flash/core/coupon/coupon.persist';
 import { insertIssuedBatch, listIssuedUsers } from '@flash/core/coupon/coupon.repository';
 import { createCoupon, issueCoupon } from '@flash/core/coupon/coupon.service';
 import { readPending, runIssueCoupon } from '@flash/core/coupon/coupon.store';
-import type { Job } from 'bullmq';
+import { Job } from 'bullmq';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Child, startChild } from '../../../test/processes.ts';
@@ -98,10 +98,17 @@ describe('coupon-persist worker', () => {
   });
 
   it('the same drain job delivered twice, and run twice at once, leaves one row per issuance', async () => {
-    const couponId = await newCoupon(300);
-    for (const userId of range(1, 300))
-      await runIssueCoupon(env.rt.redis, env.rt.keys.coupon(couponId), { userId, nowMs: Date.now() });
+    const couponId = await newCoupon(900);
+    const issue = (userIds: number[]) =>
+      Promise.all(
+        userIds.map((userId) =>
+          runIssueCoupon(env.rt.redis, env.rt.keys.coupon(couponId), { userId, nowMs: Date.now() }),
+        ),
+      );
     const job = { name: CouponPersistJob.Drain, data: { couponId } } as Job;
+
+    // Twice at once in one process: the second delivery joins the running drain.
+    await issue(range(1, 300));
     const [a, b] = await Promise.all([
       couponPersistWorker.handle(env.rt, job),
       couponPersistWorker.handle(env.rt, job),
@@ -110,13 +117,39 @@ describe('coupon-persist worker', () => {
     expect(b).toBe(a);
     expect(await couponPersistWorker.handle(env.rt, job)).toEqual({ batches: 0, persisted: 0, inserted: 0 });
 
+    // Twice at once in two processes (two runtimes, as two worker processes have): both drains
+    // run, over the same entries, and only one of them inserts each row.
+    await issue(range(301, 300));
+    const other = await createRuntime(env.config, { name: 'flash-sale-worker-2' });
+    try {
+      const [x, y] = (await Promise.all([
+        couponPersistWorker.handle(env.rt, job),
+        couponPersistWorker.handle(other, job),
+      ])) as DrainResult[];
+      expect(x!.inserted + y!.inserted).toBe(300);
+      expect(x!.persisted + y!.persisted).toBeGreaterThanOrEqual(300);
+    } finally {
+      await other.close();
+    }
+    expect(await persistedUsers(couponId)).toEqual(range(1, 600));
+
     // And through BullMQ: two copies of one job (no deduplication), both processed.
+    await issue(range(601, 300));
     const queue = env.rt.queues[QueueName.CouponPersist];
-    await queue.add(CouponPersistJob.Drain, { couponId });
-    await queue.add(CouponPersistJob.Drain, { couponId });
+    const copies = [
+      await queue.add(CouponPersistJob.Drain, { couponId }),
+      await queue.add(CouponPersistJob.Drain, { couponId }),
+    ];
     running = await startWorkers(env.rt, [couponPersistWorker]);
-    await expect.poll(() => queue.getCompletedCount(), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
-    expect(await persistedUsers(couponId)).toEqual(range(1, 300));
+    await expect
+      .poll(() => Promise.all(copies.map((c) => c.getState())), { timeout: 20_000 })
+      .toEqual(['completed', 'completed']);
+    for (const copy of copies) {
+      const done = await Job.fromId(queue, copy.id!);
+      expect(done?.returnvalue).toMatchObject({ batches: expect.any(Number), inserted: expect.any(Number) });
+    }
+    expect(await persistedUsers(couponId)).toEqual(range(1, 900));
+    expect(await pendingExists(couponId)).toBe(0);
   });
 
   it('persists an issuance whose drain job was never added (API killed right after the script)', async () => {

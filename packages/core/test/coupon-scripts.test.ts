@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
 import type { CouponMeta } from '../src/coupon/coupon.model.ts';
@@ -12,21 +13,30 @@ import {
 import { runScript } from '../src/redis/scripts.ts';
 
 const NOW = Date.UTC(2026, 10, 26, 12, 0, 0);
+/** 100 s in ms: the rate limits' interval below. */
+const I = 100_000;
 const open: CouponMeta = { total: 3, startsAtMs: 0, endsAtMs: 0, validDays: 0, expireAtMs: 0 };
 
 describe('coupon Lua scripts', () => {
   let env: TestRuntime;
+  // The scripts' own connection, without the runtime's 3 s command timeout: thousands of
+  // parallel calls on a loaded machine may take longer, and what is tested here is the scripts.
+  let scripts: Redis;
   let keys: CouponKeys;
   let nextId = 1;
   beforeAll(async () => {
     env = await createTestRuntime();
+    scripts = new Redis(env.config.redisUrl);
   });
-  afterAll(() => env.cleanup());
+  afterAll(async () => {
+    scripts.disconnect();
+    await env.cleanup();
+  });
   beforeEach(() => {
     keys = env.rt.keys.coupon(nextId++);
   });
 
-  const redis = () => env.rt.redis;
+  const redis = () => scripts;
   const issue = (userId: number, nowMs = NOW) => runIssueCoupon(redis(), keys, { userId, nowMs });
   const load = (meta: Partial<CouponMeta> = {}, rows: { userId: number; issuedAtMs: number }[] = []) =>
     runRestoreCoupon(redis(), keys, { ...open, ...meta }, rows);
@@ -124,8 +134,10 @@ describe('coupon Lua scripts', () => {
   });
 
   describe('issueCoupon rate limits (per user and per address, on this coupon)', () => {
-    // 10 calls a second, 2 at once, for both limits.
-    const limit = (subject: string) => ({ subject, intervalMicros: 100_000, burst: 2 });
+    // One call per 100 s (I), 2 at once, for both limits. The script runs on a clock the test
+    // stands still while Redis expires a limiter key in real time once its bucket is whole again:
+    // intervals this long outlive any pause of a loaded machine within a test.
+    const limit = (subject: string) => ({ subject, intervalMicros: I * 1000, burst: 2 });
     const limited = (userId: number, ip: string, nowMs = NOW) =>
       runIssueCoupon(redis(), keys, { userId, nowMs, limits: { user: limit(`u:${userId}`), ip: limit(ip) } });
 
@@ -134,14 +146,14 @@ describe('coupon Lua scripts', () => {
       expect(await limited(1, 'ip:a')).toEqual({ code: 'OK' });
       // Counted although refused by the issue decision: a call is a call.
       expect(await limited(1, 'ip:b')).toEqual({ code: 'ALREADY_ISSUED' });
-      expect(await limited(1, 'ip:c')).toEqual({ code: 'RATE_LIMITED', limit: 'user', retryAfterMs: 100 });
-      expect(await limited(1, 'ip:c', NOW + 100)).toEqual({ code: 'ALREADY_ISSUED' });
+      expect(await limited(1, 'ip:c')).toEqual({ code: 'RATE_LIMITED', limit: 'user', retryAfterMs: I });
+      expect(await limited(1, 'ip:c', NOW + I)).toEqual({ code: 'ALREADY_ISSUED' });
       // The refused call did not count against ip:c either: it still has its whole burst.
-      expect(await limited(2, 'ip:c', NOW + 100)).toEqual({ code: 'OK' });
-      expect(await limited(3, 'ip:c', NOW + 100)).toEqual({
+      expect(await limited(2, 'ip:c', NOW + I)).toEqual({ code: 'OK' });
+      expect(await limited(3, 'ip:c', NOW + I)).toEqual({
         code: 'RATE_LIMITED',
         limit: 'ip',
-        retryAfterMs: 100,
+        retryAfterMs: I,
       });
       expect(await redis().hlen(keys.issued)).toBe(3);
       expect(await redis().xlen(keys.pending)).toBe(2);
@@ -150,22 +162,22 @@ describe('coupon Lua scripts', () => {
     it('names the limit that frees up last when both refuse', async () => {
       await load({ total: 100 });
       expect(await limited(1, 'ip:a')).toEqual({ code: 'OK' });
-      expect(await limited(1, 'ip:a', NOW + 50)).toEqual({ code: 'ALREADY_ISSUED' });
-      // User 1 has used its burst (next call fits at NOW+100); ip:b is used up at NOW+60 by two
-      // other users (next call fits at NOW+160). At NOW+60 both refuse user 1: the address
-      // frees up last, so it is the one named, with its wait.
-      expect(await limited(2, 'ip:b', NOW + 60)).toEqual({ code: 'OK' });
-      expect(await limited(3, 'ip:b', NOW + 60)).toEqual({ code: 'OK' });
-      expect(await limited(1, 'ip:b', NOW + 60)).toEqual({
+      expect(await limited(1, 'ip:a', NOW + 50_000)).toEqual({ code: 'ALREADY_ISSUED' });
+      // User 1 has used its burst (next call fits at NOW+100 s); ip:b is used up at NOW+60 s by
+      // two other users (next call fits at NOW+160 s). At NOW+60 s both refuse user 1: the
+      // address frees up last, so it is the one named, with its wait.
+      expect(await limited(2, 'ip:b', NOW + 60_000)).toEqual({ code: 'OK' });
+      expect(await limited(3, 'ip:b', NOW + 60_000)).toEqual({ code: 'OK' });
+      expect(await limited(1, 'ip:b', NOW + 60_000)).toEqual({
         code: 'RATE_LIMITED',
         limit: 'ip',
-        retryAfterMs: 100,
+        retryAfterMs: I,
       });
       // From a fresh address only the user limit refuses, with its own (shorter) wait.
-      expect(await limited(1, 'ip:c', NOW + 60)).toEqual({
+      expect(await limited(1, 'ip:c', NOW + 60_000)).toEqual({
         code: 'RATE_LIMITED',
         limit: 'user',
-        retryAfterMs: 40,
+        retryAfterMs: 40_000,
       });
     });
 
@@ -185,19 +197,23 @@ describe('coupon Lua scripts', () => {
       expect(await redis().pttl(keys.limiter('u:3'))).toBeGreaterThan(0);
     });
 
-    it('decides every call as a plain GCRA of both limits would (random calls, users, addresses, times)', async () => {
+    // Thousands of sequential script calls: minutes on a loaded machine. A property cut off by
+    // its timeout would go on in the background, moving `keys` under the next tests.
+    it('decides every call as a plain GCRA of both limits would (random calls, users, addresses, times)', {
+      timeout: 240_000,
+    }, async () => {
       // The reference: each limit a TAT in µs; a call refused by either limit is counted by
       // neither; the issue decision runs only for calls both allow.
-      const intervalMicros = 100_000;
+      const intervalMicros = I * 1000;
       type Call = { user: number; ip: number; advanceMs: number };
       const call = fc.record({
         user: fc.integer({ min: 1, max: 3 }),
         ip: fc.integer({ min: 1, max: 2 }),
-        // Mostly calls closer together than the interval (100 ms), so buckets are rarely idle.
+        // Mostly calls closer together than the interval (100 s), so buckets are rarely idle.
         advanceMs: fc.oneof(
           fc.constant(0),
-          fc.integer({ min: 0, max: 60 }),
-          fc.integer({ min: 0, max: 250 }),
+          fc.integer({ min: 0, max: 60 }).map((ms) => ms * 1000),
+          fc.integer({ min: 0, max: 250 }).map((ms) => ms * 1000),
         ),
       });
       let compared = 0;
@@ -207,7 +223,7 @@ describe('coupon Lua scripts', () => {
           fc.integer({ min: 1, max: 3 }),
           fc.integer({ min: 1, max: 3 }),
           // Calls before the window opens are refused by the decision yet counted by the limits.
-          fc.constantFrom(0, 150),
+          fc.constantFrom(0, 150_000),
           async (calls: Call[], userBurst, ipBurst, opensAfterMs) => {
             keys = env.rt.keys.coupon(nextId++);
             const startsAtMs = opensAfterMs === 0 ? 0 : NOW + opensAfterMs;
@@ -265,7 +281,7 @@ describe('coupon Lua scripts', () => {
     it('limits calls for a coupon Redis does not hold (unknown ids are throttled too)', async () => {
       expect(await limited(1, 'ip:a')).toEqual({ code: 'NOT_LOADED' });
       expect(await limited(1, 'ip:a')).toEqual({ code: 'NOT_LOADED' });
-      expect(await limited(1, 'ip:a')).toEqual({ code: 'RATE_LIMITED', limit: 'user', retryAfterMs: 100 });
+      expect(await limited(1, 'ip:a')).toEqual({ code: 'RATE_LIMITED', limit: 'user', retryAfterMs: I });
     });
   });
 

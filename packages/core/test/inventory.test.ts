@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runBin } from '../../../test/processes.ts';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
 import type { HoldReply } from '../src/order/order.store.ts';
+import { lockInventoryForRebuild } from '../src/product/inventory.repository.ts';
 import { ensureInventoryLoaded, readStocks, rebuildInventory } from '../src/product/inventory.service.ts';
 import {
   addRestocked,
@@ -165,10 +168,35 @@ describe('inventory in Redis', () => {
 
     it('loads exactly once when many processes rebuild at the same time', async () => {
       const a = await insertProduct(10);
-      const results = await Promise.all(Array.from({ length: 50 }, () => rebuildInventory(rt())));
-      expect(results.filter((r) => r.loaded).length).toBe(1);
+      // `pnpm inventory:rebuild` in four processes at once. The test holds the rebuild lock until
+      // at least two of them wait for it together (not all: a slow machine starts them seconds
+      // apart, and the first would reach its statement timeout).
+      const processes = 4;
+      const waiting = async () =>
+        (
+          await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND application_name = 'flash-sale-inventory-rebuild'
+              AND wait_event_type = 'Lock'`.execute(rt().db)
+        ).rows[0]!.n;
+      const runs = await rt()
+        .db.transaction()
+        .execute(async (trx) => {
+          await lockInventoryForRebuild(trx);
+          const started = Array.from({ length: processes }, () =>
+            runBin('inventory-rebuild.ts', env.childEnv),
+          );
+          const settled = Promise.allSettled(started);
+          await expect.poll(waiting, { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+          // Wrapped: a returned promise would be awaited before the commit that releases them.
+          return { settled };
+        });
+      const outputs = (await runs.settled).map((r) =>
+        r.status === 'fulfilled' ? r.value : String(r.reason),
+      );
+      expect(outputs.filter((o) => o.includes('inventory: loaded'))).toHaveLength(1);
+      expect(outputs.filter((o) => o.includes('inventory: already loaded'))).toHaveLength(processes - 1);
       expect(await readAvailable(rt().redis, rt().keys, [a])).toEqual([10]);
-    });
+    }, 120_000);
 
     it('is triggered by reads that find the marker missing, once per burst', async () => {
       const a = await insertProduct(12);

@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPrivateRedis } from '../../../test/redis-server.ts';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
 import { QueueName } from '../src/queue/queues.ts';
 import { readScripts, registerScripts, runScript } from '../src/redis/scripts.ts';
@@ -76,14 +79,26 @@ describe('Lua script loader', () => {
   });
 
   it('keeps working after SCRIPT FLUSH', async () => {
-    const { redis, keys } = env.rt;
-    const key = `${keys.prefix}loader:counter`;
-    registerScripts(redis, readScripts(dir));
-    expect(await runScript(redis, 'incrBy', [key], [2])).toBe(2);
-    await redis.script('FLUSH');
-    expect(await redis.script('EXISTS', '0000000000000000000000000000000000000000')).toEqual([0]);
-    expect(await runScript(redis, 'incrBy', [key], [3])).toBe(5);
-    // And again, now that EVAL has put it back in the cache.
-    expect(await runScript(redis, 'incrBy', [key], [1])).toBe(6);
+    // A private redis-server: SCRIPT FLUSH on the shared one would pull the scripts from under
+    // every other test file running beside this one.
+    const server = await startPrivateRedis();
+    const redis = new Redis(server.url);
+    try {
+      const key = 'loader:counter';
+      const [incrBy] = readScripts(dir);
+      const sha = createHash('sha1').update(incrBy!.lua).digest('hex');
+      registerScripts(redis, [incrBy!]);
+      expect(await runScript(redis, 'incrBy', [key], [2])).toBe(2);
+      expect(await redis.script('EXISTS', sha)).toEqual([1]);
+      await redis.script('FLUSH');
+      expect(await redis.script('EXISTS', sha)).toEqual([0]);
+      expect(await runScript(redis, 'incrBy', [key], [3])).toBe(5);
+      // The fallback put it back in the cache: the next call runs it by its sha again.
+      expect(await redis.script('EXISTS', sha)).toEqual([1]);
+      expect(await runScript(redis, 'incrBy', [key], [1])).toBe(6);
+    } finally {
+      redis.disconnect();
+      await server.stop();
+    }
   });
 });

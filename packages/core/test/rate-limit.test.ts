@@ -1,4 +1,6 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPrivateRedis } from '../../../test/redis-server.ts';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
 import { manualClock } from '../src/clock.ts';
 import type { RateLimit } from '../src/config.ts';
@@ -23,11 +25,17 @@ beforeAll(async () => {
 });
 afterAll(() => env.cleanup());
 
+// Intervals of 100 s and more: the tests stand the limiter's clock still while Redis expires its
+// keys in real time (after the bucket's whole horizon), so a key must outlive any pause of a
+// loaded machine between two calls of one test, or a test sees a fresh bucket.
+/** 100 s: the interval of the limits below. */
+const I = 100_000;
+
 /**
- * Runs the script with one limit on (as the user limit; the address limit off): 10 per second
- * (100 ms apart), `burst` at once. Answers [code, retryAfterMs].
+ * Runs the script with one limit on (as the user limit; the address limit off): one per 100 s,
+ * `burst` at once. Answers [code, retryAfterMs].
  */
-const hit = async (key: string, nowMs: number, burst = 5, intervalUs = 100_000) => {
+const hit = async (key: string, nowMs: number, burst = 5, intervalUs = I * 1000) => {
   const reply = decodeReply(
     'rateLimit',
     await runScript(env.rt.redis, 'rateLimit', [key, `${key}:unused`], [nowMs, intervalUs, burst, 'off', 0]),
@@ -39,29 +47,27 @@ describe('scripts/lua/rateLimit-2.lua and lib/gcra.lua (GCRA)', () => {
   it('allows the burst at once, then refuses with the time until the next slot', async () => {
     const key = freshKey();
     for (let i = 0; i < 5; i++) expect(await hit(key, T0)).toEqual([ALLOWED, 0]);
-    expect(await hit(key, T0)).toEqual([LIMITED, 100]);
-    expect(await hit(key, T0 + 40)).toEqual([LIMITED, 60]);
+    expect(await hit(key, T0)).toEqual([LIMITED, I]);
+    expect(await hit(key, T0 + 40_000)).toEqual([LIMITED, 60_000]);
   });
 
   it('refills at the sustained rate, one slot per interval', async () => {
     const key = freshKey();
     for (let i = 0; i < 5; i++) await hit(key, T0);
-    expect((await hit(key, T0 + 99))[0]).toBe(LIMITED);
-    expect((await hit(key, T0 + 100))[0]).toBe(ALLOWED);
-    expect((await hit(key, T0 + 100))[0]).toBe(LIMITED);
+    expect((await hit(key, T0 + I - 1))[0]).toBe(LIMITED);
+    expect((await hit(key, T0 + I))[0]).toBe(ALLOWED);
+    expect((await hit(key, T0 + I))[0]).toBe(LIMITED);
     // Three intervals later, three more.
-    const after = await Promise.all([1, 2, 3, 4].map(() => hit(key, T0 + 400)));
+    const after = await Promise.all([1, 2, 3, 4].map(() => hit(key, T0 + 4 * I)));
     expect(after.map((r) => r[0]).sort()).toEqual([ALLOWED, ALLOWED, ALLOWED, LIMITED]);
   });
 
   it('does not count refused requests: hammering earns nothing', async () => {
-    // One call per 10 s: the key must outlive 200 calls in real time (it expires by Redis'
-    // clock, which a busy machine moves on while the test's clock stands still).
+    // The key must outlive 200 calls in real time (see I).
     const key = freshKey();
-    const tenSeconds = 10_000_000;
-    for (let i = 0; i < 5; i++) await hit(key, T0, 5, tenSeconds);
-    for (let i = 0; i < 200; i++) expect((await hit(key, T0 + i * 50, 5, tenSeconds))[0]).toBe(LIMITED);
-    expect((await hit(key, T0 + 10_000, 5, tenSeconds))[0]).toBe(ALLOWED);
+    for (let i = 0; i < 5; i++) await hit(key, T0);
+    for (let i = 0; i < 200; i++) expect((await hit(key, T0 + i * 500))[0]).toBe(LIMITED);
+    expect((await hit(key, T0 + I))[0]).toBe(ALLOWED);
   });
 
   it('gives back the whole burst after being idle, and the key expires by then', async () => {
@@ -69,17 +75,17 @@ describe('scripts/lua/rateLimit-2.lua and lib/gcra.lua (GCRA)', () => {
     for (let i = 0; i < 5; i++) await hit(key, T0);
     const pttl = await env.rt.redis.pttl(key);
     expect(pttl).toBeGreaterThan(0);
-    expect(pttl).toBeLessThanOrEqual(501);
-    const later = T0 + 10_000;
+    expect(pttl).toBeLessThanOrEqual(5 * I + 1);
+    const later = T0 + 100 * I;
     for (let i = 0; i < 5; i++) expect((await hit(key, later))[0]).toBe(ALLOWED);
     expect((await hit(key, later))[0]).toBe(LIMITED);
   });
 
   it('stores the arrival time to the microsecond (fractional rates stay exact)', async () => {
     const key = freshKey();
-    // 3 per second: 333,333 us apart.
-    await hit(key, T0, 1, 333_333);
-    expect(await env.rt.redis.get(key)).toBe(String(T0 * 1000 + 333_333));
+    // 3 per 100 s: 33,333,333 us apart.
+    await hit(key, T0, 1, 33_333_333);
+    expect(await env.rt.redis.get(key)).toBe(String(T0 * 1000 + 33_333_333));
   });
 
   it('lets exactly `burst` of 1,000 parallel callers through at one instant', async () => {
@@ -91,10 +97,10 @@ describe('scripts/lua/rateLimit-2.lua and lib/gcra.lua (GCRA)', () => {
 
   it('treats an arrival time a little ahead (another instance with a faster clock) as a full bucket', async () => {
     const key = freshKey();
-    // 500 ms is this limit's whole horizon; 20 s beyond it is clock skew, not a fresh start.
-    await env.rt.redis.set(key, String((T0 + 500 + 20_000) * 1000), 'PX', 60_000);
-    expect(await hit(key, T0)).toEqual([LIMITED, 100]);
-    expect(await env.rt.redis.get(key)).toBe(String((T0 + 500 + 20_000) * 1000));
+    // 5 intervals are this limit's whole horizon; 20 s beyond it is clock skew, not a fresh start.
+    await env.rt.redis.set(key, String((T0 + 5 * I + 20_000) * 1000), 'PX', 600_000);
+    expect(await hit(key, T0)).toEqual([LIMITED, I]);
+    expect(await env.rt.redis.get(key)).toBe(String((T0 + 5 * I + 20_000) * 1000));
   });
 
   it('starts over on a value no clock skew explains (corrupt, or a clock that jumped back)', async () => {
@@ -111,15 +117,15 @@ describe('scripts/lua/rateLimit-2.lua and lib/gcra.lua (GCRA)', () => {
   it('answers an error for bad arguments instead of letting requests through', async () => {
     const key = freshKey();
     for (const args of [
-      ['x', 100_000, 5, 'off', 0],
-      ['nan', 100_000, 5, 'off', 0],
+      ['x', I * 1000, 5, 'off', 0],
+      ['nan', I * 1000, 5, 'off', 0],
       [T0, 0, 5, 'off', 0],
       [T0, 'nan', 5, 'off', 0],
-      [T0, 100_000, 0, 'off', 0],
-      [T0, 100_000, 'x', 'off', 0],
+      [T0, I * 1000, 0, 'off', 0],
+      [T0, I * 1000, 'x', 'off', 0],
       // 0 is not "off": only the word switches a limit off.
-      [T0, 100_000, 5, 0, 0],
-      [T0, 'off', 0, 100_000, 'x'],
+      [T0, I * 1000, 5, 0, 0],
+      [T0, 'off', 0, I * 1000, 'x'],
     ]) {
       await expect(runScript(env.rt.redis, 'rateLimit', [key, `${key}:b`], args)).rejects.toThrow(
         /rateLimit/,
@@ -130,7 +136,8 @@ describe('scripts/lua/rateLimit-2.lua and lib/gcra.lua (GCRA)', () => {
 });
 
 describe('consumeRateLimits', () => {
-  const limit = (perSecond: number, burst: number): RateLimit => ({ perSecond, burst });
+  /** `per100s` calls per 100 s (see I), `burst` at once. */
+  const limit = (per100s: number, burst: number): RateLimit => ({ perSecond: per100s / 100, burst });
   const pair = (user: RateLimit, ip: RateLimit) => {
     const key = freshKey();
     return { user: { key, limit: user }, ip: { key: `${key}:ip`, limit: ip } };
@@ -143,7 +150,7 @@ describe('consumeRateLimits', () => {
     expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({
       code: 'RATE_LIMITED',
       limit: 'user',
-      retryAfterMs: 100,
+      retryAfterMs: I / 10,
     });
     // The address limit did not count the refused call: with a fresh user it has one call left.
     const other = { ...checks, user: { key: freshKey(), limit: limit(10, 2) } };
@@ -151,17 +158,17 @@ describe('consumeRateLimits', () => {
     expect(await consumeRateLimits(env.rt.redis, other, T0)).toEqual({
       code: 'RATE_LIMITED',
       limit: 'ip',
-      retryAfterMs: 100,
+      retryAfterMs: I / 10,
     });
   });
 
   it('names the limit that frees up last when both refuse', async () => {
     const checks = pair(limit(10, 1), limit(2, 1));
     expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({ code: 'OK' });
-    expect(await consumeRateLimits(env.rt.redis, checks, T0 + 50)).toEqual({
+    expect(await consumeRateLimits(env.rt.redis, checks, T0 + 5_000)).toEqual({
       code: 'RATE_LIMITED',
       limit: 'ip',
-      retryAfterMs: 450,
+      retryAfterMs: 45_000,
     });
   });
 
@@ -177,15 +184,24 @@ describe('consumeRateLimits', () => {
   });
 
   it('keeps working after SCRIPT FLUSH', async () => {
-    const checks = pair(limit(1, 1), limit(0, 1));
-    await env.rt.redis.script('FLUSH');
-    expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({ code: 'OK' });
-    await env.rt.redis.script('FLUSH');
-    expect(await consumeRateLimits(env.rt.redis, checks, T0)).toEqual({
-      code: 'RATE_LIMITED',
-      limit: 'user',
-      retryAfterMs: 1000,
-    });
+    // A private redis-server: SCRIPT FLUSH on the shared one would pull the scripts from under
+    // every other test file running beside this one.
+    const server = await startPrivateRedis();
+    const redis = new Redis(server.url);
+    try {
+      const checks = pair(limit(1, 1), limit(0, 1));
+      await redis.script('FLUSH');
+      expect(await consumeRateLimits(redis, checks, T0)).toEqual({ code: 'OK' });
+      await redis.script('FLUSH');
+      expect(await consumeRateLimits(redis, checks, T0)).toEqual({
+        code: 'RATE_LIMITED',
+        limit: 'user',
+        retryAfterMs: I,
+      });
+    } finally {
+      redis.disconnect();
+      await server.stop();
+    }
   });
 
   it('rounds the interval to whole microseconds, at least one', () => {
@@ -204,23 +220,23 @@ describe('enforceRateLimit', () => {
 
   it('refuses a user over their limit with RATE_LIMITED, whatever address they use', async () => {
     const clock = manualClock(new Date(T0));
-    const rt = withLimits({ perSecond: 1, burst: 2 }, { perSecond: 1000, burst: 1000 }, clock);
+    const rt = withLimits({ perSecond: 1000 / I, burst: 2 }, { perSecond: 1000, burst: 1000 }, clock);
     const call = (ip: string) => enforceRateLimit(rt, { procedure: 'coupon.issue', userId: 501, ip });
     expect(await call('10.0.0.1')).toBe('allowed');
     expect(await call('10.0.0.2')).toBe('allowed');
     const refused = await call('10.0.0.3').catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(AppError);
-    expect(refused).toMatchObject({ code: 'RATE_LIMITED', details: { limit: 'user', retryAfterMs: 1000 } });
+    expect(refused).toMatchObject({ code: 'RATE_LIMITED', details: { limit: 'user', retryAfterMs: I } });
     // Counted per procedure: another procedure has its own allowance.
     expect(await enforceRateLimit(rt, { procedure: 'order.create', userId: 501, ip: '10.0.0.3' })).toBe(
       'allowed',
     );
-    clock.advance(1000);
+    clock.advance(I);
     expect(await call('10.0.0.3')).toBe('allowed');
   });
 
   it('refuses an address over its limit across many users, and names the limit', async () => {
-    const rt = withLimits({ perSecond: 1000, burst: 1000 }, { perSecond: 1, burst: 3 });
+    const rt = withLimits({ perSecond: 1000, burst: 1000 }, { perSecond: 1000 / I, burst: 3 });
     const results = await Promise.allSettled(
       Array.from({ length: 20 }, (_, i) =>
         enforceRateLimit(rt, { procedure: 'balance.charge', userId: 600 + i, ip: '192.0.2.7' }),
@@ -237,7 +253,7 @@ describe('enforceRateLimit', () => {
   });
 
   it('counts one IPv6 /64 as one address, and an IPv4-mapped address as the IPv4 one', async () => {
-    const rt = withLimits({ perSecond: 1000, burst: 1000 }, { perSecond: 1, burst: 2 });
+    const rt = withLimits({ perSecond: 1000, burst: 1000 }, { perSecond: 1000 / I, burst: 2 });
     const call = (ip: string, userId: number) =>
       enforceRateLimit(rt, { procedure: 'payment.pay', userId, ip });
     expect(await call('2001:db8:1:2::1', 1)).toBe('allowed');
