@@ -8,13 +8,13 @@
 // Self-contained: run.ts hands in what the rows need (its measuring and recording helpers).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createRuntime, dropDatabase, ensureDatabase } from '@flash/core';
+import { chargeBalance, createRuntime, dropDatabase, ensureDatabase } from '@flash/core';
 import { drainUnsavedOrders } from '@flash/core/order/order.persist';
+import { createOrder } from '@flash/core/order/order.service';
 import { type Child, postgresCpuMs, startApi } from '../lib/children.ts';
-import { apiClient, mapLimit } from '../lib/client.ts';
+import { mapLimit } from '../lib/client.ts';
 import type { RunEnv } from '../lib/env.ts';
 import { fmt, type LoadStats, type RequestSpec } from '../lib/load.ts';
-import { chargeUsers } from '../lib/seed.ts';
 import { mintToken } from '../lib/token.ts';
 import type { BenchReport, BenchRow, TargetResult } from './report.ts';
 
@@ -157,26 +157,27 @@ export async function hotPaymentRow(o: HotPaymentOptions): Promise<void> {
   const secret = o.run.config.jwtSecret;
   const tokens = Array.from({ length: HOT_USERS }, (_, i) => mintToken(secret, HOT_FIRST_USER + i));
   const started = Date.now();
-  const orders = await withApi(startApi(env), async (api) => {
-    const client = apiClient(api.url);
-    await chargeUsers(client, tokens, 20_000_000);
-    return mapLimit(
+  // Charged and ordered through the core functions the API calls (not over HTTP: the row
+  // measures the payments, and a client in this process would take minutes to make the
+  // orders), then saved in Postgres, as the worker would: a payment must not pay for its
+  // order's save.
+  const rt = await createRuntime(o.run.config, { name: 'bench-hot-payments' });
+  let orders: { id: string; token: string }[];
+  try {
+    for (let u = 0; u < HOT_USERS; u++) {
+      for (let n = 0; n < 2; n++) await chargeBalance(rt, HOT_FIRST_USER + u, { amount: 10_000_000 });
+    }
+    orders = await mapLimit(
       Array.from({ length: HOT_ORDERS }, (_, i) => i),
-      64,
+      200,
       async (i) => {
         const product = o.products[i % o.products.length]!;
-        const order = await client.mutate<{ orderId: string }>(
-          'order.create',
-          { items: [{ productId: product.id, quantity: 1 }] },
-          tokens[i % HOT_USERS],
-        );
+        const order = await createOrder(rt, HOT_FIRST_USER + (i % HOT_USERS), {
+          items: [{ productId: product.id, quantity: 1 }],
+        });
         return { id: order.orderId, token: tokens[i % HOT_USERS]! };
       },
     );
-  });
-  // Saved in Postgres now, as the worker would: a payment must not pay for its order's save.
-  const rt = await createRuntime(o.run.config, { name: 'bench-hot-payments' });
-  try {
     await drainUnsavedOrders(rt);
   } finally {
     await rt.close();
