@@ -118,16 +118,23 @@ export function createPaymentBatcher(rt: BatchRuntime, options: PaymentBatcherOp
     return batch;
   };
 
+  const track = (work: Promise<void>) => {
+    running.add(work);
+    work.finally(() => running.delete(work));
+  };
+
   const flush = () => {
     while (inFlight < maxInFlight && pending.length > 0) {
       const batch = take();
       inFlight++;
-      const done = runBatch(rt, batch).finally(() => {
-        inFlight--;
-        running.delete(done);
-        flush();
-      });
-      running.add(done);
+      // The slot is given back at the COMMIT: the batch's Redis steps and answers follow
+      // outside it, so a slow Redis never holds up the next batch's transaction.
+      track(
+        runBatch(rt, batch, track).finally(() => {
+          inFlight--;
+          flush();
+        }),
+      );
     }
   };
 
@@ -167,26 +174,37 @@ function isStatementError(err: unknown): boolean {
   return typeof code === 'string' && /^(22|23|40|42)/.test(code);
 }
 
-async function runBatch(rt: BatchRuntime, entries: Entry[]): Promise<void> {
+/**
+ * Runs one batch's transaction; settles at its COMMIT (or failure). The Redis steps of the
+ * committed payments and their answers are handed to `later`.
+ */
+async function runBatch(
+  rt: BatchRuntime,
+  entries: Entry[],
+  later: (work: Promise<void>) => void,
+): Promise<void> {
   let outcomes: Outcome[];
   try {
     outcomes = await rt.db.transaction().execute((trx) => settle(rt, trx, entries));
   } catch (err) {
     if (entries.length > 1 && isStatementError(err)) {
       // Nothing of the batch committed: one transaction each, so only the culprit fails.
-      for (const entry of entries) await runBatch(rt, [entry]);
+      for (const entry of entries) await runBatch(rt, [entry], later);
       return;
     }
     for (const entry of entries) entry.settled.reject(err);
     return;
   }
-  await afterCommit(rt, outcomes);
-  for (const [i, entry] of entries.entries()) {
-    const outcome = outcomes[i]!;
-    if (outcome.kind === 'paid') entry.settled.resolve(outcome.view);
-    else if (outcome.kind === 'replayed') entry.settled.resolve(outcome.response as PaymentView);
-    else entry.settled.reject(outcome.error);
-  }
+  // Committed: every payment is answered, whatever Redis does (afterCommit never fails one).
+  const answer = () => {
+    for (const [i, entry] of entries.entries()) {
+      const outcome = outcomes[i]!;
+      if (outcome.kind === 'paid') entry.settled.resolve(outcome.view);
+      else if (outcome.kind === 'replayed') entry.settled.resolve(outcome.response as PaymentView);
+      else entry.settled.reject(outcome.error);
+    }
+  };
+  later(afterCommit(rt, outcomes).then(answer, answer));
 }
 
 const refused = (error: Error): Outcome => ({ kind: 'refused', error });
