@@ -1,7 +1,9 @@
 import { AppError, AppErrorCode } from '../errors.ts';
 import { requestHash } from '../idempotency/idempotency.service.ts';
-import { ensureOrderSaved } from '../order/order.persist.ts';
+import { saveUnsavedOrders } from '../order/order.persist.ts';
 import { isOrderId } from '../order/order.service.ts';
+import { readUnsavedOrders } from '../order/order.store.ts';
+import { perRuntimeMap } from '../per-runtime.ts';
 import type { Runtime } from '../runtime.ts';
 import type { PaymentView } from './payment.batch.ts';
 
@@ -23,8 +25,8 @@ export async function payOrder(
 ): Promise<PaymentView> {
   if (!isOrderId(input.orderId)) throw new AppError(AppErrorCode.ORDER_NOT_FOUND, 'Order not found');
   // An order answered from Redis moments ago is saved first (one HGET when it is not), outside
-  // the payment's transaction: saving takes a pooled connection of its own.
-  await ensureOrderSaved(rt, input.orderId);
+  // the payment's transaction.
+  await ensureSaved(rt, input.orderId);
   const key = input.idempotencyKey;
   return rt.paymentBatcher.pay({
     userId,
@@ -32,4 +34,31 @@ export async function payOrder(
     now: rt.clock.now(),
     idempotency: key === undefined ? undefined : { key, hash: requestHash({ orderId: input.orderId }) },
   });
+}
+
+type SaveRound = { ids: Set<string>; done: PromiseWithResolvers<void> };
+const saveRounds = perRuntimeMap<'next', SaveRound>();
+
+/**
+ * Saves the order if it is still waiting in Redis (order.persist.ts). The payments that find
+ * their order unsaved in one turn of the event loop save them together, in one transaction on
+ * one pooled connection: payments right after the orders of a rush would otherwise each take a
+ * connection for a save of their own, and crowd the pool the payment batches need.
+ */
+async function ensureSaved(rt: Runtime, orderId: string): Promise<void> {
+  const [record] = await readUnsavedOrders(rt.redis, rt.keys, [orderId]);
+  if (record === null || record === undefined) return;
+  const rounds = saveRounds(rt.db);
+  let round = rounds.get('next');
+  if (!round) {
+    const next: SaveRound = { ids: new Set(), done: Promise.withResolvers<void>() };
+    rounds.set('next', next);
+    setImmediate(() => {
+      rounds.delete('next');
+      saveUnsavedOrders(rt, [...next.ids]).then(() => next.done.resolve(), next.done.reject);
+    });
+    round = next;
+  }
+  round.ids.add(orderId);
+  return round.done.promise;
 }
