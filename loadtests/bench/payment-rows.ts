@@ -5,29 +5,22 @@
 // - `payment.pay.hot`: payment.pay with the orders' owners concentrated on 10 users, so every
 //   payment of a user queues on that user's balance row (the `payment.pay` row in run.ts pays
 //   orders of 2,000 users).
-// Self-contained: run.ts hands in what the rows need (its measuring and recording helpers).
+// Listed in ROWS (rows.ts) after payment.pay; their targets are in TARGETS (targets.ts).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chargeBalance, createRuntime, dropDatabase, ensureDatabase } from '@flash/core';
 import { drainUnsavedOrders } from '@flash/core/order/order.persist';
 import { createOrder } from '@flash/core/order/order.service';
-import { type Child, postgresCpuMs, startApi } from '../lib/children.ts';
+import { postgresCpuMs, startApi } from '../lib/children.ts';
 import { mapLimit } from '../lib/client.ts';
-import type { RunEnv } from '../lib/env.ts';
-import { fmt, type LoadStats, type RequestSpec } from '../lib/load.ts';
+import { fmt, type RequestSpec } from '../lib/load.ts';
 import { mintToken } from '../lib/token.ts';
+import { log, settings } from './cli.ts';
+import { type Ctx, json, measure, nodeArgsFor, statsRow, withChild } from './harness.ts';
 import type { BenchReport, BenchRow, TargetResult } from './report.ts';
-
-const log = (line: string) => console.log(`[bench] ${line}`);
+import type { Target } from './targets.ts';
 
 // ---------------------------------------------------------------- pgbench
-
-export type PgbenchOptions = {
-  run: RunEnv;
-  warmupSec: number;
-  durationSec: number;
-  record(row: BenchRow): void;
-};
 
 /** `pgbench` with the project's connection settings; resolves with its stdout. */
 function pgbench(databaseUrl: string, args: string[]): Promise<string> {
@@ -67,8 +60,9 @@ const PGBENCH_ARGS = ['-c', '20', '-j', '2', '-M', 'prepared', '-b', 'tpcb-like'
  * `-c 20 -j 2 -M prepared`: a warm-up, then the measured run. The Postgres CPU per
  * transaction is measured as for the HTTP rows (every Postgres process of the machine).
  */
-export async function pgbenchRow(o: PgbenchOptions): Promise<void> {
-  const url = new URL(o.run.config.databaseUrl);
+export async function pgbenchRow(ctx: Ctx): Promise<BenchRow> {
+  const { warmupSec, durationSec } = settings;
+  const url = new URL(ctx.run.config.databaseUrl);
   url.pathname = `/bench_pgbench_${randomBytes(4).toString('hex')}`;
   const databaseUrl = url.toString();
   await ensureDatabase(databaseUrl);
@@ -76,7 +70,7 @@ export async function pgbenchRow(o: PgbenchOptions): Promise<void> {
     const started = Date.now();
     await pgbench(databaseUrl, ['-i', '-s', '10', '-q']);
     log(`pgbench: initialised scale 10 in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    await pgbench(databaseUrl, [...PGBENCH_ARGS, '-T', String(o.warmupSec)]);
+    await pgbench(databaseUrl, [...PGBENCH_ARGS, '-T', String(warmupSec)]);
     // pgbench's backends exit with it, before a closing snapshot could see them: their CPU is
     // sampled while they run (the last quarter second of each is lost, about 2% of a 10 s run).
     const before = postgresCpuMs();
@@ -86,7 +80,7 @@ export async function pgbenchRow(o: PgbenchOptions): Promise<void> {
     }, 250);
     let out: string;
     try {
-      out = await pgbench(databaseUrl, [...PGBENCH_ARGS, '-T', String(o.durationSec)]);
+      out = await pgbench(databaseUrl, [...PGBENCH_ARGS, '-T', String(durationSec)]);
     } finally {
       clearInterval(sample);
     }
@@ -98,7 +92,10 @@ export async function pgbenchRow(o: PgbenchOptions): Promise<void> {
     const done = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1]);
     const failed = Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0);
     if (!Number.isFinite(tps) || !done) throw new Error(`pgbench: no result in\n${out}`);
-    o.record({
+    log(
+      `pgbench: ${fmt.rps(tps)} tx/s, latency average ${latency} ms, Postgres CPU ${Math.round((postgresMs * 1000) / done)} µs/tx`,
+    );
+    return {
       id: 'pgbench',
       label: 'pgbench TPC-B-like (Postgres alone)',
       kind: 'ceiling',
@@ -110,35 +107,18 @@ export async function pgbenchRow(o: PgbenchOptions): Promise<void> {
       max: Number.NaN,
       errors: failed,
       requests: done,
-      durationSec: o.durationSec,
+      durationSec,
       postgresCpuUs: (postgresMs * 1000) / done,
       note: `scale 10, -c 20 -j 2 -M prepared, latency average ${latency} ms; the payment rows' ceiling`,
       vsBare: null,
       vsNaive: null,
-    });
-    log(
-      `pgbench: ${fmt.rps(tps)} tx/s, latency average ${latency} ms, Postgres CPU ${Math.round((postgresMs * 1000) / done)} µs/tx`,
-    );
+    };
   } finally {
     await dropDatabase(databaseUrl);
   }
 }
 
 // ---------------------------------------------------------------- payment.pay, 10 users
-
-export type HotPaymentOptions = {
-  run: RunEnv;
-  products: { id: number }[];
-  /** run.ts' measure(): one warm-up and one measured window of the row's requests. */
-  measure(
-    server: Child & { url: string },
-    next: () => RequestSpec,
-    extra: { amount?: number; warmupAmount?: number },
-  ): Promise<LoadStats>;
-  /** Records the row (run.ts' addRow(statsRow(...))). */
-  record(id: string, label: string, stats: LoadStats, note: string): void;
-  nodeArgs(row: string): string[] | undefined;
-};
 
 const HOT_USERS = 10;
 const HOT_FIRST_USER = 5_000_001;
@@ -152,16 +132,16 @@ const HOT_ORDERS = Number(process.env.BENCH_HOT_ORDERS ?? 15_000);
  * would be throttled by it by design: the row measures the contended balance row, not the
  * limiter); the per-address limit stays on as in every row.
  */
-export async function hotPaymentRow(o: HotPaymentOptions): Promise<void> {
-  const env = { ...o.run.env, RATE_LIMIT_USER_PER_SEC: '0' };
-  const secret = o.run.config.jwtSecret;
+export async function hotPaymentRow(ctx: Ctx): Promise<BenchRow> {
+  const env = { ...ctx.run.env, RATE_LIMIT_USER_PER_SEC: '0' };
+  const secret = ctx.run.config.jwtSecret;
   const tokens = Array.from({ length: HOT_USERS }, (_, i) => mintToken(secret, HOT_FIRST_USER + i));
   const started = Date.now();
   // Charged and ordered through the core functions the API calls (not over HTTP: the row
   // measures the payments, and a client in this process would take minutes to make the
   // orders), then saved in Postgres, as the worker would: a payment must not pay for its
   // order's save.
-  const rt = await createRuntime(o.run.config, { name: 'bench-hot-payments' });
+  const rt = await createRuntime(ctx.run.config, { name: 'bench-hot-payments' });
   let orders: { id: string; token: string }[];
   try {
     for (let u = 0; u < HOT_USERS; u++) {
@@ -171,7 +151,7 @@ export async function hotPaymentRow(o: HotPaymentOptions): Promise<void> {
       Array.from({ length: HOT_ORDERS }, (_, i) => i),
       200,
       async (i) => {
-        const product = o.products[i % o.products.length]!;
+        const product = ctx.products[i % ctx.products.length]!;
         const order = await createOrder(rt, HOT_FIRST_USER + (i % HOT_USERS), {
           items: [{ productId: product.id, quantity: 1 }],
         });
@@ -186,39 +166,31 @@ export async function hotPaymentRow(o: HotPaymentOptions): Promise<void> {
     `payment.pay.hot: ${orders.length.toLocaleString('en-US')} orders of ${HOT_USERS} users made and saved in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
 
-  await withApi(startApi(env, o.nodeArgs('payment.pay.hot')), async (api) => {
+  return withChild(startApi(env, nodeArgsFor('payment.pay.hot')), async (api) => {
     let i = 0;
     const next = (): RequestSpec => {
       const order = orders[i++ % orders.length]!;
       return {
         method: 'POST',
         path: '/trpc/payment.pay',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${order.token}` },
+        headers: { ...json, authorization: `Bearer ${order.token}` },
         body: JSON.stringify({ orderId: order.id }),
       };
     };
     // Each order can be paid once: the warm-up pays the first tenth, the measurement at most the rest.
     const warmupAmount = Math.floor(orders.length / 10);
-    const stats = await o.measure(api, next, { warmupAmount, amount: orders.length - warmupAmount });
-    o.record(
+    const stats = await measure(ctx, api, next, undefined, {
+      warmupAmount,
+      amount: orders.length - warmupAmount,
+    });
+    return statsRow(
       'payment.pay.hot',
       'payment.pay, 10 users (/trpc, auth)',
+      'ours',
       stats,
       `${orders.length.toLocaleString('en-US')} orders of ${HOT_USERS} users: each user's balance row contended; per-user rate limit off`,
     );
   });
-}
-
-async function withApi<R>(
-  start: Promise<Child & { url: string }>,
-  fn: (api: Child & { url: string }) => Promise<R>,
-): Promise<R> {
-  const api = await start;
-  try {
-    return await fn(api);
-  } finally {
-    await api.stop();
-  }
 }
 
 // ---------------------------------------------------------------- targets
@@ -239,7 +211,7 @@ function shareOfPgbench(r: BenchReport, id: string, share: number): TargetResult
 }
 
 /** The payment targets of issue 24; a target whose rows did not run is left out. */
-export const PAYMENT_TARGETS: ((r: BenchReport) => TargetResult | undefined)[] = [
+export const PAYMENT_TARGETS: Target[] = [
   (r) => shareOfPgbench(r, 'payment.pay', 1),
   (r) => shareOfPgbench(r, 'payment.pay.hot', 0.3),
   (r) => {
