@@ -149,7 +149,7 @@ export async function hotPaymentRow(ctx: Ctx): Promise<BenchRow> {
     }
     orders = await mapLimit(
       Array.from({ length: HOT_ORDERS }, (_, i) => i),
-      200,
+      32,
       async (i) => {
         const product = ctx.products[i % ctx.products.length]!;
         const order = await createOrder(rt, HOT_FIRST_USER + (i % HOT_USERS), {
