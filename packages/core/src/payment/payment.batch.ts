@@ -120,7 +120,8 @@ export function createPaymentBatcher(rt: BatchRuntime, options: PaymentBatcherOp
 
   const track = (work: Promise<void>) => {
     running.add(work);
-    work.finally(() => running.delete(work));
+    const forget = () => running.delete(work);
+    work.then(forget, forget);
   };
 
   const flush = () => {
