@@ -8,7 +8,7 @@ export type BenchRow = {
   id: string;
   label: string;
   kind: 'ceiling' | 'baseline' | 'ours' | 'reference' | 'worker';
-  unit: 'req/s' | 'calls/s' | 'rows/s';
+  unit: 'req/s' | 'calls/s' | 'rows/s' | 'tx/s';
   rps: number;
   p50: number;
   p95: number;

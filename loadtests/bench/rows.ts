@@ -24,6 +24,7 @@ import {
   statsRow,
   withChild,
 } from './harness.ts';
+import { hotPaymentRow, pgbenchRow } from './payment-rows.ts';
 import type { BenchRow } from './report.ts';
 
 /** Large enough that no row runs out: every request of those rows is an issuance. */
@@ -349,5 +350,7 @@ export const ROWS: RowDef[] = [
   },
   { id: 'order.create', run: orderRow },
   { id: 'payment.pay', run: paymentRow },
+  { id: 'payment.pay.hot', run: hotPaymentRow },
+  { id: 'pgbench', run: pgbenchRow },
   { id: 'product.top', rounds: true, run: topRow },
 ];

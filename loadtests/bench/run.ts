@@ -124,8 +124,8 @@ function withRatios(rows: BenchRow[]): BenchRow[] {
   const naive = rows.find((r) => r.id === 'naive');
   return rows.map((r) => ({
     ...r,
-    vsBare: bare && r.unit !== 'rows/s' ? r.rps / bare.rps : null,
-    vsNaive: naive && r.unit !== 'rows/s' ? r.rps / naive.rps : null,
+    vsBare: bare && r.unit !== 'rows/s' && r.unit !== 'tx/s' ? r.rps / bare.rps : null,
+    vsNaive: naive && r.unit !== 'rows/s' && r.unit !== 'tx/s' ? r.rps / naive.rps : null,
   }));
 }
 

@@ -6,6 +6,7 @@
 // one the table shows. Other work on a shared machine slows whole minutes down, so ratios within
 // a round hold better than ratios across rounds.
 import { fmt } from '../lib/load.ts';
+import { PAYMENT_TARGETS } from './payment-rows.ts';
 import type { BenchReport, RoundStat, TargetResult } from './report.ts';
 
 export type Target = (report: BenchReport) => TargetResult | undefined;
@@ -111,6 +112,7 @@ export const TARGETS: Target[] = [
       met: c.rps >= 20_000,
     };
   },
+  ...PAYMENT_TARGETS,
   (r) => ({
     target: 'zero invariant violations',
     measured: r.violations.length === 0 ? 'none' : `${r.violations.length}`,

@@ -378,3 +378,71 @@ describe('order.create: the direct call answers as tRPC does (NODE_ENV=productio
     );
   });
 });
+
+describe('payment.pay: the direct call answers as tRPC does (NODE_ENV=production)', () => {
+  let productId: number;
+  beforeAll(async () => {
+    const res = await call(
+      s.app,
+      'mutation',
+      'admin.product.create',
+      { name: 'pay', price: 1000, stock: 1000 },
+      admin,
+    );
+    productId = res.body.result.data.id;
+  });
+
+  const payRequest = (input: unknown, token?: string): InjectOptions => ({
+    ...issueRequest(input === undefined ? '' : JSON.stringify(input), token),
+    url: '/trpc/payment.pay',
+  });
+  // Each path pays its own order of the same amount: ids differ, everything else must match.
+  const masked = (answer: Awaited<ReturnType<typeof ask>>) => ({
+    ...answer,
+    body: answer.body.replace(/"(paymentId|orderId)":"[0-9a-f-]{36}"/g, '"$1":"…"'),
+  });
+
+  it('is served as a direct call by the API', () => {
+    expect(Object.keys(collectDirectCalls(appRouter._def.procedures))).toContain('payment.pay');
+  });
+
+  /** A user with `balance` and an order of 1,000 KRW; each path pays its own buyer's. */
+  async function buyer(balance: number) {
+    const u = await user();
+    if (balance > 0) await call(s.app, 'mutation', 'balance.charge', { amount: balance }, u.token);
+    const res = await call(
+      s.app,
+      'mutation',
+      'order.create',
+      { items: [{ productId, quantity: 1 }] },
+      u.token,
+    );
+    return { token: u.token, orderId: res.body.result.data.orderId as string };
+  }
+
+  it.each<[string, number, number, (orderId: string) => unknown]>([
+    ['paid', 200, 5_000, (orderId) => ({ orderId })],
+    ['paid with an idempotency key', 200, 5_000, (orderId) => ({ orderId, idempotencyKey: 'k' })],
+    ['insufficient balance', 409, 500, (orderId) => ({ orderId })],
+    ['order not found', 404, 5_000, () => ({ orderId: '00000000-0000-4000-8000-000000000000' })],
+    ['not an order id', 404, 5_000, () => ({ orderId: 'nope' })],
+    ['unknown key', 400, 5_000, (orderId) => ({ orderId, note: 'x' })],
+    ['no body', 400, 5_000, () => undefined],
+  ])('%s (%i)', async (_name, status, balance, input) => {
+    const [a, b] = [await buyer(balance), await buyer(balance)];
+    const viaTrpc = masked(
+      await ask(official, officialEvents, payRequest(input(a.orderId), a.token), HEADERS),
+    );
+    const direct = masked(await ask(s.app, leanEvents, payRequest(input(b.orderId), b.token), HEADERS));
+    expect(direct.status).toBe(status);
+    expect(direct).toEqual(viaTrpc);
+  });
+
+  it('replays an idempotent payment the same way (same payment id)', async () => {
+    const b = await buyer(5_000);
+    const body = { orderId: b.orderId, idempotencyKey: 'same' };
+    const first = await ask(s.app, leanEvents, payRequest(body, b.token), HEADERS);
+    expect(first.status).toBe(200);
+    expect(await ask(official, officialEvents, payRequest(body, b.token), HEADERS)).toEqual(first);
+  });
+});

@@ -2,6 +2,7 @@ import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { createDb, type Db, DEFAULT_DB_POOL_SIZE } from './db/client.ts';
 import { createOrderBatcher, type OrderBatcher } from './order/order.batch.ts';
+import { createPaymentBatcher, type PaymentBatcher } from './payment/payment.batch.ts';
 import { createQueues, type Queues } from './queue/queues.ts';
 import { connectRedis, type Redis } from './redis/client.ts';
 import { createKeys, type Keys } from './redis/keys.ts';
@@ -20,6 +21,8 @@ export type Runtime = {
   clock: Clock;
   /** Group commit of orders without an idempotency key (order.batch.ts). */
   orderBatcher: OrderBatcher;
+  /** Group commit of payments (payment.batch.ts). */
+  paymentBatcher: PaymentBatcher;
   close(): Promise<void>;
 };
 
@@ -57,17 +60,24 @@ export async function createRuntime(
   const orderBatcher = createOrderBatcher(db, {
     maxInFlight: Math.max(1, Math.min(2, Math.floor(poolSize / 4))),
   });
+  const clock = options.clock ?? systemClock;
+  // Payment batches too take at most two connections, for the same reason.
+  const paymentBatcher = createPaymentBatcher(
+    { config, db, redis, keys, queues, clock },
+    { maxInFlight: Math.max(1, Math.min(2, Math.floor(poolSize / 4))) },
+  );
   return {
     config,
     db,
     redis,
     keys,
     queues,
-    clock: options.clock ?? systemClock,
+    clock,
     orderBatcher,
+    paymentBatcher,
     async close() {
-      // First: open order batches still need Redis (their holds) and the pool (their commit).
-      await orderBatcher.close();
+      // First: open batches still need Redis (holds, post-commit steps) and the pool (their commit).
+      await Promise.all([orderBatcher.close(), paymentBatcher.close()]);
       await queues.close();
       await Promise.allSettled([redis.quit(), queueRedis.quit(), db.destroy()]);
     },

@@ -1,20 +1,24 @@
 import { payOrder } from '@flash/core/payment/payment.service';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
-import { rateLimitedProcedure } from '../trpc/rate-limit.ts';
+import { fastMutation } from '../trpc/fast-path.ts';
 import { ZIdempotencyKey } from './schemas.ts';
 
 export const paymentRouter = {
-  pay: rateLimitedProcedure
-    .input(z.strictObject({ orderId: z.string().min(1).max(64), idempotencyKey: ZIdempotencyKey.optional() }))
-    .output(
-      z.object({
-        paymentId: z.string(),
-        orderId: z.string(),
-        amount: z.number(),
-        status: z.literal('PAID'),
-        balance: z.number(),
-      }),
-    )
-    .mutation(({ ctx, input }) => payOrder(ctx.rt, ctx.user.userId, input)),
+  /**
+   * The checkout rush after a sale: a fast mutation (trpc/fast-path.ts), limited per user and
+   * per address before its input is read, as `rateLimitedProcedure` does.
+   */
+  pay: fastMutation({
+    input: z.strictObject({ orderId: z.string().min(1).max(64), idempotencyKey: ZIdempotencyKey.optional() }),
+    rateLimited: true,
+    output: z.object({
+      paymentId: z.string(),
+      orderId: z.string(),
+      amount: z.number(),
+      status: z.literal('PAID'),
+      balance: z.number(),
+    }),
+    resolve: ({ ctx, input }) => payOrder(ctx.rt, ctx.user.userId, input),
+  }),
 } satisfies TRPCRouterRecord;

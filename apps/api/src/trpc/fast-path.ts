@@ -1,6 +1,6 @@
 /**
- * Fast mutations: the flash-crowd procedures (`coupon.issue`, `order.create`) served without
- * tRPC's generic middleware chain when they arrive as single calls.
+ * Fast mutations: the flash-crowd procedures (`coupon.issue`, `order.create`, `payment.pay`)
+ * served without tRPC's generic middleware chain when they arrive as single calls.
  *
  * tRPC runs every procedure through a chain of middlewares (error formatter, metrics and error
  * mapping, authentication, rate limit, input validator, resolver), and each level copies the

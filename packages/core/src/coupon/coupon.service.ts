@@ -192,7 +192,7 @@ export type HeldCoupon = {
  * the caller (`expiresAt`). Undefined when the user does not hold it.
  */
 export async function findHeldCoupon(
-  rt: Runtime,
+  rt: Pick<Runtime, 'db' | 'redis' | 'keys'>,
   userId: number,
   couponId: number,
 ): Promise<HeldCoupon | undefined> {

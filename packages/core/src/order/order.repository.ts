@@ -180,40 +180,6 @@ export async function listOrdersForUser(
 }
 
 /**
- * Locks the user's order row for the payment transaction: concurrent payments and the
- * expiry job queue behind this lock, so exactly one of them decides the order's fate.
- */
-export async function lockOrderForPayment(
-  trx: Transaction<Database>,
-  userId: number,
-  orderId: string,
-): Promise<OrderWithLines | undefined> {
-  const order = await trx
-    .selectFrom('orders')
-    .selectAll()
-    .where('id', '=', orderId)
-    .where('user_id', '=', userId)
-    .forUpdate()
-    .executeTakeFirst();
-  if (!order) return undefined;
-  return (await attachLines(trx, [order]))[0];
-}
-
-export async function markOrderPaid(
-  trx: Transaction<Database>,
-  orderId: string,
-  now: Date,
-): Promise<boolean> {
-  const result = await trx
-    .updateTable('orders')
-    .set({ status: 'PAID', paid_at: now })
-    .where('id', '=', orderId)
-    .where('status', '=', 'PENDING_PAYMENT')
-    .executeTakeFirst();
-  return result.numUpdatedRows === 1n;
-}
-
-/**
  * Expires the order if it is still unpaid and past its hold. The status guard makes this
  * safe against a concurrent payment (whichever commits first wins; the other updates nothing).
  */

@@ -1,24 +1,10 @@
-import type { Transaction } from 'kysely';
 import type { Db } from '../db/client.ts';
-import type { Database } from '../db/database.ts';
 
 /** Topics on the outbox; each row is one message for the data platform. */
 export const OutboxTopic = { OrderPaid: 'order.paid' } as const;
 export type OutboxTopic = (typeof OutboxTopic)[keyof typeof OutboxTopic];
 
 export type OutboxMessage = { id: number; topic: string; key: string; payload: unknown; attempts: number };
-
-/** Written in the same transaction as the change it reports, so nothing paid goes unexported. */
-export async function addToOutbox(
-  trx: Transaction<Database>,
-  message: { topic: OutboxTopic; key: string; payload: unknown },
-): Promise<void> {
-  await trx
-    .insertInto('outbox')
-    .values({ topic: message.topic, key: message.key, payload: JSON.stringify(message.payload) })
-    .onConflict((oc) => oc.columns(['topic', 'key']).doNothing())
-    .execute();
-}
 
 export async function findUnpublished(db: Db, limit: number): Promise<number[]> {
   const rows = await db

@@ -1,69 +1,262 @@
 import { sql, type Transaction } from 'kysely';
-import type { Database } from '../db/database.ts';
+import type { Database, IssuedCouponStatus, OrderRow } from '../db/database.ts';
+import type { OrderLine, OrderWithLines } from '../order/order.repository.ts';
+import { OutboxTopic } from '../outbox/outbox.repository.ts';
 
-export async function insertPayment(
-  trx: Transaction<Database>,
-  payment: { id: string; orderId: string; userId: number; amount: number; createdAt: Date },
-): Promise<void> {
-  await trx
-    .insertInto('payments')
-    .values({
-      id: payment.id,
-      order_id: payment.orderId,
-      user_id: payment.userId,
-      amount: payment.amount,
-      created_at: payment.createdAt,
-    })
-    .execute();
+/**
+ * The statements of a payment batch (payment.batch.ts). Each takes the whole batch at once, its
+ * values as arrays (`unnest`), so its text, and therefore its prepared statement, is the same
+ * whatever the batch size.
+ *
+ * Lock order, the same in every batch (and a batch of one is just a batch): idempotency keys,
+ * orders, issued coupons, users, products, each class sorted by its key. Two batches therefore
+ * never wait for each other in a cycle. Everything else that locks these rows takes a single
+ * row per transaction (expiry, charges, restocks), which cannot close a cycle either.
+ */
+
+type Trx = Transaction<Database>;
+
+/**
+ * Records the keys of a batch's keyed payments (sorted by user and key: see the lock order).
+ * Blocks while another transaction holds an uncommitted row for one of them, as
+ * `withIdempotency` does. Returns the keys inserted, as `${userId}:${key}`; the others were
+ * used before.
+ */
+export async function insertIdempotencyKeys(
+  trx: Trx,
+  scope: string,
+  keys: { userId: number; key: string; hash: string }[],
+): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const sorted = [...keys].sort(
+    (a, b) => a.userId - b.userId || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+  );
+  const result = await sql<{ user_id: number; key: string }>`
+    INSERT INTO idempotency_keys (user_id, scope, key, request_hash, response)
+    SELECT k.user_id, ${scope}, k.key, k.hash, NULL
+    FROM unnest(${sorted.map((k) => k.userId)}::int8[], ${sorted.map((k) => k.key)}::text[],
+                ${sorted.map((k) => k.hash)}::text[]) WITH ORDINALITY AS k(user_id, key, hash, n)
+    ORDER BY k.n
+    ON CONFLICT (user_id, scope, key) DO NOTHING
+    RETURNING user_id, key`.execute(trx);
+  return new Set(result.rows.map((r) => `${r.user_id}:${r.key}`));
+}
+
+/** The committed rows of keys that were used before (READ COMMITTED: after the insert waited). */
+export async function findIdempotencyKeys(
+  trx: Trx,
+  scope: string,
+  keys: { userId: number; key: string }[],
+): Promise<Map<string, { hash: string; response: unknown }>> {
+  if (keys.length === 0) return new Map();
+  const result = await sql<{ user_id: number; key: string; request_hash: string; response: unknown }>`
+    SELECT k.user_id, k.key, k.request_hash, k.response
+    FROM idempotency_keys k
+    JOIN unnest(${keys.map((k) => k.userId)}::int8[], ${keys.map((k) => k.key)}::text[]) AS r(user_id, key)
+      ON k.user_id = r.user_id AND k.key = r.key
+    WHERE k.scope = ${scope}`.execute(trx);
+  return new Map(
+    result.rows.map((r) => [`${r.user_id}:${r.key}`, { hash: r.request_hash, response: r.response }]),
+  );
 }
 
 /**
- * Moves held units from on-hand stock to sold, all lines in one statement. The `stock >=
- * quantity` guard and the CHECK constraint make Postgres refuse to go negative even if Redis
- * were ever wrong; returns how many lines were committed.
+ * Locks the batch's orders, each only where it belongs to the user who pays it (another user's
+ * order is neither locked nor returned: indistinguishable from a missing one), in id order.
+ * Concurrent payments of an order and the expiry sweep queue behind these locks, so exactly
+ * one of them decides its fate. Returns the orders by id, with their lines by product.
  */
-export async function commitStock(
-  trx: Transaction<Database>,
-  lines: { productId: number; quantity: number }[],
-): Promise<number> {
-  if (lines.length === 0) return 0;
-  const values = sql.join(lines.map((l) => sql`(${l.productId}::bigint, ${l.quantity}::int)`));
-  const result = await sql`
-    UPDATE products p SET stock = p.stock - l.quantity, updated_at = now()
-    FROM (VALUES ${values}) AS l(product_id, quantity)
-    WHERE p.id = l.product_id AND p.stock >= l.quantity`.execute(trx);
-  return Number(result.numAffectedRows ?? 0n);
+export async function lockOrdersForPayment(
+  trx: Trx,
+  requests: { orderId: string; userId: number }[],
+): Promise<Map<string, OrderWithLines>> {
+  const result = await sql<OrderRow & { product_id: number | null; quantity: number; unit_price: number }>`
+    SELECT o.*, l.product_id, l.quantity, l.unit_price
+    FROM orders o
+    JOIN (SELECT DISTINCT id, user_id
+          FROM unnest(${requests.map((r) => r.orderId)}::uuid[], ${requests.map((r) => r.userId)}::int8[])
+               AS r(id, user_id)) r
+      ON o.id = r.id AND o.user_id = r.user_id
+    LEFT JOIN order_lines l ON l.order_id = o.id
+    ORDER BY o.id, l.product_id
+    FOR UPDATE OF o`.execute(trx);
+  const orders = new Map<string, OrderWithLines>();
+  for (const { product_id, quantity, unit_price, ...row } of result.rows) {
+    let order = orders.get(row.id);
+    if (!order) {
+      order = { ...row, lines: [] };
+      orders.set(row.id, order);
+    }
+    if (product_id !== null) order.lines.push({ productId: product_id, quantity, unitPrice: unit_price });
+  }
+  return orders;
 }
 
-export async function insertSales(
-  trx: Transaction<Database>,
-  orderId: string,
-  lines: { productId: number; quantity: number }[],
-  soldAt: Date,
+/** Locks the issued coupons named (each pair once), by coupon and user; returns their statuses by `${couponId}:${userId}`. */
+export async function lockIssuedCoupons(
+  trx: Trx,
+  pairs: { couponId: number; userId: number }[],
+): Promise<Map<string, IssuedCouponStatus>> {
+  if (pairs.length === 0) return new Map();
+  const result = await sql<{ coupon_id: number; user_id: number; status: IssuedCouponStatus }>`
+    SELECT ic.coupon_id, ic.user_id, ic.status
+    FROM issued_coupons ic
+    JOIN (SELECT DISTINCT coupon_id, user_id
+          FROM unnest(${pairs.map((p) => p.couponId)}::int8[], ${pairs.map((p) => p.userId)}::int8[])
+               AS r(coupon_id, user_id)) r
+      ON ic.coupon_id = r.coupon_id AND ic.user_id = r.user_id
+    ORDER BY ic.coupon_id, ic.user_id
+    FOR UPDATE OF ic`.execute(trx);
+  return new Map(result.rows.map((r) => [`${r.coupon_id}:${r.user_id}`, r.status]));
+}
+
+/** Locks the users' balance rows in id order; a user without a row is absent (balance 0). */
+export async function lockBalances(trx: Trx, userIds: number[]): Promise<Map<number, number>> {
+  if (userIds.length === 0) return new Map();
+  const result = await sql<{ id: number; balance: number }>`
+    SELECT id, balance FROM users WHERE id = ANY(${userIds}::int8[]) ORDER BY id FOR UPDATE`.execute(trx);
+  return new Map(result.rows.map((r) => [r.id, r.balance]));
+}
+
+/** Locks the products' stock rows in id order. */
+export async function lockStock(trx: Trx, productIds: number[]): Promise<Map<number, number>> {
+  if (productIds.length === 0) return new Map();
+  const result = await sql<{ id: number; stock: number }>`
+    SELECT id, stock FROM products WHERE id = ANY(${productIds}::int8[]) ORDER BY id FOR UPDATE`.execute(trx);
+  return new Map(result.rows.map((r) => [r.id, r.stock]));
+}
+
+/** One accepted payment of a batch, decided against the rows the batch holds locked. */
+export type PaymentWrite = {
+  paymentId: string;
+  orderId: string;
+  userId: number;
+  amount: number;
+  paidAt: Date;
+  couponId: number | null;
+  lines: Pick<OrderLine, 'productId' | 'quantity'>[];
+  /** The user's balance around this payment (several payments of one user chain). */
+  balanceBefore: number;
+  balanceAfter: number;
+  /** The outbox message (JSON). */
+  outbox: string;
+  /** The key's stored answer (JSON), for a keyed payment. */
+  idempotency?: { key: string; response: string };
+};
+
+/**
+ * Writes a batch's accepted payments in ONE statement of data-modifying CTEs: balances debited
+ * (one update per user, the sum of their payments), a ledger row per payment (its place in the
+ * user's chain, in order), stock committed (one update per product), coupons USED, orders PAID,
+ * payments, sales and outbox messages inserted, keys answered; and the keys of refused payments
+ * dropped, as a rollback of their own transaction would have. Every guarded update must hit
+ * exactly the rows decided on (the batch holds them locked): otherwise this throws and the
+ * batch rolls back. The CHECK constraints (balance and stock never negative, ledger arithmetic)
+ * stay the last line of defence.
+ */
+export async function writePayments(
+  trx: Trx,
+  scope: string,
+  payments: PaymentWrite[],
+  droppedKeys: { userId: number; key: string }[],
 ): Promise<void> {
-  await trx
-    .insertInto('sales')
-    .values(
-      lines.map((l) => ({
-        order_id: orderId,
-        product_id: l.productId,
-        quantity: l.quantity,
-        sold_at: soldAt,
-      })),
+  const p = {
+    id: [] as string[],
+    orderId: [] as string[],
+    userId: [] as number[],
+    amount: [] as number[],
+    paidAt: [] as string[],
+    couponId: [] as (number | null)[],
+    before: [] as number[],
+    after: [] as number[],
+    outbox: [] as string[],
+  };
+  const l = { orderId: [] as string[], productId: [] as number[], quantity: [] as number[] };
+  const k = { userId: [] as number[], key: [] as string[], response: [] as string[] };
+  let coupons = 0;
+  for (const pay of payments) {
+    p.id.push(pay.paymentId);
+    p.orderId.push(pay.orderId);
+    p.userId.push(pay.userId);
+    p.amount.push(pay.amount);
+    p.paidAt.push(pay.paidAt.toISOString());
+    p.couponId.push(pay.couponId);
+    p.before.push(pay.balanceBefore);
+    p.after.push(pay.balanceAfter);
+    p.outbox.push(pay.outbox);
+    if (pay.couponId !== null) coupons++;
+    for (const line of pay.lines) {
+      l.orderId.push(pay.orderId);
+      l.productId.push(line.productId);
+      l.quantity.push(line.quantity);
+    }
+    if (pay.idempotency) {
+      k.userId.push(pay.userId);
+      k.key.push(pay.idempotency.key);
+      k.response.push(pay.idempotency.response);
+    }
+  }
+  const result = await sql<{ orders: number; coupons: number }>`
+    WITH pay AS (
+      SELECT * FROM unnest(${p.id}::uuid[], ${p.orderId}::uuid[], ${p.userId}::int8[], ${p.amount}::int8[],
+                           ${p.paidAt}::timestamptz[], ${p.couponId}::int8[], ${p.before}::int8[],
+                           ${p.after}::int8[], ${p.outbox}::jsonb[])
+        WITH ORDINALITY AS p(id, order_id, user_id, amount, paid_at, coupon_id, balance_before,
+                             balance_after, outbox, n)
+    ), line AS (
+      SELECT * FROM unnest(${l.orderId}::uuid[], ${l.productId}::int8[], ${l.quantity}::int4[])
+        AS l(order_id, product_id, quantity)
+    ), debited AS (
+      UPDATE users u SET balance = u.balance - d.amount, updated_at = now()
+      FROM (SELECT user_id, sum(amount)::int8 AS amount FROM pay WHERE amount > 0 GROUP BY user_id) d
+      WHERE u.id = d.user_id
+    ), ledger AS (
+      -- clock_timestamp(): one user's rows of one batch keep their chain order in created_at too.
+      INSERT INTO balance_ledger (user_id, kind, amount, balance_before, balance_after, payment_id, created_at)
+      SELECT user_id, 'PAYMENT', amount, balance_before, balance_after, id, clock_timestamp()
+      FROM pay WHERE amount > 0 ORDER BY n
+    ), stock AS (
+      UPDATE products pr SET stock = pr.stock - s.quantity, updated_at = now()
+      FROM (SELECT product_id, sum(quantity)::int8 AS quantity FROM line GROUP BY product_id) s
+      WHERE pr.id = s.product_id
+    ), coupon AS (
+      UPDATE issued_coupons ic SET status = 'USED', used_order_id = pay.order_id, used_at = pay.paid_at
+      FROM pay
+      WHERE ic.coupon_id = pay.coupon_id AND ic.user_id = pay.user_id AND ic.status = 'AVAILABLE'
+      RETURNING 1
+    ), paid AS (
+      UPDATE orders o SET status = 'PAID', paid_at = pay.paid_at
+      FROM pay
+      WHERE o.id = pay.order_id AND o.status = 'PENDING_PAYMENT'
+      RETURNING 1
+    ), payment AS (
+      INSERT INTO payments (id, order_id, user_id, amount, created_at)
+      SELECT id, order_id, user_id, amount, paid_at FROM pay ORDER BY n
+    ), sale AS (
+      INSERT INTO sales (order_id, product_id, quantity, sold_at)
+      SELECT line.order_id, line.product_id, line.quantity, pay.paid_at
+      FROM line JOIN pay ON pay.order_id = line.order_id
+    ), message AS (
+      INSERT INTO outbox (topic, key, payload)
+      SELECT ${OutboxTopic.OrderPaid}::text, order_id::text, outbox FROM pay ORDER BY n
+      ON CONFLICT (topic, key) DO NOTHING
+    ), answered AS (
+      UPDATE idempotency_keys ik SET response = a.response
+      FROM unnest(${k.userId}::int8[], ${k.key}::text[], ${k.response}::jsonb[]) AS a(user_id, key, response)
+      WHERE ik.user_id = a.user_id AND ik.scope = ${scope} AND ik.key = a.key
+    ), dropped AS (
+      DELETE FROM idempotency_keys ik
+      USING unnest(${droppedKeys.map((d) => d.userId)}::int8[], ${droppedKeys.map((d) => d.key)}::text[])
+            AS d(user_id, key)
+      WHERE ik.user_id = d.user_id AND ik.scope = ${scope} AND ik.key = d.key
     )
-    .execute();
-}
-
-export async function markCouponUsed(
-  trx: Transaction<Database>,
-  use: { couponId: number; userId: number; orderId: string; usedAt: Date },
-): Promise<boolean> {
-  const result = await trx
-    .updateTable('issued_coupons')
-    .set({ status: 'USED', used_order_id: use.orderId, used_at: use.usedAt })
-    .where('coupon_id', '=', use.couponId)
-    .where('user_id', '=', use.userId)
-    .where('status', '=', 'AVAILABLE')
-    .executeTakeFirst();
-  return result.numUpdatedRows === 1n;
+    SELECT (SELECT count(*) FROM paid)::int AS orders, (SELECT count(*) FROM coupon)::int AS coupons`.execute(
+    trx,
+  );
+  const counts = result.rows[0]!;
+  if (counts.orders !== payments.length || counts.coupons !== coupons) {
+    throw new Error(
+      `payment batch: marked ${counts.orders} of ${payments.length} orders paid and ${counts.coupons} of ${coupons} coupons used`,
+    );
+  }
 }

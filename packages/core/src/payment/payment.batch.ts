@@ -1,0 +1,431 @@
+import { randomUUID } from 'node:crypto';
+import type { Transaction } from 'kysely';
+import { ensureIssuedCouponRow, findHeldCoupon } from '../coupon/coupon.service.ts';
+import type { Database } from '../db/database.ts';
+import { AppError, AppErrorCode } from '../errors.ts';
+import type { OrderWithLines } from '../order/order.repository.ts';
+import { toOrderView } from '../order/order.service.ts';
+import { endHold } from '../order/order.store.ts';
+import { QueueName } from '../queue/queues.ts';
+import { throttledAdd } from '../queue/throttled-add.ts';
+import { recordSales } from '../ranking/ranking.service.ts';
+import type { Runtime } from '../runtime.ts';
+import {
+  findIdempotencyKeys,
+  insertIdempotencyKeys,
+  lockBalances,
+  lockIssuedCoupons,
+  lockOrdersForPayment,
+  lockStock,
+  type PaymentWrite,
+  writePayments,
+} from './payment.repository.ts';
+
+/**
+ * Group commit for payments (docs/payments.md, docs/adr/0100-payments-group-commit.md): the
+ * payments that arrive together share ONE Postgres transaction, one statement per step for all
+ * of them and one COMMIT, and each is answered only after that COMMIT, with its own outcome.
+ *
+ * A batch runs like this, in one transaction:
+ * 1. the keys of keyed payments are recorded (a key used before replays its stored answer);
+ * 2. the orders are locked (FOR UPDATE), then the coupons, balances and stock they touch, each
+ *    class in key order (payment.repository.ts: that order makes deadlocks impossible);
+ * 3. Node decides each payment in arrival order against the locked rows, exactly as one
+ *    transaction per payment would have, one after the other: a refused payment changes
+ *    nothing, and the next one sees the balance and stock the accepted ones left;
+ * 4. one statement writes every accepted payment (debits, ledger rows, stock, coupons, orders,
+ *    payments, sales, outbox, keys) and drops the keys of the refused ones; COMMIT.
+ * So a refused payment never aborts its neighbours, and no savepoint is needed. Should the
+ * batch fail anyway (a bug, a constraint that fired, a deadlock with something unforeseen),
+ * its payments are retried one transaction each, so one bad payment cannot fail the others.
+ * After the COMMIT, Redis learns about all of the batch's payments together (holds become
+ * sold, the ranking counts the units); then every caller is answered.
+ */
+
+export type PaymentView = {
+  paymentId: string;
+  orderId: string;
+  amount: number;
+  status: 'PAID';
+  balance: number;
+};
+
+export const PAYMENT_SCOPE = 'payment.pay';
+
+export type PaymentRequest = {
+  userId: number;
+  orderId: string;
+  /** The payment's clock: holds expire against it and it is the payment's time. */
+  now: Date;
+  /** An idempotency key and the hash of the request it stands for. */
+  idempotency?: { key: string; hash: string };
+};
+
+export type PaymentBatcher = {
+  /**
+   * Pays (or replays) one order in the next batch; settles after its COMMIT. Rejects with the
+   * payment's refusal (AppError) or the batch's error.
+   */
+  pay(request: PaymentRequest): Promise<PaymentView>;
+  /** Refuses new payments (UNAVAILABLE) and waits until every batch has answered. */
+  close(): Promise<void>;
+};
+
+export type PaymentBatcherOptions = {
+  /** Payments per batch at most. */
+  maxSize?: number;
+  /** Batches holding a pooled connection at once: one commits while the next decides. */
+  maxInFlight?: number;
+};
+
+type BatchRuntime = Pick<Runtime, 'db' | 'redis' | 'keys' | 'queues' | 'clock' | 'config'>;
+
+type Entry = {
+  request: PaymentRequest;
+  settled: PromiseWithResolvers<PaymentView>;
+};
+
+type Outcome =
+  | { kind: 'paid'; view: PaymentView; order: OrderWithLines; now: Date }
+  | { kind: 'replayed'; response: unknown }
+  | { kind: 'refused'; error: Error };
+
+export function createPaymentBatcher(rt: BatchRuntime, options: PaymentBatcherOptions = {}): PaymentBatcher {
+  const maxSize = options.maxSize ?? 200;
+  const maxInFlight = options.maxInFlight ?? 2;
+  let pending: Entry[] = [];
+  let inFlight = 0;
+  let scheduled = false;
+  let closing = false;
+  const running = new Set<Promise<void>>();
+
+  /** The next batch: at most one payment per key (a repeat waits for the next batch and replays). */
+  const take = (): Entry[] => {
+    const batch: Entry[] = [];
+    const rest: Entry[] = [];
+    const keys = new Set<string>();
+    for (const entry of pending) {
+      const idem = entry.request.idempotency;
+      const key = idem ? `${entry.request.userId}:${idem.key}` : undefined;
+      if (batch.length >= maxSize || (key !== undefined && keys.has(key))) {
+        rest.push(entry);
+        continue;
+      }
+      if (key !== undefined) keys.add(key);
+      batch.push(entry);
+    }
+    pending = rest;
+    return batch;
+  };
+
+  const track = (work: Promise<void>) => {
+    running.add(work);
+    const forget = () => running.delete(work);
+    work.then(forget, forget);
+  };
+
+  const flush = () => {
+    while (inFlight < maxInFlight && pending.length > 0) {
+      const batch = take();
+      inFlight++;
+      // The slot is given back at the COMMIT: the batch's Redis steps and answers follow
+      // outside it, so a slow Redis never holds up the next batch's transaction.
+      track(
+        runBatch(rt, batch, track).finally(() => {
+          inFlight--;
+          flush();
+        }),
+      );
+    }
+  };
+
+  return {
+    pay(request) {
+      if (closing) {
+        return Promise.reject(new AppError(AppErrorCode.UNAVAILABLE, 'Shutting down, please retry'));
+      }
+      const entry: Entry = { request, settled: Promise.withResolvers<PaymentView>() };
+      pending.push(entry);
+      // Whoever pays during this turn of the event loop comes along in the same batch.
+      if (!scheduled && inFlight < maxInFlight) {
+        scheduled = true;
+        setImmediate(() => {
+          scheduled = false;
+          flush();
+        });
+      }
+      return entry.settled.promise;
+    },
+
+    async close() {
+      closing = true;
+      flush();
+      while (running.size > 0 || pending.length > 0) {
+        if (running.size === 0) flush();
+        await Promise.allSettled([...running]);
+      }
+    },
+  };
+}
+
+/** Errors after which Postgres certainly did not commit and a retry may decide otherwise. */
+function isStatementError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  // SQLSTATE classes 22 (data), 23 (constraint), 40 (rollback, deadlock), 42 (syntax/access).
+  return typeof code === 'string' && /^(22|23|40|42)/.test(code);
+}
+
+/**
+ * Runs one batch's transaction; settles at its COMMIT (or failure). The Redis steps of the
+ * committed payments and their answers are handed to `later`.
+ */
+async function runBatch(
+  rt: BatchRuntime,
+  entries: Entry[],
+  later: (work: Promise<void>) => void,
+): Promise<void> {
+  let outcomes: Outcome[];
+  try {
+    outcomes = await rt.db.transaction().execute((trx) => settle(rt, trx, entries));
+  } catch (err) {
+    if (entries.length > 1 && isStatementError(err)) {
+      // Nothing of the batch committed: one transaction each, so only the culprit fails.
+      for (const entry of entries) await runBatch(rt, [entry], later);
+      return;
+    }
+    for (const entry of entries) entry.settled.reject(err);
+    return;
+  }
+  // Committed: every payment is answered, whatever Redis does (afterCommit never fails one).
+  const answer = () => {
+    for (const [i, entry] of entries.entries()) {
+      const outcome = outcomes[i]!;
+      if (outcome.kind === 'paid') entry.settled.resolve(outcome.view);
+      else if (outcome.kind === 'replayed') entry.settled.resolve(outcome.response as PaymentView);
+      else entry.settled.reject(outcome.error);
+    }
+  };
+  later(afterCommit(rt, outcomes).then(answer, answer));
+}
+
+const refused = (error: Error): Outcome => ({ kind: 'refused', error });
+const couponKey = (couponId: number, userId: number) => `${couponId}:${userId}`;
+
+/** Steps 1–4 of a batch (see the top of this file); returns each entry's outcome. */
+async function settle(rt: BatchRuntime, trx: Transaction<Database>, entries: Entry[]): Promise<Outcome[]> {
+  const outcomes: (Outcome | undefined)[] = new Array(entries.length);
+
+  // 1. Keys: a key used before replays its first answer (or is refused) and takes no part.
+  const keyed = entries.flatMap((e) =>
+    e.request.idempotency ? [{ userId: e.request.userId, ...e.request.idempotency }] : [],
+  );
+  const inserted = await insertIdempotencyKeys(trx, PAYMENT_SCOPE, keyed);
+  if (inserted.size < keyed.length) {
+    const stored = await findIdempotencyKeys(
+      trx,
+      PAYMENT_SCOPE,
+      keyed.filter((k) => !inserted.has(`${k.userId}:${k.key}`)),
+    );
+    for (const [i, { request }] of entries.entries()) {
+      const idem = request.idempotency;
+      if (!idem || inserted.has(`${request.userId}:${idem.key}`)) continue;
+      const row = stored.get(`${request.userId}:${idem.key}`);
+      if (!row) {
+        // Purged between the two statements; a retry by the client runs it as new.
+        outcomes[i] = refused(
+          new AppError(AppErrorCode.UNAVAILABLE, 'Idempotency key changed concurrently, please retry'),
+        );
+      } else if (row.hash !== idem.hash) {
+        outcomes[i] = refused(
+          new AppError(
+            AppErrorCode.IDEMPOTENCY_KEY_REUSED,
+            `This idempotency key was already used for a different ${PAYMENT_SCOPE} request`,
+          ),
+        );
+      } else {
+        outcomes[i] = { kind: 'replayed', response: row.response };
+      }
+    }
+  }
+
+  // 2. Locks, in the one order every batch takes them.
+  const live = entries.flatMap((e, i) => (outcomes[i] ? [] : [e.request]));
+  const orders = live.length > 0 ? await lockOrdersForPayment(trx, live) : new Map<string, OrderWithLines>();
+  const candidates = [...orders.values()].filter((o) => o.status === 'PENDING_PAYMENT');
+  const coupons = await lockCoupons(
+    rt,
+    trx,
+    candidates.flatMap((o) => (o.coupon_id === null ? [] : [{ couponId: o.coupon_id, userId: o.user_id }])),
+  );
+  const balances = await lockBalances(trx, [...new Set(candidates.map((o) => o.user_id))]);
+  const stock = await lockStock(trx, [
+    ...new Set(candidates.flatMap((o) => o.lines.map((l) => l.productId))),
+  ]);
+
+  // 3. Each payment in arrival order, as if alone: checks first, then its effects on the state.
+  const statuses = new Map<string, string>();
+  const accepted: PaymentWrite[] = [];
+  for (const [i, { request }] of entries.entries()) {
+    if (outcomes[i]) continue;
+    const order = orders.get(request.orderId);
+    if (!order || order.user_id !== request.userId) {
+      outcomes[i] = refused(new AppError(AppErrorCode.ORDER_NOT_FOUND, 'Order not found'));
+      continue;
+    }
+    const status = statuses.get(order.id) ?? order.status;
+    if (status !== 'PENDING_PAYMENT') {
+      outcomes[i] = refused(new AppError(AppErrorCode.ORDER_NOT_PAYABLE, `Order is ${status}`, { status }));
+      continue;
+    }
+    if (order.expires_at.getTime() <= request.now.getTime()) {
+      outcomes[i] = refused(
+        new AppError(AppErrorCode.ORDER_NOT_PAYABLE, 'Order hold has expired', { status: 'EXPIRED' }),
+      );
+      continue;
+    }
+    const amount = order.pay_amount;
+    const balanceBefore = balances.get(order.user_id) ?? 0;
+    if (balanceBefore < amount) {
+      outcomes[i] = refused(
+        new AppError(AppErrorCode.INSUFFICIENT_BALANCE, 'The balance does not cover this payment', {
+          amount,
+        }),
+      );
+      continue;
+    }
+    const covered = order.lines.filter((l) => (stock.get(l.productId) ?? 0) >= l.quantity).length;
+    if (covered !== order.lines.length) {
+      // Redis held units Postgres does not have: refuse rather than oversell; the reconciler reports the drift.
+      outcomes[i] = refused(
+        new Error(`stock commit for order ${order.id} matched ${covered} of ${order.lines.length} lines`),
+      );
+      continue;
+    }
+    const coupon = order.coupon_id === null ? undefined : couponKey(order.coupon_id, order.user_id);
+    if (coupon !== undefined && coupons.get(coupon) !== 'AVAILABLE') {
+      outcomes[i] = refused(
+        new AppError(AppErrorCode.ORDER_NOT_PAYABLE, 'The order coupon is no longer usable', {
+          couponId: order.coupon_id,
+        }),
+      );
+      continue;
+    }
+
+    const balanceAfter = balanceBefore - amount;
+    if (amount > 0) balances.set(order.user_id, balanceAfter);
+    for (const l of order.lines) stock.set(l.productId, stock.get(l.productId)! - l.quantity);
+    if (coupon !== undefined) coupons.set(coupon, 'USED');
+    statuses.set(order.id, 'PAID');
+    const paymentId = randomUUID();
+    const view: PaymentView = {
+      paymentId,
+      orderId: order.id,
+      amount,
+      status: 'PAID',
+      balance: balanceAfter,
+    };
+    accepted.push({
+      paymentId,
+      orderId: order.id,
+      userId: order.user_id,
+      amount,
+      paidAt: request.now,
+      couponId: order.coupon_id,
+      lines: order.lines,
+      balanceBefore,
+      balanceAfter,
+      outbox: JSON.stringify({
+        ...toOrderView({ ...order, status: 'PAID' }),
+        userId: order.user_id,
+        paymentId,
+        paidAt: request.now.toISOString(),
+      }),
+      idempotency: request.idempotency && {
+        key: request.idempotency.key,
+        response: JSON.stringify(view),
+      },
+    });
+    outcomes[i] = { kind: 'paid', view, order, now: request.now };
+  }
+
+  // 4. One statement for everything; the keys of refused payments go, as in a rollback.
+  const dropped = entries.flatMap((e, i) =>
+    e.request.idempotency &&
+    outcomes[i]!.kind === 'refused' &&
+    inserted.has(`${e.request.userId}:${e.request.idempotency.key}`)
+      ? [{ userId: e.request.userId, key: e.request.idempotency.key }]
+      : [],
+  );
+  if (accepted.length > 0 || dropped.length > 0) await writePayments(trx, PAYMENT_SCOPE, accepted, dropped);
+  return outcomes as Outcome[];
+}
+
+/**
+ * Locks the issued coupons of the batch's orders. An issuance may still wait in Redis for the
+ * persistence worker: its row is written first (from Redis' record), then locked with the rest.
+ */
+async function lockCoupons(
+  rt: BatchRuntime,
+  trx: Transaction<Database>,
+  pairs: { couponId: number; userId: number }[],
+): Promise<Map<string, string>> {
+  if (pairs.length === 0) return new Map();
+  const locked = await lockIssuedCoupons(trx, pairs);
+  const missing = pairs
+    .filter((p) => !locked.has(couponKey(p.couponId, p.userId)))
+    .sort((a, b) => a.couponId - b.couponId || a.userId - b.userId);
+  if (missing.length === 0) return locked;
+  for (const { couponId, userId } of missing) {
+    const held = await findHeldCoupon(rt, userId, couponId);
+    if (held) {
+      await ensureIssuedCouponRow(trx, {
+        couponId,
+        userId,
+        issuedAt: held.issuedAt,
+        expiresAt: held.expiresAt,
+      });
+    }
+  }
+  for (const [key, status] of await lockIssuedCoupons(trx, missing)) locked.set(key, status);
+  return locked;
+}
+
+/**
+ * Redis follow-ups of a committed batch. None may fail a payment (it is committed): a failure
+ * here is finished later by the hold sweep (hold -> sold) and the outbox sweep. The ranking is
+ * counted once per batch and hour, not once per payment.
+ */
+async function afterCommit(rt: BatchRuntime, outcomes: Outcome[]): Promise<void> {
+  const paid = outcomes.filter((o) => o.kind === 'paid');
+  if (paid.length === 0) return;
+  const byHour = new Map<number, { soldAt: Date; lines: { productId: number; quantity: number }[] }>();
+  for (const { order, now } of paid) {
+    const hour = Math.floor(now.getTime() / 3_600_000);
+    const sold = byHour.get(hour) ?? { soldAt: now, lines: [] };
+    sold.lines.push(...order.lines);
+    byHour.set(hour, sold);
+  }
+  await Promise.allSettled([
+    ...paid.map(({ order }) => endHold(rt.redis, rt.keys, order.id, 'commit')),
+    ...[...byHour.values()].map(({ soldAt, lines }) => recordSales(rt, lines, soldAt)),
+  ]);
+  requestOutboxExport(rt);
+}
+
+/** At most one export job per process in this interval (plus one trailing add). */
+const EXPORT_TRIGGER_INTERVAL_MS = 100;
+
+/**
+ * Asks the worker to export the outbox soon; never awaited. Throttled (throttled-add.ts): every
+ * payment used to add a job that BullMQ's deduplication then dropped, a Redis script run per
+ * payment for nothing. A lost trigger only delays the export until the outbox sweep.
+ */
+function requestOutboxExport(rt: Pick<Runtime, 'queues'>): void {
+  throttledAdd(rt.queues, 'export-soon', EXPORT_TRIGGER_INTERVAL_MS, () =>
+    rt.queues[QueueName.OutboxExport].add(
+      'export-soon',
+      {},
+      { deduplication: { id: 'export-soon', ttl: 200 } },
+    ),
+  );
+}
