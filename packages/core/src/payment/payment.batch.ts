@@ -301,12 +301,11 @@ async function settle(rt: BatchRuntime, trx: Transaction<Database>, entries: Ent
       );
       continue;
     }
-    const coupon = order.coupon_id === null ? undefined : couponKey(order.coupon_id, order.user_id);
-    if (coupon !== undefined && coupons.get(coupon) !== 'AVAILABLE') {
+    const couponId = order.coupon_id;
+    const coupon = couponId === null ? undefined : couponKey(couponId, order.user_id);
+    if (couponId !== null && coupons.get(coupon!) !== 'AVAILABLE') {
       outcomes[i] = refused(
-        new AppError(AppErrorCode.ORDER_NOT_PAYABLE, 'The order coupon is no longer usable', {
-          couponId: order.coupon_id,
-        }),
+        new AppError(AppErrorCode.ORDER_NOT_PAYABLE, 'The order coupon is no longer usable', { couponId }),
       );
       continue;
     }
