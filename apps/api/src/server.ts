@@ -1,4 +1,4 @@
-import { type Config, createRuntime, createTokenVerifier, type Runtime } from '@flash/core';
+import { type Config, createRuntime, createTokenVerifier, loggerOptions, type Runtime } from '@flash/core';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { queueDashboardPlugin } from './plugins/queue-dashboard.ts';
@@ -21,7 +21,7 @@ export async function buildServer(
 ): Promise<FastifyInstance> {
   const rt = options.runtime ?? (await createRuntime(config, { name: 'flash-sale-api' }));
   const app = Fastify({
-    logger: options.logger === false ? false : { level: config.logLevel },
+    logger: options.logger === false ? false : loggerOptions('api', config.logLevel),
     // A tRPC batch path lists every procedure; bound it rather than accept any length.
     routerOptions: { maxParamLength: 2000 },
     bodyLimit: 256 * 1024,

@@ -7,6 +7,7 @@ export * from './db/client.ts';
 export type * from './db/database.ts';
 export * from './db/migrate.ts';
 export * from './errors.ts';
+export * from './logger.ts';
 export * from './product/product.repository.ts';
 export * from './product/product.service.ts';
 export * from './queue/queues.ts';
