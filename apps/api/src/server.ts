@@ -42,7 +42,7 @@ export async function buildServer(
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', redis, postgres });
   });
 
-  const tokens = createTokenVerifier(config.jwtSecret);
+  const tokens = createTokenVerifier(config.jwtSecret, { maxTtlSeconds: config.maxTokenTtlSeconds });
   // Same wire format as tRPC's fastifyTRPCPlugin, without its Fetch Request/Response round trip.
   await app.register(leanTRPCPlugin, {
     prefix: '/trpc',
