@@ -8,6 +8,7 @@ import {
   ensureDatabase,
   loadConfig,
   migrateToLatest,
+  TOOL_QUERY_DEADLINE_MS,
 } from '@flash/core';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
@@ -34,7 +35,7 @@ export default async function setup(project: TestProject) {
   const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const templateDatabaseUrl = databaseUrlFor(`flash_test_${runId}`);
   await ensureDatabase(templateDatabaseUrl);
-  const db = createDb(templateDatabaseUrl, { max: 1 });
+  const db = createDb(templateDatabaseUrl, { max: 1, queryDeadlineMillis: TOOL_QUERY_DEADLINE_MS });
   await migrateToLatest(db);
   await db.destroy();
   project.provide('runId', runId);

@@ -5,7 +5,8 @@ import { startWorkers } from './workers.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const rt = await createRuntime(config, { name: 'flash-sale-worker' });
+  // Jobs answer no caller and move batches: a longer statement deadline than a request's, still bounded.
+  const rt = await createRuntime(config, { name: 'flash-sale-worker', dbQueryDeadlineMillis: 30_000 });
   // A fresh or emptied Redis gets its inventory from Postgres now rather than on the first order
   // (which would otherwise pay for the rebuild, and the reconciler would report it missing).
   await ensureInventoryLoaded(rt).catch((err: unknown) =>
