@@ -1,42 +1,41 @@
-// `pnpm start`: applies migrations, then runs the API and the worker side by side with
-// prefixed output. Ctrl-C / SIGTERM stops both gracefully; if either dies, the other is stopped.
+// `pnpm start`: applies migrations, then runs the API and the worker side by side. Ctrl-C /
+// SIGTERM stops both gracefully; if either dies, the other is stopped.
+//
+// Every service writes pino's JSON lines. When stdout is not a terminal (a supervisor, a log
+// collector, a file) the children write straight to it, untouched; in a terminal their lines
+// are made readable (scripts/pretty-log.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { createLogger } from '@flash/core';
+import { prettyLine } from './pretty-log.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
-const node = process.execPath;
+const pretty = process.stdout.isTTY === true;
+const log = createLogger('start');
 
-function run(name: string, script: string): ChildProcess {
-  const child = spawn(node, [path.join(root, script)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+function run(script: string): ChildProcess {
+  const child = spawn(process.execPath, [path.join(root, script)], {
+    stdio: ['ignore', pretty ? 'pipe' : 'inherit', 'inherit'],
     env: process.env,
   });
-  const prefix = `[${name}] `;
-  const pipe = (from: NodeJS.ReadableStream, to: NodeJS.WritableStream) => {
-    let buffered = '';
-    from.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) to.write(`${prefix}${line}\n`);
-    });
-  };
-  pipe(child.stdout!, process.stdout);
-  pipe(child.stderr!, process.stderr);
+  if (pretty) {
+    createInterface({ input: child.stdout!, crlfDelay: Infinity }).on('line', (line) =>
+      process.stdout.write(`${prettyLine(line, true)}\n`),
+    );
+  }
   return child;
 }
 
-function runToEnd(name: string, script: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    run(name, script).on('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`${name} exited with ${code}`)),
-    );
-  });
+function runToEnd(script: string): Promise<number> {
+  return new Promise((resolve) => run(script).on('exit', (code) => resolve(code ?? 1)));
 }
 
 async function main(): Promise<void> {
-  await runToEnd('migrate', 'packages/core/src/bin/migrate.ts');
-  const children = [run('api', 'apps/api/src/main.ts'), run('worker', 'apps/worker/src/main.ts')];
+  // migrate says itself what went wrong; a failure only sets the exit code.
+  const migrated = await runToEnd('packages/core/src/bin/migrate.ts');
+  if (migrated !== 0) process.exit(migrated);
+  const children = [run('apps/api/src/main.ts'), run('apps/worker/src/main.ts')];
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -60,6 +59,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
+  log.fatal({ err }, 'pnpm start failed');
   process.exit(1);
 });

@@ -1,5 +1,5 @@
 // Starts the API: parse config, listen, and shut down gracefully on SIGTERM/SIGINT.
-import { ConfigError, loadConfig } from '@flash/core';
+import { createLogger, exitOnStartupError, loadConfig } from '@flash/core';
 import { buildServer } from './server.ts';
 
 async function main(): Promise<void> {
@@ -21,10 +21,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   const address = await app.listen({ port: config.port, host: config.host });
-  console.log(`flash-sale api listening on ${address} (tRPC at ${address}/trpc)`);
+  app.log.info({ address }, `flash-sale api listening on ${address} (tRPC at ${address}/trpc)`);
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : err);
-  process.exit(1);
-});
+main().catch((err: unknown) => exitOnStartupError(createLogger('api'), err));

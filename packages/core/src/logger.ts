@@ -1,4 +1,5 @@
 import { type Logger, type LoggerOptions, pino, stdSerializers } from 'pino';
+import { ConfigError } from './config.ts';
 
 /**
  * One log format for every process (API, worker, migrate): pino's JSON lines on stdout, one
@@ -102,6 +103,16 @@ export function loggerOptions(name: string, level: LogLevel): LoggerOptions {
 
 export function createLogger(name: string, level: LogLevel = 'info'): Logger {
   return pino(loggerOptions(name, level));
+}
+
+/**
+ * Why a process could not start, as one log line, then exit code 1. A bad setting is its own
+ * one-line message already; anything else is logged with its error.
+ */
+export function exitOnStartupError(log: Logger, err: unknown): never {
+  if (err instanceof ConfigError) log.fatal(err.message);
+  else log.fatal({ err }, 'could not start');
+  process.exit(1);
 }
 
 export type { Logger } from 'pino';
