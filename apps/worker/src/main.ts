@@ -1,5 +1,6 @@
-// Starts the BullMQ workers and stops them gracefully (active jobs finish) on SIGTERM/SIGINT.
-import { createLogger, createRuntime, exitOnStartupError, loadConfig } from '@flash/core';
+// Starts the BullMQ workers and stops them gracefully (active jobs finish) on SIGTERM/SIGINT or
+// when `pnpm start` goes away.
+import { createLogger, createRuntime, exitOnStartupError, loadConfig, stopGracefully } from '@flash/core';
 import { ensureInventoryLoaded } from '@flash/core/product/product.service';
 import { startWorkers } from './workers.ts';
 
@@ -12,17 +13,10 @@ async function main(): Promise<void> {
   // (which would otherwise pay for the rebuild, and the reconciler would report it missing).
   await ensureInventoryLoaded(rt).catch((err: unknown) => log.error({ err }, 'inventory load failed'));
   const running = await startWorkers(rt, undefined, log);
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
-    log.info({ signal }, 'shutting down: finishing active jobs');
+  stopGracefully(log, async () => {
     await running.close();
     await rt.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  });
   const queues = running.workers.map((w) => w.name);
   log.info({ queues }, `flash-sale worker draining ${queues.join(', ') || '(no queues yet)'}`);
 }

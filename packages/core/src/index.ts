@@ -15,3 +15,4 @@ export * from './redis/client.ts';
 export * from './redis/keys.ts';
 export * from './redis/scripts.ts';
 export * from './runtime.ts';
+export * from './shutdown.ts';
