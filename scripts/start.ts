@@ -12,12 +12,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { createLogger, SHUTDOWN_TIMEOUT_MS } from '@flash/core';
+import { checkStores, createLogger, exitOnStartupError, loadConfig, SHUTDOWN_TIMEOUT_MS } from '@flash/core';
 import { prettyLine } from './pretty-log.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const pretty = process.stdout.isTTY === true;
-const log = createLogger('start');
+const log = pretty
+  ? createLogger('start', 'info', {
+      write: (line) => process.stdout.write(`${prettyLine(line.trimEnd(), true)}\n`),
+    })
+  : createLogger('start');
 /** How often the parent is checked: pnpm offers no channel, so its death shows as a new ppid. */
 const PARENT_CHECK_MS = 500;
 
@@ -59,6 +63,12 @@ async function main(): Promise<number> {
     if (process.ppid !== parent) requestStop('parent process gone');
   }, PARENT_CHECK_MS).unref();
 
+  // Once here, so a missing store is one line each rather than one from every child.
+  try {
+    await checkStores(loadConfig());
+  } catch (err) {
+    exitOnStartupError(log, err);
+  }
   // Migrations are not interrupted; migrate reports its own failure.
   const migrated = await exitCode(run('packages/core/src/bin/migrate.ts', { watchParent: false }));
   if (migrated !== 0 || stopRequested) return migrated;

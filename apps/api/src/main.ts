@@ -1,10 +1,11 @@
 // Starts the API: parse config, listen, and shut down gracefully (in-flight requests finish) on
 // SIGTERM/SIGINT or when `pnpm start` goes away.
-import { createLogger, exitOnStartupError, loadConfig, stopGracefully } from '@flash/core';
+import { checkStores, createLogger, exitOnStartupError, loadConfig, stopGracefully } from '@flash/core';
 import { buildServer } from './server.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  await checkStores(config);
   const app = await buildServer(config);
   stopGracefully(app.log, () => app.close());
   const address = await app.listen({ port: config.port, host: config.host });

@@ -1,12 +1,20 @@
 // Starts the BullMQ workers and stops them gracefully (active jobs finish) on SIGTERM/SIGINT or
 // when `pnpm start` goes away.
-import { createLogger, createRuntime, exitOnStartupError, loadConfig, stopGracefully } from '@flash/core';
+import {
+  checkStores,
+  createLogger,
+  createRuntime,
+  exitOnStartupError,
+  loadConfig,
+  stopGracefully,
+} from '@flash/core';
 import { ensureInventoryLoaded } from '@flash/core/product/product.service';
 import { startWorkers } from './workers.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger('worker', config.logLevel);
+  await checkStores(config);
   // Jobs answer no caller and move batches: a longer statement deadline than a request's, still bounded.
   const rt = await createRuntime(config, { name: 'flash-sale-worker', dbQueryDeadlineMillis: 30_000 });
   // A fresh or emptied Redis gets its inventory from Postgres now rather than on the first order

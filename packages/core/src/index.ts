@@ -16,3 +16,4 @@ export * from './redis/keys.ts';
 export * from './redis/scripts.ts';
 export * from './runtime.ts';
 export * from './shutdown.ts';
+export * from './store-check.ts';

@@ -1,5 +1,6 @@
 import { type Logger, type LoggerOptions, pino, stdSerializers } from 'pino';
 import { ConfigError } from './config.ts';
+import { StoreUnavailableError } from './store-check.ts';
 
 /**
  * One log format for every process (API, worker, migrate): pino's JSON lines on stdout, one
@@ -101,17 +102,23 @@ export function loggerOptions(name: string, level: LogLevel): LoggerOptions {
   };
 }
 
-export function createLogger(name: string, level: LogLevel = 'info'): Logger {
-  return pino(loggerOptions(name, level));
+/** A logger writing to stdout, or to `destination` (which receives one JSON line per call). */
+export function createLogger(
+  name: string,
+  level: LogLevel = 'info',
+  destination?: { write(line: string): void },
+): Logger {
+  return destination ? pino(loggerOptions(name, level), destination) : pino(loggerOptions(name, level));
 }
 
 /**
- * Why a process could not start, as one log line, then exit code 1. A bad setting is its own
- * one-line message already; anything else is logged with its error.
+ * Why a process could not start, then exit code 1. A bad setting or a store that does not
+ * answer is one line each; anything else is logged with its error.
  */
 export function exitOnStartupError(log: Logger, err: unknown): never {
-  if (err instanceof ConfigError) log.fatal(err.message);
-  else log.fatal({ err }, 'could not start');
+  if (err instanceof ConfigError || err instanceof StoreUnavailableError) {
+    for (const line of err.message.split('\n')) log.fatal(line);
+  } else log.fatal({ err }, 'could not start');
   process.exit(1);
 }
 
