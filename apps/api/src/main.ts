@@ -1,15 +1,23 @@
 // Starts the API: parse config, listen, and shut down gracefully (in-flight requests finish) on
 // SIGTERM/SIGINT or when `pnpm start` goes away.
-import { checkStores, createLogger, exitOnStartupError, loadConfig, stopGracefully } from '@flash/core';
+import {
+  checkStores,
+  createLifecycleLogger,
+  createLogger,
+  exitOnStartupError,
+  loadConfig,
+  stopGracefully,
+} from '@flash/core';
 import { buildServer } from './server.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   await checkStores(config);
   const app = await buildServer(config);
-  stopGracefully(app.log, () => app.close());
+  const lifecycle = createLifecycleLogger('api', config.logLevel);
+  stopGracefully(lifecycle, () => app.close());
   const address = await app.listen({ port: config.port, host: config.host });
-  app.log.info({ address }, `flash-sale api listening on ${address} (tRPC at ${address}/trpc)`);
+  lifecycle.info({ address }, `flash-sale api listening on ${address} (tRPC at ${address}/trpc)`);
 }
 
 main().catch((err: unknown) => exitOnStartupError(createLogger('api'), err));

@@ -2,6 +2,7 @@
 // when `pnpm start` goes away.
 import {
   checkStores,
+  createLifecycleLogger,
   createLogger,
   createRuntime,
   exitOnStartupError,
@@ -21,12 +22,13 @@ async function main(): Promise<void> {
   // (which would otherwise pay for the rebuild, and the reconciler would report it missing).
   await ensureInventoryLoaded(rt).catch((err: unknown) => log.error({ err }, 'inventory load failed'));
   const running = await startWorkers(rt, undefined, log);
-  stopGracefully(log, async () => {
+  const lifecycle = createLifecycleLogger('worker', config.logLevel);
+  stopGracefully(lifecycle, async () => {
     await running.close();
     await rt.close();
   });
   const queues = running.workers.map((w) => w.name);
-  log.info({ queues }, `flash-sale worker draining ${queues.join(', ') || '(no queues yet)'}`);
+  lifecycle.info({ queues }, `flash-sale worker draining ${queues.join(', ') || '(no queues yet)'}`);
 }
 
 main().catch((err: unknown) => exitOnStartupError(createLogger('worker'), err));

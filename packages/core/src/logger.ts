@@ -112,6 +112,17 @@ export function createLogger(
 }
 
 /**
+ * For a process's start-up and shutdown lines ("listening on …", "worker draining …",
+ * "shutting down …"): written at info even when LOG_LEVEL is quieter (`warn` for benchmarks and
+ * tests), because supervisors, `pnpm start`'s tests and the benchmark runner wait for them.
+ * Only `silent` silences them.
+ */
+export function createLifecycleLogger(name: string, level: LogLevel): Logger {
+  const verbose = ['debug', 'trace'].includes(level);
+  return createLogger(name, level === 'silent' ? 'silent' : verbose ? level : 'info');
+}
+
+/**
  * Why a process could not start, then exit code 1. A bad setting or a store that does not
  * answer is one line each; anything else is logged with its error.
  */
