@@ -51,7 +51,7 @@ async function running(service: Service) {
       const draining = entries.find((e) => e.name === 'worker' && /worker draining/.test(e.msg));
       return start && listening && draining ? { start, listening } : undefined;
     },
-    60_000,
+    120_000,
   );
   return {
     pids: {
@@ -133,7 +133,7 @@ describe('pnpm start', () => {
     }
     expect(new Set(entries.map((e) => e.name))).toEqual(new Set(['migrate', 'start', 'api', 'worker']));
     expect(service.stderr()).toBe('');
-  });
+  }, 180_000);
 
   it('kill <pid of pnpm start>: API and worker stop gracefully, the port closes, no process is left', async () => {
     // The outermost process, as a supervisor or `pnpm start &` then `kill %1` sees it. pnpm
@@ -147,7 +147,7 @@ describe('pnpm start', () => {
     service.process.kill('SIGTERM');
     await expectAllGone(pids, port);
     expectGraceful(service.stdout(), /SIGTERM/);
-  });
+  }, 180_000);
 
   it('start.ts killed outright (SIGKILL): API and worker stop by themselves, gracefully', async () => {
     const service = launch(process.execPath, ['scripts/start.ts'], env.childEnv);
@@ -158,7 +158,7 @@ describe('pnpm start', () => {
     service.process.kill('SIGKILL');
     await expectAllGone(pids, port);
     expectGraceful(service.stdout(), /parent process gone/);
-  });
+  }, 180_000);
 });
 
 describe('the terminal view of the log (scripts/pretty-log.ts)', () => {
