@@ -37,7 +37,7 @@ export function startChild(entry: 'api' | 'worker', env: NodeJS.ProcessEnv): Chi
 export async function startApi(env: NodeJS.ProcessEnv): Promise<Child & { url: string }> {
   const child = startChild('api', { ...env, PORT: '0', HOST: '127.0.0.1' });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`API did not start:\n${child.output()}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`API did not start:\n${child.output()}`)), 60_000);
     const check = () => {
       const match = /listening on (http:\/\/[\d.:]+)/.exec(child.output());
       if (match) {
