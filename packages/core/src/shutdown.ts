@@ -34,7 +34,10 @@ export function stopGracefully(log: Pick<Logger, 'info' | 'error'>, stop: () => 
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  if (process.channel) {
+  // The channel may have closed while this process was still starting (before this ran):
+  // `connected` is then false, where a process started without a channel has it undefined.
+  if (process.connected === false) shutdown('parent process gone');
+  else if (process.channel) {
     process.on('disconnect', () => shutdown('parent process gone'));
     // The channel only watches; it must not keep the process alive by itself.
     process.channel.unref();
