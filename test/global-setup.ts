@@ -2,12 +2,15 @@
 // support.ts). Teardown drops every database and Redis key the run created.
 import { randomBytes } from 'node:crypto';
 import {
+  checkStores,
   createDb,
   deleteKeysMatching,
   dropDatabase,
   ensureDatabase,
   loadConfig,
   migrateToLatest,
+  StoreUnavailableError,
+  TOOL_QUERY_DEADLINE_MS,
 } from '@flash/core';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
@@ -31,10 +34,18 @@ export function deleteRedisKeys(pattern: string): Promise<void> {
 }
 
 export default async function setup(project: TestProject) {
+  try {
+    await checkStores(loadConfig());
+  } catch (err) {
+    if (!(err instanceof StoreUnavailableError)) throw err;
+    // The tests need both stores: say which is missing and how to start it, one line each.
+    console.error(err.message);
+    process.exit(1);
+  }
   const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const templateDatabaseUrl = databaseUrlFor(`flash_test_${runId}`);
   await ensureDatabase(templateDatabaseUrl);
-  const db = createDb(templateDatabaseUrl, { max: 1 });
+  const db = createDb(templateDatabaseUrl, { max: 1, queryDeadlineMillis: TOOL_QUERY_DEADLINE_MS });
   await migrateToLatest(db);
   await db.destroy();
   project.provide('runId', runId);

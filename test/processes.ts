@@ -38,7 +38,7 @@ export function startChild(entry: 'api' | 'worker', env: NodeJS.ProcessEnv): Chi
  * fails or takes too long kills the child, so a failed setup leaves no process behind. The
  * limit is generous: a loaded machine can take many seconds to boot node and load the app.
  */
-export async function startApi(env: NodeJS.ProcessEnv, timeoutMs = 45_000): Promise<Child & { url: string }> {
+export async function startApi(env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<Child & { url: string }> {
   const child = startChild('api', { ...env, PORT: '0', HOST: '127.0.0.1' });
   try {
     const url = await new Promise<string>((resolve, reject) => {

@@ -1,30 +1,23 @@
-// Starts the API: parse config, listen, and shut down gracefully on SIGTERM/SIGINT.
-import { ConfigError, loadConfig } from '@flash/core';
+// Starts the API: parse config, listen, and shut down gracefully (in-flight requests finish) on
+// SIGTERM/SIGINT or when `pnpm start` goes away.
+import {
+  checkStores,
+  createLifecycleLogger,
+  createLogger,
+  exitOnStartupError,
+  loadConfig,
+  stopGracefully,
+} from '@flash/core';
 import { buildServer } from './server.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  await checkStores(config);
   const app = await buildServer(config);
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    app.log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
-    app.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        app.log.error({ err }, 'error while shutting down');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  const lifecycle = createLifecycleLogger('api', config.logLevel);
+  stopGracefully(lifecycle, () => app.close());
   const address = await app.listen({ port: config.port, host: config.host });
-  console.log(`flash-sale api listening on ${address} (tRPC at ${address}/trpc)`);
+  lifecycle.info({ address }, `flash-sale api listening on ${address} (tRPC at ${address}/trpc)`);
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : err);
-  process.exit(1);
-});
+main().catch((err: unknown) => exitOnStartupError(createLogger('api'), err));

@@ -1,4 +1,4 @@
-import { type Config, createRuntime, createTokenVerifier, type Runtime } from '@flash/core';
+import { type Config, createRuntime, createTokenVerifier, loggerOptions, type Runtime } from '@flash/core';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { queueDashboardPlugin } from './plugins/queue-dashboard.ts';
@@ -22,7 +22,7 @@ export async function buildServer(
 ): Promise<FastifyInstance> {
   const rt = options.runtime ?? (await createRuntime(config, { name: 'flash-sale-api' }));
   const app = Fastify({
-    logger: options.logger === false ? false : { level: config.logLevel },
+    logger: options.logger === false ? false : loggerOptions('api', config.logLevel),
     // A tRPC batch path lists every procedure; bound it rather than accept any length.
     routerOptions: { maxParamLength: 2000 },
     bodyLimit: 256 * 1024,
@@ -46,7 +46,7 @@ export async function buildServer(
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', redis, postgres });
   });
 
-  const tokens = createTokenVerifier(config.jwtSecret);
+  const tokens = createTokenVerifier(config.jwtSecret, { maxTtlSeconds: config.maxTokenTtlSeconds });
   // Same wire format as tRPC's fastifyTRPCPlugin, without its Fetch Request/Response round trip;
   // Fastify's own refusals under /trpc (404, 413, 415) answer in tRPC's shape too.
   await app.register(withTRPCErrorShape(appRouter, leanTRPCPlugin<AppRouter>), {

@@ -242,7 +242,7 @@ describe('bearer tokens: clock skew, headers and claims', () => {
 describe('the load generator’s tokens (loadtests/lib/token.ts)', () => {
   it('packs bearer values the API verifies, each for its own consecutive user', () => {
     const secret = 'a-load-test-secret-of-32-chars!!';
-    const verifier = createTokenVerifier(secret, 0);
+    const verifier = createTokenVerifier(secret, { cacheSize: 0 });
     // 16-digit ids make every value longer than the pack's first guess (160 bytes): it grows.
     const first = 1_000_000_000_000_000;
     const pack = mintBearerPack(secret, first, 40);

@@ -1,4 +1,4 @@
-import type { QueueName, Runtime } from '@flash/core';
+import type { Logger, QueueName, Runtime } from '@flash/core';
 import type { Job } from 'bullmq';
 
 /**
@@ -8,6 +8,7 @@ import type { Job } from 'bullmq';
 export type QueueWorker = {
   queue: QueueName;
   concurrency: number;
-  handle(rt: Runtime, job: Job): Promise<unknown>;
+  /** `log`: the worker's logger, bound to the queue and the job id (tests may leave it out). */
+  handle(rt: Runtime, job: Job, log?: Logger): Promise<unknown>;
   schedules?: { id: string; everyMs: number; name: string; data?: unknown }[];
 };

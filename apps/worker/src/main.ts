@@ -1,34 +1,34 @@
-// Starts the BullMQ workers and stops them gracefully (active jobs finish) on SIGTERM/SIGINT.
-import { ConfigError, createRuntime, loadConfig } from '@flash/core';
+// Starts the BullMQ workers and stops them gracefully (active jobs finish) on SIGTERM/SIGINT or
+// when `pnpm start` goes away.
+import {
+  checkStores,
+  createLifecycleLogger,
+  createLogger,
+  createRuntime,
+  exitOnStartupError,
+  loadConfig,
+  stopGracefully,
+} from '@flash/core';
 import { ensureInventoryLoaded } from '@flash/core/product/product.service';
 import { startWorkers } from './workers.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const rt = await createRuntime(config, { name: 'flash-sale-worker' });
+  const log = createLogger('worker', config.logLevel);
+  await checkStores(config);
+  // Jobs answer no caller and move batches: a longer statement deadline than a request's, still bounded.
+  const rt = await createRuntime(config, { name: 'flash-sale-worker', dbQueryDeadlineMillis: 30_000 });
   // A fresh or emptied Redis gets its inventory from Postgres now rather than on the first order
   // (which would otherwise pay for the rebuild, and the reconciler would report it missing).
-  await ensureInventoryLoaded(rt).catch((err: unknown) =>
-    console.error('worker: inventory load failed', err),
-  );
-  const running = await startWorkers(rt);
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
-    console.log(`worker: ${signal} received, finishing active jobs`);
+  await ensureInventoryLoaded(rt).catch((err: unknown) => log.error({ err }, 'inventory load failed'));
+  const running = await startWorkers(rt, undefined, log);
+  const lifecycle = createLifecycleLogger('worker', config.logLevel);
+  stopGracefully(lifecycle, async () => {
     await running.close();
     await rt.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  console.log(
-    `flash-sale worker draining ${running.workers.map((w) => w.name).join(', ') || '(no queues yet)'}`,
-  );
+  });
+  const queues = running.workers.map((w) => w.name);
+  lifecycle.info({ queues }, `flash-sale worker draining ${queues.join(', ') || '(no queues yet)'}`);
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : err);
-  process.exit(1);
-});
+main().catch((err: unknown) => exitOnStartupError(createLogger('worker'), err));

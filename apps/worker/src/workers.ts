@@ -1,4 +1,4 @@
-import { createRedis, type Runtime } from '@flash/core';
+import { createLogger, createRedis, type Logger, type Runtime } from '@flash/core';
 import { Worker } from 'bullmq';
 import { couponPersistWorker } from './coupon-persist/coupon-persist.worker.ts';
 import type { QueueWorker } from './job.ts';
@@ -27,18 +27,25 @@ export type RunningWorkers = { workers: Worker[]; close(): Promise<void> };
 export async function startWorkers(
   rt: Runtime,
   definitions: QueueWorker[] = QUEUE_WORKERS,
+  log: Logger = createLogger('worker', rt.config.logLevel),
 ): Promise<RunningWorkers> {
   // Workers block on Redis and must ride out outages: their own connection, retrying forever.
   const connection = createRedis(rt.config.redisUrl, 'worker', 'flash-sale-worker');
   const workers = definitions.map(
     (def) =>
-      new Worker(def.queue, (job) => def.handle(rt, job), {
+      new Worker(def.queue, (job) => def.handle(rt, job, log.child({ queue: def.queue, jobId: job.id })), {
         connection,
         prefix: rt.keys.bullPrefix,
         concurrency: def.concurrency,
       }),
   );
-  for (const worker of workers) worker.on('error', () => {});
+  for (const worker of workers) {
+    // Connection errors repeat while Redis is down and surface on the jobs; failures are logged.
+    worker.on('error', () => {});
+    worker.on('failed', (job, err) =>
+      log.warn({ queue: worker.name, jobId: job?.id, attempt: job?.attemptsMade, err }, 'job failed'),
+    );
+  }
   const schedule = async () => {
     for (const def of definitions) {
       for (const s of def.schedules ?? []) {

@@ -21,7 +21,17 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads AUTH_MAX_TOKEN_TTL as a duration (default 24 h)', () => {
+    expect(loadConfig({}).maxTokenTtlSeconds).toBe(86_400);
+    expect(loadConfig({ AUTH_MAX_TOKEN_TTL: '90m' }).maxTokenTtlSeconds).toBe(5_400);
+    expect(loadConfig({ AUTH_MAX_TOKEN_TTL: '3600' }).maxTokenTtlSeconds).toBe(3_600);
+    expect(loadConfig({ AUTH_MAX_TOKEN_TTL: '7d' }).maxTokenTtlSeconds).toBe(604_800);
+  });
+
   it.each([
+    ['AUTH_MAX_TOKEN_TTL', 'banana'],
+    ['AUTH_MAX_TOKEN_TTL', '0'],
+    ['AUTH_MAX_TOKEN_TTL', '-1h'],
     ['PORT', 'eighty'],
     ['PORT', '70000'],
     ['ORDER_HOLD_SECONDS', '0'],

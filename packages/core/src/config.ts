@@ -14,6 +14,25 @@ const ZUrl = (protocols: string[]) =>
 const ZRate = z.coerce.number().min(0).max(1_000_000);
 const ZBurst = z.coerce.number().int().min(1).max(10_000_000);
 
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** `90`, `90s`, `15m`, `24h`, `7d` as whole seconds; undefined for anything else (or zero). */
+export function parseDurationSeconds(text: string): number | undefined {
+  const match = /^(\d{1,9})(s|m|h|d)?$/.exec(text.trim());
+  if (!match) return undefined;
+  const seconds = Number(match[1]) * DURATION_UNITS[match[2] ?? 's']!;
+  return seconds > 0 ? seconds : undefined;
+}
+
+const ZDuration = z.string().transform((value, ctx) => {
+  const seconds = parseDurationSeconds(value);
+  if (seconds === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration such as 3600, 90m, 24h or 7d' });
+    return z.NEVER;
+  }
+  return seconds;
+});
+
 export type TrustProxy = boolean | string[];
 
 /** One limit: `perSecond` sustained, up to `burst` at once; `perSecond: 0` = unlimited. */
@@ -31,6 +50,11 @@ const ZEnv = z.object({
     .default('fs:'),
   DATABASE_URL: ZUrl(['postgres', 'postgresql']).default('postgres://postgres@127.0.0.1:5432/ecommerce'),
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /**
+   * The longest lifetime (`exp − iat`) a bearer token may have; a longer one is refused, so a
+   * leaked long-lived token is not honoured for its whole life.
+   */
+  AUTH_MAX_TOKEN_TTL: ZDuration.default(24 * 3600),
   ORDER_HOLD_SECONDS: z.coerce.number().int().positive().default(900),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Where paid orders are exported; when unset the export worker only logs them. */
@@ -91,6 +115,8 @@ export type Config = {
   redisKeyPrefix: string;
   databaseUrl: string;
   jwtSecret: string;
+  /** AUTH_MAX_TOKEN_TTL in seconds. */
+  maxTokenTtlSeconds: number;
   orderHoldSeconds: number;
   logLevel: z.infer<typeof ZEnv>['LOG_LEVEL'];
   dataPlatformUrl: string | undefined;
@@ -137,6 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     databaseUrl: e.DATABASE_URL,
     jwtSecret,
+    maxTokenTtlSeconds: e.AUTH_MAX_TOKEN_TTL,
     orderHoldSeconds: e.ORDER_HOLD_SECONDS,
     logLevel: e.LOG_LEVEL,
     dataPlatformUrl: e.DATA_PLATFORM_URL,

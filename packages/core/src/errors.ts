@@ -168,8 +168,9 @@ const UNAVAILABLE_NET_CODES = new Set([
   'ENOTFOUND',
   'EAI_AGAIN',
 ]);
-// Postgres SQLSTATE classes 08 (connection), 57P (operator intervention: shutdown, crash), 53 (resources).
-const UNAVAILABLE_PG_STATE = /^(08|57P|53)/;
+// Postgres SQLSTATE classes 08 (connection), 57 (operator intervention: shutdown, crash, and
+// 57014, a statement cancelled by statement_timeout), 53 (resources).
+const UNAVAILABLE_PG_STATE = /^(08|57|53)/;
 
 /**
  * True when an error means a backing store is unreachable rather than that the request was

@@ -28,10 +28,14 @@ export type Runtime = {
 
 export async function createRuntime(
   config: Config,
-  options: { clock?: Clock; name?: string; dbPoolSize?: number } = {},
+  options: { clock?: Clock; name?: string; dbPoolSize?: number; dbQueryDeadlineMillis?: number } = {},
 ): Promise<Runtime> {
   const name = options.name ?? 'flash-sale';
-  const db = createDb(config.databaseUrl, { applicationName: name, max: options.dbPoolSize });
+  const db = createDb(config.databaseUrl, {
+    applicationName: name,
+    max: options.dbPoolSize,
+    queryDeadlineMillis: options.dbQueryDeadlineMillis,
+  });
   let redis: Redis;
   let queueRedis: Redis;
   try {

@@ -1,4 +1,4 @@
-import { QueueName } from '@flash/core';
+import { createLogger, QueueName } from '@flash/core';
 import { purgeIdempotencyKeys } from '@flash/core/idempotency/idempotency.service';
 import { reconcile } from '@flash/core/reconcile/reconcile.service';
 import type { QueueWorker } from '../job.ts';
@@ -13,12 +13,12 @@ export const maintenanceWorker: QueueWorker = {
     { id: 'reconcile', name: 'reconcile', everyMs: 60_000 },
     { id: 'purge-idempotency-keys', name: 'purge-idempotency-keys', everyMs: 60 * 60 * 1000 },
   ],
-  async handle(rt, job) {
+  async handle(rt, job, log = createLogger('worker', rt.config.logLevel)) {
     if (job.name === 'reconcile') {
       const report = await reconcile(rt);
       // Drift is reported, not repaired: the job's return value is kept and visible in the
       // queue dashboard, and each drift is logged for alerting.
-      for (const d of report.drifts) console.warn('reconcile drift', JSON.stringify(d));
+      for (const drift of report.drifts) log.warn({ drift }, 'reconcile drift');
       return {
         drifts: report.drifts.length,
         critical: report.drifts.filter((d) => d.severity === 'critical').length,

@@ -1,4 +1,4 @@
-import { QueueName } from '@flash/core';
+import { createLogger, QueueName } from '@flash/core';
 import { findUnpublished } from '@flash/core/outbox/outbox.repository';
 import { exportOutboxMessage } from '@flash/core/outbox/outbox.service';
 import { z } from 'zod';
@@ -17,11 +17,11 @@ export const outboxExportWorker: QueueWorker = {
   queue: QueueName.OutboxExport,
   concurrency: 8,
   schedules: [{ id: 'outbox-sweep', name: 'sweep', everyMs: 2000 }],
-  async handle(rt, job) {
+  async handle(rt, job, log = createLogger('worker', rt.config.logLevel)) {
     if (job.name === 'export') {
       const { outboxId } = ZExportJob.parse(job.data);
       return exportOutboxMessage(rt, outboxId, {
-        log: (msg, data) => console.log(msg, JSON.stringify(data)),
+        log: (msg, data) => log.info({ data }, msg),
       });
     }
     if (job.name === 'sweep' || job.name === 'export-soon') {

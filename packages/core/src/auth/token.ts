@@ -7,6 +7,8 @@ export type AuthUser = { userId: number; isAdmin: boolean };
 
 /** Tokens from a clock a little ahead or behind are still accepted, by at most this much. */
 export const CLOCK_TOLERANCE_SECONDS = 30;
+/** AUTH_MAX_TOKEN_TTL's default: the longest `exp − iat` a token may have. */
+export const DEFAULT_MAX_TOKEN_TTL_SECONDS = 24 * 60 * 60;
 const USER_ID = /^[1-9][0-9]{0,15}$/;
 
 function unauthorized(message: string, cause?: unknown): AppError {
@@ -35,8 +37,17 @@ function decodeSegment(segment: string): unknown {
  * `algorithms: ['HS256'], requiredClaims: ['exp', 'sub'], clockTolerance`, synchronously:
  * jose goes through WebCrypto, whose thread-pool round trip cost more than the whole rest of
  * `coupon.issue` (bench profile, docs/benchmarks.md). Signature first, claims after.
+ *
+ * Every caller (tRPC procedures, the fast mutations, the queue dashboard) verifies here, so the
+ * lifetime bound holds on every path: `exp − iat` may not exceed `maxTtlSeconds`. `iat` stays
+ * optional, as in the contract; a token without it counts as issued now, so it is accepted only
+ * once its `exp` is at most `maxTtlSeconds` away, never for longer than a token with `iat`.
  */
-function verifyHs256(token: string, hs256: (signingInput: string) => Uint8Array): Claims {
+function verifyHs256(
+  token: string,
+  hs256: (signingInput: string) => Uint8Array,
+  maxTtlSeconds: number,
+): Claims {
   const firstDot = token.indexOf('.');
   const lastDot = token.lastIndexOf('.');
   const headerSegment = token.slice(0, firstDot);
@@ -84,6 +95,10 @@ function verifyHs256(token: string, hs256: (signingInput: string) => Uint8Array)
     throw unauthorized('Invalid token');
   }
   if (claims.exp <= now - CLOCK_TOLERANCE_SECONDS) throw unauthorized('Token expired');
+  const issuedAt = typeof claims.iat === 'number' ? claims.iat : now;
+  if (claims.exp - issuedAt > maxTtlSeconds) {
+    throw unauthorized('Token lifetime exceeds the allowed maximum (AUTH_MAX_TOKEN_TTL)');
+  }
   return claims;
 }
 
@@ -114,8 +129,10 @@ const DOORKEEPER_BITS = 16;
  */
 export function createTokenVerifier(
   secret: string,
-  cacheSize = 50_000,
+  options: { maxTtlSeconds?: number; cacheSize?: number } = {},
 ): TokenVerifier & { readonly cached: number } {
+  const maxTtlSeconds = options.maxTtlSeconds ?? DEFAULT_MAX_TOKEN_TTL_SECONDS;
+  const cacheSize = options.cacheSize ?? 50_000;
   const hs256 = createHs256(Buffer.from(secret, 'utf8'));
   type Entry = { user: AuthUser; expiresAtMs: number };
   // Two generations of at most cacheSize / 2 each: when the recent one fills up it becomes the
@@ -138,7 +155,7 @@ export function createTokenVerifier(
       const token = match[1]!;
       const cached = recent.get(token) ?? older.get(token);
       if (cached && cached.expiresAtMs + CLOCK_TOLERANCE_SECONDS * 1000 > Date.now()) return cached.user;
-      const payload = verifyHs256(token, hs256);
+      const payload = verifyHs256(token, hs256, maxTtlSeconds);
       const sub = payload.sub;
       if (typeof sub !== 'string' || !USER_ID.test(sub) || !Number.isSafeInteger(Number(sub))) {
         throw unauthorized('Token subject must be a positive integer user id');

@@ -5,6 +5,7 @@
 
 import { ConfigError, loadConfig } from '../config.ts';
 import { restoreAllCoupons } from '../coupon/coupon.restore.ts';
+import { TOOL_QUERY_DEADLINE_MS } from '../db/client.ts';
 import { createRuntime } from '../runtime.ts';
 
 async function main(): Promise<void> {
@@ -15,7 +16,11 @@ async function main(): Promise<void> {
     }
     return Number(arg);
   });
-  const rt = await createRuntime(loadConfig(), { name: 'flash-sale-coupons-rebuild', dbPoolSize: 2 });
+  const rt = await createRuntime(loadConfig(), {
+    name: 'flash-sale-coupons-rebuild',
+    dbPoolSize: 2,
+    dbQueryDeadlineMillis: TOOL_QUERY_DEADLINE_MS,
+  });
   try {
     const counts = await restoreAllCoupons(
       rt,

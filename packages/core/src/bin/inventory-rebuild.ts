@@ -6,6 +6,7 @@
 // Redis hold and its Postgres insert would lose its hold and its units could be sold twice.
 
 import { ConfigError, loadConfig } from '../config.ts';
+import { TOOL_QUERY_DEADLINE_MS } from '../db/client.ts';
 import { rebuildInventory } from '../product/inventory.service.ts';
 import { createRuntime } from '../runtime.ts';
 
@@ -15,7 +16,11 @@ async function main(): Promise<void> {
     console.error('usage: pnpm inventory:rebuild [--force]   (--force only while the API is stopped)');
     process.exit(2);
   }
-  const rt = await createRuntime(loadConfig(), { name: 'flash-sale-inventory-rebuild', dbPoolSize: 2 });
+  const rt = await createRuntime(loadConfig(), {
+    name: 'flash-sale-inventory-rebuild',
+    dbPoolSize: 2,
+    dbQueryDeadlineMillis: TOOL_QUERY_DEADLINE_MS,
+  });
   try {
     const result = await rebuildInventory(rt, { force: args.includes('--force') });
     console.log(

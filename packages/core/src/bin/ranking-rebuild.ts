@@ -5,6 +5,7 @@
 // sale paid in the same instant may be counted twice or missed until the next rebuild.
 
 import { ConfigError, loadConfig } from '../config.ts';
+import { TOOL_QUERY_DEADLINE_MS } from '../db/client.ts';
 import { rebuildRanking } from '../ranking/ranking.service.ts';
 import { createRuntime } from '../runtime.ts';
 
@@ -14,7 +15,11 @@ async function main(): Promise<void> {
     console.error('usage: pnpm ranking:rebuild [--force]');
     process.exit(2);
   }
-  const rt = await createRuntime(loadConfig(), { name: 'flash-sale-ranking-rebuild', dbPoolSize: 2 });
+  const rt = await createRuntime(loadConfig(), {
+    name: 'flash-sale-ranking-rebuild',
+    dbPoolSize: 2,
+    dbQueryDeadlineMillis: TOOL_QUERY_DEADLINE_MS,
+  });
   try {
     const result = await rebuildRanking(rt, { force: args.includes('--force') });
     console.log(

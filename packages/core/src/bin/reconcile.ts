@@ -2,11 +2,16 @@
 // holds, order states) and prints every difference. Read-only; exits 1 when it finds critical
 // drift (something issued beyond its quantity or stock below zero), so it can gate a sale.
 import { ConfigError, loadConfig } from '../config.ts';
+import { TOOL_QUERY_DEADLINE_MS } from '../db/client.ts';
 import { reconcile } from '../reconcile/reconcile.service.ts';
 import { createRuntime } from '../runtime.ts';
 
 async function main(): Promise<void> {
-  const rt = await createRuntime(loadConfig(), { name: 'flash-sale-reconcile', dbPoolSize: 2 });
+  const rt = await createRuntime(loadConfig(), {
+    name: 'flash-sale-reconcile',
+    dbPoolSize: 2,
+    dbQueryDeadlineMillis: TOOL_QUERY_DEADLINE_MS,
+  });
   try {
     const report = await reconcile(rt);
     if (process.argv.includes('--json')) {

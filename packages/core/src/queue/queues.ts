@@ -40,6 +40,9 @@ export function createQueues(connection: Redis, prefix: string): Queues {
     (name) =>
       [name, new Queue(name, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS })] as const,
   );
+  // Without a listener BullMQ prints each error's stack to stderr, outside the structured log;
+  // the same errors reach the callers of the commands that failed (as UNAVAILABLE).
+  for (const [, queue] of entries) queue.on('error', () => {});
   const queues = Object.fromEntries(entries) as Record<QueueName, Queue>;
   return Object.assign(queues, {
     async close() {

@@ -1,0 +1,115 @@
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(import.meta.dirname, '../../..');
+
+/** A port nothing listens on: bound, then released. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv) {
+  return new Promise<{ code: number | null; output: string }>((resolve) => {
+    const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c) => {
+      output += c;
+    });
+    child.stderr.on('data', (c) => {
+      output += c;
+    });
+    child.on('exit', (code) => resolve({ code, output }));
+  });
+}
+
+/**
+ * Every entry point, started with Redis or Postgres (or both) not running, says so in one line
+ * per store (which URL, the error code, how to start it) and exits 1: no stack trace, no object dump.
+ */
+describe('a store that is not running', () => {
+  it('is one line per store and exit code 1, in pnpm start, migrate, the API, the worker and the test setup', async () => {
+    const redisUrl = `redis://127.0.0.1:${await closedPort()}`;
+    const databaseUrl = `postgres://postgres:hunter2@127.0.0.1:${await closedPort()}/flash`;
+    const node = process.execPath;
+    const cases = [
+      {
+        what: 'pnpm start, both down',
+        cmd: [node, 'scripts/start.ts'],
+        env: { REDIS_URL: redisUrl, DATABASE_URL: databaseUrl },
+        down: ['Redis', 'Postgres'],
+      },
+      {
+        what: 'pnpm start, Redis down',
+        cmd: [node, 'scripts/start.ts'],
+        env: { REDIS_URL: redisUrl },
+        down: ['Redis'],
+      },
+      {
+        what: 'migrate, Postgres down',
+        cmd: [node, 'packages/core/src/bin/migrate.ts'],
+        env: { DATABASE_URL: databaseUrl },
+        down: ['Postgres'],
+      },
+      {
+        what: 'API, Redis down',
+        cmd: [node, 'apps/api/src/main.ts'],
+        env: { REDIS_URL: redisUrl, PORT: '0' },
+        down: ['Redis'],
+      },
+      {
+        what: 'API, Postgres down',
+        cmd: [node, 'apps/api/src/main.ts'],
+        env: { DATABASE_URL: databaseUrl, PORT: '0' },
+        down: ['Postgres'],
+      },
+      {
+        what: 'worker, Redis down',
+        cmd: [node, 'apps/worker/src/main.ts'],
+        env: { REDIS_URL: redisUrl },
+        down: ['Redis'],
+      },
+      {
+        what: 'the test setup, Postgres down',
+        cmd: [node, 'node_modules/vitest/vitest.mjs', 'run', 'packages/core/src/config.test.ts'],
+        env: { DATABASE_URL: databaseUrl },
+        down: ['Postgres'],
+      },
+    ];
+    // Two at a time: each case starts Node processes, and the machine is shared with the suite.
+    const results: Awaited<ReturnType<typeof run>>[] = [];
+    for (let i = 0; i < cases.length; i += 2) {
+      results.push(
+        ...(await Promise.all(
+          cases
+            .slice(i, i + 2)
+            .map((c) =>
+              run(c.cmd[0]!, c.cmd.slice(1), { ...process.env, NODE_ENV: 'development', ...c.env }),
+            ),
+        )),
+      );
+    }
+    results.forEach(({ code, output }, i) => {
+      const { what, down } = cases[i]!;
+      expect(code, `${what}: ${output}`).toBe(1);
+      // No stack frames, no dumped objects.
+      expect(output, what).not.toMatch(/^\s+at /m);
+      expect(output, what).not.toContain('[Error');
+      expect(output, what).not.toContain('hunter2');
+      const lines = output.split('\n').filter((line) => / is not reachable /.test(line));
+      expect(lines, `${what}: ${output}`).toHaveLength(down.length);
+      for (const store of down) {
+        const line = lines.find((l) => l.includes(`${store} at `));
+        expect(line, `${what}: ${store}`).toBeDefined();
+        expect(line).toContain(store === 'Redis' ? redisUrl : databaseUrl.replace('hunter2', '***'));
+        expect(line).toContain('(ECONNREFUSED)');
+        expect(line).toContain('docker compose up -d redis postgres');
+      }
+    });
+  }, 300_000);
+});
