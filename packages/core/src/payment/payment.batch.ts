@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { ensureIssuedCouponRow, findHeldCoupon } from '../coupon/coupon.service.ts';
-import type { Database } from '../db/database.ts';
+import type { Database, OrderStatus } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
 import type { OrderWithLines } from '../order/order.repository.ts';
 import { toOrderView } from '../order/order.service.ts';
@@ -263,7 +263,7 @@ async function settle(rt: BatchRuntime, trx: Transaction<Database>, entries: Ent
   ]);
 
   // 3. Each payment in arrival order, as if alone: checks first, then its effects on the state.
-  const statuses = new Map<string, string>();
+  const statuses = new Map<string, OrderStatus>();
   const accepted: PaymentWrite[] = [];
   for (const [i, { request }] of entries.entries()) {
     if (outcomes[i]) continue;
