@@ -6,8 +6,8 @@ const client = createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: '/trpc
 type AppCode = NonNullable<NonNullable<TRPCClientError<AppRouter>['data']>['appCode']>;
 
 export async function claim(couponId: number): Promise<AppCode | 'ISSUED'> {
-  const product: RouterOutputs['product']['get'] = await client.product.get.query({ productId: 1 });
-  const input: RouterInputs['coupon']['issue'] = { couponId: couponId + product.stock };
+  const coupon: RouterOutputs['coupon']['get'] = await client.coupon.get.query({ couponId });
+  const input: RouterInputs['coupon']['issue'] = { couponId: coupon.id };
   try {
     return (await client.coupon.issue.mutate(input)).status;
   } catch (err) {
