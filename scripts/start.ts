@@ -35,6 +35,7 @@ function runToEnd(name: string, script: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  await (await import('./build-web.ts')).ensureWebBuilt();
   await runToEnd('migrate', 'packages/core/src/bin/migrate.ts');
   const children = [run('api', 'apps/api/src/main.ts'), run('worker', 'apps/worker/src/main.ts')];
   let stopping = false;
