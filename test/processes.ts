@@ -34,10 +34,17 @@ export function startChild(entry: 'api' | 'worker', env: NodeJS.ProcessEnv): Chi
 }
 
 /** Starts the API on a free port and resolves with its base URL once it listens. */
-export async function startApi(env: NodeJS.ProcessEnv): Promise<Child & { url: string }> {
+export async function startApi(
+  env: NodeJS.ProcessEnv,
+  options: { timeoutMs?: number } = {},
+): Promise<Child & { url: string }> {
   const child = startChild('api', { ...env, PORT: '0', HOST: '127.0.0.1' });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`API did not start:\n${child.output()}`)), 20_000);
+    // A child that never came up is not left running behind the failed test.
+    const timer = setTimeout(() => {
+      reject(new Error(`API did not start:\n${child.output()}`));
+      void child.kill();
+    }, options.timeoutMs ?? 20_000);
     const check = () => {
       const match = /listening on (http:\/\/[\d.:]+)/.exec(child.output());
       if (match) {

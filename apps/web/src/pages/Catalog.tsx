@@ -1,4 +1,5 @@
-import { useInfiniteQuery } from '@tanstack/react-query';
+import { useQueries } from '@tanstack/react-query';
+import { useState } from 'react';
 import { type Product, useTRPC } from '../api';
 import { addToCart } from '../cart';
 import { ErrorNote, Loading, PageTitle } from '../components';
@@ -9,35 +10,40 @@ const PAGE_SIZE = 12;
 
 export function CatalogPage() {
   const trpc = useTRPC();
-  const products = useInfiniteQuery(
-    trpc.product.list.infiniteQueryOptions(
-      { limit: PAGE_SIZE },
-      // Live stock: every loaded page is read again every few seconds.
-      { getNextPageParam: (page) => page.nextCursor, refetchInterval: 5000 },
+  // One query per page, keyed by its cursor. (tRPC's infiniteQueryOptions adds a `direction`
+  // field to the input, which the API's strict input schemas refuse.)
+  const [cursors, setCursors] = useState<(number | undefined)[]>([undefined]);
+  const pages = useQueries({
+    queries: cursors.map((cursor) =>
+      // Live stock: every page shown is read again every few seconds.
+      trpc.product.list.queryOptions({ limit: PAGE_SIZE, cursor }, { refetchInterval: 5000 }),
     ),
-  );
-  const items = products.data?.pages.flatMap((p) => p.items) ?? [];
+  });
+  const items = pages.flatMap((p) => p.data?.items ?? []);
+  const last = pages[pages.length - 1];
+  const nextCursor = last?.data?.nextCursor ?? null;
+  const failed = pages.find((p) => p.error);
   return (
     <section aria-labelledby="catalog-title">
       <PageTitle>
         <span id="catalog-title">Products</span>
       </PageTitle>
-      {products.isPending && <Loading what="products" />}
-      {products.error && <ErrorNote error={products.error} onRetry={() => products.refetch()} />}
-      {products.isSuccess && items.length === 0 && <p className="muted">No products yet.</p>}
+      {pages[0]?.isPending && <Loading what="products" />}
+      {failed && <ErrorNote error={failed.error} onRetry={() => failed.refetch()} />}
+      {pages[0]?.isSuccess && items.length === 0 && <p className="muted">No products yet.</p>}
       <ul className="grid">
         {items.map((p) => (
           <ProductCard key={p.id} product={p} />
         ))}
       </ul>
-      {products.hasNextPage && (
+      {cursors.length > 1 && last?.isPending && <Loading what="more products" />}
+      {nextCursor !== null && (
         <button
           type="button"
           className="button-secondary"
-          onClick={() => products.fetchNextPage()}
-          disabled={products.isFetchingNextPage}
+          onClick={() => setCursors([...cursors, nextCursor])}
         >
-          {products.isFetchingNextPage ? 'Loading…' : 'Show more products'}
+          Show more products
         </button>
       )}
     </section>
@@ -58,13 +64,8 @@ function ProductCard(props: { product: Product }) {
       </h2>
       <p className="price">{formatKRW(p.price)}</p>
       <StockLine stock={p.stock} />
-      <button
-        type="button"
-        onClick={() => addToCart(p.id)}
-        disabled={p.stock <= 0}
-        aria-label={`Add ${p.name} to cart`}
-      >
-        Add to cart
+      <button type="button" onClick={() => addToCart(p.id)} disabled={p.stock <= 0}>
+        Add<span className="visually-hidden"> {p.name}</span> to cart
       </button>
     </li>
   );

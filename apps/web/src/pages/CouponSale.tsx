@@ -76,13 +76,13 @@ export function CouponSalePage(props: { couponId: number }) {
             You have this coupon. Use it at checkout: <Link to="/cart">go to cart</Link>.
           </p>
         )}
-        {!claimed && phase === 'upcoming' && <p className="notice">Not open yet.</p>}
         {!claimed && phase === 'ended' && <p className="notice">This sale has ended.</p>}
         {soldOut && <p className="notice notice-error">{ERROR_MESSAGES.COUPON_SOLD_OUT}</p>}
       </div>
+      {/* Outside the live region above: a countdown would be read out every second. */}
       {!claimed && phase === 'upcoming' && c.issueStartsAt && (
-        <p>
-          <Countdown to={c.issueStartsAt} label="Opens in" />
+        <p className="notice">
+          Not open yet. <Countdown to={c.issueStartsAt} label="Opens in" />
         </p>
       )}
 

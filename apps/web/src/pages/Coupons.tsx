@@ -1,4 +1,5 @@
-import { useInfiniteQuery } from '@tanstack/react-query';
+import { useQueries } from '@tanstack/react-query';
+import { useState } from 'react';
 import { type Coupon, useTRPC } from '../api';
 import { Countdown, ErrorNote, Loading, PageTitle } from '../components';
 import { formatDiscount } from '../format';
@@ -15,20 +16,23 @@ export function salePhase(coupon: Coupon, now: number): SalePhase {
 
 export function CouponsPage() {
   const trpc = useTRPC();
-  const coupons = useInfiniteQuery(
-    trpc.coupon.list.infiniteQueryOptions(
-      { limit: 20 },
-      { getNextPageParam: (page) => page.nextCursor, refetchInterval: 5000 },
+  // Pages by cursor, as the catalog does (tRPC's infinite queries send fields the API refuses).
+  const [cursors, setCursors] = useState<(number | undefined)[]>([undefined]);
+  const pages = useQueries({
+    queries: cursors.map((cursor) =>
+      trpc.coupon.list.queryOptions({ limit: 20, cursor }, { refetchInterval: 5000 }),
     ),
-  );
+  });
   const now = useNow();
-  const items = coupons.data?.pages.flatMap((p) => p.items) ?? [];
+  const items = pages.flatMap((p) => p.data?.items ?? []);
+  const nextCursor = pages[pages.length - 1]?.data?.nextCursor ?? null;
+  const failed = pages.find((p) => p.error);
   return (
     <section>
       <PageTitle>Coupon sales</PageTitle>
-      {coupons.isPending && <Loading what="coupons" />}
-      {coupons.error && <ErrorNote error={coupons.error} onRetry={() => coupons.refetch()} />}
-      {coupons.isSuccess && items.length === 0 && <p className="muted">No coupon sales right now.</p>}
+      {pages[0]?.isPending && <Loading what="coupons" />}
+      {failed && <ErrorNote error={failed.error} onRetry={() => failed.refetch()} />}
+      {pages[0]?.isSuccess && items.length === 0 && <p className="muted">No coupon sales right now.</p>}
       <ul className="grid">
         {items.map((c) => {
           const phase = salePhase(c, now);
@@ -48,12 +52,11 @@ export function CouponsPage() {
           );
         })}
       </ul>
-      {coupons.hasNextPage && (
+      {nextCursor !== null && (
         <button
           type="button"
           className="button-secondary"
-          onClick={() => coupons.fetchNextPage()}
-          disabled={coupons.isFetchingNextPage}
+          onClick={() => setCursors([...cursors, nextCursor])}
         >
           Show more coupons
         </button>

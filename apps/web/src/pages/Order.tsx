@@ -63,7 +63,9 @@ export function OrderPage(props: { orderId: string }) {
     <article className="panel">
       <PageTitle>Order</PageTitle>
       <p className="order-id muted">
-        {o.orderId} · placed {formatDateTime(o.createdAt)}
+        Placed {formatDateTime(o.createdAt)}
+        <br />
+        Order number <code>{o.orderId}</code>
       </p>
       <p className="order-status">
         Status <StatusBadge status={o.status} /> <HoldCountdown order={o} />
