@@ -66,59 +66,61 @@ export function CartPage() {
   return (
     <section>
       <PageTitle>Cart</PageTitle>
-      <table className="table">
-        <caption className="visually-hidden">Products in your cart</caption>
-        <thead>
-          <tr>
-            <th scope="col">Product</th>
-            <th scope="col">Price</th>
-            <th scope="col">Quantity</th>
-            <th scope="col">
-              <span className="visually-hidden">Remove</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {lines.map((l, i) => {
-            const p = products[i];
-            return (
-              <tr key={l.productId}>
-                <td>
-                  {p?.isPending
-                    ? 'Loading…'
-                    : p?.error
-                      ? describeError(p.error).message
-                      : nameOf(l.productId)}
-                </td>
-                <td>{p?.data ? formatKRW(p.data.price) : '—'}</td>
-                <td>
-                  <input
-                    type="number"
-                    className="input-quantity"
-                    min={1}
-                    max={MAX_QUANTITY}
-                    value={l.quantity}
-                    aria-label={`Quantity of ${nameOf(l.productId)}`}
-                    onChange={(e) =>
-                      setQuantity(l.productId, Math.max(1, Math.floor(Number(e.target.value) || 1)))
-                    }
-                  />
-                </td>
-                <td>
-                  <button
-                    type="button"
-                    className="button-secondary"
-                    onClick={() => setQuantity(l.productId, 0)}
-                    aria-label={`Remove ${nameOf(l.productId)}`}
-                  >
-                    Remove
-                  </button>
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      <div className="table-wrap">
+        <table className="table">
+          <caption className="visually-hidden">Products in your cart</caption>
+          <thead>
+            <tr>
+              <th scope="col">Product</th>
+              <th scope="col">Price</th>
+              <th scope="col">Quantity</th>
+              <th scope="col">
+                <span className="visually-hidden">Remove</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {lines.map((l, i) => {
+              const p = products[i];
+              return (
+                <tr key={l.productId}>
+                  <td>
+                    {p?.isPending
+                      ? 'Loading…'
+                      : p?.error
+                        ? describeError(p.error).message
+                        : nameOf(l.productId)}
+                  </td>
+                  <td>{p?.data ? formatKRW(p.data.price) : '—'}</td>
+                  <td>
+                    <input
+                      type="number"
+                      className="input-quantity"
+                      min={1}
+                      max={MAX_QUANTITY}
+                      value={l.quantity}
+                      aria-label={`Quantity of ${nameOf(l.productId)}`}
+                      onChange={(e) =>
+                        setQuantity(l.productId, Math.max(1, Math.floor(Number(e.target.value) || 1)))
+                      }
+                    />
+                  </td>
+                  <td>
+                    <button
+                      type="button"
+                      className="button-secondary"
+                      onClick={() => setQuantity(l.productId, 0)}
+                      aria-label={`Remove ${nameOf(l.productId)}`}
+                    >
+                      Remove
+                    </button>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
       <p className="total">
         Subtotal <strong>{formatKRW(subtotal)}</strong>
       </p>

@@ -70,27 +70,29 @@ export function OrderPage(props: { orderId: string }) {
       <p className="order-status">
         Status <StatusBadge status={o.status} /> <HoldCountdown order={o} />
       </p>
-      <table className="table">
-        <caption className="visually-hidden">Order lines</caption>
-        <thead>
-          <tr>
-            <th scope="col">Product</th>
-            <th scope="col">Unit price</th>
-            <th scope="col">Quantity</th>
-          </tr>
-        </thead>
-        <tbody>
-          {o.items.map((item) => (
-            <tr key={item.productId}>
-              <td>
-                <Link to={`/products/${item.productId}`}>{names(item.productId)}</Link>
-              </td>
-              <td>{formatKRW(item.unitPrice)}</td>
-              <td>{item.quantity.toLocaleString('en-US')}</td>
+      <div className="table-wrap">
+        <table className="table">
+          <caption className="visually-hidden">Order lines</caption>
+          <thead>
+            <tr>
+              <th scope="col">Product</th>
+              <th scope="col">Unit price</th>
+              <th scope="col">Quantity</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {o.items.map((item) => (
+              <tr key={item.productId}>
+                <td>
+                  <Link to={`/products/${item.productId}`}>{names(item.productId)}</Link>
+                </td>
+                <td>{formatKRW(item.unitPrice)}</td>
+                <td>{item.quantity.toLocaleString('en-US')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       <dl className="facts totals">
         <dt>Total</dt>
         <dd>{formatKRW(o.totalAmount)}</dd>

@@ -17,8 +17,11 @@ export function TopPage() {
       )}
       {top.data && top.data.items.length > 0 && (
         <ol className="ranking">
-          {top.data.items.map((item) => (
+          {top.data.items.map((item, i) => (
             <li key={item.productId}>
+              <span className="rank" aria-hidden="true">
+                {i + 1}
+              </span>
               <Link to={`/products/${item.productId}`}>{item.name}</Link>
               <span className="price">{formatKRW(item.price)}</span>
               <span className="muted">{item.soldQuantity.toLocaleString('en-US')} sold</span>
