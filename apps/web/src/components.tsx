@@ -4,13 +4,15 @@ import { formatDuration } from './format';
 import { useNow } from './hooks';
 
 /**
- * An error in plain words. RATE_LIMITED says how long until the automatic retry; errors worth
- * retrying by hand (UNAVAILABLE, network) offer a button.
+ * An error in plain words. While a call waits to be retried by itself (`waiting`: the API said
+ * RATE_LIMITED and the query client waits its retryAfterMs) it says how long; errors worth
+ * retrying by hand (UNAVAILABLE, network, a limit that kept refusing) offer a button.
  */
 export function ErrorNote(props: {
   error: unknown;
   onRetry?: () => void;
   retrying?: boolean;
+  waiting?: boolean;
   extra?: ReactNode;
 }) {
   const problem = describeError(props.error);
@@ -19,10 +21,10 @@ export function ErrorNote(props: {
       <p>
         {problem.message} {props.extra}
       </p>
-      {problem.code === 'RATE_LIMITED' && problem.retryAfterMs !== undefined && (
-        <RetryCountdown ms={problem.retryAfterMs} />
+      {props.waiting && problem.retryAfterMs !== undefined && (
+        <RetryCountdown key={String(problem.retryAfterMs)} ms={problem.retryAfterMs} />
       )}
-      {problem.retryable && problem.code !== 'RATE_LIMITED' && props.onRetry && (
+      {!props.waiting && problem.retryable && props.onRetry && (
         <button type="button" className="button-secondary" onClick={props.onRetry} disabled={props.retrying}>
           Try again
         </button>

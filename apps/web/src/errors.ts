@@ -36,7 +36,7 @@ export type Problem = {
   message: string;
   /** RATE_LIMITED: how long the API asked us to wait. */
   retryAfterMs?: number;
-  /** Worth offering a retry (the store or the network was down). */
+  /** Worth offering a retry by hand (the store or the network was down, or the limit passed). */
   retryable: boolean;
   /** OUT_OF_STOCK: the product that is short. */
   productId?: number;
@@ -57,7 +57,7 @@ export function describeError(error: unknown): Problem {
         code: appCode,
         message: ERROR_MESSAGES[appCode],
         retryAfterMs: appCode === 'RATE_LIMITED' ? (numberField(data, 'retryAfterMs') ?? 1000) : undefined,
-        retryable: appCode === 'UNAVAILABLE',
+        retryable: appCode === 'UNAVAILABLE' || appCode === 'RATE_LIMITED',
         productId: numberField(data, 'productId'),
       };
     }

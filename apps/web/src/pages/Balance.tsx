@@ -76,7 +76,7 @@ export function BalancePage() {
           Charged {formatKRW(charge.variables.amount)}. Your balance is {formatKRW(charge.data.balance)}.
         </p>
       )}
-      {charge.isPending && charge.failureReason && <ErrorNote error={charge.failureReason} />}
+      {charge.isPending && charge.failureReason && <ErrorNote error={charge.failureReason} waiting />}
       {charge.error && <ErrorNote error={charge.error} onRetry={submit} retrying={charge.isPending} />}
     </section>
   );

@@ -160,7 +160,7 @@ export function CartPage() {
       ) : (
         <p className="muted">Sign in (top of the page) to place your order.</p>
       )}
-      {order.isPending && order.failureReason && <ErrorNote error={order.failureReason} />}
+      {order.isPending && order.failureReason && <ErrorNote error={order.failureReason} waiting />}
       {order.error && (
         <ErrorNote
           error={order.error}

@@ -99,7 +99,7 @@ export function CouponSalePage(props: { couponId: number }) {
       {!claimed && !soldOut && phase === 'open' && !session && (
         <p className="muted">Sign in (top of the page) to claim this coupon.</p>
       )}
-      {claim.isPending && claim.failureReason && <ErrorNote error={claim.failureReason} />}
+      {claim.isPending && claim.failureReason && <ErrorNote error={claim.failureReason} waiting />}
       {claim.error && claimError !== 'COUPON_SOLD_OUT' && claimError !== 'COUPON_ALREADY_ISSUED' && (
         <ErrorNote
           error={claim.error}

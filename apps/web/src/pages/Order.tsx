@@ -113,7 +113,7 @@ export function OrderPage(props: { orderId: string }) {
           Paid. Your balance is now {formatKRW(pay.data.balance)}.
         </p>
       )}
-      {pay.isPending && pay.failureReason && <ErrorNote error={pay.failureReason} />}
+      {pay.isPending && pay.failureReason && <ErrorNote error={pay.failureReason} waiting />}
       {pay.error && (
         <ErrorNote
           error={pay.error}
