@@ -35,6 +35,9 @@ export function buildWeb(): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [vite, 'build', '--logLevel', 'warn'], {
       cwd: WEB_DIR,
+      // Vite follows NODE_ENV: under `test` or `development` (vitest, pnpm start) it would bundle
+      // React's development build. This is always the production build.
+      env: { ...process.env, NODE_ENV: 'production' },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     child.on('error', reject);

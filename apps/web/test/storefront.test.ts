@@ -116,6 +116,20 @@ describe('storefront in Chromium', () => {
     expect(violations, `${name}: ${JSON.stringify(violations, null, 1)}`).toEqual([]);
   }
 
+  it('the API serves the production build at /', async () => {
+    const index = await fetch(`${api.url}/`);
+    expect(index.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const script = /<script type="module" crossorigin src="(\/assets\/[\w.-]+\.js)">/.exec(
+      await index.text(),
+    );
+    expect(script).not.toBeNull();
+    const bundle = await fetch(`${api.url}${script![1]}`);
+    expect(bundle.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    // React's development build carries this message; the production build does not (vitest's
+    // NODE_ENV=test once made Vite bundle the development build).
+    expect(await bundle.text()).not.toContain('Invalid hook call');
+  });
+
   it('a shopper signs in, charges 50,000, claims a coupon, orders two products with it and pays', async () => {
     const page = await newShopper();
     await page.getByRole('heading', { level: 1, name: 'Products' }).waitFor();
