@@ -16,6 +16,8 @@ import { DESKTOP, launchChromium, SCREENSHOTS, screenshots, seriousViolations } 
 const HOLD_SECONDS = 20;
 const HOUR = 3_600_000;
 const UI_TIMEOUT = 20_000;
+/** expect.poll with the page's patience (vitest's default second is short on a busy machine). */
+const poll = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: UI_TIMEOUT, interval: 200 });
 
 describe('storefront in Chromium', () => {
   let env: TestEnv;
@@ -101,7 +103,7 @@ describe('storefront in Chromium', () => {
   async function signInAs(page: Page, userId: number): Promise<void> {
     await page.getByLabel('User id').fill(String(userId));
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByTestId('user-id').textContent()).toBe(String(userId));
+    await poll(() => page.getByTestId('user-id').textContent()).toBe(String(userId));
   }
 
   async function open(page: Page, hash: string, heading: string | RegExp): Promise<void> {
@@ -138,21 +140,21 @@ describe('storefront in Chromium', () => {
     await signInAs(page, 1001);
 
     await open(page, '/balance', 'Balance');
-    await expect.poll(() => page.getByTestId('balance').textContent()).toBe('₩0');
+    await poll(() => page.getByTestId('balance').textContent()).toBe('₩0');
     await page.getByLabel('Amount to charge (KRW)').fill('50000');
     await page.getByRole('button', { name: 'Charge' }).click();
     await page.getByText('Charged ₩50,000. Your balance is ₩50,000.').waitFor();
-    await expect.poll(() => page.getByTestId('balance').textContent()).toBe('₩50,000');
+    await poll(() => page.getByTestId('balance').textContent()).toBe('₩50,000');
     await inspect(page, 'balance');
 
     await open(page, '/coupons', 'Coupon sales');
     await page.getByRole('link', { name: 'Welcome ₩5,000' }).click();
     await page.getByRole('heading', { level: 1, name: 'Welcome ₩5,000' }).waitFor();
-    await expect.poll(() => page.getByTestId('remaining').textContent()).toBe('100');
+    await poll(() => page.getByTestId('remaining').textContent()).toBe('100');
     await inspect(page, 'coupon-sale.open');
     await page.getByRole('button', { name: 'Claim coupon' }).click();
     await page.getByText('You have this coupon.').waitFor();
-    await expect.poll(() => page.getByTestId('remaining').textContent()).toBe('99');
+    await poll(() => page.getByTestId('remaining').textContent()).toBe('99');
     await inspect(page, 'coupon-sale.claimed');
 
     await open(page, '/', 'Products');
@@ -171,24 +173,22 @@ describe('storefront in Chromium', () => {
     await inspect(page, 'cart');
     await page.getByRole('button', { name: 'Place order' }).click();
     await page.getByRole('heading', { level: 1, name: 'Order' }).waitFor();
-    await expect.poll(() => page.getByTestId('pay-amount').textContent()).toBe('₩38,000');
+    await poll(() => page.getByTestId('pay-amount').textContent()).toBe('₩38,000');
     await page.getByText('Pay within').waitFor();
     expect(await page.locator('[data-status]').first().textContent()).toBe('PENDING PAYMENT');
     await page.getByRole('button', { name: 'Pay ₩38,000' }).click();
     await page.getByText('Paid. Your balance is now ₩12,000.').waitFor();
-    await expect.poll(() => page.locator('.order-status [data-status]').textContent()).toBe('PAID');
+    await poll(() => page.locator('.order-status [data-status]').textContent()).toBe('PAID');
     await inspect(page, 'order.paid');
 
     await open(page, '/balance', 'Balance');
-    await expect.poll(() => page.getByTestId('balance').textContent()).toBe('₩12,000');
+    await poll(() => page.getByTestId('balance').textContent()).toBe('₩12,000');
     await open(page, '/my-coupons', 'My coupons');
     const held = page.locator(`[data-coupon-id="${ids.welcome}"] [data-status]`);
-    await expect.poll(() => held.textContent()).toBe('USED');
+    await poll(() => held.textContent()).toBe('USED');
     await inspect(page, 'my-coupons');
     await open(page, '/orders', 'My orders');
-    await expect
-      .poll(() => page.locator('[data-order-id] [data-status]').allTextContents())
-      .toEqual(['PAID']);
+    await poll(() => page.locator('[data-order-id] [data-status]').allTextContents()).toEqual(['PAID']);
     await inspect(page, 'orders');
 
     // The same order through the API: what the page said is what happened.
@@ -225,14 +225,14 @@ describe('storefront in Chromium', () => {
     expect([...outcomes].sort()).toEqual(['lost', 'won']);
     const loser = outcomes[0] === 'lost' ? first : second;
     for (const page of [first, second]) {
-      await expect.poll(() => page.getByTestId('remaining').textContent()).toBe('0');
+      await poll(() => page.getByTestId('remaining').textContent()).toBe('0');
     }
     expect(await loser.getByRole('button', { name: 'Claim coupon' }).count()).toBe(0);
     await inspect(loser, 'coupon-sale.sold-out');
 
     // Nothing else broke for the one who lost: the rest of the shop answers as usual.
     await loser.getByRole('link', { name: 'Balance' }).click();
-    await expect.poll(() => loser.getByTestId('balance').textContent()).toBe('₩0');
+    await poll(() => loser.getByTestId('balance').textContent()).toBe('₩0');
     await loser.getByRole('link', { name: 'My coupons' }).click();
     await loser.getByText('No coupons yet.').waitFor();
     expect(await loser.getByRole('alert').count()).toBe(0);
@@ -259,7 +259,7 @@ describe('storefront in Chromium', () => {
     await countdown.waitFor();
     const first = await countdown.textContent();
     expect(first).toMatch(/^0:[0-2]\d$/);
-    await expect.poll(() => countdown.textContent(), { timeout: 5_000 }).not.toBe(first);
+    await poll(() => countdown.textContent()).not.toBe(first);
     await inspect(page, 'order.pending');
 
     await expect
@@ -271,9 +271,7 @@ describe('storefront in Chromium', () => {
     expect(await page.getByRole('button', { name: /^Pay / }).count()).toBe(0);
     await inspect(page, 'order.expired');
     await open(page, '/orders', 'My orders');
-    await expect
-      .poll(() => page.locator('[data-order-id] [data-status]').allTextContents())
-      .toEqual(['EXPIRED']);
+    await poll(() => page.locator('[data-order-id] [data-status]').allTextContents()).toEqual(['EXPIRED']);
   }, 180_000);
 
   it('a charge below 1,000 shows the plain CHARGE_AMOUNT_TOO_SMALL sentence', async () => {
@@ -283,10 +281,8 @@ describe('storefront in Chromium', () => {
     await page.getByLabel('Amount to charge (KRW)').fill('500');
     const charge = page.getByRole('button', { name: 'Charge' });
     await charge.click();
-    await expect
-      .poll(() => page.getByRole('alert').textContent())
-      .toContain(ERROR_MESSAGES.CHARGE_AMOUNT_TOO_SMALL);
-    await expect.poll(() => page.getByTestId('balance').textContent()).toBe('₩0');
+    await poll(() => page.getByRole('alert').textContent()).toContain(ERROR_MESSAGES.CHARGE_AMOUNT_TOO_SMALL);
+    await poll(() => page.getByTestId('balance').textContent()).toBe('₩0');
     await inspect(page, 'balance.too-small');
   }, 120_000);
 
