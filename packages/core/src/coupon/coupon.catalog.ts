@@ -7,7 +7,7 @@ import { couponMeta, type Discount, discountOf, windowClosed } from './coupon.mo
 import { countIssuedRows, listOpenCouponRows } from './coupon.repository.ts';
 import { triggerCouponRestore } from './coupon.restore.ts';
 import { issueRefusal } from './coupon.service.ts';
-import { IssueCouponResult, issuedCounts } from './coupon.store.ts';
+import { issuedCounts } from './coupon.store.ts';
 
 /** A coupon as anyone may see it (`coupon.get`, `coupon.list`): what it gives and how many are left. */
 export type PublicCoupon = {
@@ -51,7 +51,7 @@ function toPublic(row: CouponRow, issued: number): PublicCoupon {
 async function issuedWithoutRedis(rt: CatalogRuntime, row: CouponRow): Promise<number> {
   if (!windowClosed(couponMeta(row), rt.clock.now().getTime())) {
     triggerCouponRestore(rt, row.id);
-    throw issueRefusal(IssueCouponResult.NOT_LOADED, row.id);
+    throw issueRefusal('NOT_LOADED', row.id);
   }
   const cache = finalCountsOf(rt.db);
   let count = cache.get(row.id);
