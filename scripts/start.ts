@@ -13,6 +13,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { checkStores, createLogger, exitOnStartupError, loadConfig, SHUTDOWN_TIMEOUT_MS } from '@flash/core';
+import { ensureWebBuilt } from './build-web.ts';
 import { prettyLine } from './pretty-log.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -69,6 +70,7 @@ async function main(): Promise<number> {
   } catch (err) {
     exitOnStartupError(log, err);
   }
+  await ensureWebBuilt({ log });
   // Migrations are not interrupted; migrate reports its own failure.
   const migrated = await exitCode(run('packages/core/src/bin/migrate.ts', { watchParent: false }));
   if (migrated !== 0 || stopRequested) return migrated;

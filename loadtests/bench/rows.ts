@@ -284,6 +284,15 @@ async function topRow(ctx: Ctx): Promise<BenchRow> {
   });
 }
 
+/** `coupon.get`: the sale page's poll of what is left (cached coupon, one Redis round trip). */
+async function couponGetRow(ctx: Ctx): Promise<BenchRow> {
+  const input = encodeURIComponent(JSON.stringify({ couponId: couponOf(ctx, 'coupon.get') }));
+  return withChild(startApi(ctx.run.env, nodeArgsFor('coupon.get')), async (api) => {
+    const stats = await measure(ctx, api, () => ({ method: 'GET', path: `/trpc/coupon.get?input=${input}` }));
+    return statsRow('coupon.get', 'coupon.get (/trpc, public)', 'ours', stats, 'sale page poll');
+  });
+}
+
 /** Every row, in the order a run measures them. */
 export const ROWS: RowDef[] = [
   { id: 'worker.drain', coupon: COUPON_QUANTITY, run: drainRow },
@@ -353,4 +362,5 @@ export const ROWS: RowDef[] = [
   { id: 'payment.pay.hot', run: hotPaymentRow },
   { id: 'pgbench', run: pgbenchRow },
   { id: 'product.top', rounds: true, run: topRow },
+  { id: 'coupon.get', coupon: 100, run: couponGetRow },
 ];

@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { queueDashboardPlugin } from './plugins/queue-dashboard.ts';
 import { registerSecurity } from './plugins/security.ts';
+import { webAppPlugin } from './plugins/web-app.ts';
 import { contextFactory } from './trpc/context.ts';
 import { collectDirectCalls } from './trpc/fast-path.ts';
 import { type LeanTRPCPluginOptions, leanTRPCPlugin } from './trpc/fastify-adapter.ts';
@@ -66,6 +67,7 @@ export async function buildServer(
   });
   await app.register(metricsPlugin, { runtime: rt });
   await app.register(queueDashboardPlugin, { runtime: rt, tokens });
+  await app.register(webAppPlugin);
 
   return app;
 }

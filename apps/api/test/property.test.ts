@@ -628,6 +628,34 @@ const SPECS: Record<string, Spec> = {
     bad: () => ({ cursor: badRange(0, MAX_SAFE), limit: badRange(1, 100) }),
   },
   'product.top': { auth: 'public' },
+  'coupon.get': {
+    auth: 'public',
+    shaped: () =>
+      fc.record({
+        couponId: fc.oneof(fc.constantFrom(...fx.coupons), fc.integer({ min: 1, max: MAX_SAFE })),
+      }),
+    required: ['couponId'],
+    bad: () => ({ couponId: badId }),
+  },
+  'coupon.list': {
+    auth: 'public',
+    shaped: () =>
+      fc.option(
+        fc.record(
+          { cursor: fc.integer({ min: 1, max: MAX_SAFE }), limit: fc.integer({ min: 1, max: 100 }) },
+          { requiredKeys: [] },
+        ),
+        { nil: undefined },
+      ),
+    bad: () => ({ cursor: badRange(1, MAX_SAFE), limit: badRange(1, 100) }),
+  },
+  // Refused in production (these tests run with NODE_ENV=production): FORBIDDEN for any valid input.
+  'dev.token': {
+    auth: 'public',
+    shaped: () => fc.record({ userId: fc.integer({ min: 1, max: MAX_SAFE }) }),
+    required: ['userId'],
+    bad: () => ({ userId: badId }),
+  },
   'admin.product.create': {
     auth: 'admin',
     shaped: () =>

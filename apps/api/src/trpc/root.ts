@@ -2,6 +2,7 @@ import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import { adminRouter } from '../routers/admin/index.ts';
 import { balanceRouter } from '../routers/balance.ts';
 import { couponRouter } from '../routers/coupon.ts';
+import { devRouter } from '../routers/dev.ts';
 import { orderRouter } from '../routers/order.ts';
 import { paymentRouter } from '../routers/payment.ts';
 import { productRouter } from '../routers/product.ts';
@@ -11,6 +12,7 @@ export const appRouter = router({
   admin: adminRouter,
   balance: balanceRouter,
   coupon: couponRouter,
+  dev: devRouter,
   order: orderRouter,
   payment: paymentRouter,
   product: productRouter,

@@ -218,3 +218,34 @@ export async function findUserIssuedCoupon(
     ])
     .executeTakeFirst();
 }
+
+/**
+ * `coupon.list`'s page: coupons whose issue window has not ended at `now`, soonest to open first
+ * (a window open from the start counts as the earliest), ties by id. The cursor is the last
+ * coupon id of the previous page; the row comparison continues after its position.
+ */
+export async function listOpenCouponRows(
+  db: DbOrTrx,
+  page: { now: Date; cursor?: number; limit: number },
+): Promise<CouponRow[]> {
+  const opensAt = sql<Date>`coalesce(issue_starts_at, '-infinity'::timestamptz)`;
+  let query = db
+    .selectFrom('coupons')
+    .selectAll()
+    .where((eb) => eb.or([eb('issue_ends_at', 'is', null), eb('issue_ends_at', '>', page.now)]));
+  if (page.cursor !== undefined) {
+    const after = sql`(SELECT coalesce(issue_starts_at, '-infinity'::timestamptz), id FROM coupons WHERE id = ${page.cursor})`;
+    query = query.where(sql<boolean>`(${opensAt}, id) > ${after}`);
+  }
+  return query.orderBy(opensAt).orderBy('id').limit(page.limit).execute();
+}
+
+/** Issuances of a coupon recorded in Postgres (final once its window has closed and drained). */
+export async function countIssuedRows(db: DbOrTrx, couponId: number): Promise<number> {
+  const row = await db
+    .selectFrom('issued_coupons')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('coupon_id', '=', couponId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

@@ -124,3 +124,16 @@ export async function issuedAtInRedis(
   for (const k of keys) pipeline.hget(k.issued, String(userId));
   return (await exec(pipeline)).map((value) => (typeof value === 'string' ? Number(value) : undefined));
 }
+
+/**
+ * How many times each coupon has been issued according to Redis, in one round trip: the size
+ * of its issued hash minus the loaded marker, the count the issue script decides on. Undefined
+ * for a coupon whose issued hash is not marked loaded (Redis lost it, or it expired on purpose).
+ */
+export async function issuedCounts(redis: Redis, keys: CouponKeys[]): Promise<(number | undefined)[]> {
+  if (keys.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const k of keys) pipeline.hexists(k.issued, ISSUED_MARKER).hlen(k.issued);
+  const replies = await exec(pipeline);
+  return keys.map((_, i) => (replies[2 * i] === 1 ? (replies[2 * i + 1] as number) - 1 : undefined));
+}

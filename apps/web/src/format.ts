@@ -1,0 +1,28 @@
+import type { Discount } from './api';
+
+const krw = new Intl.NumberFormat('ko-KR', { style: 'currency', currency: 'KRW' });
+
+/** Whole won, as Korean shoppers read it: ₩50,000. */
+export function formatKRW(amount: number): string {
+  return krw.format(amount);
+}
+
+export function formatDiscount(discount: Discount): string {
+  return discount.type === 'FIXED' ? `${formatKRW(discount.value)} off` : `${discount.value}% off`;
+}
+
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+export function formatDateTime(iso: string): string {
+  return dateTime.format(new Date(iso));
+}
+
+/** 1:05:09, 14:59, 0:07 */
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const mm = h > 0 ? String(m).padStart(2, '0') : String(m);
+  return `${h > 0 ? `${h}:` : ''}${mm}:${String(s).padStart(2, '0')}`;
+}

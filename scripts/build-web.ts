@@ -1,0 +1,70 @@
+// Builds the storefront (apps/web → apps/web/dist) when its build is missing or older than any
+// of its sources, so `pnpm start` serves a current app at `/` without rebuilding every time.
+// `node scripts/build-web.ts [--force]` builds on its own.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+export const WEB_DIR = path.join(root, 'apps', 'web');
+export const WEB_DIST = path.join(WEB_DIR, 'dist');
+/** What the build reads: a change to any of these makes the build stale. */
+const INPUTS = ['src', 'public', 'index.html', 'vite.config.ts', 'package.json'];
+
+function newestMtime(file: string): number {
+  if (!existsSync(file)) return 0;
+  const stat = statSync(file);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  let newest = stat.mtimeMs;
+  for (const entry of readdirSync(file)) newest = Math.max(newest, newestMtime(path.join(file, entry)));
+  return newest;
+}
+
+/** Why the build must be made again, or undefined when it is current. */
+export function webBuildStaleness(): string | undefined {
+  const index = path.join(WEB_DIST, 'index.html');
+  if (!existsSync(index)) return 'no build yet';
+  const built = statSync(index).mtimeMs;
+  const changed = INPUTS.find((input) => newestMtime(path.join(WEB_DIR, input)) > built);
+  return changed ? `apps/web/${changed} changed since the last build` : undefined;
+}
+
+/** `vite build` under this Node (the machine's own node may be older than Vite needs). */
+export function buildWeb(): Promise<void> {
+  const vite = path.join(WEB_DIR, 'node_modules', 'vite', 'bin', 'vite.js');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [vite, 'build', '--logLevel', 'warn'], {
+      cwd: WEB_DIR,
+      // Vite follows NODE_ENV: under `test` or `development` (vitest, pnpm start) it would bundle
+      // React's development build. This is always the production build.
+      env: { ...process.env, NODE_ENV: 'production' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`vite build exited with ${code}`)),
+    );
+  });
+}
+
+/** Where progress goes: `pnpm start` passes its pino logger, so its output stays JSON lines. */
+type ProgressLog = { info: (message: string) => void };
+const consoleLog: ProgressLog = { info: (message) => console.log(`[web] ${message}`) };
+
+/** Builds the storefront unless its build is current; says so either way. */
+export async function ensureWebBuilt(options: { force?: boolean; log?: ProgressLog } = {}): Promise<void> {
+  const log = options.log ?? consoleLog;
+  const reason = options.force ? 'forced' : webBuildStaleness();
+  if (!reason) return;
+  log.info(`building the storefront (${reason})`);
+  const started = Date.now();
+  await buildWeb();
+  log.info(`built apps/web/dist in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+if (import.meta.main) {
+  ensureWebBuilt({ force: process.argv.includes('--force') }).catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}
