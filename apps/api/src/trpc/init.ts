@@ -3,6 +3,7 @@ import { getTRPCErrorFromUnknown, initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
 import { type AppErrorData, appCodeOf } from './app-code.ts';
 import type { Context } from './context.ts';
+import { authenticate, countCall } from './guards.ts';
 import { measureProcedure } from './metrics.ts';
 
 const t = initTRPC.context<Context>().create({
@@ -87,8 +88,19 @@ export const publicProcedure = t.procedure.use(({ ctx, path, next }) =>
 );
 
 /** Requires a valid bearer token; narrows `ctx.user`. */
-export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
-  const user = ctx.tokens.verify(ctx.authorization);
+export const protectedProcedure = publicProcedure.use(({ ctx, next }) =>
+  next({ ctx: { user: authenticate(ctx) } }),
+);
+
+/**
+ * `protectedProcedure` whose calls count against the caller's limits before the input is read
+ * (`Limits.BEFORE_INPUT`, guards.ts), keyed by the procedure path: each limited procedure has its
+ * own allowance. The token check and the count share one middleware level rather than extending
+ * protectedProcedure: each level of the chain is a copy of the call's options more.
+ */
+export const rateLimitedProcedure = publicProcedure.use(async ({ ctx, path, next }) => {
+  const user = authenticate(ctx);
+  await countCall(ctx, path, user);
   return next({ ctx: { user } });
 });
 
