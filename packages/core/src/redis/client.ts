@@ -22,43 +22,14 @@ export function redisOptions(role: RedisRole): RedisOptions {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     commandTimeout: 3000,
-  };
-}
-
-/**
- * A connection that sends every command issued during one turn of the event loop in one write:
- * under a flash crowd that is one system call for many requests instead of one each (bench:
- * server sys CPU per coupon.issue ~50 µs -> ~17 µs; the writes had been the largest single cost).
- *
- * Why not ioredis' own `enableAutoPipelining`, which batches the same way: it gathers each turn's
- * commands in a `Pipeline`, and something in a finished pipeline keeps the next ones' commands
- * reachable until a full collection, so every command outlived the young generation. In a bench
- * server, each young collection copied ~4 MB of them and took 7–8 ms, and the old generation
- * filled with them. Here the socket is only corked until the turn ends (`setImmediate`, where
- * auto-pipelining flushed too); each command stays a plain command, answered on its own.
- */
-function coalesceWrites(redis: Redis): void {
-  let corked: Redis['stream'] | undefined;
-  const flush = () => {
-    const socket = corked;
-    corked = undefined;
-    socket?.uncork();
-  };
-  const send = redis.sendCommand.bind(redis);
-  redis.sendCommand = (command, stream) => {
-    // Only a ready connection writes to its socket; before that ioredis queues or refuses.
-    if (corked === undefined && redis.status === 'ready' && redis.stream) {
-      corked = redis.stream;
-      corked.cork();
-      setImmediate(flush);
-    }
-    return send(command, stream);
+    // Commands issued in the same event-loop turn leave in one write: under a flash crowd that
+    // is one system call for many requests instead of one each (docs/adr/0006).
+    enableAutoPipelining: true,
   };
 }
 
 export function createRedis(url: string, role: RedisRole, name = 'flash-sale'): Redis {
   const redis = new Redis(url, { ...redisOptions(role), connectionName: name, lazyConnect: true });
-  if (role === 'command') coalesceWrites(redis);
   // Errors surface on the commands that fail; without a listener ioredis would log each one.
   redis.on('error', () => {});
   return redis;
