@@ -1,4 +1,4 @@
-import { APP_ERROR_TRPC_CODE, AppError, toAppError, withoutStack } from '@flash/core';
+import { APP_ERROR_TRPC_CODE, AppError, toAppError } from '@flash/core';
 import { getTRPCErrorFromUnknown, initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
 import { type AppErrorData, appCodeOf } from './app-code.ts';
@@ -54,24 +54,20 @@ export function mapErrors<R extends { ok: boolean; error?: TRPCError }>(result: 
   return result;
 }
 
-/** Stackless (see withoutStack): its frames would only show this function; its cause is the error. */
 function fromAppError(appError: AppError): TRPCError {
-  return withoutStack(
-    () =>
-      new TRPCError({
-        code: APP_ERROR_TRPC_CODE[appError.code],
-        message: appError.message,
-        cause: appError,
-      }),
-  );
+  return new TRPCError({
+    code: APP_ERROR_TRPC_CODE[appError.code],
+    message: appError.message,
+    cause: appError,
+  });
 }
 
 /**
  * What an error thrown by a procedure becomes after tRPC's own wrapping
  * (`getTRPCErrorFromUnknown`) and `mapErrors`, for callers that run a procedure's steps
- * themselves (trpc/fast-path.ts). A domain refusal (COUPON_SOLD_OUT and the like, most of a
- * flash crowd's answers once a coupon runs out) skips the wrapping: tRPC's wrapper copies its
- * cause's stack, which formats it, and mapErrors then discards the wrapper anyway.
+ * themselves (trpc/fast-path.ts). A domain refusal (COUPON_SOLD_OUT and the like) maps straight
+ * to its TRPCError: tRPC's wrapper would copy (and so format) its stack, and mapErrors would
+ * discard the wrapper anyway.
  */
 export function toTRPCError(thrown: unknown): TRPCError {
   if (thrown instanceof AppError) return fromAppError(thrown);
