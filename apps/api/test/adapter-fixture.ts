@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { contextFactory } from '../src/trpc/context.ts';
 import { collectDirectCalls, fastMutation } from '../src/trpc/fast-path.ts';
 import { type LeanTRPCPluginOptions, leanTRPCPlugin } from '../src/trpc/fastify-adapter.ts';
+import { Limits } from '../src/trpc/guards.ts';
 import { adminProcedure, protectedProcedure, publicProcedure, router } from '../src/trpc/init.ts';
 
 /** When waitForAbort calls saw their signal abort. */
@@ -52,43 +53,43 @@ export const fixtureRouter = router({
   ),
   fastAdd: fastMutation({
     input: z.strictObject({ a: z.number(), b: z.number() }),
-    rateLimited: false,
+    limits: Limits.IN_SCRIPT,
     resolve: async ({ ctx, input }) => ({ sum: input.a + input.b, user: ctx.user.userId }),
   }),
   fastLimitedAdd: fastMutation({
     input: z.strictObject({ a: z.number(), b: z.number() }),
-    rateLimited: true,
+    limits: Limits.BEFORE_INPUT,
     resolve: async ({ input }) => ({ sum: input.a + input.b }),
   }),
   fastSoldOut: fastMutation({
     input: z.unknown(),
-    rateLimited: false,
+    limits: Limits.IN_SCRIPT,
     resolve: async () => {
       throw new AppError('COUPON_SOLD_OUT', 'Coupon 3 is sold out', { couponId: 3 });
     },
   }),
   fastBug: fastMutation({
     input: z.unknown(),
-    rateLimited: false,
+    limits: Limits.IN_SCRIPT,
     resolve: async () => {
       throw new Error('secret internals');
     },
   }),
   fastStreamy: fastMutation({
     input: z.unknown(),
-    rateLimited: false,
+    limits: Limits.IN_SCRIPT,
     resolve: async () => ({ later: Promise.resolve(1) }),
   }),
-  fastNothing: fastMutation({ input: z.unknown(), rateLimited: false, resolve: async () => undefined }),
+  fastNothing: fastMutation({ input: z.unknown(), limits: Limits.IN_SCRIPT, resolve: async () => undefined }),
   fastStripped: fastMutation({
     input: z.unknown(),
-    rateLimited: false,
+    limits: Limits.IN_SCRIPT,
     output: z.object({ shown: z.number() }),
     resolve: async () => ({ shown: 1, hidden: 2 }) as { shown: number },
   }),
   fastBadOutput: fastMutation({
     input: z.unknown(),
-    rateLimited: false,
+    limits: Limits.IN_SCRIPT,
     output: z.object({ shown: z.number() }),
     resolve: async () => ({ shown: 'one' }) as unknown as { shown: number },
   }),

@@ -126,21 +126,6 @@ export const APP_ERROR_TRPC_CODE: Record<AppErrorCode, TrpcErrorCodeName> = {
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
-/**
- * Builds an error without capturing a stack trace (its `stack` is just "Name: message").
- * For answers to clients, not bugs: a stack is never shown in production answers nor logged for
- * them, and capturing and formatting stacks was the largest cost of a refused `coupon.issue`.
- */
-export function withoutStack<T>(make: () => T): T {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return make();
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
-
 export class AppError<C extends AppErrorCode = AppErrorCode> extends Error {
   override name = 'AppError';
   readonly code: C;
@@ -148,13 +133,7 @@ export class AppError<C extends AppErrorCode = AppErrorCode> extends Error {
   readonly details: AppErrorDetails[C] | undefined;
 
   constructor(code: C, message: string, ...[details, options]: DetailsArgs<C>) {
-    // A domain error is a decided answer (sold out, not found, limited), not a bug: it carries no
-    // stack (see withoutStack). UNAVAILABLE keeps one: it reports a failing store, and its
-    // cause, when it has one, says which.
-    const limit = Error.stackTraceLimit;
-    if (code !== AppErrorCode.UNAVAILABLE) Error.stackTraceLimit = 0;
     super(message, options);
-    Error.stackTraceLimit = limit;
     this.code = code;
     this.details = details;
   }

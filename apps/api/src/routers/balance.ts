@@ -1,8 +1,7 @@
 import { chargeBalance, getBalance } from '@flash/core/balance/balance.service';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
-import { protectedProcedure } from '../trpc/init.ts';
-import { rateLimitedProcedure } from '../trpc/rate-limit.ts';
+import { protectedProcedure, rateLimitedProcedure } from '../trpc/init.ts';
 import { ZIdempotencyKey, ZNoInput } from './schemas.ts';
 
 export const balanceRouter = {

@@ -3,6 +3,7 @@ import { issueCoupon, listMyCoupons } from '@flash/core/coupon/coupon.service';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { fastMutation } from '../trpc/fast-path.ts';
+import { Limits } from '../trpc/guards.ts';
 import { protectedProcedure, publicProcedure } from '../trpc/init.ts';
 import { ZId, ZNoInput } from './schemas.ts';
 
@@ -46,7 +47,7 @@ export const couponRouter = {
    */
   issue: fastMutation({
     input: z.strictObject({ couponId: ZId }),
-    rateLimited: false,
+    limits: Limits.IN_SCRIPT,
     resolve: ({ ctx, input }) => issueCoupon(ctx.rt, ctx.user.userId, input.couponId, { ip: ctx.ip }),
   }),
 

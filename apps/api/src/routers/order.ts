@@ -2,6 +2,7 @@ import { createOrder, getOrder, isOrderId, listOrders } from '@flash/core/order/
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { fastMutation } from '../trpc/fast-path.ts';
+import { Limits } from '../trpc/guards.ts';
 import { protectedProcedure } from '../trpc/init.ts';
 import { ZId, ZIdempotencyKey } from './schemas.ts';
 
@@ -38,9 +39,8 @@ export const orderRouter = {
       couponId: ZId.optional(),
       idempotencyKey: ZIdempotencyKey.optional(),
     }),
-    // Counted inside createOrder (the rush's hold script counts the call in the same step);
-    // a call refused for its input is counted by the fast path.
-    rateLimited: 'refused-input',
+    // createOrder's hold script counts the call in the step that holds the stock.
+    limits: Limits.IN_SCRIPT_AND_ON_REFUSED_INPUT,
     output: ZOrder,
     resolve: ({ ctx, input }) => createOrder(ctx.rt, ctx.user.userId, input, { ip: ctx.ip }),
   }),

@@ -2,16 +2,17 @@ import { payOrder } from '@flash/core/payment/payment.service';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { fastMutation } from '../trpc/fast-path.ts';
+import { Limits } from '../trpc/guards.ts';
 import { ZIdempotencyKey } from './schemas.ts';
 
 export const paymentRouter = {
   /**
    * The checkout rush after a sale: a fast mutation (trpc/fast-path.ts), limited per user and
-   * per address before its input is read, as `rateLimitedProcedure` does.
+   * per address before its input is read (`Limits.BEFORE_INPUT`).
    */
   pay: fastMutation({
     input: z.strictObject({ orderId: z.string().min(1).max(64), idempotencyKey: ZIdempotencyKey.optional() }),
-    rateLimited: true,
+    limits: Limits.BEFORE_INPUT,
     output: z.object({
       paymentId: z.string(),
       orderId: z.string(),

@@ -2,73 +2,58 @@
  * Fast mutations: the flash-crowd procedures (`coupon.issue`, `order.create`, `payment.pay`)
  * served without tRPC's generic middleware chain when they arrive as single calls.
  *
- * tRPC runs every procedure through a chain of middlewares (error formatter, metrics and error
- * mapping, authentication, rate limit, input validator, resolver), and each level copies the
- * call's options and context into new objects. At 100 connections that chain cost more API
- * CPU than the Redis script the call exists for (`pnpm bench --profile`). A procedure defined
- * with `fastMutation` is still an ordinary tRPC procedure (batches, the official adapter and
- * server-side callers use it as before); the lean binding additionally runs a single
- * `POST /trpc/<path>` of it through `directCall` below: the same steps, in the same order, as
- * plain function calls. `apps/api/test/fast-path.test.ts` sends the same requests through both
- * and compares status, headers and body byte for byte.
+ * tRPC runs every procedure through a chain of middlewares (metrics and error mapping, the
+ * guards, the input validator, the resolver), and each level copies the call's options and
+ * context into new objects; on the flash-crowd paths that chain cost more API CPU than the Redis
+ * script the call exists for (docs/adr/0005-fast-mutations.md has the measurements). A procedure
+ * defined with `fastMutation` is still an ordinary tRPC procedure (batches, the official adapter
+ * and server-side callers use it as before); the lean binding additionally runs a single
+ * `POST /trpc/<path>` of it through `directCall` below: the same guards (guards.ts), in the same
+ * order, as plain function calls. `apps/api/test/fast-path.test.ts` sends the same requests
+ * through both and compares status, headers and body byte for byte.
  */
 
-import { AppError } from '@flash/core';
-import { enforceRateLimit } from '@flash/core/rate-limit/rate-limit.service';
 import { TRPCError } from '@trpc/server';
 import type { z } from 'zod';
 import type { Context } from './context.ts';
 import type { DirectCall } from './fastify-adapter.ts';
-import { protectedProcedure, toTRPCError } from './init.ts';
+import { authenticate, countCall, isInputRefusal, Limits } from './guards.ts';
+import { protectedProcedure, rateLimitedProcedure, toTRPCError } from './init.ts';
 import { recordProcedure } from './metrics.ts';
-import { rateLimitedProcedure } from './rate-limit.ts';
 
-type AuthedContext = Context & { user: ReturnType<Context['tokens']['verify']> };
+type AuthedContext = Context & { user: ReturnType<typeof authenticate> };
 
 export type FastMutationSpec<TInput extends z.ZodType, TOutput> = {
   input: TInput;
-  /**
-   * `true`: check the caller against the per-procedure rate limits (rateLimitedProcedure) before
-   * the input is read. `'refused-input'`: the procedure counts its calls itself (in the Redis
-   * script it runs anyway), so only a call whose input is refused is counted here, before it is
-   * answered: a flood of malformed calls is throttled as with `true`. `false`: not limited here
-   * at all (coupon.issue, whose script limits per coupon).
-   */
-  rateLimited: boolean | 'refused-input';
+  /** Where the calls are counted against the caller's rate limits (see Limits). */
+  limits: Limits;
   /** Validates (and strips) what `resolve` returns, as `.output()` does. */
   output?: z.ZodType<TOutput>;
   resolve: (opts: { ctx: AuthedContext; input: z.output<TInput> }) => Promise<TOutput>;
 };
 
-/** A call refused by the input validator (a schema miss or a body that is not JSON). */
-function isInputRefusal(error: TRPCError): boolean {
-  return error.code === 'BAD_REQUEST' && !(error.cause instanceof AppError);
-}
-
-/** `'refused-input'` in tRPC's chain: the input validator runs inside `next()`. */
-const refusedInputLimitedProcedure = protectedProcedure.use(async ({ ctx, path, next }) => {
+/** `Limits.IN_SCRIPT_AND_ON_REFUSED_INPUT` in tRPC's chain: the input validator runs inside `next()`. */
+const countsRefusedInputProcedure = protectedProcedure.use(async ({ ctx, path, next }) => {
   const result = await next();
-  if (!result.ok && isInputRefusal(result.error)) {
-    await enforceRateLimit(ctx.rt, { procedure: path, userId: ctx.user.userId, ip: ctx.ip });
-  }
+  if (!result.ok && isInputRefusal(result.error)) await countCall(ctx, path, ctx.user);
   return result;
 });
+
+const PROCEDURE_FOR: Record<Limits, typeof protectedProcedure> = {
+  [Limits.BEFORE_INPUT]: rateLimitedProcedure,
+  [Limits.IN_SCRIPT_AND_ON_REFUSED_INPUT]: countsRefusedInputProcedure,
+  [Limits.IN_SCRIPT]: protectedProcedure,
+};
 
 const directCalls = new WeakMap<object, DirectCall<Context>>();
 
 /**
  * A mutation for authenticated callers that the lean binding may also run directly. Its tRPC
- * form is `(rateLimited ? rateLimitedProcedure : protectedProcedure).input(spec.input)
- * .mutation(spec.resolve)`; its direct form below must stay step for step the same.
+ * form is `PROCEDURE_FOR[spec.limits].input(spec.input).mutation(spec.resolve)`; its direct form
+ * below runs the same guards in the same order.
  */
 export function fastMutation<TInput extends z.ZodType, TOutput>(spec: FastMutationSpec<TInput, TOutput>) {
-  const base = (
-    spec.rateLimited === 'refused-input'
-      ? refusedInputLimitedProcedure
-      : spec.rateLimited
-        ? rateLimitedProcedure
-        : protectedProcedure
-  ).input(spec.input);
+  const base = PROCEDURE_FOR[spec.limits].input(spec.input);
   const resolver = ({ ctx, input }: { ctx: unknown; input: unknown }) =>
     spec.resolve({ ctx: ctx as AuthedContext, input: input as z.output<TInput> });
   // Typed as the builder without .output(): the output type is TOutput either way.
@@ -80,8 +65,8 @@ export function fastMutation<TInput extends z.ZodType, TOutput>(spec: FastMutati
 }
 
 /**
- * The direct form: publicProcedure's metrics and error mapping around the token check, the rate
- * limit, the input validator and the resolver, failing exactly where and as tRPC's chain fails.
+ * The direct form: publicProcedure's metrics and error mapping around the guards, the input
+ * validator and the resolver, failing exactly where and as tRPC's chain fails.
  */
 function directCall<TInput extends z.ZodType, TOutput>(
   spec: FastMutationSpec<TInput, TOutput>,
@@ -92,10 +77,8 @@ function directCall<TInput extends z.ZodType, TOutput>(
     const started = performance.now();
     let result: { ok: true; data: unknown } | { ok: false; error: TRPCError };
     try {
-      const user = ctx.tokens.verify(ctx.authorization);
-      if (spec.rateLimited === true) {
-        await enforceRateLimit(ctx.rt, { procedure: path, userId: user.userId, ip: ctx.ip });
-      }
+      const user = authenticate(ctx);
+      if (spec.limits === Limits.BEFORE_INPUT) await countCall(ctx, path, user);
       // tRPC's input validator: a malformed body throws its own BAD_REQUEST, a schema miss
       // becomes BAD_REQUEST caused by the ZodError (the error formatter words it).
       let input: z.output<TInput>;
@@ -104,9 +87,7 @@ function directCall<TInput extends z.ZodType, TOutput>(
         if (!parsed.success) throw new TRPCError({ code: 'BAD_REQUEST', cause: parsed.error });
         input = parsed.data as z.output<TInput>;
       } catch (refused) {
-        if (spec.rateLimited === 'refused-input') {
-          await enforceRateLimit(ctx.rt, { procedure: path, userId: user.userId, ip: ctx.ip });
-        }
+        if (spec.limits === Limits.IN_SCRIPT_AND_ON_REFUSED_INPUT) await countCall(ctx, path, user);
         throw refused;
       }
       let data: unknown = await spec.resolve({ ctx: { ...ctx, user }, input });

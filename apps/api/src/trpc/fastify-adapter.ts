@@ -16,6 +16,10 @@
  * octet streams, methods other than GET/POST, `responseMeta`, method override) goes to the
  * official handler, so nothing a tRPC client can send is refused here that tRPC would serve.
  * `apps/api/test/adapter*.test.ts` compares both adapters' answers byte for byte.
+ *
+ * It imports only what tRPC's own adapters import (`unstable-core-do-not-import` included, which
+ * may change in any minor release): `@trpc/server` is pinned to the minor it was checked against
+ * (`~` in package.json). Raise it on purpose and run the adapter tests (docs/adr/0002).
  */
 import {
   type AnyTRPCProcedure,

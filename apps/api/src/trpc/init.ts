@@ -1,8 +1,9 @@
-import { APP_ERROR_TRPC_CODE, AppError, toAppError, withoutStack } from '@flash/core';
+import { APP_ERROR_TRPC_CODE, AppError, toAppError } from '@flash/core';
 import { getTRPCErrorFromUnknown, initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
 import { type AppErrorData, appCodeOf } from './app-code.ts';
 import type { Context } from './context.ts';
+import { authenticate, countCall } from './guards.ts';
 import { measureProcedure } from './metrics.ts';
 
 const t = initTRPC.context<Context>().create({
@@ -53,24 +54,20 @@ export function mapErrors<R extends { ok: boolean; error?: TRPCError }>(result: 
   return result;
 }
 
-/** Stackless (see withoutStack): its frames would only show this function; its cause is the error. */
 function fromAppError(appError: AppError): TRPCError {
-  return withoutStack(
-    () =>
-      new TRPCError({
-        code: APP_ERROR_TRPC_CODE[appError.code],
-        message: appError.message,
-        cause: appError,
-      }),
-  );
+  return new TRPCError({
+    code: APP_ERROR_TRPC_CODE[appError.code],
+    message: appError.message,
+    cause: appError,
+  });
 }
 
 /**
  * What an error thrown by a procedure becomes after tRPC's own wrapping
  * (`getTRPCErrorFromUnknown`) and `mapErrors`, for callers that run a procedure's steps
- * themselves (trpc/fast-path.ts). A domain refusal (COUPON_SOLD_OUT and the like, most of a
- * flash crowd's answers once a coupon runs out) skips the wrapping: tRPC's wrapper copies its
- * cause's stack, which formats it, and mapErrors then discards the wrapper anyway.
+ * themselves (trpc/fast-path.ts). A domain refusal (COUPON_SOLD_OUT and the like) maps straight
+ * to its TRPCError: tRPC's wrapper would copy (and so format) its stack, and mapErrors would
+ * discard the wrapper anyway.
  */
 export function toTRPCError(thrown: unknown): TRPCError {
   if (thrown instanceof AppError) return fromAppError(thrown);
@@ -87,8 +84,19 @@ export const publicProcedure = t.procedure.use(({ ctx, path, next }) =>
 );
 
 /** Requires a valid bearer token; narrows `ctx.user`. */
-export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
-  const user = ctx.tokens.verify(ctx.authorization);
+export const protectedProcedure = publicProcedure.use(({ ctx, next }) =>
+  next({ ctx: { user: authenticate(ctx) } }),
+);
+
+/**
+ * `protectedProcedure` whose calls count against the caller's limits before the input is read
+ * (`Limits.BEFORE_INPUT`, guards.ts), keyed by the procedure path: each limited procedure has its
+ * own allowance. The token check and the count share one middleware level rather than extending
+ * protectedProcedure: each level of the chain is a copy of the call's options more.
+ */
+export const rateLimitedProcedure = publicProcedure.use(async ({ ctx, path, next }) => {
+  const user = authenticate(ctx);
+  await countCall(ctx, path, user);
   return next({ ctx: { user } });
 });
 

@@ -27,15 +27,13 @@ export function redisOptions(role: RedisRole): RedisOptions {
 
 /**
  * A connection that sends every command issued during one turn of the event loop in one write:
- * under a flash crowd that is one system call for many requests instead of one each (bench:
- * server sys CPU per coupon.issue ~50 µs -> ~17 µs; the writes had been the largest single cost).
+ * under a flash crowd that is one system call for many requests instead of one each. It wraps
+ * `sendCommand` (public) to cork the socket (`Writable.cork`) until the turn ends.
  *
  * Why not ioredis' own `enableAutoPipelining`, which batches the same way: it gathers each turn's
- * commands in a `Pipeline`, and something in a finished pipeline keeps the next ones' commands
- * reachable until a full collection, so every command outlived the young generation. In a bench
- * server, each young collection copied ~4 MB of them and took 7–8 ms, and the old generation
- * filled with them. Here the socket is only corked until the turn ends (`setImmediate`, where
- * auto-pipelining flushed too); each command stays a plain command, answered on its own.
+ * commands in a `Pipeline`, and finished pipelines kept the next ones' commands reachable past
+ * the young generation, which made young collections copy them. Here each command stays a plain
+ * command, answered on its own. The measured difference is in docs/adr/0006.
  */
 function coalesceWrites(redis: Redis): void {
   let corked: Redis['stream'] | undefined;

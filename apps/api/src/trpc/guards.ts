@@ -1,0 +1,47 @@
+/**
+ * The guards of an authenticated call, written once: the bearer token, the caller's rate limits
+ * (per user and per address, packages/core/src/rate-limit) and what an input refusal means for
+ * them. tRPC's middleware chain (init.ts) and the lean binding's direct calls (fast-path.ts) both
+ * run these functions, so the two paths cannot drift apart.
+ */
+import type { AuthUser } from '@flash/core';
+import { AppError } from '@flash/core';
+import { enforceRateLimit } from '@flash/core/rate-limit/rate-limit.service';
+import type { TRPCError } from '@trpc/server';
+import type { Context } from './context.ts';
+
+/** Where a procedure's calls are counted against the caller's rate limits (RATE_LIMITED, 429). */
+export const Limits = {
+  /**
+   * Every call is counted by the API before its input is read, so a flood of malformed calls is
+   * throttled too. Each call of a `?batch=1` request counts like a request of its own.
+   */
+  BEFORE_INPUT: 'before-input',
+  /**
+   * The procedure's own Redis script counts the call in the step that decides it (no second round
+   * trip); a call refused for its input never reaches the script, so the API counts it instead
+   * (order.create's hold).
+   */
+  IN_SCRIPT_AND_ON_REFUSED_INPUT: 'in-script-and-on-refused-input',
+  /** The procedure's own Redis script counts every call it is asked (coupon.issue, per coupon). */
+  IN_SCRIPT: 'in-script',
+} as const;
+export type Limits = (typeof Limits)[keyof typeof Limits];
+
+/** The caller the bearer token names; UNAUTHORIZED when it is missing, malformed or expired. */
+export function authenticate(ctx: Context): AuthUser {
+  return ctx.tokens.verify(ctx.authorization);
+}
+
+/**
+ * Counts one call of `path` against the caller's limits; RATE_LIMITED when it is over them
+ * (`unchecked` while Redis is down: the limiter fails open, see enforceRateLimit).
+ */
+export function countCall(ctx: Context, path: string, user: AuthUser): Promise<'allowed' | 'unchecked'> {
+  return enforceRateLimit(ctx.rt, { procedure: path, userId: user.userId, ip: ctx.ip });
+}
+
+/** A call refused by the input validator (a schema miss or a body that is not JSON). */
+export function isInputRefusal(error: TRPCError): boolean {
+  return error.code === 'BAD_REQUEST' && !(error.cause instanceof AppError);
+}
