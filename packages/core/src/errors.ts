@@ -165,7 +165,8 @@ export function isUnavailableError(err: unknown): boolean {
     return true;
   }
   if (e.name === 'MaxRetriesPerRequestError') return true;
-  return /Connection is closed|Connection terminated|connect ECONNREFUSED|Stream isn't writeable|timeout exceeded when trying to connect|Client has encountered a connection error|Reached the max retries per request/i.test(
+  // ioredis' commandTimeout ("Command timed out"): Redis stopped answering on an open connection.
+  return /Connection is closed|Connection terminated|connect ECONNREFUSED|Stream isn't writeable|timeout exceeded when trying to connect|Client has encountered a connection error|Reached the max retries per request|^Command timed out$/i.test(
     e.message,
   );
 }

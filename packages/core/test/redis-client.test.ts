@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../../../test/support.ts';
+import { startTcpProxy, type TcpProxy } from '../../../test/tcp-proxy.ts';
+import { toAppError } from '../src/errors.ts';
 import { connectRedis, type Redis } from '../src/redis/client.ts';
 
 // The request connection corks its socket for the rest of the event-loop turn in which a command
@@ -35,5 +37,36 @@ describe('the request connection (role "command")', () => {
     expect(set).toEqual({ status: 'fulfilled', value: 'OK' });
     expect(refused.status).toBe('rejected');
     expect(echoed).toEqual({ status: 'fulfilled', value: 'after' });
+  });
+});
+
+// A Redis that stops answering without closing the connection (a partition dropping packets):
+// the request connection's command deadline must reach the caller as UNAVAILABLE (503, retry),
+// not as an unknown error answered 500.
+describe('the request connection against a Redis that stops answering', () => {
+  let env: TestEnv;
+  let proxy: TcpProxy;
+  let redis: Redis;
+  beforeAll(async () => {
+    env = await createTestEnv();
+    const target = new URL(env.config.redisUrl);
+    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    redis = await connectRedis(`redis://127.0.0.1:${proxy.port}`, 'command', 'test-blackhole');
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await proxy.close();
+    await env.cleanup();
+  });
+
+  it('gives up at its command deadline with an error that maps to UNAVAILABLE', async () => {
+    expect(await redis.ping()).toBe('PONG');
+    proxy.blackhole();
+    const failure = await redis.ping().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(failure).toBeInstanceOf(Error);
+    expect(toAppError(failure)?.code).toBe('UNAVAILABLE');
   });
 });
