@@ -23,6 +23,8 @@ export type StartOptions = {
   /** Resolves once a line of output matches; its first group is returned. */
   ready: RegExp;
   timeoutMs?: number;
+  /** `script` is an executable to run itself (redis-server), not a script for this Node. */
+  direct?: boolean;
 };
 
 export async function startChild(
@@ -30,15 +32,14 @@ export async function startChild(
   script: string,
   options: StartOptions,
 ): Promise<Child & { match: string }> {
-  const child = spawn(
-    process.execPath,
-    [...(options.nodeArgs ?? []), path.resolve(ROOT, script), ...(options.args ?? [])],
-    {
-      cwd: ROOT,
-      env: options.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const [command, argv] = options.direct
+    ? [script, options.args ?? []]
+    : [process.execPath, [...(options.nodeArgs ?? []), path.resolve(ROOT, script), ...(options.args ?? [])]];
+  const child = spawn(command, argv, {
+    cwd: ROOT,
+    env: options.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const append = (chunk: Buffer) => {
     // Bounded: a chatty child must not grow the runner's memory during a long run.
