@@ -190,7 +190,12 @@ async function runOne(scenario: Scenario): Promise<boolean> {
       for (const v of violations.slice(0, 50)) console.log(`  ✗ ${v}`);
       // What the service logged (warnings and errors only) is where an unexpected answer is explained.
       for (const child of children) {
-        const tail = child.output().trim().split('\n').slice(-10);
+        const tail = child
+          .output()
+          .trim()
+          .split('\n')
+          .slice(-3)
+          .map((line) => line.slice(0, 600));
         if (tail[0]) console.log(`last lines of the ${child.name}'s log:\n${tail.join('\n')}`);
       }
     } else {
