@@ -127,6 +127,31 @@ export function cpuTimeMs(pid: number | undefined): number {
   return user + system;
 }
 
+/**
+ * CPU time so far of a process and every process under it, in ms: an API running several
+ * processes (API_PROCESSES) spends its CPU in the copies its supervisor forked.
+ */
+export function treeCpuTimeMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  let total = cpuTimeMs(pid);
+  for (const child of childPids(pid)) total += treeCpuTimeMs(child);
+  return total;
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
 /** User and system CPU time of a process so far, in ms (NaN when it cannot be read). */
 export function cpuTimesMs(pid: number | undefined): { user: number; system: number } {
   if (pid === undefined) return { user: Number.NaN, system: Number.NaN };

@@ -7,7 +7,7 @@
 // - outbox-export: paid orders not yet exported (oldest one's age);
 // - every BullMQ queue: jobs waiting (oldest one's age).
 import { ALL_QUEUES, createKeys, createQueues, type Queues, type Redis } from '@flash/core';
-import { cpuTimeMs, postgresCpuMs } from './children.ts';
+import { postgresCpuMs, treeCpuTimeMs } from './children.ts';
 import type { Sql } from './invariants.ts';
 
 export type Backlog = { count: number; oldestMs: number };
@@ -121,7 +121,7 @@ export async function startMonitor(options: {
   const callsStart = await commandCalls(redis);
   const cpuNow = () => {
     const cpu: Record<string, number> = {};
-    for (const [name, pid] of Object.entries(pids)) cpu[name] = cpuTimeMs(pid);
+    for (const [name, pid] of Object.entries(pids)) cpu[name] = treeCpuTimeMs(pid);
     let pg = 0;
     for (const ms of postgresCpuMs().values()) pg += ms;
     cpu.postgres = pg;
