@@ -5,7 +5,7 @@
 // `k6` on PATH) its k6 script drives it, otherwise autocannon (loadtests/node/<name>.ts).
 //
 //   pnpm loadtest coupon-flash-crowd | order-rush | mixed | top-storm | all
-//   options: --duration <s>  --connections <n>  --autocannon (ignore k6)  --keep (keep the database)
+//   options: --duration <s>  --connections <n>  --users <n>  --autocannon (ignore k6)  --keep (keep the database)
 //   LOADTEST_<NAME>=<n> overrides a number of the scenario's shape (LOADTEST_QUANTITY=200)
 import path from 'node:path';
 import { connectRedis, createKeys } from '@flash/core';
@@ -31,12 +31,14 @@ const option = (name: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const WITH_VALUE = new Set(['--duration', '--connections']);
+const WITH_VALUE = new Set(['--duration', '--connections', '--users']);
+// --users N is LOADTEST_USERS=N: how many users (shoppers) a scenario has.
+if (option('users') !== undefined) process.env.LOADTEST_USERS = option('users');
 const wantedName = args.find((a, i) => !a.startsWith('--') && !WITH_VALUE.has(args[i - 1] ?? ''));
 
 function usage(): never {
   console.error(
-    `usage: pnpm loadtest <${SCENARIOS.map((s) => s.name).join(' | ')} | all> [--duration s] [--connections n] [--autocannon] [--keep]`,
+    `usage: pnpm loadtest <${SCENARIOS.map((s) => s.name).join(' | ')} | all> [--duration s] [--connections n] [--users n] [--autocannon] [--keep]`,
   );
   for (const s of SCENARIOS) console.error(`  ${s.name.padEnd(20)} ${s.description}`);
   process.exit(2);
