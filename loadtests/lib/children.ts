@@ -95,7 +95,15 @@ export async function startApi(
     env: { ...env, PORT: '0', HOST: '127.0.0.1' },
     nodeArgs,
     ready: LISTENING,
+    timeoutMs: 120_000,
   });
+  // With API_PROCESSES > 1 every copy says it listens: measure once all of them do.
+  const copies = Number(env.API_PROCESSES) || 1;
+  const deadline = Date.now() + 120_000;
+  while ((child.output().match(/listening on/g)?.length ?? 0) < copies) {
+    if (Date.now() > deadline) throw new Error(`not every API process started:\n${child.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return { ...child, url: child.match };
 }
 
