@@ -5,7 +5,7 @@
 // `k6` on PATH) its k6 script drives it, otherwise autocannon (loadtests/node/<name>.ts).
 //
 //   pnpm loadtest coupon-flash-crowd | order-rush | mixed | top-storm | all
-//   options: --duration <s>  --connections <n>  --autocannon (ignore k6)  --keep (keep the database)
+//   options: --duration <s>  --connections <n>  --users <n>  --autocannon (ignore k6)  --keep (keep the database)
 //   LOADTEST_<NAME>=<n> overrides a number of the scenario's shape (LOADTEST_QUANTITY=200)
 import path from 'node:path';
 import { connectRedis, createKeys } from '@flash/core';
@@ -15,26 +15,30 @@ import { createRunEnv } from './lib/env.ts';
 import { checkCoupons, checkPayments, checkStock, type Sql, sqlPool } from './lib/invariants.ts';
 import { resolveK6, runK6 } from './lib/k6.ts';
 import { fmt } from './lib/load.ts';
+import { redisServerBin, startRedisServer } from './lib/redis-server.ts';
 import { couponFlashCrowd } from './node/coupon-flash-crowd.ts';
 import { httpFor, type Scenario, type ScenarioResult } from './node/driver.ts';
 import { mixed } from './node/mixed.ts';
 import { orderRush } from './node/order-rush.ts';
+import { saleScenario } from './node/sale.ts';
 import { topStorm } from './node/top-storm.ts';
 import { withOverrides } from './scenarios/trpc.js';
 
-const SCENARIOS: Scenario[] = [couponFlashCrowd, orderRush, mixed, topStorm];
+const SCENARIOS: Scenario[] = [couponFlashCrowd, orderRush, mixed, topStorm, saleScenario];
 
 const args = process.argv.slice(2);
 const option = (name: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const WITH_VALUE = new Set(['--duration', '--connections']);
+const WITH_VALUE = new Set(['--duration', '--connections', '--users']);
+// --users N is LOADTEST_USERS=N: how many users (shoppers) a scenario has.
+if (option('users') !== undefined) process.env.LOADTEST_USERS = option('users');
 const wantedName = args.find((a, i) => !a.startsWith('--') && !WITH_VALUE.has(args[i - 1] ?? ''));
 
 function usage(): never {
   console.error(
-    `usage: pnpm loadtest <${SCENARIOS.map((s) => s.name).join(' | ')} | all> [--duration s] [--connections n] [--autocannon] [--keep]`,
+    `usage: pnpm loadtest <${SCENARIOS.map((s) => s.name).join(' | ')} | all> [--duration s] [--connections n] [--users n] [--autocannon] [--keep]`,
   );
   for (const s of SCENARIOS) console.error(`  ${s.name.padEnd(20)} ${s.description}`);
   process.exit(2);
@@ -122,16 +126,25 @@ function printResult(scenario: Scenario, result: ScenarioResult) {
 
 async function runOne(scenario: Scenario): Promise<boolean> {
   const durationSec = Number(option('duration') ?? scenario.defaultDurationSec);
-  const connections = Number(option('connections') ?? 100);
+  const connections = Number(option('connections') ?? scenario.defaultConnections ?? 100);
   const k6 = args.includes('--autocannon') ? undefined : resolveK6();
-  const run = await createRunEnv('loadtest');
-  log(`${scenario.name}: fresh database and Redis prefix ${run.config.redisKeyPrefix}`);
   const children: Child[] = [];
+  const redisBin = scenario.privateRedis ? redisServerBin() : undefined;
+  const redisServer = redisBin ? await startRedisServer(redisBin) : undefined;
+  const run = await createRunEnv('loadtest', {
+    ...scenario.serviceEnv?.(),
+    ...(redisServer ? { REDIS_URL: redisServer.url } : {}),
+  });
+  log(
+    `${scenario.name}: fresh database and Redis prefix ${run.config.redisKeyPrefix}${redisServer ? ` on a redis-server of its own (${redisServer.url})` : ''}`,
+  );
   let ok = true;
   try {
     const api = await startApi(run.env);
     children.push(api);
-    children.push(await startWorker(run.env));
+    const worker = await startWorker(run.env);
+    children.push(worker);
+    const pids = { api: api.process.pid, worker: worker.process.pid, redis: redisServer?.process.pid };
     const violations: string[] = [];
 
     if (k6) {
@@ -162,6 +175,7 @@ async function runOne(scenario: Scenario): Promise<boolean> {
         shape: (shape) => withOverrides(shape, process.env, 'LOADTEST_'),
         durationSec,
         connections,
+        pids,
         log,
       });
       printResult(scenario, result);
@@ -176,6 +190,16 @@ async function runOne(scenario: Scenario): Promise<boolean> {
       ok = false;
       console.log(`invariants: ${violations.length} VIOLATIONS`);
       for (const v of violations.slice(0, 50)) console.log(`  ✗ ${v}`);
+      // What the service logged (warnings and errors only) is where an unexpected answer is explained.
+      for (const child of children) {
+        const tail = child
+          .output()
+          .trim()
+          .split('\n')
+          .slice(-3)
+          .map((line) => line.slice(0, 600));
+        if (tail[0]) console.log(`last lines of the ${child.name}'s log:\n${tail.join('\n')}`);
+      }
     } else {
       console.log(
         'invariants: all hold (through the API, and in Postgres and Redis after the worker drained: coupons, stock, payments)',
@@ -184,6 +208,7 @@ async function runOne(scenario: Scenario): Promise<boolean> {
   } finally {
     for (const child of children.reverse()) await child.stop();
     if (!args.includes('--keep')) await run.cleanup();
+    await redisServer?.stop();
   }
   return ok;
 }

@@ -19,6 +19,7 @@ import {
   ROOT,
   startApi,
   startWorker,
+  treeCpuTimeMs,
 } from '../lib/children.ts';
 import { apiClient } from '../lib/client.ts';
 import { createRunEnv, type RunEnv } from '../lib/env.ts';
@@ -162,7 +163,7 @@ export async function measure(
     ? (o: LoadOptions) => runWrkLoad({ ...o, threads: settings.wrkThreads, maxRps: settings.wrkMaxRps })
     : runLoad;
   const warm = await load({ ...base, durationSec: settings.warmupSec, amount: extra.warmupAmount });
-  const cpu = { server: cpuTimeMs(server.process.pid), redis: cpuTimeMs(ctx.redisPid) };
+  const cpu = { server: treeCpuTimeMs(server.process.pid), redis: cpuTimeMs(ctx.redisPid) };
   const postgres = postgresCpuMs();
   const loadgen = process.cpuUsage();
   const stats: Measured = await load({ ...base, durationSec: settings.durationSec, amount: extra.amount });
@@ -177,7 +178,7 @@ export async function measure(
     );
   }
   stats.postgresCpuUs = (postgresCpuSinceMs(postgres) * 1000) / stats.requests;
-  stats.serverCpuUs = ((cpuTimeMs(server.process.pid) - cpu.server) * 1000) / stats.requests;
+  stats.serverCpuUs = ((treeCpuTimeMs(server.process.pid) - cpu.server) * 1000) / stats.requests;
   stats.redisCpuUs = ((cpuTimeMs(ctx.redisPid) - cpu.redis) * 1000) / stats.requests;
   stats.okWithWarmup = okCount(warm) + okCount(stats);
   if (couponId !== undefined) {

@@ -23,6 +23,8 @@ export type StartOptions = {
   /** Resolves once a line of output matches; its first group is returned. */
   ready: RegExp;
   timeoutMs?: number;
+  /** `script` is an executable to run itself (redis-server), not a script for this Node. */
+  direct?: boolean;
 };
 
 export async function startChild(
@@ -30,15 +32,14 @@ export async function startChild(
   script: string,
   options: StartOptions,
 ): Promise<Child & { match: string }> {
-  const child = spawn(
-    process.execPath,
-    [...(options.nodeArgs ?? []), path.resolve(ROOT, script), ...(options.args ?? [])],
-    {
-      cwd: ROOT,
-      env: options.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const [command, argv] = options.direct
+    ? [script, options.args ?? []]
+    : [process.execPath, [...(options.nodeArgs ?? []), path.resolve(ROOT, script), ...(options.args ?? [])]];
+  const child = spawn(command, argv, {
+    cwd: ROOT,
+    env: options.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const append = (chunk: Buffer) => {
     // Bounded: a chatty child must not grow the runner's memory during a long run.
@@ -94,7 +95,15 @@ export async function startApi(
     env: { ...env, PORT: '0', HOST: '127.0.0.1' },
     nodeArgs,
     ready: LISTENING,
+    timeoutMs: 120_000,
   });
+  // With API_PROCESSES > 1 every copy says it listens: measure once all of them do.
+  const copies = Number(env.API_PROCESSES) || 1;
+  const deadline = Date.now() + 120_000;
+  while ((child.output().match(/listening on/g)?.length ?? 0) < copies) {
+    if (Date.now() > deadline) throw new Error(`not every API process started:\n${child.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return { ...child, url: child.match };
 }
 
@@ -124,6 +133,31 @@ export async function startServer(
 export function cpuTimeMs(pid: number | undefined): number {
   const { user, system } = cpuTimesMs(pid);
   return user + system;
+}
+
+/**
+ * CPU time so far of a process and every process under it, in ms: an API running several
+ * processes (API_PROCESSES) spends its CPU in the copies its supervisor forked.
+ */
+export function treeCpuTimeMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  let total = cpuTimeMs(pid);
+  for (const child of childPids(pid)) total += treeCpuTimeMs(child);
+  return total;
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number),
+    );
+  } catch {
+    return [];
+  }
 }
 
 /** User and system CPU time of a process so far, in ms (NaN when it cannot be read). */

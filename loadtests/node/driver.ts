@@ -79,6 +79,8 @@ export type ScenarioContext = {
   http: Http;
   durationSec: number;
   connections: number;
+  /** The service's processes (api, worker, and redis when the run has a Redis of its own). */
+  pids: Record<string, number | undefined>;
   /** The scenario's shape with LOADTEST_<NAME> overrides (LOADTEST_USERS=2000), as k6's -e. */
   shape<T extends Record<string, number>>(shape: T): T;
   log(line: string): void;
@@ -103,6 +105,12 @@ export type Scenario = {
   /** The k6 script of the same scenario, under loadtests/k6/. */
   k6Script: string;
   defaultDurationSec: number;
+  /** Sockets or virtual users when --connections is not given (100 otherwise). */
+  defaultConnections?: number;
+  /** Runs against a redis-server of its own when one is installed, so Redis's figures are the run's. */
+  privateRedis?: boolean;
+  /** Environment the service runs with for this scenario (ORDER_HOLD_SECONDS, ...). */
+  serviceEnv?(): Record<string, string>;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 };
 

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import * as crowd from './coupon-flash-crowd.js';
 import * as mixed from './mixed.js';
 import * as rush from './order-rush.js';
+import * as sale from './sale.js';
 import * as storm from './top-storm.js';
 import { isExpected, ranking, withOverrides } from './trpc.js';
 
@@ -141,5 +142,94 @@ describe('mixed', () => {
     expect(state.payable).toEqual([]);
     mixed.onAnswer(state, pay, 409, refused('INSUFFICIENT_BALANCE'));
     expect(state.payable).toEqual([{ user: pay.user, orderId: 'o1' }]);
+  });
+});
+
+describe('sale.js', () => {
+  const s = { ...sale.shape, users: 10, coupons: 4, products: 2, stock: 5 };
+  const productAnswer = (stock: number) => ({ status: 200, body: ok({ id: 1, name: 'x', price: 1, stock }) });
+  const soldOut = { status: 409, body: refused('COUPON_SOLD_OUT') };
+  const orderAnswer = (orderId: string) => ({ status: 200, body: ok({ orderId }) });
+  const expired = { status: 200, body: ok({ status: 'EXPIRED' }) };
+  const clean = () => {
+    const t = sale.newTally(s);
+    t.paid = [2, 5];
+    t.abandoned = [{ user: 1, orderId: 'a' }];
+    return t;
+  };
+  const answers = { abandoned: [expired], products: [productAnswer(3), productAnswer(0)], coupon: soldOut };
+
+  it('passes when everything adds up', () => {
+    expect(sale.verdict(s, clean(), answers)).toEqual({ violations: [], expired: 1 });
+  });
+
+  it('fails for each violation it names', () => {
+    const pending = { status: 200, body: ok({ status: 'PENDING_PAYMENT' }) };
+    expect(sale.verdict(s, clean(), { ...answers, abandoned: [pending] }).violations).toEqual([
+      'abandoned order a is PENDING_PAYMENT, not EXPIRED',
+    ]);
+    expect(
+      sale.verdict(s, clean(), { ...answers, products: [productAnswer(2), productAnswer(0)] }).violations[0],
+    ).toMatch(/product 1: 2 on offer/);
+    const oversold = clean();
+    oversold.paid = [2, 6];
+    expect(sale.verdict(s, oversold, answers).violations).toContain('product 2: 6 units paid, 5 stocked');
+    expect(sale.verdict(s, clean(), { ...answers, coupon: orderAnswer('x') }).violations).toEqual([
+      'a newcomer after the sale got ISSUED, not COUPON_SOLD_OUT',
+    ]);
+    const told = clean();
+    told.issued = 5;
+    expect(sale.verdict(s, told, answers).violations).toEqual([
+      '5 shoppers were told ISSUED, 4 coupons exist',
+    ]);
+  });
+
+  it('accepts a retry that differs only where the first was refused', () => {
+    const t = sale.newTally(s);
+    const outOfStock = { status: 409, body: refused('OUT_OF_STOCK') };
+    expect(sale.compareRetry(t, 'order', outOfStock, orderAnswer('b'))).toEqual(orderAnswer('b'));
+    expect(sale.compareRetry(t, 'order', orderAnswer('b'), orderAnswer('b'))).toEqual(orderAnswer('b'));
+    expect(t.retryMismatches).toEqual([]);
+    sale.compareRetry(t, 'order', orderAnswer('b'), orderAnswer('c'));
+    expect(t.retryMismatches).toEqual(['order sent twice with one key answered b and c']);
+  });
+
+  it('classifies answers: refusals of the step, load shed, a late payment, the unexpected', () => {
+    expect(sale.outcomeOf('issue', 409, refused('COUPON_SOLD_OUT'))).toBe('COUPON_SOLD_OUT');
+    expect(sale.outcomeOf('issue', 409, refused('COUPON_ALREADY_ISSUED'))).toBe('ok');
+    expect(sale.outcomeOf('order', 409, refused('COUPON_SOLD_OUT'))).toBe('unexpected');
+    expect(sale.outcomeOf('order', 503, refused('UNAVAILABLE'))).toBe('UNAVAILABLE');
+    const late = JSON.stringify({ error: { data: { appCode: 'ORDER_NOT_PAYABLE', status: 'EXPIRED' } } });
+    expect(sale.outcomeOf('pay', 409, late)).toBe('ORDER_EXPIRED');
+    expect(sale.outcomeOf('pay', 409, refused('ORDER_NOT_PAYABLE'))).toBe('unexpected');
+    expect(sale.outcomeOf('pay', 500, '')).toBe('unexpected');
+  });
+
+  it('retries only calls that are safe to repeat', () => {
+    const keyed = sale.orderCall({ ...sale.plan(s, 'r', 0, () => 0), keyed: true }, [1, 2], 3)!;
+    const keyless = sale.orderCall({ ...sale.plan(s, 'r', 0, () => 0), keyed: false }, [1, 2], 3)!;
+    expect(sale.retries('order', keyed, 'UNAVAILABLE', 1)).toBe(true);
+    expect(sale.retries('order', keyless, 'UNAVAILABLE', 1)).toBe(false);
+    expect(sale.retries('order', keyed, 'UNAVAILABLE', sale.RETRY_ATTEMPTS)).toBe(false);
+    expect(sale.retries('order', keyed, 'OUT_OF_STOCK', 1)).toBe(false);
+  });
+
+  it('judges from the orders alone where no tally is kept (k6)', () => {
+    const order = (status: string, productId: number) => ({
+      orderId: `${status}-${productId}`,
+      status,
+      items: [{ productId, quantity: 1 }],
+    });
+    const orders = [order('PAID', 11), order('PAID', 11), order('EXPIRED', 12)] as never[];
+    const products = [productAnswer(3), productAnswer(5)];
+    expect(sale.ordersVerdict(s, [11, 12], orders, products, soldOut)).toEqual({
+      violations: [],
+      expired: 1,
+      paid: [2, 0],
+    });
+    const pending = [...orders, order('PENDING_PAYMENT', 12)] as never[];
+    expect(sale.ordersVerdict(s, [11, 12], pending, products, soldOut).violations).toEqual([
+      'order PENDING_PAYMENT-12 is PENDING_PAYMENT after the hold time',
+    ]);
   });
 });

@@ -8,10 +8,12 @@ import {
   loadConfig,
   stopGracefully,
 } from '@flash/core';
+import { superviseApi } from './cluster.ts';
 import { buildServer } from './server.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  if (superviseApi(config.apiProcesses)) return;
   await checkStores(config);
   const app = await buildServer(config);
   const lifecycle = createLifecycleLogger('api', config.logLevel);

@@ -9,11 +9,17 @@ import {
   loadConfig,
   stopGracefully,
 } from '@flash/core';
+import { superviseCopies } from '@flash/core/process/processes';
 import { ensureInventoryLoaded } from '@flash/core/product/product.service';
 import { startWorkers } from './workers.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  const supervisor = superviseCopies('worker', config.workerProcesses);
+  if (supervisor) {
+    void supervisor.exited.then((code) => process.exit(code));
+    return;
+  }
   const log = createLogger('worker', config.logLevel);
   await checkStores(config);
   // Jobs answer no caller and move batches: a longer statement deadline than a request's, still bounded.

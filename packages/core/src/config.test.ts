@@ -102,6 +102,18 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads process counts: 1 by default, a whole number, or auto for every core', async () => {
+    const { availableParallelism } = await import('node:os');
+    expect(loadConfig({})).toMatchObject({ apiProcesses: 1, workerProcesses: 1 });
+    expect(loadConfig({ API_PROCESSES: '4', WORKER_PROCESSES: 'auto' })).toMatchObject({
+      apiProcesses: 4,
+      workerProcesses: availableParallelism(),
+    });
+    for (const bad of ['0', '-1', '1.5', 'all', '1000']) {
+      expect(() => loadConfig({ API_PROCESSES: bad })).toThrow(/API_PROCESSES/);
+    }
+  });
+
   it('treats empty strings as unset', () => {
     expect(loadConfig({ PORT: '' }).port).toBe(3000);
   });

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /** Used only when NODE_ENV is not `production`, so local runs and tests need no setup. */
@@ -37,6 +38,21 @@ export type TrustProxy = boolean | string[];
 
 /** One limit: `perSecond` sustained, up to `burst` at once; `perSecond: 0` = unlimited. */
 export type RateLimit = { perSecond: number; burst: number };
+
+/** A process count: a positive integer, or `auto` for the number of cores this process may use. */
+const ZProcesses = z
+  .string()
+  .default('1')
+  .transform((value, ctx) => {
+    const v = value.trim().toLowerCase();
+    if (v === 'auto') return availableParallelism();
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 256) {
+      ctx.addIssue({ code: 'custom', message: 'expected a whole number from 1 to 256, or auto' });
+      return z.NEVER;
+    }
+    return n;
+  });
 
 const ZEnv = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -78,6 +94,10 @@ const ZEnv = z.object({
    * `linklocal` and `uniquelocal` name the private ranges. Fastify refuses hop counts (a
    * client could forge enough hops), so they are not offered.
    */
+  /** API processes sharing the one port (cluster.ts); `auto` = one per core. */
+  API_PROCESSES: ZProcesses,
+  /** Worker processes, each draining every queue with the concurrency its definition states. */
+  WORKER_PROCESSES: ZProcesses,
   TRUST_PROXY: z
     .string()
     .default('false')
@@ -123,6 +143,8 @@ export type Config = {
   corsOrigins: string[];
   rateLimit: { user: RateLimit; ip: RateLimit };
   trustProxy: TrustProxy;
+  apiProcesses: number;
+  workerProcesses: number;
 };
 
 export class ConfigError extends Error {
@@ -175,5 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ip: { perSecond: e.RATE_LIMIT_IP_PER_SEC, burst: e.RATE_LIMIT_IP_BURST },
     },
     trustProxy: e.TRUST_PROXY,
+    apiProcesses: e.API_PROCESSES,
+    workerProcesses: e.WORKER_PROCESSES,
   };
 }

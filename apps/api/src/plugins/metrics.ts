@@ -9,6 +9,7 @@
 import { ALL_QUEUES, type Runtime } from '@flash/core';
 import type { FastifyPluginAsync } from 'fastify';
 import { collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
+import { clusterMetrics } from '../cluster.ts';
 import { apiMetrics } from '../trpc/metrics.ts';
 
 export type MetricsPluginOptions = { runtime: Runtime };
@@ -20,26 +21,29 @@ const WAITING_STATES = new Set<string>(['waiting', 'prioritized', 'delayed', 'wa
 
 // Several servers may share one runtime (benchmarks compare variants): its registry gets the
 // process and queue metrics once.
-const refreshersByRegistry = new WeakMap<Registry, () => Promise<void>>();
+const registered = new WeakSet<Registry>();
 
 export const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, { runtime: rt }) => {
   const { registry } = apiMetrics(rt);
-  let refreshQueues = refreshersByRegistry.get(registry);
-  if (!refreshQueues) {
-    refreshQueues = queueGauges(rt, registry);
-    refreshersByRegistry.set(registry, refreshQueues);
+  if (!registered.has(registry)) {
+    queueGauges(rt, registry);
+    registered.add(registry);
   }
-  const refresh = refreshQueues;
+  // One of several API processes answers for all of them (cluster.ts says why).
+  const render = clusterMetrics(registry) ?? (() => registry.metrics());
 
   app.get('/metrics', async (_req, reply) => {
-    await refresh();
-    const body = await registry.metrics();
+    const body = await render();
     return reply.header('content-type', registry.contentType).send(body);
   });
 };
 
-/** Registers the process and queue gauges; returns what reads the queues before each scrape. */
-function queueGauges(rt: Runtime, registry: Registry): () => Promise<void> {
+/**
+ * Registers the process and queue gauges. A scrape collects the three gauges concurrently; they
+ * share one reading of the queues. With several API processes each process reads them and the
+ * aggregate takes one reading (aggregator `first`), not their sum.
+ */
+function queueGauges(rt: Runtime, registry: Registry): void {
   const registers = [registry];
   collectDefaultMetrics({ register: registry });
 
@@ -47,22 +51,35 @@ function queueGauges(rt: Runtime, registry: Registry): () => Promise<void> {
     name: 'flash_queue_up',
     help: '1 when the last scrape could read the queues from Redis, 0 when it could not',
     registers,
+    aggregator: 'min',
+    collect: () => readQueues(),
   });
   const queueDepth = new Gauge({
     name: 'flash_queue_depth',
     help: 'Jobs waiting to run (waiting, prioritized, delayed, waiting-children), per queue',
     labelNames: ['queue'],
     registers,
+    aggregator: 'first',
+    collect: () => readQueues(),
   });
   const queueJobs = new Gauge({
     name: 'flash_queue_jobs',
     help: 'Jobs per queue and state; state="failed" are jobs that used up their retries and wait for an operator',
     labelNames: ['queue', 'state'],
     registers,
+    aggregator: 'first',
+    collect: () => readQueues(),
   });
 
+  let reading: Promise<void> | undefined;
+  const readQueues = () => {
+    reading ??= refresh().finally(() => {
+      reading = undefined;
+    });
+    return reading;
+  };
   // Every queue's counts (one small script per queue), read right before a scrape renders.
-  return async () => {
+  const refresh = async () => {
     try {
       const counts = await Promise.all(ALL_QUEUES.map((name) => rt.queues[name].getJobCounts(...STATES)));
       for (const [i, queue] of ALL_QUEUES.entries()) {
