@@ -1,12 +1,12 @@
-import type { Redis } from 'ioredis';
 import { limitArgs } from '../rate-limit/rate-limit.store.ts';
+import type { RedisClient } from '../redis/cluster.ts';
 import type { Keys } from '../redis/keys.ts';
 import { decodeReply, type ReplyOf } from '../redis/replies.ts';
 import { runScript } from '../redis/scripts.ts';
 import type { CouponMeta } from './coupon.model.ts';
 
 /** Runs a pipeline and returns its replies, throwing the first error. */
-async function exec(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+async function exec(pipeline: ReturnType<RedisClient['pipeline']>): Promise<unknown[]> {
   return ((await pipeline.exec()) ?? []).map(([err, value]) => {
     if (err) throw err;
     return value;
@@ -32,7 +32,7 @@ const NO_LIMIT: IssueLimit = { subject: '-', intervalMicros: 0, burst: 0 };
  * entry). Without `limits` the call is not rate-limited (workers, tools, the benchmark's ceiling).
  */
 export async function runIssueCoupon(
-  redis: Redis,
+  redis: RedisClient,
   keys: CouponKeys,
   args: { userId: number; nowMs: number; limits?: { user: IssueLimit; ip: IssueLimit } },
 ): Promise<IssueReply> {
@@ -52,7 +52,7 @@ export async function runIssueCoupon(
  * untouched). Returns whether it loaded and how many issuances the coupon now counts.
  */
 export async function runRestoreCoupon(
-  redis: Redis,
+  redis: RedisClient,
   keys: CouponKeys,
   meta: CouponMeta,
   issued: { userId: number; issuedAtMs: number }[],
@@ -73,7 +73,7 @@ export async function runRestoreCoupon(
 }
 
 /** Same test as the scripts make: meta present and the issued hash marked loaded. */
-export async function isCouponLoaded(redis: Redis, keys: CouponKeys): Promise<boolean> {
+export async function isCouponLoaded(redis: RedisClient, keys: CouponKeys): Promise<boolean> {
   const [meta, marker] = await exec(redis.pipeline().exists(keys.meta).hexists(keys.issued, ISSUED_MARKER));
   return meta === 1 && marker === 1;
 }
@@ -81,7 +81,11 @@ export async function isCouponLoaded(redis: Redis, keys: CouponKeys): Promise<bo
 export type PendingIssuance = { id: string; userId: number; issuedAtMs: number };
 
 /** The oldest `count` unpersisted issuances of a coupon. */
-export async function readPending(redis: Redis, keys: CouponKeys, count: number): Promise<PendingIssuance[]> {
+export async function readPending(
+  redis: RedisClient,
+  keys: CouponKeys,
+  count: number,
+): Promise<PendingIssuance[]> {
   const entries = await redis.xrange(keys.pending, '-', '+', 'COUNT', count);
   return entries.map(([id, fields]) => {
     let userId = Number.NaN;
@@ -99,14 +103,14 @@ export async function readPending(redis: Redis, keys: CouponKeys, count: number)
 }
 
 /** Deletes exactly these pending entries (and the stream once empty). */
-export async function ackPending(redis: Redis, keys: CouponKeys, ids: string[]): Promise<number> {
+export async function ackPending(redis: RedisClient, keys: CouponKeys, ids: string[]): Promise<number> {
   if (ids.length === 0) return 0;
   return decodeReply('couponAckPending', await runScript(redis, 'couponAckPending', [keys.pending], ids))
     .value;
 }
 
 /** For each coupon, whether its `pending` stream exists (it is deleted once empty). One round trip. */
-export async function havePending(redis: Redis, keys: CouponKeys[]): Promise<boolean[]> {
+export async function havePending(redis: RedisClient, keys: CouponKeys[]): Promise<boolean[]> {
   if (keys.length === 0) return [];
   const pipeline = redis.pipeline();
   for (const k of keys) pipeline.exists(k.pending);
@@ -115,7 +119,7 @@ export async function havePending(redis: Redis, keys: CouponKeys[]): Promise<boo
 
 /** When each coupon was issued to this user according to Redis (undefined = not issued there). One round trip. */
 export async function issuedAtInRedis(
-  redis: Redis,
+  redis: RedisClient,
   keys: CouponKeys[],
   userId: number,
 ): Promise<(number | undefined)[]> {
