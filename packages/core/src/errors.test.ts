@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AppError, AppErrorCode, withoutStack } from './errors.ts';
+import { AppError, AppErrorCode, isUnavailableError, withoutStack } from './errors.ts';
 
 const FRAME = /\n\s+at /;
 
@@ -38,5 +38,23 @@ describe('withoutStack', () => {
     ).toThrow('builder failed');
     expect(Error.stackTraceLimit).toBe(before);
     expect(new Error('after').stack).toMatch(FRAME);
+  });
+});
+
+describe('isUnavailableError on a Redis Cluster', () => {
+  it.each([
+    "Cluster isn't ready and enableOfflineQueue options is false",
+    'Too many Cluster redirections. Last error: Error: Connection is closed.',
+    'Failed to refresh slots cache.',
+    'CLUSTERDOWN The cluster is down',
+    'TRYAGAIN Multiple keys request during rehashing of slot',
+  ])('%s means UNAVAILABLE', (message) => {
+    expect(isUnavailableError(new Error(message))).toBe(true);
+  });
+
+  it('a script error is still a bug', () => {
+    expect(isUnavailableError(new Error("CROSSSLOT Keys in request don't hash to the same slot"))).toBe(
+      false,
+    );
   });
 });

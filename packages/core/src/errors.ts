@@ -186,7 +186,7 @@ export function isUnavailableError(err: unknown): boolean {
     return true;
   }
   if (e.name === 'MaxRetriesPerRequestError') return true;
-  return /Connection is closed|Connection terminated|connect ECONNREFUSED|Stream isn't writeable|timeout exceeded when trying to connect|Client has encountered a connection error|Reached the max retries per request/i.test(
+  return /Connection is closed|Connection terminated|connect ECONNREFUSED|Stream isn't writeable|timeout exceeded when trying to connect|Client has encountered a connection error|Reached the max retries per request|Cluster isn't ready|Too many Cluster redirections|Failed to refresh slots cache|^CLUSTERDOWN|^TRYAGAIN/i.test(
     e.message,
   );
 }

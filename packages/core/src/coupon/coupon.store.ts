@@ -1,5 +1,5 @@
 import { limitArgs } from '../rate-limit/rate-limit.store.ts';
-import type { RedisClient } from '../redis/cluster.ts';
+import { Cluster, type RedisClient } from '../redis/cluster.ts';
 import type { Keys } from '../redis/keys.ts';
 import { decodeReply, type ReplyOf } from '../redis/replies.ts';
 import { runScript } from '../redis/scripts.ts';
@@ -112,6 +112,10 @@ export async function ackPending(redis: RedisClient, keys: CouponKeys, ids: stri
 /** For each coupon, whether its `pending` stream exists (it is deleted once empty). One round trip. */
 export async function havePending(redis: RedisClient, keys: CouponKeys[]): Promise<boolean[]> {
   if (keys.length === 0) return [];
+  // Each coupon is its own slot: on a cluster the commands go one by one (ioredis still sends
+  // the ones for one master together); a cluster pipeline must stay on one node.
+  if (redis instanceof Cluster)
+    return Promise.all(keys.map(async (k) => (await redis.exists(k.pending)) === 1));
   const pipeline = redis.pipeline();
   for (const k of keys) pipeline.exists(k.pending);
   return (await exec(pipeline)).map((value) => value === 1);
@@ -124,9 +128,16 @@ export async function issuedAtInRedis(
   userId: number,
 ): Promise<(number | undefined)[]> {
   if (keys.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const k of keys) pipeline.hget(k.issued, String(userId));
-  return (await exec(pipeline)).map((value) => (typeof value === 'string' ? Number(value) : undefined));
+  let replies: unknown[];
+  if (redis instanceof Cluster) {
+    // One slot per coupon: see havePending.
+    replies = await Promise.all(keys.map((k) => redis.hget(k.issued, String(userId))));
+  } else {
+    const pipeline = redis.pipeline();
+    for (const k of keys) pipeline.hget(k.issued, String(userId));
+    replies = await exec(pipeline);
+  }
+  return replies.map((value) => (typeof value === 'string' ? Number(value) : undefined));
 }
 
 /**

@@ -25,9 +25,13 @@ export function isCluster(target: RedisTarget): boolean {
  */
 export function createRedisClient(target: RedisTarget, role: RedisRole, name = 'flash-sale'): RedisClient {
   if (!isCluster(target)) return createRedis(target.redisUrl, role, name);
-  const node = redisOptions(role);
+  // The cluster owns each node's offline queue and reconnects; the rest of the role applies.
+  const { enableOfflineQueue: _queue, retryStrategy: _retry, ...node } = redisOptions(role);
   const cluster = new Cluster(target.redisClusterNodes!, {
     lazyConnect: true,
+    // A node connection is opened on its first command and must queue that first burst;
+    // failing fast is the cluster's job (its own offline queue below), with commandTimeout
+    // bounding a dead master.
     redisOptions: { ...node, connectionName: name },
     enableOfflineQueue: role === 'worker',
     // Keep asking for the slot map while a failover is under way; never give up for good.
