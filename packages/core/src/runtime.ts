@@ -32,19 +32,13 @@ export async function createRuntime(
   options: { clock?: Clock; name?: string; dbPoolSize?: number; dbQueryDeadlineMillis?: number } = {},
 ): Promise<Runtime> {
   const name = options.name ?? 'flash-sale';
-<<<<<<< HEAD
   const db = createDb(config.databaseUrl, {
     applicationName: name,
     max: options.dbPoolSize,
     queryDeadlineMillis: options.dbQueryDeadlineMillis,
   });
-  let redis: Redis;
-  let queueRedis: Redis;
-=======
-  const db = createDb(config.databaseUrl, { applicationName: name, max: options.dbPoolSize });
   let redis: RedisClient;
   let queueRedis: RedisClient;
->>>>>>> 8eaf623 (REDIS_CLUSTER_NODES: the runtime, worker and BullMQ on an ioredis Cluster; one hash tag per queue prefix; per-master key clean-up; reconcile pipelines per coupon slot)
   try {
     redis = await connectRedisClient(config, 'command', name);
   } catch (err) {

@@ -145,10 +145,20 @@ export async function issuedAtInRedis(
  * of its issued hash minus the loaded marker, the count the issue script decides on. Undefined
  * for a coupon whose issued hash is not marked loaded (Redis lost it, or it expired on purpose).
  */
-export async function issuedCounts(redis: Redis, keys: CouponKeys[]): Promise<(number | undefined)[]> {
+export async function issuedCounts(redis: RedisClient, keys: CouponKeys[]): Promise<(number | undefined)[]> {
   if (keys.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const k of keys) pipeline.hexists(k.issued, ISSUED_MARKER).hlen(k.issued);
-  const replies = await exec(pipeline);
+  let replies: unknown[];
+  if (redis instanceof Cluster) {
+    // One slot per coupon: one pipeline per coupon (see havePending).
+    replies = (
+      await Promise.all(
+        keys.map((k) => exec(redis.pipeline().hexists(k.issued, ISSUED_MARKER).hlen(k.issued))),
+      )
+    ).flat();
+  } else {
+    const pipeline = redis.pipeline();
+    for (const k of keys) pipeline.hexists(k.issued, ISSUED_MARKER).hlen(k.issued);
+    replies = await exec(pipeline);
+  }
   return keys.map((_, i) => (replies[2 * i] === 1 ? (replies[2 * i + 1] as number) - 1 : undefined));
 }
