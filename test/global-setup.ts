@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import {
   checkStores,
   createDb,
-  deleteKeysMatching,
+  deleteKeysIn,
   dropDatabase,
   ensureDatabase,
   loadConfig,
@@ -30,7 +30,7 @@ export function databaseUrlFor(name: string): string {
 
 /** Removes this run's keys (or one file's) from the shared Redis. */
 export function deleteRedisKeys(pattern: string): Promise<void> {
-  return deleteKeysMatching(loadConfig().redisUrl, pattern);
+  return deleteKeysIn(loadConfig(), pattern);
 }
 
 export default async function setup(project: TestProject) {

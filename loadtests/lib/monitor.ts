@@ -115,7 +115,9 @@ export async function startMonitor(options: {
 }): Promise<Monitor> {
   const { db, redis, prefix, pids } = options;
   const queueConnection = redis.duplicate();
-  const queues = createQueues(queueConnection, createKeys(prefix).bullPrefix);
+  // The load tests run on one Redis, never a cluster.
+  const keys = createKeys(prefix);
+  const queues = createQueues(queueConnection, (queue) => keys.bullPrefixOf(queue, false));
   const started = Date.now();
   const pgStart = await pgCounters(db);
   const callsStart = await commandCalls(redis);

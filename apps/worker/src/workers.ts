@@ -1,4 +1,4 @@
-import { createLogger, createRedis, type Logger, type Runtime } from '@flash/core';
+import { createLogger, createRedisClient, isCluster, type Logger, type Runtime } from '@flash/core';
 import { Worker } from 'bullmq';
 import { couponPersistWorker } from './coupon-persist/coupon-persist.worker.ts';
 import type { QueueWorker } from './job.ts';
@@ -30,12 +30,12 @@ export async function startWorkers(
   log: Logger = createLogger('worker', rt.config.logLevel),
 ): Promise<RunningWorkers> {
   // Workers block on Redis and must ride out outages: their own connection, retrying forever.
-  const connection = createRedis(rt.config.redisUrl, 'worker', 'flash-sale-worker');
+  const connection = createRedisClient(rt.config, 'worker', 'flash-sale-worker');
   const workers = definitions.map(
     (def) =>
       new Worker(def.queue, (job) => def.handle(rt, job, log.child({ queue: def.queue, jobId: job.id })), {
         connection,
-        prefix: rt.keys.bullPrefix,
+        prefix: rt.keys.bullPrefixOf(def.queue, isCluster(rt.config)),
         concurrency: def.concurrency,
       }),
   );

@@ -34,6 +34,8 @@ const ZDuration = z.string().transform((value, ctx) => {
   return seconds;
 });
 
+export type RedisNode = { host: string; port: number };
+
 export type TrustProxy = boolean | string[];
 
 /** One limit: `perSecond` sustained, up to `burst` at once; `perSecond: 0` = unlimited. */
@@ -64,6 +66,25 @@ const ZEnv = z.object({
     .string()
     .regex(/^[A-Za-z0-9:_-]*$/, 'may only contain letters, digits, ":", "_" and "-"')
     .default('fs:'),
+  /**
+   * Seed nodes of a Redis Cluster (`host:port,host:port,…`). When set it replaces REDIS_URL for
+   * everything: API, worker, BullMQ and the CLI tools.
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .transform((value, ctx): RedisNode[] => {
+      const nodes = value
+        .split(',')
+        .map((n) => n.trim())
+        .filter(Boolean)
+        .map((n) => /^(?<host>\[[^\]]+\]|[^:]+):(?<port>\d{1,5})$/.exec(n)?.groups);
+      if (nodes.length === 0 || nodes.some((n) => !n || Number(n.port) < 1 || Number(n.port) > 65535)) {
+        ctx.addIssue({ code: 'custom', message: 'expected comma-separated host:port seed nodes' });
+        return z.NEVER;
+      }
+      return nodes.map((n) => ({ host: n!.host!.replace(/^\[|\]$/g, ''), port: Number(n!.port) }));
+    })
+    .optional(),
   DATABASE_URL: ZUrl(['postgres', 'postgresql']).default('postgres://postgres@127.0.0.1:5432/ecommerce'),
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /**
@@ -133,6 +154,8 @@ export type Config = {
   host: string;
   redisUrl: string;
   redisKeyPrefix: string;
+  /** Set when the service runs on a Redis Cluster; `redisUrl` is then unused. */
+  redisClusterNodes: RedisNode[] | undefined;
   databaseUrl: string;
   jwtSecret: string;
   /** AUTH_MAX_TOKEN_TTL in seconds. */
@@ -183,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     redisUrl: e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES,
     databaseUrl: e.DATABASE_URL,
     jwtSecret,
     maxTokenTtlSeconds: e.AUTH_MAX_TOKEN_TTL,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AppError, AppErrorCode, toAppError } from './errors.ts';
+import { AppError, AppErrorCode, isUnavailableError, toAppError } from './errors.ts';
 
 describe('AppError', () => {
   it('carries its code, message and details for the client', () => {
@@ -19,5 +19,23 @@ describe('AppError', () => {
     expect(mapped?.code).toBe('UNAVAILABLE');
     expect(mapped?.cause).toBe(cause);
     expect(toAppError(new TypeError('undefined is not a function'))).toBeUndefined();
+  });
+});
+
+describe('isUnavailableError on a Redis Cluster', () => {
+  it.each([
+    "Cluster isn't ready and enableOfflineQueue options is false",
+    'Too many Cluster redirections. Last error: Error: Connection is closed.',
+    'Failed to refresh slots cache.',
+    'CLUSTERDOWN The cluster is down',
+    'TRYAGAIN Multiple keys request during rehashing of slot',
+  ])('%s means UNAVAILABLE', (message) => {
+    expect(isUnavailableError(new Error(message))).toBe(true);
+  });
+
+  it('a script error is still a bug', () => {
+    expect(isUnavailableError(new Error("CROSSSLOT Keys in request don't hash to the same slot"))).toBe(
+      false,
+    );
   });
 });

@@ -12,6 +12,7 @@ export * from './product/product.repository.ts';
 export * from './product/product.service.ts';
 export * from './queue/queues.ts';
 export * from './redis/client.ts';
+export * from './redis/cluster.ts';
 export * from './redis/keys.ts';
 export * from './redis/scripts.ts';
 export * from './runtime.ts';

@@ -4,7 +4,7 @@ import { createDb, type Db, DEFAULT_DB_POOL_SIZE } from './db/client.ts';
 import { createOrderBatcher, type OrderBatcher } from './order/order.batch.ts';
 import { createPaymentBatcher, type PaymentBatcher } from './payment/payment.batch.ts';
 import { createQueues, type Queues } from './queue/queues.ts';
-import { connectRedis, type Redis } from './redis/client.ts';
+import { connectRedisClient, isCluster, type RedisClient } from './redis/cluster.ts';
 import { createKeys, type Keys } from './redis/keys.ts';
 import { registerScripts } from './redis/scripts.ts';
 
@@ -15,7 +15,8 @@ import { registerScripts } from './redis/scripts.ts';
 export type Runtime = {
   config: Config;
   db: Db;
-  redis: Redis;
+  /** One Redis or a Cluster (REDIS_CLUSTER_NODES). */
+  redis: RedisClient;
   keys: Keys;
   queues: Queues;
   clock: Clock;
@@ -36,10 +37,10 @@ export async function createRuntime(
     max: options.dbPoolSize,
     queryDeadlineMillis: options.dbQueryDeadlineMillis,
   });
-  let redis: Redis;
-  let queueRedis: Redis;
+  let redis: RedisClient;
+  let queueRedis: RedisClient;
   try {
-    redis = await connectRedis(config.redisUrl, 'command', name);
+    redis = await connectRedisClient(config, 'command', name);
   } catch (err) {
     await db.destroy();
     throw err;
@@ -49,7 +50,7 @@ export async function createRuntime(
     // connection it is given, and ioredis copies every defined script onto each pipeline or
     // transaction it builds (about 1 µs per Redis call in the benchmark's profiles while the
     // request connection built one per event-loop turn, docs/benchmarks.md).
-    queueRedis = await connectRedis(config.redisUrl, 'command', `${name}-queues`);
+    queueRedis = await connectRedisClient(config, 'command', `${name}-queues`);
   } catch (err) {
     redis.disconnect();
     await db.destroy();
@@ -57,7 +58,7 @@ export async function createRuntime(
   }
   registerScripts(redis);
   const keys = createKeys(config.redisKeyPrefix);
-  const queues = createQueues(queueRedis, keys.bullPrefix);
+  const queues = createQueues(queueRedis, (queue) => keys.bullPrefixOf(queue, isCluster(config)));
   // Order batches take at most a quarter of the pool (two of the default twenty): payments,
   // charges, keyed orders and an inventory rebuild (two connections) always find one.
   const poolSize = options.dbPoolSize ?? DEFAULT_DB_POOL_SIZE;

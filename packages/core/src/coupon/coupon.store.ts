@@ -1,12 +1,12 @@
-import type { Redis } from 'ioredis';
 import { limitArgs } from '../rate-limit/rate-limit.store.ts';
+import { Cluster, type RedisClient } from '../redis/cluster.ts';
 import type { Keys } from '../redis/keys.ts';
 import { decodeReply, type ReplyOf } from '../redis/replies.ts';
 import { runScript } from '../redis/scripts.ts';
 import type { CouponMeta } from './coupon.model.ts';
 
 /** Runs a pipeline and returns its replies, throwing the first error. */
-async function exec(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+async function exec(pipeline: ReturnType<RedisClient['pipeline']>): Promise<unknown[]> {
   return ((await pipeline.exec()) ?? []).map(([err, value]) => {
     if (err) throw err;
     return value;
@@ -32,7 +32,7 @@ const NO_LIMIT: IssueLimit = { subject: '-', intervalMicros: 0, burst: 0 };
  * entry). Without `limits` the call is not rate-limited (workers, tools, the benchmark's ceiling).
  */
 export async function runIssueCoupon(
-  redis: Redis,
+  redis: RedisClient,
   keys: CouponKeys,
   args: { userId: number; nowMs: number; limits?: { user: IssueLimit; ip: IssueLimit } },
 ): Promise<IssueReply> {
@@ -52,7 +52,7 @@ export async function runIssueCoupon(
  * untouched). Returns whether it loaded and how many issuances the coupon now counts.
  */
 export async function runRestoreCoupon(
-  redis: Redis,
+  redis: RedisClient,
   keys: CouponKeys,
   meta: CouponMeta,
   issued: { userId: number; issuedAtMs: number }[],
@@ -73,7 +73,7 @@ export async function runRestoreCoupon(
 }
 
 /** Same test as the scripts make: meta present and the issued hash marked loaded. */
-export async function isCouponLoaded(redis: Redis, keys: CouponKeys): Promise<boolean> {
+export async function isCouponLoaded(redis: RedisClient, keys: CouponKeys): Promise<boolean> {
   const [meta, marker] = await exec(redis.pipeline().exists(keys.meta).hexists(keys.issued, ISSUED_MARKER));
   return meta === 1 && marker === 1;
 }
@@ -81,7 +81,11 @@ export async function isCouponLoaded(redis: Redis, keys: CouponKeys): Promise<bo
 export type PendingIssuance = { id: string; userId: number; issuedAtMs: number };
 
 /** The oldest `count` unpersisted issuances of a coupon. */
-export async function readPending(redis: Redis, keys: CouponKeys, count: number): Promise<PendingIssuance[]> {
+export async function readPending(
+  redis: RedisClient,
+  keys: CouponKeys,
+  count: number,
+): Promise<PendingIssuance[]> {
   const entries = await redis.xrange(keys.pending, '-', '+', 'COUNT', count);
   return entries.map(([id, fields]) => {
     let userId = Number.NaN;
@@ -99,15 +103,19 @@ export async function readPending(redis: Redis, keys: CouponKeys, count: number)
 }
 
 /** Deletes exactly these pending entries (and the stream once empty). */
-export async function ackPending(redis: Redis, keys: CouponKeys, ids: string[]): Promise<number> {
+export async function ackPending(redis: RedisClient, keys: CouponKeys, ids: string[]): Promise<number> {
   if (ids.length === 0) return 0;
   return decodeReply('couponAckPending', await runScript(redis, 'couponAckPending', [keys.pending], ids))
     .value;
 }
 
 /** For each coupon, whether its `pending` stream exists (it is deleted once empty). One round trip. */
-export async function havePending(redis: Redis, keys: CouponKeys[]): Promise<boolean[]> {
+export async function havePending(redis: RedisClient, keys: CouponKeys[]): Promise<boolean[]> {
   if (keys.length === 0) return [];
+  // Each coupon is its own slot: on a cluster the commands go one by one (ioredis still sends
+  // the ones for one master together); a cluster pipeline must stay on one node.
+  if (redis instanceof Cluster)
+    return Promise.all(keys.map(async (k) => (await redis.exists(k.pending)) === 1));
   const pipeline = redis.pipeline();
   for (const k of keys) pipeline.exists(k.pending);
   return (await exec(pipeline)).map((value) => value === 1);
@@ -115,14 +123,21 @@ export async function havePending(redis: Redis, keys: CouponKeys[]): Promise<boo
 
 /** When each coupon was issued to this user according to Redis (undefined = not issued there). One round trip. */
 export async function issuedAtInRedis(
-  redis: Redis,
+  redis: RedisClient,
   keys: CouponKeys[],
   userId: number,
 ): Promise<(number | undefined)[]> {
   if (keys.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const k of keys) pipeline.hget(k.issued, String(userId));
-  return (await exec(pipeline)).map((value) => (typeof value === 'string' ? Number(value) : undefined));
+  let replies: unknown[];
+  if (redis instanceof Cluster) {
+    // One slot per coupon: see havePending.
+    replies = await Promise.all(keys.map((k) => redis.hget(k.issued, String(userId))));
+  } else {
+    const pipeline = redis.pipeline();
+    for (const k of keys) pipeline.hget(k.issued, String(userId));
+    replies = await exec(pipeline);
+  }
+  return replies.map((value) => (typeof value === 'string' ? Number(value) : undefined));
 }
 
 /**
@@ -130,10 +145,20 @@ export async function issuedAtInRedis(
  * of its issued hash minus the loaded marker, the count the issue script decides on. Undefined
  * for a coupon whose issued hash is not marked loaded (Redis lost it, or it expired on purpose).
  */
-export async function issuedCounts(redis: Redis, keys: CouponKeys[]): Promise<(number | undefined)[]> {
+export async function issuedCounts(redis: RedisClient, keys: CouponKeys[]): Promise<(number | undefined)[]> {
   if (keys.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const k of keys) pipeline.hexists(k.issued, ISSUED_MARKER).hlen(k.issued);
-  const replies = await exec(pipeline);
+  let replies: unknown[];
+  if (redis instanceof Cluster) {
+    // One slot per coupon: one pipeline per coupon (see havePending).
+    replies = (
+      await Promise.all(
+        keys.map((k) => exec(redis.pipeline().hexists(k.issued, ISSUED_MARKER).hlen(k.issued))),
+      )
+    ).flat();
+  } else {
+    const pipeline = redis.pipeline();
+    for (const k of keys) pipeline.hexists(k.issued, ISSUED_MARKER).hlen(k.issued);
+    replies = await exec(pipeline);
+  }
   return keys.map((_, i) => (replies[2 * i] === 1 ? (replies[2 * i + 1] as number) - 1 : undefined));
 }

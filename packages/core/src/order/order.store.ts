@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { CallerLimit } from '../rate-limit/rate-limit.service.ts';
 import { limitArgs } from '../rate-limit/rate-limit.store.ts';
+import type { RedisClient } from '../redis/cluster.ts';
 import type { Keys } from '../redis/keys.ts';
 import { decodeReply, type ReplyOf } from '../redis/replies.ts';
 import { runScript } from '../redis/scripts.ts';
@@ -23,7 +23,7 @@ function inventoryKeys(keys: Keys): string[] {
  * with `limits` it first counts the call against the caller's order.create limits.
  */
 export async function holdStock(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   hold: {
     orderId: string;
@@ -61,7 +61,7 @@ export async function holdStock(
  * saved), `commit` only drops the record (order paid: the units are sold).
  */
 export async function endHold(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   orderId: string,
   mode: 'release' | 'commit',
@@ -73,16 +73,20 @@ export async function endHold(
 }
 
 /** Order ids that hold stock now. */
-export async function heldOrderIds(redis: Redis, keys: Keys): Promise<string[]> {
+export async function heldOrderIds(redis: RedisClient, keys: Keys): Promise<string[]> {
   return redis.hkeys(keys.inventory.holds);
 }
 
 /** Holds taken before `beforeMs` (candidates for the orphan sweep). */
-export async function holdsStartedBefore(redis: Redis, keys: Keys, beforeMs: number): Promise<string[]> {
+export async function holdsStartedBefore(
+  redis: RedisClient,
+  keys: Keys,
+  beforeMs: number,
+): Promise<string[]> {
   return redis.zrangebyscore(keys.inventory.holdStarted, 0, beforeMs);
 }
 
-export async function forgetHoldStart(redis: Redis, keys: Keys, orderIds: string[]): Promise<void> {
+export async function forgetHoldStart(redis: RedisClient, keys: Keys, orderIds: string[]): Promise<void> {
   if (orderIds.length) await redis.zrem(keys.inventory.holdStarted, ...orderIds);
 }
 
@@ -91,7 +95,7 @@ export async function forgetHoldStart(redis: Redis, keys: Keys, orderIds: string
  * one HSCAN page at a time ('0' starts and ends a scan).
  */
 export async function scanUnsavedOrderIds(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   cursor: string,
   count: number,
@@ -104,7 +108,7 @@ export async function scanUnsavedOrderIds(
 
 /** The unsaved records of these orders, null where an order has none (saved, or never answered from Redis). */
 export async function readUnsavedOrders(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   orderIds: string[],
 ): Promise<(string | null)[]> {
@@ -113,7 +117,7 @@ export async function readUnsavedOrders(
 }
 
 /** The ids of one user's orders in `unsaved` (see holdStock-8.lua). */
-export async function unsavedOrderIdsOf(redis: Redis, keys: Keys, userId: number): Promise<string[]> {
+export async function unsavedOrderIdsOf(redis: RedisClient, keys: Keys, userId: number): Promise<string[]> {
   return redis.hkeys(keys.inventory.unsavedOf(userId));
 }
 
@@ -122,7 +126,7 @@ export async function unsavedOrderIdsOf(redis: Redis, keys: Keys, userId: number
  * users' indexes, in one MULTI per batch: a record and its index entry leave together.
  */
 export async function forgetUnsavedOrders(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   orders: { orderId: string; userId: number }[],
 ): Promise<void> {
@@ -140,7 +144,7 @@ export async function forgetUnsavedOrders(
 
 /** Drops ids from a user's index (ids whose records are gone: already saved, or leftovers). */
 export async function forgetUnsavedIdsOf(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   userId: number,
   orderIds: string[],

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/cluster.ts';
 import type { Keys } from '../redis/keys.ts';
 import { decodeReply } from '../redis/replies.ts';
 import { runScript } from '../redis/scripts.ts';
@@ -27,7 +27,7 @@ export type InventorySnapshot = {
 
 /** Loads a snapshot unless the inventory is loaded already. Returns whether this call loaded it. */
 export async function loadInventorySnapshot(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   snapshot: InventorySnapshot,
 ): Promise<boolean> {
@@ -39,7 +39,7 @@ export async function loadInventorySnapshot(
   return decodeReply('loadInventory', raw).code === 'OK';
 }
 
-export async function isInventoryLoaded(redis: Redis, keys: Keys): Promise<boolean> {
+export async function isInventoryLoaded(redis: RedisClient, keys: Keys): Promise<boolean> {
   return (await redis.exists(keys.inventory.loaded)) === 1;
 }
 
@@ -47,7 +47,7 @@ export async function isInventoryLoaded(redis: Redis, keys: Keys): Promise<boole
  * Available units per product, or 'not-loaded'. A product without an entry maps to undefined.
  */
 export async function readAvailable(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   productIds: number[],
 ): Promise<(number | undefined)[] | 'not-loaded'> {
@@ -66,7 +66,7 @@ export async function readAvailable(
 
 /** Gives a product its entry if it has none; returns the entry's value, or 'not-loaded'. */
 export async function setAvailableIfMissing(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   productId: number,
   units: number,
@@ -81,7 +81,7 @@ export async function setAvailableIfMissing(
 
 /** Adds restocked units; returns the new count, 'not-loaded' or 'missing' (no entry: nothing written). */
 export async function addRestocked(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   productId: number,
   quantity: number,

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/cluster.ts';
 
 /**
  * Every BullMQ queue the service uses. Each job is idempotent: BullMQ delivers at least once,
@@ -35,10 +35,13 @@ export type Queues = Record<QueueName, Queue> & { close(): Promise<void> };
  * Producers use the given fail-fast connection (enqueueing never hangs a request). Not the
  * connection requests run their commands on: BullMQ defines its scripts on it (see runtime.ts).
  */
-export function createQueues(connection: Redis, prefix: string): Queues {
+export function createQueues(connection: RedisClient, prefixOf: (queue: QueueName) => string): Queues {
   const entries = ALL_QUEUES.map(
     (name) =>
-      [name, new Queue(name, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS })] as const,
+      [
+        name,
+        new Queue(name, { connection, prefix: prefixOf(name), defaultJobOptions: DEFAULT_JOB_OPTIONS }),
+      ] as const,
   );
   // Without a listener BullMQ prints each error's stack to stderr, outside the structured log;
   // the same errors reach the callers of the commands that failed (as UNAVAILABLE).

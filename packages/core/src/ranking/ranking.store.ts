@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/cluster.ts';
 import type { Keys } from '../redis/keys.ts';
 import { decodeReply } from '../redis/replies.ts';
 import { runScript } from '../redis/scripts.ts';
@@ -41,7 +41,7 @@ export function bucketTtlSeconds(index: number, now: Date): number {
   return Math.ceil(((index + 1) * HOUR_MS + BUCKET_RETENTION_MS - now.getTime()) / 1000);
 }
 
-export async function isRankingLoaded(redis: Redis, keys: Keys): Promise<boolean> {
+export async function isRankingLoaded(redis: RedisClient, keys: Keys): Promise<boolean> {
   return (await redis.exists(keys.ranking.loaded)) === 1;
 }
 
@@ -50,7 +50,7 @@ export async function isRankingLoaded(redis: Redis, keys: Keys): Promise<boolean
  * written (the rebuild counts it).
  */
 export async function addSales(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   hour: number,
   ttlSeconds: number,
@@ -72,7 +72,7 @@ export async function addSales(
  * `buckets` maps each hour index of `hours` to productId -> units.
  */
 export async function loadBuckets(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   hours: number[],
   buckets: Map<number, Map<number, number>>,
@@ -105,13 +105,13 @@ export function isFresh(cached: CachedTop | undefined, nowMs: number, ttlMs: num
 }
 
 /** The cached merge as stored (may be stale or absent): one GET, the common case of a read. */
-export async function readCachedTop(redis: Redis, keys: Keys): Promise<CachedTop | undefined> {
+export async function readCachedTop(redis: RedisClient, keys: Keys): Promise<CachedTop | undefined> {
   return parseCachedTop(await redis.get(keys.ranking.top));
 }
 
 /** Merges the window (or returns a cache another process just refreshed); 'not-loaded' if the marker is missing. */
 export async function mergeTop(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   opts: { now: Date; ttlMs: number; limit: number },
 ): Promise<CachedTop | 'not-loaded'> {

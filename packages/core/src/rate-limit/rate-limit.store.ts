@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { RateLimit } from '../config.ts';
+import type { RedisClient } from '../redis/cluster.ts';
 import { decodeReply, type ReplyOf } from '../redis/replies.ts';
 import { runScript } from '../redis/scripts.ts';
 
@@ -37,7 +37,7 @@ const ALLOWED: RateLimitReply = { code: 'OK' };
  * Redis throws.
  */
 export async function consumeRateLimits(
-  redis: Redis,
+  redis: RedisClient,
   checks: { user: RateLimitCheck; ip: RateLimitCheck },
   nowMs: number,
 ): Promise<RateLimitReply> {

@@ -102,15 +102,22 @@ async function reconcileCoupons(rt: Runtime, now: Date, drifts: Drift[]): Promis
     .where('c.id', 'in', ids)
     .groupBy(['c.id', 'c.total_quantity'])
     .execute();
-  const pipeline = rt.redis.pipeline();
-  for (const id of ids) {
-    const k = rt.keys.coupon(id);
-    pipeline.exists(k.meta).hlen(k.issued).hexists(k.issued, ISSUED_MARKER).xlen(k.pending);
-  }
-  const replies = ((await pipeline.exec()) ?? []).map(([err, value]) => {
-    if (err) throw err;
-    return value as number;
-  });
+  // One pipeline per coupon: each coupon is its own slot, and a cluster pipeline stays in one.
+  const replies = (
+    await Promise.all(
+      ids.map(async (id) => {
+        const k = rt.keys.coupon(id);
+        const pipeline = rt.redis.pipeline();
+        pipeline.exists(k.meta).hlen(k.issued).hexists(k.issued, ISSUED_MARKER).xlen(k.pending);
+        return (await pipeline.exec()) ?? [];
+      }),
+    )
+  )
+    .flat()
+    .map(([err, value]) => {
+      if (err) throw err;
+      return value as number;
+    });
   rows.forEach((row) => {
     const at = ids.indexOf(row.id) * 4;
     const [metaExists, hashLen, hasMarker, pending] = replies.slice(at, at + 4) as [

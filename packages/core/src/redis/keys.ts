@@ -76,5 +76,12 @@ export function createKeys(prefix: string) {
         : `${prefix}{rl:${procedure}}:${subject}`,
     /** BullMQ takes its own prefix (it must not share ioredis' keyPrefix). */
     bullPrefix: `${prefix}bull`,
+    /**
+     * A queue's BullMQ prefix. On a cluster each queue's prefix is its own hash tag (BullMQ's
+     * scripts span a queue's keys; one tag per queue spreads the queues over the masters). On
+     * one Redis the plain prefix stays, so jobs queued before an upgrade are still found.
+     */
+    bullPrefixOf: (queue: string, cluster: boolean) =>
+      cluster ? `{${prefix}bull:${queue}}` : `${prefix}bull`,
   };
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './cluster.ts';
 
 /**
  * Loads `scripts/lua/<name>-<numberOfKeys>.lua` and runs them by name with EVALSHA; on NOSCRIPT
@@ -51,7 +51,7 @@ export function readScripts(dir: string = LUA_DIR): LuaScript[] {
 type LoadedScript = LuaScript & { sha: string };
 
 let defaultScripts: LuaScript[] | undefined;
-const registered = new WeakMap<Redis, Map<string, LoadedScript>>();
+const registered = new WeakMap<RedisClient, Map<string, LoadedScript>>();
 
 /**
  * Makes scripts callable by name on a connection (once; safe to call on every use).
@@ -59,7 +59,7 @@ const registered = new WeakMap<Redis, Map<string, LoadedScript>>();
  * builds, and with auto-pipelining (used until 2026-12-02) it built one per batch of commands,
  * which cost the hot path about 1 µs per call in the benchmark's profile (docs/benchmarks.md).
  */
-export function registerScripts(redis: Redis, scripts?: LuaScript[]): void {
+export function registerScripts(redis: RedisClient, scripts?: LuaScript[]): void {
   if (!scripts) {
     defaultScripts ??= readScripts();
     scripts = defaultScripts;
@@ -80,7 +80,7 @@ export function registerScripts(redis: Redis, scripts?: LuaScript[]): void {
  * raw reply with `decodeReply` (replies.ts: the protocol every script answers in).
  */
 export function runScript(
-  redis: Redis,
+  redis: RedisClient,
   name: string,
   keys: string[],
   args: (string | number)[],

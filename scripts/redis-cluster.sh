@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# A throw-away 6-node Redis Cluster (3 masters, 3 replicas) on loopback, from the machine's
+# redis-server, for `pnpm test:cluster` and `pnpm bench --cluster`. Never touches 6379.
+#
+#   scripts/redis-cluster.sh up     starts it; prints the REDIS_CLUSTER_NODES value
+#   scripts/redis-cluster.sh down   stops it and removes its data
+#   scripts/redis-cluster.sh nodes  prints the REDIS_CLUSTER_NODES value of a running one
+#
+# REDIS_CLUSTER_BASE_PORT (default 7300) picks ports base..base+5; the cluster bus uses
+# port+10000. REDIS_CLUSTER_DIR (default $TMPDIR/flash-redis-cluster-<base>) holds data,
+# logs and pids. cluster-node-timeout is low (REDIS_CLUSTER_NODE_TIMEOUT, default 2000 ms) so
+# a failover test sees the replica promoted within seconds.
+set -euo pipefail
+
+BASE="${REDIS_CLUSTER_BASE_PORT:-7300}"
+DIR="${REDIS_CLUSTER_DIR:-${TMPDIR:-/tmp}/flash-redis-cluster-$BASE}"
+TIMEOUT="${REDIS_CLUSTER_NODE_TIMEOUT:-2000}"
+PORTS=()
+for i in 0 1 2 3 4 5; do PORTS+=($((BASE + i))); done
+
+nodes() {
+  local out=()
+  for p in "${PORTS[@]}"; do out+=("127.0.0.1:$p"); done
+  (IFS=,; echo "${out[*]}")
+}
+
+up() {
+  for p in "${PORTS[@]}"; do
+    if redis-cli -h 127.0.0.1 -p "$p" ping >/dev/null 2>&1; then
+      echo "port $p already answers: is a cluster already up? ($0 down first)" >&2
+      exit 1
+    fi
+  done
+  mkdir -p "$DIR"
+  for p in "${PORTS[@]}"; do
+    mkdir -p "$DIR/$p"
+    rm -f "$DIR/$p/nodes.conf"
+    redis-server --port "$p" --bind 127.0.0.1 --daemonize yes \
+      --dir "$DIR/$p" --pidfile "$DIR/$p/redis.pid" --logfile "$DIR/$p/redis.log" \
+      --cluster-enabled yes --cluster-config-file nodes.conf \
+      --cluster-node-timeout "$TIMEOUT" \
+      --save "" --appendonly no
+  done
+  for p in "${PORTS[@]}"; do
+    for _ in $(seq 1 50); do
+      redis-cli -h 127.0.0.1 -p "$p" ping >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+  done
+  local addrs=()
+  for p in "${PORTS[@]}"; do addrs+=("127.0.0.1:$p"); done
+  redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes >"$DIR/create.log"
+  # Created is not ready: wait until every node agrees all slots are served.
+  for _ in $(seq 1 100); do
+    local ok=1
+    for p in "${PORTS[@]}"; do
+      redis-cli -h 127.0.0.1 -p "$p" cluster info 2>/dev/null | grep -q 'cluster_state:ok' || ok=0
+    done
+    [ "$ok" = 1 ] && break
+    sleep 0.1
+  done
+  nodes
+}
+
+down() {
+  for p in "${PORTS[@]}"; do
+    local pidfile="$DIR/$p/redis.pid"
+    if [ -f "$pidfile" ]; then
+      local pid
+      pid="$(cat "$pidfile")"
+      # Only a redis-server we started: the pid file is ours and the process still is one.
+      if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "redis-server .*:$p"; then
+        kill "$pid" 2>/dev/null || true
+      fi
+    fi
+  done
+  for p in "${PORTS[@]}"; do
+    for _ in $(seq 1 50); do
+      redis-cli -h 127.0.0.1 -p "$p" ping >/dev/null 2>&1 || break
+      sleep 0.1
+    done
+  done
+  rm -rf "$DIR"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  nodes) nodes ;;
+  *)
+    echo "usage: $0 up|down|nodes" >&2
+    exit 2
+    ;;
+esac
