@@ -16,7 +16,7 @@ import { mapLimit } from '../lib/client.ts';
 import { fmt, type RequestSpec } from '../lib/load.ts';
 import { mintToken } from '../lib/token.ts';
 import { log, settings } from './cli.ts';
-import { type Ctx, json, measure, nodeArgsFor, statsRow, withChild } from './harness.ts';
+import { type Ctx, json, type Measured, measure, nodeArgsFor, statsRow, withChild } from './harness.ts';
 import type { BenchReport, BenchRow, TargetResult } from './report.ts';
 import type { Target } from './targets.ts';
 
@@ -167,22 +167,7 @@ export async function hotPaymentRow(ctx: Ctx): Promise<BenchRow> {
   );
 
   return withChild(startApi(env, nodeArgsFor('payment.pay.hot')), async (api) => {
-    let i = 0;
-    const next = (): RequestSpec => {
-      const order = orders[i++ % orders.length]!;
-      return {
-        method: 'POST',
-        path: '/trpc/payment.pay',
-        headers: { ...json, authorization: `Bearer ${order.token}` },
-        body: JSON.stringify({ orderId: order.id }),
-      };
-    };
-    // Each order can be paid once: the warm-up pays the first tenth, the measurement at most the rest.
-    const warmupAmount = Math.floor(orders.length / 10);
-    const stats = await measure(ctx, api, next, undefined, {
-      warmupAmount,
-      amount: orders.length - warmupAmount,
-    });
+    const stats = await measurePayments(ctx, api, orders);
     return statsRow(
       'payment.pay.hot',
       'payment.pay, 10 users (/trpc, auth)',
@@ -233,3 +218,26 @@ export const PAYMENT_TARGETS: Target[] = [
     };
   },
 ];
+
+/**
+ * Pays each order once over `/trpc/payment.pay` with its owner's token: the warm-up pays the
+ * first tenth, the measurement at most the rest. Both payment rows measure through it.
+ */
+export function measurePayments(
+  ctx: Ctx,
+  api: Parameters<typeof measure>[1],
+  orders: readonly { id: string; token: string }[],
+): Promise<Measured> {
+  let i = 0;
+  const next = (): RequestSpec => {
+    const order = orders[i++ % orders.length]!;
+    return {
+      method: 'POST',
+      path: '/trpc/payment.pay',
+      headers: { ...json, authorization: `Bearer ${order.token}` },
+      body: JSON.stringify({ orderId: order.id }),
+    };
+  };
+  const warmupAmount = Math.floor(orders.length / 10);
+  return measure(ctx, api, next, undefined, { warmupAmount, amount: orders.length - warmupAmount });
+}

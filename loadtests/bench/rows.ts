@@ -24,7 +24,7 @@ import {
   statsRow,
   withChild,
 } from './harness.ts';
-import { hotPaymentRow, pgbenchRow } from './payment-rows.ts';
+import { hotPaymentRow, measurePayments, pgbenchRow } from './payment-rows.ts';
 import type { BenchRow } from './report.ts';
 
 /** Large enough that no row runs out: every request of those rows is an issuance. */
@@ -256,22 +256,11 @@ async function paymentRow(ctx: Ctx): Promise<BenchRow> {
   );
   if (orders.length < 1000) throw new Error(`only ${orders.length} orders to pay; run order.create first`);
   return withChild(startApi(ctx.run.env, nodeArgsFor('payment.pay')), async (api) => {
-    let i = 0;
-    const next = (): RequestSpec => {
-      const order = orders[i++ % orders.length]!;
-      return {
-        method: 'POST',
-        path: '/trpc/payment.pay',
-        headers: { ...json, authorization: `Bearer ${tokens[order.user_id - 100]}` },
-        body: JSON.stringify({ orderId: order.id }),
-      };
-    };
-    // Each order can be paid once: the warm-up pays the first tenth, the measurement at most the rest.
-    const warmupAmount = Math.floor(orders.length / 10);
-    const stats = await measure(ctx, api, next, undefined, {
-      warmupAmount,
-      amount: orders.length - warmupAmount,
-    });
+    const stats = await measurePayments(
+      ctx,
+      api,
+      orders.map((o) => ({ id: o.id, token: tokens[o.user_id - 100]! })),
+    );
     const note = `${orders.length.toLocaleString('en-US')} orders made by the order.create row`;
     return statsRow('payment.pay', 'payment.pay (/trpc, auth)', 'ours', stats, note);
   });
