@@ -2,7 +2,16 @@
 // file, a runtime or API server on top of them, and token minting.
 import { randomBytes } from 'node:crypto';
 import { buildServer } from '@flash/api';
-import { type Clock, type Config, createRuntime, loadConfig, type Runtime, signToken } from '@flash/core';
+import {
+  type Clock,
+  type Config,
+  createRuntime,
+  loadConfig,
+  masters,
+  type RedisClient,
+  type Runtime,
+  signToken,
+} from '@flash/core';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { inject } from 'vitest';
@@ -51,10 +60,15 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     REDIS_KEY_PREFIX: prefix,
     ...overrides,
   };
-  const config = loadConfig({ ...process.env, ...vars });
+  const base = { ...process.env };
+  // A file that brings its own Redis (a private server it restarts, flushes or cuts off) means
+  // that one, also under `pnpm test:cluster`: REDIS_CLUSTER_NODES would otherwise take
+  // precedence and send its FLUSHALL to a node of the shared test cluster.
+  if (overrides.REDIS_URL !== undefined) delete base.REDIS_CLUSTER_NODES;
+  const config = loadConfig({ ...base, ...vars });
   return {
     config,
-    childEnv: { ...process.env, ...vars },
+    childEnv: { ...base, ...vars },
     async cleanup() {
       await deleteRedisKeys(`${prefix}*`);
     },
@@ -124,4 +138,21 @@ export async function call(
           payload: input === undefined ? '' : JSON.stringify(input),
         });
   return { status: res.statusCode, body: res.json() };
+}
+
+/**
+ * Every key matching `pattern`, on one Redis or on every master of a cluster (a SCAN through the
+ * cluster client would read one random node only).
+ */
+export async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const node of masters(redis)) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      found.push(...batch);
+    } while (cursor !== '0');
+  }
+  return found;
 }

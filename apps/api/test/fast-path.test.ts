@@ -6,7 +6,7 @@ import { createTokenVerifier, manualClock } from '@flash/core';
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { call, createTestServer, type TestServer } from '../../../test/support.ts';
+import { call, createTestServer, scanKeys, type TestServer } from '../../../test/support.ts';
 import { registerSecurity } from '../src/plugins/security.ts';
 import { contextFactory } from '../src/trpc/context.ts';
 import { collectDirectCalls } from '../src/trpc/fast-path.ts';
@@ -70,16 +70,7 @@ async function createCoupon(input: Record<string, unknown> = {}): Promise<number
 async function saveCoupon(couponId: number): Promise<() => Promise<void>> {
   const redis = s.rt.redis;
   const pattern = `${s.rt.keys.prefix}{coupon:${couponId}}*`;
-  const scan = async () => {
-    const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      found.push(...batch);
-    } while (cursor !== '0');
-    return found;
-  };
+  const scan = () => scanKeys(redis, pattern);
   const saved = await Promise.all(
     (await scan()).map(async (key) => ({
       key,

@@ -10,7 +10,7 @@ import { drainUnsavedOrders } from '@flash/core/order/order.persist';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { call, createTestServer, type TestServer } from '../../../test/support.ts';
+import { call, createTestServer, scanKeys, type TestServer } from '../../../test/support.ts';
 import { appRouter } from '../src/trpc/root.ts';
 
 /** Runs per property; the totals are printed at the end (and asserted to be substantial). */
@@ -128,19 +128,12 @@ async function snapshot(): Promise<Record<string, string | null>> {
   const { redis, keys } = s.rt;
   const { rows } = await pool.query(snapshotSql);
   const state: Record<string, string | null> = { ...rows[0] };
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${keys.prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    found.push(...batch);
-  } while (cursor !== '0');
+  const found = await scanKeys(redis, `${keys.prefix}*`);
   const watched = found.filter((k) => !VOLATILE.some((v) => k.includes(v)) && k !== keys.ranking.top).sort();
-  const pipeline = redis.pipeline();
-  for (const k of watched) pipeline.dumpBuffer(k);
-  const dumps = (await pipeline.exec()) ?? [];
+  // One DUMP per key, not one pipeline: on a cluster a pipeline may only name keys of one slot.
+  const dumps = await Promise.all(watched.map((k) => redis.dumpBuffer(k)));
   watched.forEach((k, i) => {
-    const value = dumps[i]![1] as Buffer | null;
+    const value = dumps[i];
     state[`redis:${k}`] = value ? value.toString('base64') : null;
   });
   return state;

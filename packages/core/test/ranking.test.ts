@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
+import { createTestRuntime, scanKeys, type TestRuntime } from '../../../test/support.ts';
 import { manualClock } from '../src/clock.ts';
 import { getTopProducts, rebuildRanking, recordSales, TOP_CACHE_MS } from '../src/ranking/ranking.service.ts';
 import { hourLabel, isRankingLoaded, windowHours } from '../src/ranking/ranking.store.ts';
@@ -30,7 +30,7 @@ describe('ranking (product.top)', () => {
 
   /** What Redis losing its data does to the ranking. */
   const loseRedisRanking = async () => {
-    const keys = await rt().redis.keys(`${rt().keys.prefix}{ranking}:*`);
+    const keys = await scanKeys(rt().redis, `${rt().keys.prefix}{ranking}:*`);
     if (keys.length) await rt().redis.del(...keys);
   };
 
