@@ -25,7 +25,6 @@ else
     --exclude apps/api/test/faults-redis-restart.test.ts \
     --exclude apps/api/test/faults-script-flush.test.ts \
     --exclude apps/api/test/faults-store-outage.test.ts \
-    --exclude apps/api/test/coupon-restore.test.ts \
-    --exclude apps/api/test/missing-stores.test.ts
+    --exclude apps/api/test/coupon-restore.test.ts
 fi
 [ "$started" = 1 ] && echo "cluster stopped"

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { checkStores, loadConfig } from '@flash/core';
 import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(import.meta.dirname, '../../..');
@@ -28,6 +29,12 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv) {
   });
 }
 
+/** This process' environment without a cluster: the cases below name their Redis themselves. */
+function singleRedisEnv(): NodeJS.ProcessEnv {
+  const { REDIS_CLUSTER_NODES: _cluster, ...env } = process.env;
+  return env;
+}
+
 /**
  * Every entry point, started with Redis or Postgres (or both) not running, says so in one line
  * per store (which URL, the error code, how to start it) and exits 1: no stack trace, no object dump.
@@ -36,6 +43,7 @@ describe('a store that is not running', () => {
   it('is one line per store and exit code 1, in pnpm start, migrate, the API, the worker and the test setup', async () => {
     const redisUrl = `redis://127.0.0.1:${await closedPort()}`;
     const databaseUrl = `postgres://postgres:hunter2@127.0.0.1:${await closedPort()}/flash`;
+    const clusterSeeds = `127.0.0.1:${await closedPort()},127.0.0.1:${await closedPort()}`;
     const node = process.execPath;
     const cases = [
       {
@@ -75,6 +83,12 @@ describe('a store that is not running', () => {
         down: ['Redis'],
       },
       {
+        what: 'API, no seed of REDIS_CLUSTER_NODES answers',
+        cmd: [node, 'apps/api/src/main.ts'],
+        env: { REDIS_CLUSTER_NODES: clusterSeeds, PORT: '0' },
+        down: ['Redis'],
+      },
+      {
         what: 'the test setup, Postgres down',
         cmd: [node, 'node_modules/vitest/vitest.mjs', 'run', 'packages/core/src/config.test.ts'],
         env: { DATABASE_URL: databaseUrl },
@@ -89,7 +103,7 @@ describe('a store that is not running', () => {
           cases
             .slice(i, i + 2)
             .map((c) =>
-              run(c.cmd[0]!, c.cmd.slice(1), { ...process.env, NODE_ENV: 'development', ...c.env }),
+              run(c.cmd[0]!, c.cmd.slice(1), { ...singleRedisEnv(), NODE_ENV: 'development', ...c.env }),
             ),
         )),
       );
@@ -106,10 +120,36 @@ describe('a store that is not running', () => {
       for (const store of down) {
         const line = lines.find((l) => l.includes(`${store} at `));
         expect(line, `${what}: ${store}`).toBeDefined();
-        expect(line).toContain(store === 'Redis' ? redisUrl : databaseUrl.replace('hunter2', '***'));
+        const shown = what.includes('REDIS_CLUSTER_NODES')
+          ? clusterSeeds
+              .split(',')
+              .map((seed) => `redis://${seed}`)
+              .join(',')
+          : redisUrl;
+        expect(line).toContain(store === 'Redis' ? shown : databaseUrl.replace('hunter2', '***'));
         expect(line).toContain('(ECONNREFUSED)');
         expect(line).toContain('docker compose up -d redis postgres');
       }
     });
   }, 300_000);
+
+  it('names a REDIS_CLUSTER_NODES seed that is a plain Redis, instead of retrying forever', async () => {
+    const { code, output } = await run(process.execPath, ['apps/worker/src/main.ts'], {
+      ...singleRedisEnv(),
+      NODE_ENV: 'development',
+      REDIS_CLUSTER_NODES: `127.0.0.1:${new URL(loadConfig(singleRedisEnv()).redisUrl).port || 6379}`,
+    });
+    expect(code, output).toBe(1);
+    expect(output).toMatch(/is not a cluster node .*REDIS_CLUSTER_NODES names nodes of a Redis Cluster/);
+    expect(output).not.toMatch(/^\s+at /m);
+  }, 60_000);
+
+  // Under `pnpm test:cluster`: the cluster is what is checked, so REDIS_URL may point nowhere.
+  it.runIf(Boolean(process.env.REDIS_CLUSTER_NODES))(
+    'on a cluster, checks its seed nodes and not REDIS_URL',
+    async () => {
+      const config = loadConfig({ ...process.env, REDIS_URL: `redis://127.0.0.1:${await closedPort()}` });
+      await expect(checkStores(config, ['redis'])).resolves.toBeUndefined();
+    },
+  );
 });
