@@ -10,7 +10,7 @@
 // per request as the server it measures (see loadtests/lib/wrk.ts).
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { connectRedis, createKeys, type Keys, type Redis } from '@flash/core';
+import { connectRedisClient, createKeys, isCluster, type Keys, type RedisClient } from '@flash/core';
 import {
   type Child,
   cpuTimeMs,
@@ -55,7 +55,8 @@ export type RowDef = {
 export type Ctx = {
   run: RunEnv;
   db: Sql & { end(): Promise<void> };
-  redis: Redis;
+  /** The runner's own connection: a cluster client when the run's config names a cluster. */
+  redis: RedisClient;
   keys: Keys;
   admin: string;
   /** The coupons setup created, by row id. */
@@ -67,6 +68,8 @@ export type Ctx = {
   naiveOk: number;
   /** redis-server's pid, for its CPU per request (it is shared with anything else on the machine). */
   redisPid: number | undefined;
+  /** On a Redis Cluster, every node's redis-server instead: Redis CPU is their sum (cluster.ts). */
+  redisNodes?: { name: string; pid: number }[];
 };
 
 export function couponOf(ctx: Ctx, rowId: string): number {
@@ -82,6 +85,8 @@ export type Measured = LoadStats & {
   loadgenCpuUs?: number;
   /** Every Postgres process of the machine per request. */
   postgresCpuUs?: number;
+  /** On a cluster, each node's share of `redisCpuUs`, by node name. */
+  redisCpuUsByNode?: Record<string, number>;
   okWithWarmup?: number;
 };
 
@@ -163,7 +168,8 @@ export async function measure(
     ? (o: LoadOptions) => runWrkLoad({ ...o, threads: settings.wrkThreads, maxRps: settings.wrkMaxRps })
     : runLoad;
   const warm = await load({ ...base, durationSec: settings.warmupSec, amount: extra.warmupAmount });
-  const cpu = { server: treeCpuTimeMs(server.process.pid), redis: cpuTimeMs(ctx.redisPid) };
+  const redisPids = ctx.redisNodes?.map((n) => n.pid) ?? [ctx.redisPid];
+  const cpu = { server: treeCpuTimeMs(server.process.pid), redis: redisPids.map(cpuTimeMs) };
   const postgres = postgresCpuMs();
   const loadgen = process.cpuUsage();
   const stats: Measured = await load({ ...base, durationSec: settings.durationSec, amount: extra.amount });
@@ -179,7 +185,11 @@ export async function measure(
   }
   stats.postgresCpuUs = (postgresCpuSinceMs(postgres) * 1000) / stats.requests;
   stats.serverCpuUs = ((treeCpuTimeMs(server.process.pid) - cpu.server) * 1000) / stats.requests;
-  stats.redisCpuUs = ((cpuTimeMs(ctx.redisPid) - cpu.redis) * 1000) / stats.requests;
+  const redisUs = redisPids.map((pid, i) => ((cpuTimeMs(pid) - cpu.redis[i]!) * 1000) / stats.requests);
+  stats.redisCpuUs = redisUs.reduce((a, b) => a + b, 0);
+  if (ctx.redisNodes) {
+    stats.redisCpuUsByNode = Object.fromEntries(ctx.redisNodes.map((n, i) => [n.name, redisUs[i]!]));
+  }
   stats.okWithWarmup = okCount(warm) + okCount(stats);
   if (couponId !== undefined) {
     const seen = ctx.seen.get(couponId) ?? { ok: 0, inFlight: 0 };
@@ -190,17 +200,20 @@ export async function measure(
   return stats;
 }
 
-/** A fresh database and Redis prefix, a coupon for every row that declares one, products, users. */
-export async function setup(rows: RowDef[]): Promise<Ctx> {
-  const run = await createRunEnv(
-    'bench',
-    settings.noLimits ? { RATE_LIMIT_USER_PER_SEC: '0', RATE_LIMIT_IP_PER_SEC: '0' } : {},
-  );
+/**
+ * A fresh database and Redis prefix, a coupon for every row that declares one, products, users.
+ * `env` is added to the run's environment (the cluster comparison's Redis, cluster.ts).
+ */
+export async function setup(rows: RowDef[], env: Record<string, string> = {}): Promise<Ctx> {
+  const run = await createRunEnv('bench', {
+    ...(settings.noLimits ? { RATE_LIMIT_USER_PER_SEC: '0', RATE_LIMIT_IP_PER_SEC: '0' } : {}),
+    ...env,
+  });
   log(`fresh database and Redis prefix ${run.config.redisKeyPrefix}`);
   log(
     `load generator: ${generatorName}${settings.wrk || settings.generatorForced ? '' : ' (wrk is not installed: apt install wrk, brew install wrk)'}`,
   );
-  const redis = await connectRedis(run.config.redisUrl, 'command', 'bench-runner');
+  const redis = await connectRedisClient(run.config, 'command', 'bench-runner');
   const admin = mintToken(run.config.jwtSecret, 1, { admin: true, ttlSeconds: 6 * 3600 });
   const ctx: Ctx = {
     run,
@@ -212,7 +225,9 @@ export async function setup(rows: RowDef[]): Promise<Ctx> {
     products: [],
     seen: new Map(),
     naiveOk: 0,
-    redisPid: Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]) || undefined,
+    redisPid: isCluster(run.config)
+      ? undefined
+      : Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]) || undefined,
   };
   await withChild(startApi(run.env), async (api) => {
     const client = apiClient(api.url);

@@ -1,7 +1,7 @@
 // The closing checks of every load test and benchmark run, on Postgres and Redis directly
 // (the API-level checks live with each scenario). Each returns human-readable violations
 // (empty = all good); callers print them and exit non-zero when any exist.
-import type { Keys, Redis } from '@flash/core';
+import type { Keys, RedisClient } from '@flash/core';
 import pg from 'pg';
 
 export type Violations = string[];
@@ -23,7 +23,7 @@ export function sqlPool(databaseUrl: string): pg.Pool {
  */
 export async function checkCoupons(
   db: Sql,
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   coupons: {
     couponId: number;
