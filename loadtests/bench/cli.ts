@@ -9,11 +9,14 @@
 //   pnpm bench --generator wrk|autocannon             force the load generator
 //   pnpm bench --render                               docs/benchmarks.md again from docs/benchmarks.json
 //   pnpm bench --keep                                 keep the run's database and Redis keys
+//   pnpm bench --cluster                              only coupon.issue and order.create, on one Redis and
+//                                                     on a 3-master Redis Cluster it starts (cluster.ts)
 // Environment: BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (100),
 // BENCH_DRAIN_N (issuances pre-filled for the drain row, 200000), BENCH_ROUNDS (2: rounds of the
 // rows the targets compare; each row shows its better round), BENCH_NODE_ARGS (extra node flags
 // for the servers under test), BENCH_WRK_THREADS (2), BENCH_WRK_MAX_RPS (50000: requests wrk
-// gets rendered per second of a phase).
+// gets rendered per second of a phase), BENCH_CLUSTER_BASE_PORT (7700: --cluster's nodes listen on
+// base..base+5, their cluster bus on +10000).
 import { wrkVersion } from '../lib/wrk.ts';
 
 const args = process.argv.slice(2);
@@ -34,6 +37,7 @@ if (generator === 'wrk' && !wrk) {
 }
 const only = option('only')?.split(',');
 const noLimits = flag('no-limits');
+const cluster = flag('cluster');
 
 export const settings = {
   durationSec: num(process.env.BENCH_DURATION, 10),
@@ -47,9 +51,12 @@ export const settings = {
   /** Both rate limits off, to tell their cost from the API layer's. */
   noLimits,
   /** docs/ is written only by a full run with the limits on. */
-  write: !flag('no-write') && !only && !noLimits,
+  write: !flag('no-write') && !only && !noLimits && !cluster,
   render: flag('render'),
   keep: flag('keep'),
+  /** Only the one-Redis-against-Redis-Cluster comparison (cluster.ts). */
+  cluster,
+  clusterBasePort: num(process.env.BENCH_CLUSTER_BASE_PORT, 7700),
   /** The wrk version line when wrk drives the HTTP rows; undefined for autocannon. */
   wrk,
   /** Whether the generator was chosen on the command line (else wrk when installed). */

@@ -11,6 +11,7 @@ import { apiClient } from '../lib/client.ts';
 import { checkCoupons, checkPayments, checkStock, type Violations } from '../lib/invariants.ts';
 import { fmt, SILENCE_MS } from '../lib/load.ts';
 import { generatorName, log, settings, wanted } from './cli.ts';
+import { runClusterComparison } from './cluster.ts';
 import { type Ctx, RESULTS_DIR, type RowDef, saveOrders, setup, withChild } from './harness.ts';
 import { summarizeProfiles } from './profile-summary.ts';
 import { type BenchReport, type BenchRow, type RoundStat, renderMarkdown } from './report.ts';
@@ -171,6 +172,7 @@ function machineInfo(loadAtStart: number): BenchReport['machine'] {
 
 async function main(): Promise<void> {
   if (settings.render) return render();
+  if (settings.cluster) return runClusterComparison({ catchUp, checkInvariants, machineInfo });
   const started = Date.now();
   const loadAtStart = os.loadavg()[0]!;
   if (settings.profile) rmSync(path.join(RESULTS_DIR, 'profiles'), { recursive: true, force: true });
