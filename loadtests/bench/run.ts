@@ -2,6 +2,7 @@
 // (the coupon Lua script alone, and a bare Fastify route running it), tRPC's own adapter and the
 // naive `SELECT ... FOR UPDATE` baseline, then checks the invariants and writes
 // docs/benchmarks.json and docs/benchmarks.md. Options: cli.ts. Rows: rows.ts. Targets: targets.ts.
+// `--cluster` runs only the one-Redis-against-Redis-Cluster comparison instead (cluster.ts).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
