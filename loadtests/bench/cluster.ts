@@ -110,11 +110,14 @@ function startCluster(): RunningCluster {
     REDIS_CLUSTER_NODE_TIMEOUT: '15000',
   };
   let stopped = false;
-  const down = () => {
-    if (stopped) return;
+  const release = () => {
     stopped = true;
     process.off('exit', down);
     for (const signal of SIGNALS) process.off(signal, exitOn);
+  };
+  const down = () => {
+    if (stopped) return;
+    release();
     const result = spawnSync(script, ['down'], { env, encoding: 'utf8' });
     if (result.status === 0) log(`Redis Cluster on ${base}–${base + 5} stopped`);
     else console.error(`[bench] stopping the cluster failed: ${result.stderr}`);
@@ -128,9 +131,7 @@ function startCluster(): RunningCluster {
   const up = spawnSync(script, ['up'], { env, encoding: 'utf8' });
   if (up.status !== 0 && /already answers/.test(up.stderr)) {
     // Someone else's server (or a cluster left by a killed run) and nothing started: not ours to stop.
-    stopped = true;
-    process.off('exit', down);
-    for (const signal of SIGNALS) process.off(signal, exitOn);
+    release();
     throw new Error(`${up.stderr.trim()}\nSet BENCH_CLUSTER_BASE_PORT to free ports.`);
   }
   if (up.status !== 0) {
