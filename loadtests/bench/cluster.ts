@@ -72,7 +72,7 @@ type ClusterRow = BenchRow & {
 type ClusterReport = {
   generatedAt: string;
   machine: BenchReport['machine'];
-  settings: BenchReport['settings'] & { apiProcesses: number; clusterBasePort: number };
+  settings: Omit<BenchReport['settings'], 'drainN'> & { apiProcesses: number; clusterBasePort: number };
   /** Cluster nodes: address, role and pid. */
   nodes: { name: string; role: string; pid: number }[];
   placement: { redis: RedisKind; coupons: Placed[]; products: Placed[] }[];
@@ -274,6 +274,13 @@ async function prepareSide(redis: RedisKind, sides: Side[], cluster?: RunningClu
   return side;
 }
 
+/** ` (on 2 masters)` on the cluster; nothing on one Redis. */
+function onMasters(side: Side, placed: Placed[], what = ''): string {
+  if (side.redis === 'one Redis') return '';
+  const n = new Set(placed.map((p) => p.master)).size;
+  return ` (${what}on ${n} master${n === 1 ? '' : 's'})`;
+}
+
 function clusterRow(side: Side, id: string, label: string, stats: Measured, note: string): ClusterRow {
   return {
     ...statsRow(id, `${label}, ${side.redis}`, 'ours', stats, note),
@@ -306,7 +313,7 @@ async function couponRow(side: Side): Promise<ClusterRow> {
     return measured;
   });
   side.issuedSeen += stats.okWithWarmup ?? 0;
-  const note = `${side.coupons.length} coupons in turn (${new Set(side.coupons.map((c) => c.master)).size} masters), a distinct user and token per request`;
+  const note = `${side.coupons.length} coupons in turn${onMasters(side, side.coupons)}, a distinct user and token per request`;
   return clusterRow(side, 'coupon.issue', 'coupon.issue', stats, note);
 }
 
@@ -328,8 +335,7 @@ async function orderRow(side: Side): Promise<ClusterRow> {
       };
     });
   });
-  const masterCount = new Set(side.products.map((p) => p.master)).size;
-  const note = `1 line, ${side.products.length} products in turn (stock on ${masterCount} master${masterCount === 1 ? '' : 's'}), ${ORDER_USERS} users`;
+  const note = `1 line, ${side.products.length} products in turn${onMasters(side, side.products, 'stock ')}, ${ORDER_USERS} users`;
   return clusterRow(side, 'order.create', 'order.create', stats, note);
 }
 
@@ -436,7 +442,6 @@ export async function runClusterComparison(closing: Closing): Promise<void> {
       connections: settings.connections,
       durationSec: settings.durationSec,
       warmupSec: settings.warmupSec,
-      drainN: 0,
       rounds: 1,
       generator: generatorName,
       apiProcesses: sides[0]!.ctx.run.config.apiProcesses,
