@@ -35,7 +35,7 @@ export function redisOptions(role: RedisRole): RedisOptions {
  * the young generation, which made young collections copy them. Here each command stays a plain
  * command, answered on its own. The measured difference is in docs/adr/0006.
  */
-function coalesceWrites(redis: Redis): void {
+export function coalesceWrites(redis: Redis): void {
   let corked: Redis['stream'] | undefined;
   const flush = () => {
     const socket = corked;

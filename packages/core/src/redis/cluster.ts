@@ -1,6 +1,6 @@
 import { Cluster, type Redis } from 'ioredis';
 import type { RedisNode } from '../config.ts';
-import { createRedis, type RedisRole, redisOptions } from './client.ts';
+import { coalesceWrites, createRedis, type RedisRole, redisOptions } from './client.ts';
 
 /**
  * Where the service's Redis is: one server (`url`) or, when `clusterNodes` is set, a Redis
@@ -41,6 +41,9 @@ export function createRedisClient(target: RedisTarget, role: RedisRole, name = '
     ...(role === 'command' ? { maxRedirections: 4 } : {}),
   });
   cluster.on('error', () => {});
+  // Each master's request connection writes a turn's commands in one write, as one Redis's does
+  // (docs/adr/0006); the cluster creates these connections as it learns the nodes ('+node').
+  if (role === 'command') cluster.on('+node', (node: Redis) => coalesceWrites(node));
   return cluster;
 }
 
