@@ -11,6 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { connectRedisClient, createKeys, isCluster, type Keys, type RedisClient } from '@flash/core';
+import { countUnsavedOrders } from '@flash/core/order/order.store';
 import {
   type Child,
   cpuTimeMs,
@@ -265,7 +266,7 @@ export const orderTokens = (ctx: Ctx) =>
  * run the same worker is also persisting the issuances the coupon rows left pending.
  */
 export async function saveOrders(ctx: Ctx): Promise<{ saved: number; rate: number; steady: number }> {
-  const unsaved = () => ctx.redis.hlen(ctx.keys.inventory.unsaved);
+  const unsaved = () => countUnsavedOrders(ctx.redis, ctx.keys);
   const before = await unsaved();
   if (before === 0) return { saved: 0, rate: 0, steady: 0 };
   log(`saving the ${before.toLocaleString('en-US')} orders answered from Redis`);

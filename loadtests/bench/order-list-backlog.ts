@@ -5,6 +5,7 @@
 // Runs on a fresh database and key prefix (dropped afterwards); prints one line per round.
 import { createRuntime } from '@flash/core';
 import { createOrder, listOrders } from '@flash/core/order/order.service';
+import { countUnsavedOrders } from '@flash/core/order/order.store';
 import { createProduct } from '@flash/core/product/product.service';
 import { createRunEnv } from '../lib/env.ts';
 
@@ -42,7 +43,7 @@ try {
     const t = performance.now();
     const listed = await listOrders(rt, me, { limit: 10 });
     const ms = performance.now() - t;
-    const left = await rt.redis.hlen(rt.keys.inventory.unsaved);
+    const left = await countUnsavedOrders(rt.redis, rt.keys);
     console.log(
       `order.list round ${round}: ${ms.toFixed(1)} ms, ${listed.items.length} listed, ` +
         `${left.toLocaleString('en-US')} other orders still unsaved`,

@@ -7,6 +7,7 @@
 // - outbox-export: paid orders not yet exported (oldest one's age);
 // - every BullMQ queue: jobs waiting (oldest one's age).
 import { ALL_QUEUES, createKeys, createQueues, type Queues, type Redis } from '@flash/core';
+import { countUnsavedOrders } from '@flash/core/order/order.store';
 import { postgresCpuMs, treeCpuTimeMs } from './children.ts';
 import type { Sql } from './invariants.ts';
 
@@ -83,7 +84,7 @@ async function backlogs(
     if (first) oldest = Math.min(oldest, Number(first[0].split('-')[0]));
   }
   out['coupon-persist'] = { count: pending, oldestMs: now - oldest };
-  out['order-persist'] = { count: await redis.hlen(keys.inventory.unsaved), oldestMs: 0 };
+  out['order-persist'] = { count: await countUnsavedOrders(redis, keys), oldestMs: 0 };
   const due = await db.query<{ n: number; overdue: number | null }>(
     `SELECT count(*)::int AS n, (extract(epoch FROM now() - min(expires_at)) * 1000)::float8 AS overdue
      FROM orders WHERE status = 'PENDING_PAYMENT' AND expires_at < now()`,

@@ -8,7 +8,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { connectRedis } from '@flash/core';
+import { connectRedis, createKeys } from '@flash/core';
+import { countUnsavedOrders } from '@flash/core/order/order.store';
 import { ROOT } from '../lib/children.ts';
 import { sqlPool } from '../lib/invariants.ts';
 import { type LoadStats, percentile } from '../lib/load.ts';
@@ -168,7 +169,7 @@ export const saleScenario: Scenario = {
         const { rows } = await db.query<{ n: number }>(
           "SELECT count(*)::int AS n FROM orders WHERE status = 'PENDING_PAYMENT'",
         );
-        const unsaved = await redis.hlen(`${ctx.run.config.redisKeyPrefix}{inventory}:unsaved`);
+        const unsaved = await countUnsavedOrders(redis, createKeys(ctx.run.config.redisKeyPrefix));
         if ((rows[0]?.n ?? 0) === 0 && unsaved === 0) break;
         if (Date.now() > deadline) break;
         await sleep(500);

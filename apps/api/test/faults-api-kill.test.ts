@@ -144,7 +144,7 @@ describe('fault: API killed (SIGKILL) during a flash crowd', () => {
     const held = rows.reduce((sum, r) => sum + r.quantity, 0);
     expect(held).toBeLessThanOrEqual(stock);
     expect(held).toBeGreaterThanOrEqual(ordersOk.length);
-    const available = Number(await env.rt.redis.hget(env.rt.keys.inventory.available, String(productId)));
+    const available = Number(await env.rt.redis.get(env.rt.keys.stock(productId).available));
     expect(available).toBe(stock - held);
     expect((await reconcile(env.rt)).drifts).toEqual([]);
     // For the record (printed with --silent=false).

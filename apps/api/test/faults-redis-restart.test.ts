@@ -369,10 +369,10 @@ describe('fault: Redis lost its data while an order was between its hold and its
     const product = await createProduct(rt, { name: 'last one, unsaved', price: 1_000, stock: 1 });
     // Order A (user 3) is answered from Redis; its save is then held up inside its insert.
     const a = await createOrder(rt, 3, { items: [{ productId: product.id, quantity: 1 }] });
-    expect(await readUnsavedOrders(rt.redis, rt.keys, [a.orderId])).not.toEqual([null]);
+    expect(await readUnsavedOrders(rt.redis, rt.keys, product.id, [a.orderId])).not.toEqual([null]);
     const release = await stallOrderInserts('hold_save', 3);
     try {
-      const save = saveUnsavedOrders(rt, [a.orderId]);
+      const save = saveUnsavedOrders(rt, [{ productId: product.id, orderIds: [a.orderId] }]);
       await waitFor('the save of order A to reach its insert', insertStalled);
 
       // Redis comes back empty (A's record and hold with it) while A's insert is under way.

@@ -255,8 +255,8 @@ describe('fault: worker killed (SIGKILL) mid-persist, five times in a row, while
     await waitFor(
       'Redis stock to match Postgres',
       async () =>
-        Number(await s.rt.redis.hget(s.rt.keys.inventory.available, String(productId))) ===
-          stock - soldUnits && (await s.rt.redis.hlen(s.rt.keys.inventory.holds)) === 0,
+        Number(await s.rt.redis.get(s.rt.keys.stock(productId).available)) === stock - soldUnits &&
+        (await s.rt.redis.hlen(s.rt.keys.stock(productId).holds)) === 0,
       30_000,
     );
     expect((await reconcile(s.rt)).drifts).toEqual([]);

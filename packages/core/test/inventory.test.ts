@@ -6,13 +6,7 @@ import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
 import type { HoldReply } from '../src/order/order.store.ts';
 import { lockInventoryForRebuild } from '../src/product/inventory.repository.ts';
 import { ensureInventoryLoaded, readStocks, rebuildInventory } from '../src/product/inventory.service.ts';
-import {
-  addRestocked,
-  isInventoryLoaded,
-  loadInventorySnapshot,
-  readAvailable,
-  setAvailableIfMissing,
-} from '../src/product/inventory.store.ts';
+import { addRestocked, loadStockSnapshot, readAvailable } from '../src/product/inventory.store.ts';
 import { createProduct, getProduct, restockProduct } from '../src/product/product.service.ts';
 import { decodeReply } from '../src/redis/replies.ts';
 import { runScript } from '../src/redis/scripts.ts';
@@ -25,10 +19,15 @@ describe('inventory in Redis', () => {
   afterAll(() => env.cleanup());
 
   const rt = () => env.rt;
-  const k = () => env.rt.keys.inventory;
+  const k = (productId: number) => env.rt.keys.stock(productId);
 
-  /** What a Redis flush or restart does to the inventory. */
-  const loseRedisInventory = () => rt().redis.del(k().available, k().holds, k().loaded);
+  /** What a Redis flush or restart (or a lost master) does to one product's stock. */
+  const loseProduct = (productId: number) => rt().redis.del(k(productId).available, k(productId).holds);
+  /** ... and to every product's. */
+  const loseRedisInventory = async () => {
+    const ids = await rt().db.selectFrom('products').select('id').execute();
+    for (const { id } of ids) await loseProduct(id);
+  };
 
   const insertProduct = async (stock: number, price = 1000) =>
     (
@@ -62,20 +61,20 @@ describe('inventory in Redis', () => {
     return id;
   };
 
-  /** The order flow's own hold script (scripts/lua/holdStock-8.lua), to race against restocks. */
+  /** The order flow's own hold script (scripts/lua/holdStock-7.lua), to race against restocks. */
   const hold = async (productId: number, quantity: number): Promise<HoldReply['code']> => {
+    const p = k(productId);
     const raw = await runScript(
       rt().redis,
       'holdStock',
       [
-        k().available,
-        k().holds,
-        k().loaded,
-        k().holdStarted,
-        k().unsaved,
-        rt().keys.rateLimit('order.create', 'u:0'),
-        rt().keys.rateLimit('order.create', 'ip:none'),
-        k().unsavedOf(0),
+        p.available,
+        p.holds,
+        p.holdStarted,
+        p.unsaved,
+        p.limiter('u:0'),
+        p.limiter('ip:none'),
+        p.unsavedOf(0),
       ],
       [randomUUID(), Date.now(), 'off', 0, 'off', 0, '', productId, quantity],
     );
@@ -86,24 +85,28 @@ describe('inventory in Redis', () => {
     await loseRedisInventory();
   });
 
-  describe('scripts fail closed without the marker', () => {
-    it('read, restock and set refuse and write nothing', async () => {
-      expect(await readAvailable(rt().redis, rt().keys, [1, 2])).toBe('not-loaded');
-      expect(await addRestocked(rt().redis, rt().keys, 1, 5)).toBe('not-loaded');
-      expect(await setAvailableIfMissing(rt().redis, rt().keys, 1, 5)).toBe('not-loaded');
-      expect(await rt().redis.exists(k().available, k().holds, k().loaded)).toBe(0);
+  describe('scripts fail closed on a product that is not loaded', () => {
+    // Ids no product of this file gets: these tests write Redis only.
+    const [x, y] = [900_001, 900_002];
+    it('read, restock and hold refuse and write nothing', async () => {
+      await Promise.all([loseProduct(x), loseProduct(y)]);
+      expect(await readAvailable(rt().redis, rt().keys, [x, y])).toEqual([undefined, undefined]);
+      expect(await addRestocked(rt().redis, rt().keys, x, 5)).toBe('not-loaded');
+      expect(await hold(y, 1)).toBe('NOT_LOADED');
+      for (const id of [x, y]) {
+        expect(await rt().redis.exists(k(id).available, k(id).holds, k(id).holdStarted)).toBe(0);
+      }
     });
 
-    it('once loaded, a product without an entry reads as undefined and cannot be restocked in Redis', async () => {
-      await loadInventorySnapshot(rt().redis, rt().keys, {
-        available: new Map([[1, 3]]),
-        holds: new Map(),
-      });
-      expect(await readAvailable(rt().redis, rt().keys, [1, 2])).toEqual([3, undefined]);
-      expect(await addRestocked(rt().redis, rt().keys, 2, 5)).toBe('missing');
-      expect(await addRestocked(rt().redis, rt().keys, 1, 5)).toBe(8);
-      expect(await setAvailableIfMissing(rt().redis, rt().keys, 1, 100)).toBe(8);
-      expect(await setAvailableIfMissing(rt().redis, rt().keys, 2, 4)).toBe(4);
+    it('each product is loaded on its own: one lost (one master) leaves the others serving', async () => {
+      await loadStockSnapshot(rt().redis, rt().keys, x, { available: 3, holds: new Map() });
+      await loadStockSnapshot(rt().redis, rt().keys, y, { available: 4, holds: new Map() });
+      await loseProduct(y);
+      expect(await readAvailable(rt().redis, rt().keys, [x, y])).toEqual([3, undefined]);
+      expect(await addRestocked(rt().redis, rt().keys, x, 5)).toBe(8);
+      expect(await hold(x, 8)).toBe('OK');
+      expect(await addRestocked(rt().redis, rt().keys, y, 5)).toBe('not-loaded');
+      expect(await hold(y, 1)).toBe('NOT_LOADED');
     });
   });
 
@@ -123,34 +126,39 @@ describe('inventory in Redis', () => {
       const result = await rebuildInventory(rt());
       expect(result.loaded).toBe(true);
       expect(await readAvailable(rt().redis, rt().keys, [a, b, c])).toEqual([5, 4, 0]);
-      const holds = await rt().redis.hgetall(k().holds);
-      expect(holds[pending1] && JSON.parse(holds[pending1])).toEqual([
-        [a, 3],
-        [b, 1],
-      ]);
-      expect(holds[pending2] && JSON.parse(holds[pending2])).toEqual([[a, 2]]);
-      expect(Object.keys(holds).sort()).toEqual([pending1, pending2].sort());
+      // One hold per order and product, in the product's slot.
+      expect(await rt().redis.hgetall(k(a).holds)).toEqual({ [pending1]: '3', [pending2]: '2' });
+      expect(await rt().redis.hgetall(k(b).holds)).toEqual({ [pending1]: '1' });
+      expect(await rt().redis.hgetall(k(c).holds)).toEqual({});
 
       // The order flow can release a rebuilt hold exactly as one it wrote itself.
-      const released = await runScript(
-        rt().redis,
-        'releaseHold',
-        [k().available, k().holds, k().loaded, k().holdStarted],
-        [pending1, 'release'],
-      );
-      expect(decodeReply('releaseHold', released)).toEqual({ code: 'OK' });
+      for (const id of [a, b]) {
+        const released = await runScript(
+          rt().redis,
+          'releaseHold',
+          [k(id).available, k(id).holds, k(id).holdStarted],
+          [pending1, 'release'],
+        );
+        expect(decodeReply('releaseHold', released)).toEqual({ code: 'OK' });
+      }
       expect(await readAvailable(rt().redis, rt().keys, [a, b])).toEqual([8, 5]);
     });
 
-    it('drops leftovers that survived without the marker', async () => {
+    it('drops holds that survived without the count', async () => {
       const a = await insertProduct(7);
-      await rt().redis.hset(k().available, String(a), '999', '424242', '5');
       const stray = randomUUID();
-      await rt().redis.hset(k().holds, stray, '[[1,1]]');
+      await rt().redis.hset(k(a).holds, stray, '1');
       await rebuildInventory(rt());
-      expect(await rt().redis.hget(k().available, String(a))).toBe('7');
-      expect(await rt().redis.hexists(k().available, '424242')).toBe(0);
-      expect(await rt().redis.hexists(k().holds, stray)).toBe(0);
+      expect(await rt().redis.get(k(a).available)).toBe('7');
+      expect(await rt().redis.hexists(k(a).holds, stray)).toBe(0);
+    });
+
+    it('loads only the products named, and a product Postgres does not have gets nothing', async () => {
+      const a = await insertProduct(4);
+      const b = await insertProduct(6);
+      const result = await rebuildInventory(rt(), { productIds: [a, 987654] });
+      expect(result).toMatchObject({ loaded: true, products: 1 });
+      expect(await readAvailable(rt().redis, rt().keys, [a, b, 987654])).toEqual([4, undefined, undefined]);
     });
 
     it('never replaces a loaded inventory: a late second load changes nothing', async () => {
@@ -158,12 +166,12 @@ describe('inventory in Redis', () => {
       expect((await rebuildInventory(rt())).loaded).toBe(true);
       // Orders hold stock after the first load...
       expect(await hold(a, 4)).toBe('OK');
-      const holds = await rt().redis.hlen(k().holds);
+      const holds = await rt().redis.hlen(k(a).holds);
       // ...then a rebuild that read Postgres before those holds arrives: it must not win.
-      const stale = { available: new Map([[a, 10]]), holds: new Map() };
-      expect(await loadInventorySnapshot(rt().redis, rt().keys, stale)).toBe(false);
+      const stale = { available: 10, holds: new Map() };
+      expect(await loadStockSnapshot(rt().redis, rt().keys, a, stale)).toBe(false);
       expect(await readAvailable(rt().redis, rt().keys, [a])).toEqual([6]);
-      expect(await rt().redis.hlen(k().holds)).toBe(holds);
+      expect(await rt().redis.hlen(k(a).holds)).toBe(holds);
     });
 
     it('loads exactly once when many processes rebuild at the same time', async () => {
@@ -198,18 +206,18 @@ describe('inventory in Redis', () => {
       expect(await readAvailable(rt().redis, rt().keys, [a])).toEqual([10]);
     }, 120_000);
 
-    it('is triggered by reads that find the marker missing, once per burst', async () => {
+    it('is triggered by reads that find a product missing, once per burst', async () => {
       const a = await insertProduct(12);
       await insertOrder('PENDING_PAYMENT', [[a, 2]]);
       const stocks = await Promise.all(Array.from({ length: 100 }, () => readStocks(rt(), [a])));
       expect(new Set(stocks.map((s) => s[0]))).toEqual(new Set([10]));
-      expect(await isInventoryLoaded(rt().redis, rt().keys)).toBe(true);
+      expect(Object.values(await rt().redis.hgetall(k(a).holds))).toEqual(['2']);
     });
 
     it('force replaces a loaded inventory (for a quiet system)', async () => {
       const a = await insertProduct(10);
       await ensureInventoryLoaded(rt());
-      await rt().redis.hset(k().available, String(a), '3');
+      await rt().redis.set(k(a).available, '3');
       expect((await rebuildInventory(rt())).loaded).toBe(false);
       expect((await rebuildInventory(rt(), { force: true })).loaded).toBe(true);
       expect(await readAvailable(rt().redis, rt().keys, [a])).toEqual([10]);
@@ -217,10 +225,9 @@ describe('inventory in Redis', () => {
   });
 
   describe('products and restock', () => {
-    it('a new product is orderable at once; with the inventory unloaded it is loaded first', async () => {
+    it('a new product is orderable at once, whatever else is loaded', async () => {
       const created = await createProduct(rt(), { name: 'New', price: 500, stock: 8 });
       expect(created.stock).toBe(8);
-      expect(await isInventoryLoaded(rt().redis, rt().keys)).toBe(true);
       const second = await createProduct(rt(), { name: 'Second', price: 500, stock: 3 });
       expect(await readAvailable(rt().redis, rt().keys, [created.id, second.id])).toEqual([8, 3]);
       expect(await hold(second.id, 3)).toBe('OK');
@@ -241,17 +248,17 @@ describe('inventory in Redis', () => {
       expect(row.stock).toBe(15);
     });
 
-    it('restock with the inventory unloaded rebuilds it including the restock', async () => {
+    it('restock of a product that is not loaded loads it, the restock included', async () => {
       const a = await insertProduct(5);
       await insertOrder('PENDING_PAYMENT', [[a, 1]]);
       expect((await restockProduct(rt(), a, 3)).stock).toBe(7);
       expect(await readAvailable(rt().redis, rt().keys, [a])).toEqual([7]);
     });
 
-    it('restock of a product that lost its entry repairs it from Postgres', async () => {
+    it('restock of a product that lost its count (and only it) loads it from Postgres', async () => {
       const a = await insertProduct(5);
       await ensureInventoryLoaded(rt());
-      await rt().redis.hdel(k().available, String(a));
+      await loseProduct(a);
       expect((await restockProduct(rt(), a, 4)).stock).toBe(9);
       expect(await readAvailable(rt().redis, rt().keys, [a])).toEqual([9]);
     });
@@ -259,13 +266,13 @@ describe('inventory in Redis', () => {
     it('restock of an unknown product is PRODUCT_NOT_FOUND and writes nothing', async () => {
       await ensureInventoryLoaded(rt());
       await expect(restockProduct(rt(), 987654, 1)).rejects.toMatchObject({ code: 'PRODUCT_NOT_FOUND' });
-      expect(await rt().redis.hexists(k().available, '987654')).toBe(0);
+      expect(await rt().redis.exists(k(987654).available)).toBe(0);
     });
 
     it('concurrent restocks and holds never oversell and add up exactly', async () => {
       const a = await insertProduct(0);
       await ensureInventoryLoaded(rt());
-      const holdsBefore = await rt().redis.hlen(k().holds);
+      const holdsBefore = await rt().redis.hlen(k(a).holds);
       const restocks = Array.from({ length: 150 }, (_, i) => 1 + (i % 3));
       const restocked = restocks.reduce((sum, q) => sum + q, 0);
       const jobs: Promise<HoldReply['code'] | 'restocked'>[] = [];
@@ -287,7 +294,7 @@ describe('inventory in Redis', () => {
       const [available] = (await readAvailable(rt().redis, rt().keys, [a])) as [number];
       expect(held).toBeLessThanOrEqual(restocked);
       expect(available).toBe(restocked - held);
-      expect(await rt().redis.hlen(k().holds)).toBe(holdsBefore + held);
+      expect(await rt().redis.hlen(k(a).holds)).toBe(holdsBefore + held);
     });
   });
 });

@@ -70,9 +70,7 @@ describe('Lua script loader', () => {
     // builds: our scripts run through EVALSHA and BullMQ (which defines ~60 of its own) gets a
     // connection of its own.
     const { redis, queues, keys } = env.rt;
-    expect(
-      await runScript(redis, 'inventoryRead', [keys.inventory.loaded, keys.inventory.available], [1]),
-    ).toBeDefined();
+    expect(await runScript(redis, 'restock', [keys.stock(1).available], [1])).toBeDefined();
     const job = await queues[QueueName.Maintenance].add('noop', {}, { delay: 60_000 });
     await job.remove();
     expect(Object.keys((redis as unknown as { scriptsSet: object }).scriptsSet)).toEqual([]);

@@ -69,13 +69,13 @@ describe('order.create group commit', () => {
       .execute();
     const pending = new Map(rows.map((r) => [r.order_id, r.quantity]));
     const holds = new Map<string, number>();
-    for (const [orderId, json] of Object.entries(await rt().redis.hgetall(rt().keys.inventory.holds))) {
-      for (const [id, quantity] of JSON.parse(json) as [number, number][]) {
-        if (id === productId) holds.set(orderId, quantity);
-      }
+    for (const [orderId, units] of Object.entries(
+      await rt().redis.hgetall(rt().keys.stock(productId).holds),
+    )) {
+      holds.set(orderId, Number(units));
     }
-    const available = await readAvailable(rt().redis, rt().keys, [productId]);
-    return { pending, holds, available: available === 'not-loaded' ? undefined : available[0] };
+    const [available] = await readAvailable(rt().redis, rt().keys, [productId]);
+    return { pending, holds, available };
   }
 
   /** Redis and Postgres agree on stock and holds, and nothing is oversold. */
@@ -104,9 +104,9 @@ describe('order.create group commit', () => {
     return { ids, coupon, buy };
   }
 
-  /** Loses the inventory the way a Redis flush or restart does. */
-  const loseRedisInventory = () =>
-    rt().redis.del(rt().keys.inventory.available, rt().keys.inventory.holds, rt().keys.inventory.loaded);
+  /** Loses a product's stock the way a Redis flush or restart (or a lost master) does. */
+  const loseRedisInventory = (productId: number) =>
+    rt().redis.del(rt().keys.stock(productId).available, rt().keys.stock(productId).holds);
 
   it('sells exactly the stock to 400 parallel orders, each answered order committed with its lines', async () => {
     const p = await product(100, 1_500);
@@ -350,11 +350,11 @@ describe('order.create group commit', () => {
     }
   });
 
-  it('Redis loses its inventory before a crowd: the joiners leave their batch, one rebuild, no deadlock', async () => {
+  it("Redis loses the product's stock before a crowd: the joiners leave their batch, one rebuild, no deadlock", async () => {
     const p = await product(150);
     const { ids, buy } = await batchBuyers(301);
     await buy(ids.pop()!, [{ productId: p.id, quantity: 10 }]);
-    await loseRedisInventory();
+    await loseRedisInventory(p.id);
     const results = await Promise.allSettled(
       ids.map((userId) => buy(userId, [{ productId: p.id, quantity: 1 }])),
     );
@@ -364,7 +364,7 @@ describe('order.create group commit', () => {
     await expectConsistent(p.id, 150);
   });
 
-  it('Redis loses its inventory in the middle of a crowd: no deadlock, no oversell, Redis rebuilt to match', async () => {
+  it("Redis loses the product's stock in the middle of a crowd: no deadlock, no oversell, Redis rebuilt to match", async () => {
     const p = await product(300);
     const buyers = await batchBuyers(401);
     const buy = (userId: number) => buyers.buy(userId, [{ productId: p.id, quantity: 1 }]);
@@ -382,7 +382,7 @@ describe('order.create group commit', () => {
       await expect.poll(() => sleepers()).toBe(1);
       // Redis loses the inventory while that batch's holds are not committed; a second wave
       // finds it not loaded and rebuilds it, which must wait for that batch.
-      await loseRedisInventory();
+      await loseRedisInventory(p.id);
       const secondWave = Promise.allSettled(buyers.ids.slice(150).map(buy));
       const results = [...(await firstWave), ...(await secondWave)];
       const sold = fulfilled(results);

@@ -2,10 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
 import { chargeBalance } from '../src/balance/balance.service.ts';
-import { decodeUnsavedOrder, drainUnsavedOrders, ensureOrderSaved } from '../src/order/order.persist.ts';
+import {
+  decodeUnsavedOrder,
+  drainUnsavedOrders,
+  ensureOrderSaved,
+  findUnsavedOrdersOf,
+} from '../src/order/order.persist.ts';
 import { insertPendingOrders } from '../src/order/order.repository.ts';
 import { createOrder, getOrder, listOrders, type OrderView } from '../src/order/order.service.ts';
-import { unsavedOrderIdsOf } from '../src/order/order.store.ts';
+import { activeProductIds } from '../src/order/order.store.ts';
 import { reconcileHolds } from '../src/order/order-expiry.service.ts';
 import { payOrder } from '../src/payment/payment.service.ts';
 import { readAvailable } from '../src/product/inventory.store.ts';
@@ -14,8 +19,8 @@ import { reconcile } from '../src/reconcile/reconcile.service.ts';
 import { createRuntime, type Runtime } from '../src/runtime.ts';
 import { expectOrdersInPostgres, rushLines } from './order-checks.ts';
 
-// Orders without a coupon and without an idempotency key are answered from Redis: the hold
-// stores the order in the same Lua step, and order.persist.ts saves it in Postgres later
+// Orders of one product without a coupon and without an idempotency key are answered from
+// Redis: the hold stores the order in the same Lua step (in the product's slot), and order.persist.ts saves it in Postgres later
 // (the worker, or the first read that needs it). Every test checks against real Redis and
 // Postgres that nothing answered is lost or saved twice and that no unit is sold twice.
 describe('order.create answered from Redis, saved later', () => {
@@ -32,9 +37,16 @@ describe('order.create answered from Redis, saved later', () => {
   const users = (n: number) => Array.from({ length: n }, () => nextUser++);
   const product = (stock: number, price = 1_000) =>
     createProduct(rt(), { name: `u-${randomUUID().slice(0, 8)}`, price, stock });
-  const unsavedIds = async () => Object.keys(await rt().redis.hgetall(rt().keys.inventory.unsaved)).sort();
-  /** The ids in a user's index of unsaved orders (holdStock-8.lua); none once they are saved. */
-  const unsavedOf = async (userId: number) => (await unsavedOrderIdsOf(rt().redis, rt().keys, userId)).sort();
+  /** The ids of every unsaved order, in every active product's slot. */
+  const unsavedIds = async () => {
+    const ids: string[] = [];
+    for (const id of await activeProductIds(rt().redis, rt().keys))
+      ids.push(...(await rt().redis.hkeys(rt().keys.stock(id).unsaved)));
+    return ids.sort();
+  };
+  /** The ids in a user's indexes of unsaved orders (holdStock-7.lua); none once they are saved. */
+  const unsavedOf = async (userId: number) =>
+    (await findUnsavedOrdersOf(rt(), userId)).flatMap((g) => g.orderIds).sort();
 
   type Settled = PromiseSettledResult<OrderView>;
   const fulfilled = (results: Settled[]) =>
@@ -68,7 +80,14 @@ describe('order.create answered from Redis, saved later', () => {
     const sold = fulfilled(results);
     expect(sold).toHaveLength(100);
     expect(refusals(results).every((e) => e.code === 'OUT_OF_STOCK')).toBe(true);
-    const ids = sold.map((o) => o.orderId).sort();
+    const buyerOf = new Map(
+      results.flatMap((r, i) => (r.status === 'fulfilled' ? [[r.value.orderId, buyers[i]!] as const] : [])),
+    );
+    // One-line orders are answered from Redis; two-line orders span two slots, so they are
+    // committed in Postgres before their answer (ADR 0200).
+    const oneLine = sold.filter((o) => o.items.length === 1);
+    const ids = oneLine.map((o) => o.orderId).sort();
+    await expectSaved(sold.filter((o) => o.items.length === 2));
 
     // Answered, held in Redis, not in Postgres yet; the reconciler counts them as holds.
     expect((await saved(ids)).rows.size).toBe(0);
@@ -82,7 +101,7 @@ describe('order.create answered from Redis, saved later', () => {
       await Promise.all([
         drainUnsavedOrders(rt(), { batchSize: 7 }),
         drainUnsavedOrders(other, { batchSize: 13 }),
-        ...ids.map((id, i) => ensureOrderSaved(i % 2 ? rt() : other, id)),
+        ...ids.map((id, i) => ensureOrderSaved(i % 2 ? rt() : other, buyerOf.get(id)!, id)),
       ]);
     } finally {
       await other.close();
@@ -137,7 +156,7 @@ describe('order.create answered from Redis, saved later', () => {
 
     // An id left in a user's index without its record (a hand-made leftover) is dropped by the
     // next read, which saves nothing for it.
-    await rt().redis.hset(rt().keys.inventory.unsavedOf(me!), randomUUID(), 1);
+    await rt().redis.hset(rt().keys.stock(p.id).unsavedOf(me!), randomUUID(), 1);
     expect((await listOrders(rt(), me!, { limit: 10 })).items).toHaveLength(2);
     expect(await unsavedOf(me!)).toEqual([]);
 
@@ -211,7 +230,7 @@ describe('order.create answered from Redis, saved later', () => {
   it('a save that died after its commit (record still in Redis) is repeated as a no-op', async () => {
     const p = await product(4);
     const order = await createOrder(rt(), users(1)[0]!, { items: [{ productId: p.id, quantity: 1 }] });
-    const record = await rt().redis.hget(rt().keys.inventory.unsaved, order.orderId);
+    const record = await rt().redis.hget(rt().keys.stock(p.id).unsaved, order.orderId);
     // What a save that was killed between its COMMIT and its HDEL left behind.
     await rt()
       .db.transaction()
@@ -239,12 +258,12 @@ describe('order.create answered from Redis, saved later', () => {
     ).toEqual([]);
   });
 
-  it('unsaved orders that outlive the inventory marker keep their units through a rebuild', async () => {
+  it("unsaved orders that outlive their product's count keep their units through a rebuild", async () => {
     const p = await product(10);
     const order = await createOrder(rt(), users(1)[0]!, { items: [{ productId: p.id, quantity: 4 }] });
-    // The marker alone is lost (the rest survived): the rebuild starts from Postgres, which
-    // does not know the order, and must take its hold again on top.
-    await rt().redis.del(rt().keys.inventory.loaded);
+    // The count and holds alone are lost (the unsaved order survived): the load starts from
+    // Postgres, which does not know the order, and must take its hold again on top.
+    await rt().redis.del(rt().keys.stock(p.id).available, rt().keys.stock(p.id).holds);
     await rebuildInventory(rt());
     expect(await readAvailable(rt().redis, rt().keys, [p.id])).toEqual([6]);
     await noInventoryDrift();

@@ -23,13 +23,13 @@ describe('catalog', () => {
       price: 25_000,
       stock: 4,
     });
-    await env.rt.redis.hincrby(env.rt.keys.inventory.available, String(created.id), -3);
+    await env.rt.redis.incrby(env.rt.keys.stock(created.id).available, -3);
     expect((await getProduct(env.rt, created.id)).stock).toBe(1);
   });
 
   it('clamps a negative available count to 0', async () => {
     const created = await createProduct(env.rt, { name: 'Oversold', price: 1, stock: 0 });
-    await env.rt.redis.hset(env.rt.keys.inventory.available, String(created.id), '-2');
+    await env.rt.redis.set(env.rt.keys.stock(created.id).available, '-2');
     expect((await getProduct(env.rt, created.id)).stock).toBe(0);
   });
 

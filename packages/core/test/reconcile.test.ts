@@ -34,12 +34,8 @@ describe('reconciler', () => {
 
     // Drift, one kind at a time, the way a partial failure would leave it.
     const k = rt.keys;
-    await rt.redis.hincrby(k.inventory.available, String(product.id), 5);
-    await rt.redis.hset(
-      k.inventory.holds,
-      '00000000-0000-4000-8000-00000000dead',
-      JSON.stringify([[product.id, 1]]),
-    );
+    await rt.redis.incrby(k.stock(product.id).available, 5);
+    await rt.redis.hset(k.stock(product.id).holds, '00000000-0000-4000-8000-00000000dead', '1');
     await rt.redis.hset(k.coupon(couponId).issued, '77', String(Date.now()));
     const report = await reconcile(rt);
     const kinds = report.drifts.map((d) => [d.kind, d.id]);
@@ -64,7 +60,7 @@ describe('reconciler', () => {
     // Redis losing its data is reported, not hidden.
     // Two slots: one DEL each, so the test also runs on a cluster.
     await rt.redis.del(k.coupon(couponId).meta);
-    await rt.redis.del(k.inventory.loaded);
+    await rt.redis.del(k.stock(product.id).available);
     const lost = (await reconcile(rt)).drifts.map((d) => d.kind);
     expect(lost).toEqual(expect.arrayContaining(['coupon-not-loaded', 'inventory-not-loaded']));
   });

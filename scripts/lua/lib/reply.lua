@@ -20,8 +20,7 @@
     5 ALREADY_ISSUED   this user already holds it
     6 SOLD_OUT         none left to give
     7 OUT_OF_STOCK     {OUT_OF_STOCK, productId}: that product has fewer units than asked
-    8 UNKNOWN_PRODUCT  {UNKNOWN_PRODUCT, productId}: that product has no entry in Redis
-    9 NO_HOLD          the order holds nothing (already released or committed)
+    8 NO_HOLD          the order holds nothing (already released or committed)
 
   Locals, not a table: a table would be built again on every call of the script.
   A caller bug (malformed arguments) is answered with redis.error_reply, never a code.
@@ -34,5 +33,4 @@ local NOT_ACTIVE = 4
 local ALREADY_ISSUED = 5
 local SOLD_OUT = 6
 local OUT_OF_STOCK = 7
-local UNKNOWN_PRODUCT = 8
-local NO_HOLD = 9
+local NO_HOLD = 8

@@ -1,8 +1,9 @@
-// `pnpm inventory:rebuild [--force]`: loads the Redis inventory (available counts and the holds
-// of unpaid orders) from Postgres after Redis lost it. Without --force it is safe at any time,
-// also while the API serves: a loaded inventory is left untouched (the API rebuilds on its own
-// when it finds the marker missing; this does it before traffic asks).
-// --force replaces a loaded inventory: ONLY with the API stopped, because an order between its
+// `pnpm inventory:rebuild [--force]`: loads every product's stock (its available count and the
+// holds of unpaid orders on it, in the product's own slot) from Postgres where Redis lost it.
+// Without --force it is safe at any time, also while the API serves: a loaded product is left
+// untouched (the API loads a product on its own when it finds its count missing; this does it
+// for all of them before traffic asks, e.g. after an upgrade from the one-slot `{inventory}`).
+// --force replaces every product's stock: ONLY with the API stopped, because an order between its
 // Redis hold and its Postgres insert would lose its hold and its units could be sold twice.
 
 import { ConfigError, loadConfig } from '../config.ts';
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
     const result = await rebuildInventory(rt, { force: args.includes('--force') });
     console.log(
       result.loaded
-        ? `inventory: loaded ${result.products} products and ${result.holds} holds of unpaid orders`
+        ? `inventory: loaded ${result.products} products and ${result.holds} holds of unpaid orders on them`
         : 'inventory: already loaded, left untouched (use --force with the API stopped to replace it)',
     );
   } finally {

@@ -6,6 +6,7 @@ import { throttledAdd } from '../queue/throttled-add.ts';
 import type { Runtime } from '../runtime.ts';
 import { insertPendingOrders, type NewOrder, type OrderLine } from './order.repository.ts';
 import {
+  activeProductIds,
   forgetUnsavedIdsOf,
   forgetUnsavedOrders,
   readUnsavedOrders,
@@ -14,16 +15,18 @@ import {
 } from './order.store.ts';
 
 /**
- * Orders answered from Redis. `order.create` without a coupon and without an idempotency key
- * (the rush on a hot product) holds its stock and stores the order in one Lua step
- * (holdStock-8.lua, the `unsaved` hash) and answers; these functions then save the order in
- * Postgres, as coupon issuances are saved (coupon.persist.ts):
+ * Orders answered from Redis. `order.create` of one product without a coupon and without an
+ * idempotency key (the rush on a hot product) holds its stock and stores the order in one Lua
+ * step in the product's slot (holdStock-7.lua, the product's `unsaved` hash) and answers; these
+ * functions then save the order in Postgres, as coupon issuances are saved (coupon.persist.ts):
  *   HMGET the records (under the shared inventory lock) -> one INSERT, skipping ids already
  *   saved -> COMMIT -> HDEL exactly those records.
  * Every step is safe to repeat, so an order ends as exactly one row however often a save runs
  * or dies. Whatever reads orders from Postgres for a caller (order.get, order.list,
- * payment.pay) saves that caller's unsaved orders first (order.list finds them in the
- * caller's index, `unsavedOf`), so they read their own writes without waiting for the worker.
+ * payment.pay) saves that caller's unsaved orders first (found in the caller's index in each
+ * active product's slot, `unsavedOf`), so they read their own writes without waiting for the
+ * worker. Unsaved orders are only ever in the slots of active products (order.store.ts,
+ * registerActive), so the drain and a caller's reads look at those few products only.
  *
  * Why under the shared inventory lock, read inside it: a rebuild after Redis lost its data
  * (inventory.service.ts) counts Postgres' pending orders under the exclusive side. A record
@@ -95,49 +98,86 @@ export function decodeUnsavedOrder(orderId: string, json: string): NewOrder {
 
 type PersistRuntime = Pick<Runtime, 'db' | 'redis' | 'keys'>;
 
+/** Orders of one product's slot. */
+export type UnsavedGroup = { productId: number; orderIds: string[] };
+
 /**
- * Saves the named orders that are still unsaved in Redis (others are skipped). Returns how
- * many records it found and saved (an id already in Postgres counts: its record is dropped).
+ * Saves the named orders that are still unsaved in Redis (others are skipped), in one
+ * transaction for all the groups. Returns how many records it found and saved (an id already
+ * in Postgres counts: its record is dropped).
  */
-export async function saveUnsavedOrders(rt: PersistRuntime, orderIds: string[]): Promise<number> {
-  if (orderIds.length === 0) return 0;
+export async function saveUnsavedOrders(rt: PersistRuntime, groups: UnsavedGroup[]): Promise<number> {
+  groups = groups.filter((g) => g.orderIds.length > 0);
+  if (groups.length === 0) return 0;
   const found = await rt.db.transaction().execute(async (trx) => {
     await lockInventoryForHold(trx);
-    const records = await readUnsavedOrders(rt.redis, rt.keys, orderIds);
+    const records = await Promise.all(
+      groups.map((g) => readUnsavedOrders(rt.redis, rt.keys, g.productId, g.orderIds)),
+    );
     const orders: NewOrder[] = [];
-    for (const [i, record] of records.entries()) {
-      if (record !== null) orders.push(decodeUnsavedOrder(orderIds[i]!, record));
-    }
+    const byProduct = groups.map(({ productId, orderIds }, g) => {
+      const saved: { orderId: string; userId: number }[] = [];
+      for (const [i, record] of records[g]!.entries()) {
+        if (record === null) continue;
+        const order = decodeUnsavedOrder(orderIds[i]!, record);
+        orders.push(order);
+        saved.push({ orderId: order.row.id, userId: order.row.user_id });
+      }
+      return { productId, saved };
+    });
     if (orders.length > 0) await insertPendingOrders(trx, orders);
-    return orders.map((o) => ({ orderId: o.row.id, userId: o.row.user_id }));
+    return byProduct;
   });
   // Only after the commit: a record leaves Redis once its order is certainly in Postgres.
-  await forgetUnsavedOrders(rt.redis, rt.keys, found);
-  return found.length;
+  await Promise.all(
+    found.map(({ productId, saved }) => forgetUnsavedOrders(rt.redis, rt.keys, productId, saved)),
+  );
+  return found.reduce((sum, g) => sum + g.saved.length, 0);
 }
 
 /**
- * Saves one user's unsaved orders (found in the user's index, holdStock-8.lua): what a read of
- * that user's orders needs, however many other users' orders wait for the worker.
+ * Where one user's unsaved orders are: their ids in the user's index of each active product
+ * (holdStock-7.lua). One HKEYS per active product, sent together.
+ */
+export async function findUnsavedOrdersOf(rt: PersistRuntime, userId: number): Promise<UnsavedGroup[]> {
+  const productIds = await activeProductIds(rt.redis, rt.keys);
+  const ids = await Promise.all(productIds.map((id) => unsavedOrderIdsOf(rt.redis, rt.keys, id, userId)));
+  return productIds
+    .map((productId, i) => ({ productId, orderIds: ids[i]! }))
+    .filter((g) => g.orderIds.length);
+}
+
+/**
+ * Saves one user's unsaved orders (found in the user's indexes): what a read of that user's
+ * orders needs, however many other users' orders wait for the worker.
  */
 export async function saveUnsavedOrdersOf(rt: PersistRuntime, userId: number): Promise<number> {
-  const ids = await unsavedOrderIdsOf(rt.redis, rt.keys, userId);
   let saved = 0;
-  for (let i = 0; i < ids.length; i += ORDER_SAVE_BATCH_SIZE) {
-    saved += await saveUnsavedOrders(rt, ids.slice(i, i + ORDER_SAVE_BATCH_SIZE));
+  for (const { productId, orderIds } of await findUnsavedOrdersOf(rt, userId)) {
+    let savedHere = 0;
+    for (let i = 0; i < orderIds.length; i += ORDER_SAVE_BATCH_SIZE) {
+      savedHere += await saveUnsavedOrders(rt, [
+        { productId, orderIds: orderIds.slice(i, i + ORDER_SAVE_BATCH_SIZE) },
+      ]);
+    }
+    // Every id above is now saved (its index entry left with its record, one MULTI) or had no
+    // record: taken by another save, which dropped its entry the same way, or a leftover naming
+    // nothing. Dropping them all from the index again is a no-op for the first kind.
+    if (savedHere < orderIds.length) await forgetUnsavedIdsOf(rt.redis, rt.keys, productId, userId, orderIds);
+    saved += savedHere;
   }
-  // Every id above is now saved (its index entry left with its record, one MULTI) or had no
-  // record: taken by another save, which dropped its entry the same way, or a leftover naming
-  // nothing. Dropping them all from the index again is a no-op for the first kind.
-  if (saved < ids.length) await forgetUnsavedIdsOf(rt.redis, rt.keys, userId, ids);
   return saved;
 }
 
-/** Saves one order if it is unsaved; true when it was (it is in Postgres now). */
-export async function ensureOrderSaved(rt: PersistRuntime, orderId: string): Promise<boolean> {
-  const [record] = await readUnsavedOrders(rt.redis, rt.keys, [orderId]);
-  if (record === null || record === undefined) return false;
-  return (await saveUnsavedOrders(rt, [orderId])) > 0;
+/** Saves one of the user's orders if it is unsaved; true when it was (it is in Postgres now). */
+export async function ensureOrderSaved(
+  rt: PersistRuntime,
+  userId: number,
+  orderId: string,
+): Promise<boolean> {
+  const group = (await findUnsavedOrdersOf(rt, userId)).find((g) => g.orderIds.includes(orderId));
+  if (!group) return false;
+  return (await saveUnsavedOrders(rt, [{ productId: group.productId, orderIds: [orderId] }])) > 0;
 }
 
 // The drain running in this process, per runtime: a second caller joins it (and it makes one
@@ -163,12 +203,20 @@ export function drainUnsavedOrders(
     try {
       do {
         state.again = false;
-        let cursor = '0';
-        do {
-          const [next, ids] = await scanUnsavedOrderIds(rt.redis, rt.keys, cursor, batchSize);
-          cursor = next;
-          saved += await saveUnsavedOrders(rt, ids);
-        } while (cursor !== '0');
+        for (const productId of await activeProductIds(rt.redis, rt.keys)) {
+          let cursor = '0';
+          do {
+            const [next, orderIds] = await scanUnsavedOrderIds(
+              rt.redis,
+              rt.keys,
+              productId,
+              cursor,
+              batchSize,
+            );
+            cursor = next;
+            saved += await saveUnsavedOrders(rt, [{ productId, orderIds }]);
+          } while (cursor !== '0');
+        }
       } while (state.again);
       return saved;
     } finally {

@@ -212,6 +212,23 @@ export async function findOrderStatuses(db: Db, orderIds: string[]): Promise<Map
   return new Map(rows.map((r) => [r.id, r.status]));
 }
 
+/** The products of each order's lines (orders without lines, or unknown, are absent). */
+export async function findOrderProductIds(db: Db, orderIds: string[]): Promise<Map<string, number[]>> {
+  const byOrder = new Map<string, number[]>();
+  if (orderIds.length === 0) return byOrder;
+  const rows = await db
+    .selectFrom('order_lines')
+    .select(['order_id', 'product_id'])
+    .where('order_id', 'in', orderIds)
+    .execute();
+  for (const row of rows) {
+    const ids = byOrder.get(row.order_id);
+    if (ids) ids.push(row.product_id);
+    else byOrder.set(row.order_id, [row.product_id]);
+  }
+  return byOrder;
+}
+
 /** True when another open order of this user already uses the coupon. */
 export async function couponHeldByPendingOrder(
   db: DbOrTrx,

@@ -22,7 +22,7 @@ import {
   type OrderLine,
   type OrderWithLines,
 } from './order.repository.ts';
-import { endHold, holdStock, type OrderLineInput } from './order.store.ts';
+import { endHolds, holdOrder, type OrderLineInput } from './order.store.ts';
 
 export type OrderView = {
   orderId: string;
@@ -56,7 +56,9 @@ export function toOrderView(order: OrderWithLines): OrderView {
 
 /**
  * Creates an order in three steps, each safe to fail:
- * 1. Redis holds stock for every line or none (one Lua script) — this is where the crowd is decided.
+ * 1. Redis holds stock for every line or none (one Lua script per product, in the product's
+ *    slot; a later line refused releases the earlier ones: holdOrder) — this is where the
+ *    crowd is decided.
  * 2. Postgres saves the order, committed BEFORE we answer: an order that was answered survives
  *    any crash. Without an idempotency key the order joins a group commit (order.batch.ts): one
  *    transaction, one multi-row insert and one COMMIT for the orders that arrive together, each
@@ -77,14 +79,23 @@ export async function createOrder(
   input: CreateOrderInput,
   caller?: { ip: string },
 ): Promise<OrderView> {
-  // The rush (neither coupon nor key) is answered from Redis, and its hold counts the call
-  // against the caller's limits in the same script. Every other call is counted first, against
-  // the same limiters (one allowance per procedure, whichever path a call takes).
-  const fromRedis = input.idempotencyKey === undefined && input.couponId === undefined;
+  // A one-line order counts against the caller's limits on its product (in the product's slot,
+  // as coupon.issue's are per coupon): the rush (neither coupon nor key, answered from Redis)
+  // in its hold script, other one-line orders first, against the same buckets. An order of
+  // several products counts against the procedure's own buckets.
+  const oneLine = input.items.length === 1;
+  const fromRedis = oneLine && input.idempotencyKey === undefined && input.couponId === undefined;
   const limits = caller ? callerLimits(rt, { userId, ip: caller.ip }) : undefined;
-  const countCall = () =>
-    caller ? enforceRateLimit(rt, { procedure: 'order.create', userId, ip: caller.ip }) : undefined;
-  if (!fromRedis) await countCall();
+  const countCall = (on?: number) =>
+    caller
+      ? enforceRateLimit(rt, {
+          procedure: 'order.create',
+          userId,
+          ip: caller.ip,
+          ...(on === undefined ? {} : { limiter: rt.keys.stock(on).limiter }),
+        })
+      : undefined;
+  if (!fromRedis) await countCall(oneLine ? input.items[0]!.productId : undefined);
   const request = { items: input.items, couponId: input.couponId ?? null };
   const idem = { userId, scope: SCOPE, key: input.idempotencyKey, request };
   if (input.idempotencyKey !== undefined) {
@@ -96,9 +107,10 @@ export async function createOrder(
     rt,
     input.items.map((i) => i.productId),
   );
-  // A made-up product never reaches the hold: count that call here, so unknown ids (which cost
-  // Postgres a lookup) cannot multiply the allowance.
-  if (fromRedis && input.items.some((item) => !products.has(item.productId))) await countCall();
+  // A made-up product has no slot of its own to count in: count that call against the
+  // procedure's buckets too, so unknown ids (which cost Postgres a lookup) cannot multiply the
+  // allowance.
+  if (oneLine && !products.has(input.items[0]!.productId)) await countCall();
   const lines: OrderLine[] = input.items.map((item) => {
     const product = products.get(item.productId);
     if (!product) {
@@ -136,9 +148,9 @@ export async function createOrder(
   // From before the hold to the commit the order's transaction holds the shared inventory
   // lock, so a rebuild after Redis lost its data waits for it (see lockInventoryForHold).
   const attempt = fromRedis
-    ? // Neither key nor coupon (the rush on a hot product): the hold stores the order in Redis
-      // in the same atomic step and the order is answered; it is saved in Postgres moments
-      // later (order.persist.ts). Nothing else needs Postgres to decide this order.
+    ? // One product, neither key nor coupon (the rush on a hot product): the hold stores the
+      // order in Redis in the same atomic step and the order is answered; it is saved in
+      // Postgres moments later (order.persist.ts). Nothing else needs Postgres to decide it.
       async () => {
         await holdOrFail(rt, orderId, now, lines, {
           record: { userId, json: encodeUnsavedOrder(row, lines) },
@@ -148,8 +160,10 @@ export async function createOrder(
         return view();
       }
     : input.idempotencyKey === undefined
-      ? // A coupon without a key: the coupon's one open order is decided by Postgres' unique
-        // index, so it joins a group commit (order.batch.ts), whose transaction took the lock.
+      ? // A coupon or several products, without a key: the coupon's one open order is decided by
+        // Postgres' unique index, and an order whose holds span several slots is answered once
+        // it is committed (its holds cannot be stored with the order in one atomic step), so it
+        // joins a group commit (order.batch.ts), whose transaction took the lock.
         async () => {
           const ticket = await rt.orderBatcher.join();
           try {
@@ -179,15 +193,26 @@ export async function createOrder(
       return await attempt();
     } catch (err) {
       if (!(err instanceof InventoryNotLoaded)) throw err;
-      // Rebuilt outside the order's transaction: the rebuild waits for open order transactions.
-      await ensureInventoryLoaded(rt);
+      // Loaded outside the order's transaction: the load waits for open order transactions.
+      await ensureInventoryLoaded(
+        rt,
+        lines.map((l) => l.productId),
+      );
       return await attempt();
     }
   } catch (err) {
     if (err instanceof InventoryNotLoaded) {
       throw new AppError(AppErrorCode.UNAVAILABLE, 'Inventory is being rebuilt, please retry');
     }
-    if (held && isDefiniteRollback(err)) await endHold(rt.redis, rt.keys, orderId, 'release').catch(() => {});
+    if (held && isDefiniteRollback(err)) {
+      await endHolds(
+        rt.redis,
+        rt.keys,
+        orderId,
+        lines.map((l) => l.productId),
+        'release',
+      ).catch(() => {});
+    }
     if (isUniqueViolation(err, 'orders_idempotency_key')) {
       // The key's record was purged (kept 24 h) but an order still carries it.
       throw new AppError(
@@ -223,7 +248,7 @@ function couponTaken(couponId: number): AppError {
   });
 }
 
-/** Redis lost the inventory; thrown out of the order's transaction so it can be rebuilt. */
+/** Redis lost a product's stock; thrown out of the order's transaction so it can be loaded. */
 class InventoryNotLoaded extends Error {}
 
 async function holdOrFail(
@@ -231,9 +256,9 @@ async function holdOrFail(
   orderId: string,
   now: Date,
   lines: OrderLineInput[],
-  fromRedis?: Pick<Parameters<typeof holdStock>[2], 'record' | 'limits'>,
+  fromRedis?: Pick<Parameters<typeof holdOrder>[2], 'record' | 'limits'>,
 ): Promise<void> {
-  const reply = await holdStock(rt.redis, rt.keys, { orderId, nowMs: now.getTime(), lines, ...fromRedis });
+  const reply = await holdOrder(rt.redis, rt.keys, { orderId, nowMs: now.getTime(), lines, ...fromRedis });
   switch (reply.code) {
     case 'OK':
       return;
@@ -242,7 +267,6 @@ async function holdOrFail(
     case 'RATE_LIMITED':
       throw rateLimitedError(reply.limit, reply.retryAfterMs);
     case 'OUT_OF_STOCK':
-    case 'UNKNOWN_PRODUCT':
       throw new AppError(AppErrorCode.OUT_OF_STOCK, `Product ${reply.productId} is out of stock`, {
         productId: reply.productId,
       });
@@ -273,7 +297,8 @@ export async function getOrder(rt: Runtime, userId: number, orderId: string): Pr
   if (!isOrderId(orderId)) throw new AppError(AppErrorCode.ORDER_NOT_FOUND, 'Order not found');
   let order = await findOrderForUser(rt.db, userId, orderId);
   // Not in Postgres yet: maybe answered from Redis moments ago (read-your-writes).
-  if (!order && (await ensureOrderSaved(rt, orderId))) order = await findOrderForUser(rt.db, userId, orderId);
+  if (!order && (await ensureOrderSaved(rt, userId, orderId)))
+    order = await findOrderForUser(rt.db, userId, orderId);
   if (!order) throw new AppError(AppErrorCode.ORDER_NOT_FOUND, 'Order not found');
   return toOrderView(order);
 }

@@ -5,7 +5,7 @@ import type { Database, OrderStatus } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
 import type { OrderWithLines } from '../order/order.repository.ts';
 import { toOrderView } from '../order/order.service.ts';
-import { endHold } from '../order/order.store.ts';
+import { endHolds } from '../order/order.store.ts';
 import { QueueName } from '../queue/queues.ts';
 import { throttledAdd } from '../queue/throttled-add.ts';
 import { recordSales } from '../ranking/ranking.service.ts';
@@ -405,7 +405,15 @@ async function afterCommit(rt: BatchRuntime, outcomes: Outcome[]): Promise<void>
     byHour.set(hour, sold);
   }
   await Promise.allSettled([
-    ...paid.map(({ order }) => endHold(rt.redis, rt.keys, order.id, 'commit')),
+    ...paid.map(({ order }) =>
+      endHolds(
+        rt.redis,
+        rt.keys,
+        order.id,
+        order.lines.map((l) => l.productId),
+        'commit',
+      ),
+    ),
     ...[...byHour.values()].map(({ soldAt, lines }) => recordSales(rt, lines, soldAt)),
   ]);
   requestOutboxExport(rt);

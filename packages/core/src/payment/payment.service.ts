@@ -1,8 +1,7 @@
 import { AppError, AppErrorCode } from '../errors.ts';
 import { requestHash } from '../idempotency/idempotency.service.ts';
-import { saveUnsavedOrders } from '../order/order.persist.ts';
+import { findUnsavedOrdersOf, saveUnsavedOrders } from '../order/order.persist.ts';
 import { isOrderId } from '../order/order.service.ts';
-import { readUnsavedOrders } from '../order/order.store.ts';
 import { perRuntimeMap } from '../per-runtime.ts';
 import type { Runtime } from '../runtime.ts';
 import type { PaymentView } from './payment.batch.ts';
@@ -24,9 +23,9 @@ export async function payOrder(
   input: { orderId: string; idempotencyKey?: string },
 ): Promise<PaymentView> {
   if (!isOrderId(input.orderId)) throw new AppError(AppErrorCode.ORDER_NOT_FOUND, 'Order not found');
-  // An order answered from Redis moments ago is saved first (one HGET when it is not), outside
-  // the payment's transaction.
-  await ensureSaved(rt, input.orderId);
+  // An order answered from Redis moments ago is saved first (one look at the caller's index in
+  // each active product when it is not), outside the payment's transaction.
+  await ensureSaved(rt, userId, input.orderId);
   const key = input.idempotencyKey;
   return rt.paymentBatcher.pay({
     userId,
@@ -36,7 +35,7 @@ export async function payOrder(
   });
 }
 
-type SaveRound = { ids: Set<string>; done: PromiseWithResolvers<void> };
+type SaveRound = { ids: Map<number, Set<string>>; done: PromiseWithResolvers<void> };
 const saveRounds = perRuntimeMap<'next', SaveRound>();
 
 /**
@@ -45,20 +44,26 @@ const saveRounds = perRuntimeMap<'next', SaveRound>();
  * one pooled connection: payments right after the orders of a rush would otherwise each take a
  * connection for a save of their own, and crowd the pool the payment batches need.
  */
-async function ensureSaved(rt: Runtime, orderId: string): Promise<void> {
-  const [record] = await readUnsavedOrders(rt.redis, rt.keys, [orderId]);
-  if (record === null || record === undefined) return;
+async function ensureSaved(rt: Runtime, userId: number, orderId: string): Promise<void> {
+  const group = (await findUnsavedOrdersOf(rt, userId)).find((g) => g.orderIds.includes(orderId));
+  if (!group) return;
   const rounds = saveRounds(rt.db);
   let round = rounds.get('next');
   if (!round) {
-    const next: SaveRound = { ids: new Set(), done: Promise.withResolvers<void>() };
+    const next: SaveRound = { ids: new Map(), done: Promise.withResolvers<void>() };
     rounds.set('next', next);
     setImmediate(() => {
       rounds.delete('next');
-      saveUnsavedOrders(rt, [...next.ids]).then(() => next.done.resolve(), next.done.reject);
+      const groups = [...next.ids].map(([productId, ids]) => ({ productId, orderIds: [...ids] }));
+      saveUnsavedOrders(rt, groups).then(() => next.done.resolve(), next.done.reject);
     });
     round = next;
   }
-  round.ids.add(orderId);
+  let ids = round.ids.get(group.productId);
+  if (!ids) {
+    ids = new Set();
+    round.ids.set(group.productId, ids);
+  }
+  ids.add(orderId);
   return round.done.promise;
 }

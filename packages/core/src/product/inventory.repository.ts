@@ -1,41 +1,41 @@
 import { sql, type Transaction } from 'kysely';
 import type { Db } from '../db/client.ts';
 import type { Database } from '../db/database.ts';
-import type { InventorySnapshot } from './inventory.store.ts';
+import type { StockSnapshot } from './inventory.store.ts';
 
 /**
  * What Redis must hold, computed from Postgres in one consistent snapshot (REPEATABLE READ):
- * per product, committed stock minus the units of PENDING_PAYMENT orders, and the lines each
- * of those orders holds.
+ * per product, committed stock minus the units of PENDING_PAYMENT orders, and the units each
+ * of those orders holds. `productIds` narrows it to those products (absent ones: not in the map).
  */
-export async function readInventorySnapshot(db: Db): Promise<InventorySnapshot> {
+export async function readInventorySnapshot(
+  db: Db,
+  productIds?: number[],
+): Promise<Map<number, StockSnapshot>> {
+  if (productIds?.length === 0) return new Map();
   return db
     .transaction()
     .setIsolationLevel('repeatable read')
     .setAccessMode('read only')
     .execute(async (trx) => {
-      const products = await trx.selectFrom('products').select(['id', 'stock']).execute();
-      const lines = await trx
+      let products = trx.selectFrom('products').select(['id', 'stock']);
+      if (productIds) products = products.where('id', 'in', productIds);
+      let lines = trx
         .selectFrom('order_lines as l')
         .innerJoin('orders as o', 'o.id', 'l.order_id')
         .select(['l.order_id', 'l.product_id', 'l.quantity'])
-        .where('o.status', '=', 'PENDING_PAYMENT')
-        .orderBy('l.order_id')
-        .orderBy('l.product_id')
-        .execute();
+        .where('o.status', '=', 'PENDING_PAYMENT');
+      if (productIds) lines = lines.where('l.product_id', 'in', productIds);
 
-      const available = new Map(products.map((p) => [p.id, p.stock]));
-      const holds: InventorySnapshot['holds'] = new Map();
-      for (const line of lines) {
-        available.set(line.product_id, (available.get(line.product_id) ?? 0) - line.quantity);
-        let held = holds.get(line.order_id);
-        if (!held) {
-          held = [];
-          holds.set(line.order_id, held);
-        }
-        held.push([line.product_id, line.quantity]);
+      const snapshot = new Map<number, StockSnapshot>();
+      for (const p of await products.execute()) snapshot.set(p.id, { available: p.stock, holds: new Map() });
+      for (const line of await lines.execute()) {
+        const stock = snapshot.get(line.product_id);
+        if (!stock) continue;
+        stock.available -= line.quantity;
+        stock.holds.set(line.order_id, (stock.holds.get(line.order_id) ?? 0) + line.quantity);
       }
-      return { available, holds };
+      return snapshot;
     });
 }
 

@@ -1,80 +1,108 @@
 import { AppError, AppErrorCode } from '../errors.ts';
+import { perRuntimeMap } from '../per-runtime.ts';
 import type { Runtime } from '../runtime.ts';
 import { lockInventoryForRebuild, readInventorySnapshot } from './inventory.repository.ts';
-import {
-  isInventoryLoaded,
-  loadInventorySnapshot,
-  readAvailable,
-  setAvailableIfMissing,
-} from './inventory.store.ts';
-import { findOrderableStock } from './product.repository.ts';
+import { loadStockSnapshot, readAvailable, unloadStock } from './inventory.store.ts';
 
 type InventoryRuntime = Pick<Runtime, 'db' | 'redis' | 'keys'>;
 
-export type InventoryRebuild = { loaded: boolean; products: number; holds: number };
+export type InventoryRebuild = {
+  /** Whether this call loaded any product (false: every product was loaded already). */
+  loaded: boolean;
+  /** Products this call loaded. */
+  products: number;
+  /** Holds of unpaid orders it loaded with them. */
+  holds: number;
+};
 
-// The tail of each inventory's queue of rebuilds in this process (see rebuildInventory).
-const rebuildQueue = new Map<string, Promise<void>>();
+// The tail of each runtime's queue of rebuilds in this process (see rebuildInventory).
+const rebuildQueue = perRuntimeMap<'tail', Promise<void>>();
 
 /**
- * Rebuilds the Redis inventory from Postgres (the committed truth) when it is not loaded:
- * available = stock - units of PENDING_PAYMENT orders, plus each such order's hold record.
- * The load is refused atomically if another process loaded first (see loadInventory-4.lua
- * for the race this avoids), so calling it concurrently, or when loaded already, is harmless.
+ * Loads products' stock from Postgres (the committed truth) into Redis where it is missing:
+ * available = stock - units of PENDING_PAYMENT orders, plus each such order's hold, one product
+ * (one slot) at a time. `productIds` narrows it to those products (default: every product);
+ * a product that does not exist in Postgres gets nothing. Each product's load is refused
+ * atomically if it is loaded already (see loadStock-3.lua for the race this avoids), so
+ * calling it concurrently, or when loaded already, is harmless.
  *
  * It runs under the exclusive inventory lock (see lockInventoryForRebuild), so an order that
- * took its hold in a Redis that then lost its data commits before the snapshot is read and is
- * counted in it.
+ * took its hold in a Redis that then lost the product commits before the snapshot is read and
+ * is counted in it.
  *
- * `force` first drops the marker so a loaded inventory is replaced. Only for a quiet system
- * (API stopped): an order between its Redis hold and its Postgres insert would lose its hold.
+ * `force` first drops each product's count so a loaded product is replaced. Only for a quiet
+ * system (API stopped): an order between its Redis hold and its Postgres insert would lose its
+ * hold.
  */
 export async function rebuildInventory(
   rt: InventoryRuntime,
-  options: { force?: boolean } = {},
+  options: { force?: boolean; productIds?: number[] } = {},
 ): Promise<InventoryRebuild> {
   // A rebuild holds two connections (the lock, and the snapshot's REPEATABLE READ transaction,
   // which must start only once the lock is held); one at a time per process keeps concurrent
   // callers from taking every pooled connection for locks that then wait for a snapshot.
-  const queueKey = rt.keys.inventory.loaded;
-  const previous = rebuildQueue.get(queueKey) ?? Promise.resolve();
+  const queue = rebuildQueue(rt.redis);
+  const previous = queue.get('tail') ?? Promise.resolve();
   const run = previous.then(() =>
     rt.db.transaction().execute(async (trx) => {
       await lockInventoryForRebuild(trx);
-      if (options.force) await rt.redis.del(rt.keys.inventory.loaded);
-      const snapshot = await readInventorySnapshot(rt.db);
-      const loaded = await loadInventorySnapshot(rt.redis, rt.keys, snapshot);
-      return { loaded, products: snapshot.available.size, holds: snapshot.holds.size };
+      const snapshot = await readInventorySnapshot(rt.db, options.productIds);
+      const result: InventoryRebuild = { loaded: false, products: 0, holds: 0 };
+      for (const [productId, stock] of snapshot) {
+        if (options.force) await unloadStock(rt.redis, rt.keys, productId);
+        if (await loadStockSnapshot(rt.redis, rt.keys, productId, stock)) {
+          result.loaded = true;
+          result.products++;
+          result.holds += stock.holds.size;
+        }
+      }
+      return result;
     }),
   );
   const settled = run.then(
     () => {},
     () => {},
   );
-  rebuildQueue.set(queueKey, settled);
+  queue.set('tail', settled);
   settled.then(() => {
-    if (rebuildQueue.get(queueKey) === settled) rebuildQueue.delete(queueKey);
+    if (queue.get('tail') === settled) queue.delete('tail');
   });
   return run;
 }
 
-// One rebuild at a time per process and inventory (keyed by the marker, which carries the
-// key prefix): a burst of requests after a flush waits for one Postgres snapshot, not one each.
-const rebuilding = new Map<string, Promise<unknown>>();
+// One load per product at a time per process and runtime: a burst of requests after a lost
+// master waits for one Postgres snapshot per product, not one each.
+const loading = perRuntimeMap<number, Promise<unknown>>();
 
 /**
- * Makes sure the inventory is loaded, rebuilding it from Postgres if the marker is missing.
- * Cheap enough to call before any inventory script (one EXISTS when loaded).
+ * Makes sure these products' stock is in Redis, loading from Postgres the ones that are not.
+ * Without `productIds`, every product (what the worker does at start). Cheap when loaded: one
+ * read of the counts.
  */
-export async function ensureInventoryLoaded(rt: InventoryRuntime): Promise<void> {
-  if (await isInventoryLoaded(rt.redis, rt.keys)) return;
-  const flightKey = rt.keys.inventory.loaded;
-  let flight = rebuilding.get(flightKey);
-  if (!flight) {
-    flight = rebuildInventory(rt).finally(() => rebuilding.delete(flightKey));
-    rebuilding.set(flightKey, flight);
+export async function ensureInventoryLoaded(rt: InventoryRuntime, productIds?: number[]): Promise<void> {
+  if (!productIds) {
+    await rebuildInventory(rt);
+    return;
   }
-  await flight;
+  const values = await readAvailable(rt.redis, rt.keys, productIds);
+  const flights = loading(rt.redis);
+  const waits: Promise<unknown>[] = [];
+  const missing: number[] = [];
+  for (const [i, value] of values.entries()) {
+    if (value !== undefined) continue;
+    const productId = productIds[i]!;
+    const flight = flights.get(productId);
+    if (flight) waits.push(flight);
+    else missing.push(productId);
+  }
+  if (missing.length > 0) {
+    const flight = rebuildInventory(rt, { productIds: missing }).finally(() => {
+      for (const id of missing) if (flights.get(id) === flight) flights.delete(id);
+    });
+    for (const id of missing) flights.set(id, flight);
+    waits.push(flight);
+  }
+  await Promise.all(waits);
 }
 
 function notLoadedAfterRebuild(): AppError {
@@ -82,63 +110,31 @@ function notLoadedAfterRebuild(): AppError {
 }
 
 /**
- * Gives a product with no Redis entry one, from Postgres. Safe because a product without an
- * entry cannot have been held or restocked in Redis (those scripts refuse it), so committed
- * stock minus pending orders is all there is; if an entry appeared meanwhile, it wins.
- * Returns the entry's value (or undefined for a product that does not exist).
- */
-export async function repairInventoryEntry(
-  rt: InventoryRuntime,
-  productId: number,
-): Promise<number | undefined> {
-  const units = await findOrderableStock(rt.db, productId);
-  if (units === undefined) return undefined;
-  const value = await setAvailableIfMissing(rt.redis, rt.keys, productId, units);
-  if (value === 'not-loaded') throw notLoadedAfterRebuild();
-  return value;
-}
-
-/**
- * Units that can be ordered now, per product (never below 0). Rebuilds first if Redis lost the
- * inventory; repairs the entry of an existing product that has none. Callers pass ids of
- * products that exist in Postgres.
+ * Units that can be ordered now, per product (never below 0). Loads from Postgres first the
+ * products Redis does not have. Callers pass ids of products that exist in Postgres.
  */
 export async function readStocks(rt: InventoryRuntime, productIds: number[]): Promise<number[]> {
   let values = await readAvailable(rt.redis, rt.keys, productIds);
-  if (values === 'not-loaded') {
-    await ensureInventoryLoaded(rt);
+  if (values.includes(undefined)) {
+    await ensureInventoryLoaded(
+      rt,
+      productIds.filter((_, i) => values[i] === undefined),
+    );
     values = await readAvailable(rt.redis, rt.keys, productIds);
-    if (values === 'not-loaded') throw notLoadedAfterRebuild();
+    if (values.includes(undefined)) throw notLoadedAfterRebuild();
   }
-  const stocks: number[] = [];
-  for (const [i, value] of values.entries()) {
-    const units = value ?? (await repairInventoryEntry(rt, productIds[i]!)) ?? 0;
-    stocks.push(Math.max(0, units));
-  }
-  return stocks;
+  return values.map((units) => Math.max(0, units!));
 }
 
 /**
- * Sets the entry of a product created in the open transaction, before it commits: nobody can
+ * Loads the stock of a product created in the open transaction, before it commits: nobody can
  * hold or restock it yet, and if the commit fails the entry names an id that will never exist
- * (identity values are not reused), which is harmless. If the inventory is not loaded nothing
- * is written: call `settleNewProduct` after the commit.
+ * (identity values are not reused), which is harmless.
  */
 export async function setNewProductAvailable(
   rt: InventoryRuntime,
   productId: number,
   units: number,
-): Promise<'set' | 'not-loaded'> {
-  const value = await setAvailableIfMissing(rt.redis, rt.keys, productId, units);
-  return value === 'not-loaded' ? 'not-loaded' : 'set';
-}
-
-/**
- * After a product's row committed while the inventory was not loaded: load it (the rebuild
- * sees the new row) and repair the entry in case a concurrent rebuild read Postgres just
- * before the commit.
- */
-export async function settleNewProduct(rt: InventoryRuntime, productId: number): Promise<void> {
-  await ensureInventoryLoaded(rt);
-  await readStocks(rt, [productId]);
+): Promise<void> {
+  await loadStockSnapshot(rt.redis, rt.keys, productId, { available: units, holds: new Map() });
 }

@@ -53,25 +53,14 @@ export async function addStock(
     .executeTakeFirst();
 }
 
-/**
- * Committed stock minus what unpaid orders hold, for one product: what a repair may write
- * into Redis for a product that has no inventory entry.
- */
-export async function findOrderableStock(db: Executor, productId: number): Promise<number | undefined> {
-  const row = await db
-    .selectFrom('products as p')
-    .select((eb) => [
-      'p.stock',
-      eb
-        .selectFrom('order_lines as l')
-        .innerJoin('orders as o', 'o.id', 'l.order_id')
-        .select((sb) => sb.fn.coalesce(sb.fn.sum<number>('l.quantity'), sb.lit(0)).as('held'))
-        .where('l.product_id', '=', productId)
-        .where('o.status', '=', 'PENDING_PAYMENT')
-        .as('held'),
-    ])
-    .where('p.id', '=', productId)
-    .executeTakeFirst();
-  if (!row) return undefined;
-  return row.stock - Number(row.held ?? 0);
+/** Product ids in ascending order after `afterId`, at most `limit` (for sweeps over every product). */
+export async function listProductIds(db: Executor, afterId: number, limit: number): Promise<number[]> {
+  const rows = await db
+    .selectFrom('products')
+    .select('id')
+    .where('id', '>', afterId)
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.id);
 }

@@ -2,13 +2,7 @@ import type { Db } from '../db/client.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
 import { perRuntimeMap } from '../per-runtime.ts';
 import type { Runtime } from '../runtime.ts';
-import {
-  ensureInventoryLoaded,
-  readStocks,
-  repairInventoryEntry,
-  setNewProductAvailable,
-  settleNewProduct,
-} from './inventory.service.ts';
+import { readStocks, setNewProductAvailable } from './inventory.service.ts';
 import { addRestocked } from './inventory.store.ts';
 import {
   addStock,
@@ -112,21 +106,19 @@ export async function listProducts(
 }
 
 /**
- * Creates a product. Its Redis entry is written inside the insert's transaction, before the
+ * Creates a product. Its Redis count is written inside the insert's transaction, before the
  * commit (see setNewProductAvailable), so there is no moment where the product exists but
- * cannot be ordered, and no crash window that leaves it without an entry.
+ * cannot be ordered. (A crash between the two leaves an entry for an id that never exists.)
  */
 export async function createProduct(
   rt: ProductRuntime,
   input: { name: string; price: number; stock: number },
 ): Promise<Product> {
-  let inventory: 'set' | 'not-loaded' = 'not-loaded';
   const row = await rt.db.transaction().execute(async (trx) => {
     const inserted = await insertProduct(trx, input);
-    inventory = await setNewProductAvailable(rt, inserted.id, inserted.stock);
+    await setNewProductAvailable(rt, inserted.id, inserted.stock);
     return inserted;
   });
-  if (inventory === 'not-loaded') await settleNewProduct(rt, row.id);
   remember(rt.db, toProductInfo(row));
   const [stock] = await readStocks(rt, [row.id]);
   return { ...toProductInfo(row), stock: stock! };
@@ -150,16 +142,7 @@ export async function restockProduct(
   if (!row) throw notFound(productId);
   remember(rt.db, toProductInfo(row));
   const added = await addRestocked(rt.redis, rt.keys, productId, quantity);
-  let stock: number;
-  if (added === 'not-loaded') {
-    // The rebuild reads the committed stock, this restock included.
-    await ensureInventoryLoaded(rt);
-    [stock] = (await readStocks(rt, [productId])) as [number];
-  } else if (added === 'missing') {
-    // No entry to add to: write one from Postgres, whose stock already includes this restock.
-    stock = Math.max(0, (await repairInventoryEntry(rt, productId)) ?? 0);
-  } else {
-    stock = Math.max(0, added);
-  }
+  // Not loaded: the product's load reads the committed stock, this restock included.
+  const stock = added === 'not-loaded' ? (await readStocks(rt, [productId]))[0]! : Math.max(0, added);
   return { ...toProductInfo(row), stock };
 }

@@ -3,7 +3,16 @@ import { AppError, AppErrorCode, isUnavailableError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
 import { consumeRateLimits, limitSettings } from './rate-limit.store.ts';
 
-export type RateLimitedCall = { procedure: string; userId: number; ip: string };
+export type RateLimitedCall = {
+  procedure: string;
+  userId: number;
+  ip: string;
+  /**
+   * Where the call's buckets are when not the procedure's own (`keys.rateLimit`): a one-line
+   * order's are its product's (`keys.stock(id).limiter`), the ones its hold script counts.
+   */
+  limiter?: (subject: string) => string;
+};
 
 /** One caller's limiter subject and GCRA settings; `intervalMicros: 0` = that limit is off. */
 export type CallerLimit = { subject: string; intervalMicros: number; burst: number };
@@ -47,9 +56,10 @@ export async function enforceRateLimit(
   call: RateLimitedCall,
 ): Promise<'allowed' | 'unchecked'> {
   const { user, ip } = rt.config.rateLimit;
+  const key = call.limiter ?? ((subject: string) => rt.keys.rateLimit(call.procedure, subject));
   const checks = {
-    user: { key: rt.keys.rateLimit(call.procedure, `u:${call.userId}`), limit: user },
-    ip: { key: rt.keys.rateLimit(call.procedure, addressSubject(call.ip)), limit: ip },
+    user: { key: key(`u:${call.userId}`), limit: user },
+    ip: { key: key(addressSubject(call.ip)), limit: ip },
   };
   let outcome: Awaited<ReturnType<typeof consumeRateLimits>>;
   try {

@@ -194,91 +194,93 @@ async function reconcileInventory(
   drifts: Drift[],
   options: { savedBeforeMs: number },
 ): Promise<{ products: number; holds: number }> {
-  const k = rt.keys.inventory;
-  // One MULTI: `available`, the holds and the unsaved orders change together (holdStock-8.lua).
-  const replies = await rt.redis
-    .multi()
-    .exists(k.loaded)
-    .hgetall(k.available)
-    .hkeys(k.holds)
-    .hgetall(k.unsaved)
-    .exec();
-  if (!replies) throw new Error('reconcile: the inventory read was aborted');
-  for (const [err] of replies) if (err) throw err;
-  const [loaded, availableRaw, heldIds, unsavedRaw] = replies.map(([, value]) => value) as [
-    number,
-    Record<string, string>,
-    string[],
-    Record<string, string>,
-  ];
   const expected = await readInventorySnapshot(rt.db);
-  // Orders answered from Redis and not saved yet hold their stock as saved pending orders do.
-  // (One saved between the two reads is counted once: the snapshot already has it.)
-  for (const [orderId, record] of Object.entries(unsavedRaw)) {
-    const { row, lines } = decodeUnsavedOrder(orderId, record);
-    // The worker saves within moments; an older one means the worker is not running (or failing).
-    if (row.created_at.getTime() < options.savedBeforeMs) {
+  const productIds = [...expected.keys()];
+  // One MULTI per product: its count, holds and unsaved orders change together
+  // (holdStock-7.lua), and each product is its own slot.
+  const states = await Promise.all(
+    productIds.map(async (productId) => {
+      const k = rt.keys.stock(productId);
+      const replies = await rt.redis.multi().get(k.available).hkeys(k.holds).hgetall(k.unsaved).exec();
+      if (!replies) throw new Error('reconcile: the inventory read was aborted');
+      for (const [err] of replies) if (err) throw err;
+      return replies.map(([, value]) => value) as [string | null, string[], Record<string, string>];
+    }),
+  );
+  let holds = 0;
+  for (const [i, productId] of productIds.entries()) {
+    const want = expected.get(productId)!;
+    const [availableRaw, heldIds, unsavedRaw] = states[i]!;
+    // Orders answered from Redis and not saved yet hold their stock as saved pending orders do.
+    // (One saved between the two reads is counted once: the snapshot already has it.)
+    for (const [orderId, record] of Object.entries(unsavedRaw)) {
+      const { row, lines } = decodeUnsavedOrder(orderId, record);
+      // The worker saves within moments; an older one means the worker is not running (or failing).
+      if (row.created_at.getTime() < options.savedBeforeMs) {
+        drifts.push(
+          drift('order-save-lagging', orderId, null, null, 'answered order not saved in Postgres yet'),
+        );
+      }
+      if (want.holds.has(orderId)) continue;
+      for (const line of lines) {
+        if (line.productId !== productId) continue;
+        want.available -= line.quantity;
+        want.holds.set(orderId, (want.holds.get(orderId) ?? 0) + line.quantity);
+      }
+    }
+    if (availableRaw === null) {
       drifts.push(
-        drift('order-save-lagging', orderId, null, null, 'answered order not saved in Postgres yet'),
+        drift(
+          'inventory-not-loaded',
+          productId,
+          null,
+          want.available,
+          "Redis lost the product's stock; it is loaded from Postgres on its next use",
+        ),
       );
+      continue;
     }
-    if (expected.holds.has(orderId)) continue;
-    for (const line of lines) {
-      expected.available.set(line.productId, (expected.available.get(line.productId) ?? 0) - line.quantity);
-    }
-    expected.holds.set(
-      orderId,
-      lines.map((l) => [l.productId, l.quantity]),
-    );
-  }
-  if (loaded !== 1) {
-    drifts.push(
-      drift(
-        'inventory-not-loaded',
-        'inventory',
-        null,
-        expected.available.size,
-        'Redis lost the inventory; orders are refused until rebuilt',
-      ),
-    );
-    return { products: expected.available.size, holds: 0 };
-  }
-  for (const [productId, want] of expected.available) {
-    const raw = availableRaw[String(productId)];
-    const have = raw === undefined ? null : Number(raw);
-    if (have !== null && have < 0)
-      drifts.push(drift('stock-negative', productId, have, want, 'available stock below zero'));
-    if (have !== want)
+    const have = Number(availableRaw);
+    if (have < 0)
+      drifts.push(drift('stock-negative', productId, have, want.available, 'available stock below zero'));
+    if (have !== want.available)
       drifts.push(
         drift(
           'stock-mismatch',
           productId,
           have,
-          want,
+          want.available,
           'available in Redis differs from stock minus pending holds',
         ),
       );
-  }
-  const held = new Set(heldIds);
-  for (const orderId of held) {
-    if (!expected.holds.has(orderId)) {
-      drifts.push(
-        drift(
-          'hold-without-pending-order',
-          orderId,
-          null,
-          null,
-          'Redis holds stock for an order that is not pending',
-        ),
-      );
+    const held = new Set(heldIds);
+    holds += held.size;
+    for (const orderId of held) {
+      if (!want.holds.has(orderId)) {
+        drifts.push(
+          drift(
+            'hold-without-pending-order',
+            orderId,
+            null,
+            null,
+            `Redis holds stock of product ${productId} for an order that is not pending`,
+          ),
+        );
+      }
+    }
+    for (const orderId of want.holds.keys()) {
+      if (!held.has(orderId)) {
+        drifts.push(
+          drift(
+            'pending-order-without-hold',
+            orderId,
+            null,
+            null,
+            `pending order holds no stock of product ${productId} in Redis`,
+          ),
+        );
+      }
     }
   }
-  for (const orderId of expected.holds.keys()) {
-    if (!held.has(orderId)) {
-      drifts.push(
-        drift('pending-order-without-hold', orderId, null, null, 'pending order holds no stock in Redis'),
-      );
-    }
-  }
-  return { products: expected.available.size, holds: held.size };
+  return { products: productIds.length, holds };
 }

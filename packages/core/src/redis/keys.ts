@@ -2,11 +2,10 @@
  * Every Redis key the service uses is built here. Keys a Lua script touches together share
  * one hash tag (`{...}`), so each script stays in one Redis Cluster slot.
  *
- * Inventory is one slot on purpose: `order.create` must hold stock for every line of a
- * multi-line order or for none, atomically, and a Lua script can only do that when all the
- * products' counters live in one slot. The price is that stock holds cannot be spread over
- * several cluster nodes; one Redis core runs far more hold scripts per second than a sale
- * needs, while coupons (the flash-crowd path) get one slot each and spread freely.
+ * Stock is one slot per product (`{stock:<id>}`): orders for different products run on
+ * different cluster masters. A one-line order is one script in its product's slot; a
+ * multi-line order holds its lines one product at a time and releases them if a later line is
+ * refused (docs/adr/0200-stock-sharded-by-product.md).
  */
 export type Keys = ReturnType<typeof createKeys>;
 
@@ -29,29 +28,49 @@ export function createKeys(prefix: string) {
         limiter: (subject: string) => `${tag}:rl:${subject}`,
       };
     },
-    inventory: {
-      /** Hash: productId -> units that can be ordered now (committed stock minus open holds). */
-      available: `${prefix}{inventory}:available`,
-      /** Hash: orderId -> JSON of the lines it holds (present while the order is unpaid). */
-      holds: `${prefix}{inventory}:holds`,
-      /** Marker that `available` was loaded from Postgres (absent after a Redis flush = fail closed). */
-      loaded: `${prefix}{inventory}:loaded`,
-      /** Sorted set orderId -> ms the hold was taken; finds holds whose order never reached Postgres. */
-      holdStarted: `${prefix}{inventory}:hold-started`,
-      /**
-       * Hash: orderId -> JSON record of an order answered from Redis and not yet saved in
-       * Postgres (order.persist.ts saves it and deletes the field). Written by the hold itself.
-       */
-      unsaved: `${prefix}{inventory}:unsaved`,
-      /**
-       * Hash: the ids of one user's orders in `unsaved` (-> 1; written by the hold with the
-       * record, removed with it), so reading a user's orders saves that user's unsaved orders
-       * only. A hash because a small one is a listpack, cheaper for the hold to create than a
-       * set of strings (a hashtable in Redis 7.0); one sorted set of `<userId>:<orderId>` for
-       * everyone cost the hold more still.
-       */
-      unsavedOf: (userId: number) => `${prefix}{inventory}:unsaved-of:${userId}`,
+    /** One product's live stock and the holds on it, all in the product's slot. */
+    stock: (productId: number) => {
+      const tag = `${prefix}{stock:${productId}}`;
+      return {
+        /**
+         * Units that can be ordered now (committed stock minus open holds). Absent = not loaded
+         * (a new product before its entry, or a master that lost its data): every script fails
+         * closed on it and the caller loads the product from Postgres, so a loss never reads as
+         * "0 available" nor lets an increment invent a count.
+         */
+        available: `${tag}:available`,
+        /** Hash: orderId -> units of this product the order holds (present while it is unpaid). */
+        holds: `${tag}:holds`,
+        /** Sorted set orderId -> ms the hold was taken; finds holds whose order never reached Postgres. */
+        holdStarted: `${tag}:hold-started`,
+        /**
+         * Hash: orderId -> JSON record of a one-line order answered from Redis and not yet saved
+         * in Postgres (order.persist.ts saves it and deletes the field). Written by the hold itself.
+         */
+        unsaved: `${tag}:unsaved`,
+        /**
+         * Hash: the ids of one user's orders in this product's `unsaved` (-> 1; written by the hold
+         * with the record, removed with it), so reading a user's orders saves that user's unsaved
+         * orders only. A hash because a small one is a listpack, cheaper for the hold to create
+         * than a set of strings (a hashtable in Redis 7.0).
+         */
+        unsavedOf: (userId: number) => `${tag}:unsaved-of:${userId}`,
+        /**
+         * GCRA state of `order.create`'s rate limit for one caller (`u:<userId>` or
+         * `ip:<address>`) on this product: in the product's slot, so the one-line hold counts the
+         * call in the same step (as coupon.issue's limiter is per coupon).
+         */
+        limiter: (subject: string) => `${tag}:rl:${subject}`,
+      };
     },
+    /**
+     * Sorted set productId -> ms it was last registered: the products whose slot may hold state
+     * Postgres does not know yet (unsaved orders, holds not yet matched to a saved order). Every
+     * hold registers its product first (at most every few seconds per process), the worker's
+     * drain, the orphan sweep and a user's order reads look only at these products, and a
+     * product leaves only once idle and empty (order.store.ts, forgetIdleProduct-1.lua).
+     */
+    activeProducts: `${prefix}{stock-index}:active`,
     ranking: {
       /** Sorted set productId -> units sold in that UTC hour (`yyyymmddhh`); expires days after the hour. */
       hour: (yyyymmddhh: string) => `${prefix}{ranking}:sold:${yyyymmddhh}`,
@@ -67,13 +86,10 @@ export function createKeys(prefix: string) {
      * `subject` is `u:<userId>` or `ip:<address>` and never contains braces. A procedure's
      * limiters share one hash tag, so a caller's user and address limits are checked in one
      * script call; the slot's load is that procedure's call rate. (coupon.issue's limiters live
-     * in each coupon's slot instead: `coupon(id).limiter`; order.create's in the `{inventory}`
-     * slot, so the hold script counts the call in the same step: holdStock-8.lua.)
+     * in each coupon's slot instead, `coupon(id).limiter`, and a one-line order.create's in its
+     * product's, `stock(id).limiter`, so the script that decides the call counts it too.)
      */
-    rateLimit: (procedure: string, subject: string) =>
-      procedure === 'order.create'
-        ? `${prefix}{inventory}:rl:${subject}`
-        : `${prefix}{rl:${procedure}}:${subject}`,
+    rateLimit: (procedure: string, subject: string) => `${prefix}{rl:${procedure}}:${subject}`,
     /** BullMQ takes its own prefix (it must not share ioredis' keyPrefix). */
     bullPrefix: `${prefix}bull`,
     /**

@@ -14,7 +14,7 @@ describe('decodeReply', () => {
       ['issueCoupon', 'NOT_ACTIVE'],
       ['issueCoupon', 'ALREADY_ISSUED'],
       ['issueCoupon', 'SOLD_OUT'],
-      ['loadInventory', 'ALREADY_LOADED'],
+      ['loadStock', 'ALREADY_LOADED'],
       ['releaseHold', 'NO_HOLD'],
     ];
     for (const [script, name] of bare) {
@@ -45,10 +45,8 @@ describe('decodeReply', () => {
     });
   });
 
-  it('decodes OUT_OF_STOCK and UNKNOWN_PRODUCT with the product', () => {
+  it('decodes OUT_OF_STOCK with the product', () => {
     expect(decodeReply('holdStock', [7, 12])).toEqual({ code: 'OUT_OF_STOCK', productId: 12 });
-    expect(decodeReply('holdStock', [8, 13])).toEqual({ code: 'UNKNOWN_PRODUCT', productId: 13 });
-    expect(decodeReply('restock', [8, 14])).toEqual({ code: 'UNKNOWN_PRODUCT', productId: 14 });
   });
 
   it("decodes OK and ALREADY_LOADED with the script's value", () => {
@@ -60,7 +58,7 @@ describe('decodeReply', () => {
       code: 'OK',
       value: '{"at":1,"items":[]}',
     });
-    expect(decodeReply('inventoryRead', [0, ['3', null]])).toEqual({ code: 'OK', value: ['3', null] });
+    expect(decodeReply('forgetIdleProduct', [0, 1])).toEqual({ code: 'OK', value: 1 });
   });
 
   it('covers every code', () => {
@@ -95,7 +93,6 @@ describe('decodeReply', () => {
     expect(() => decodeReply('holdStock', [7])).toThrow(/expected a productId/);
     expect(() => decodeReply('restock', 0)).toThrow(/expected a value of kind integer/);
     expect(() => decodeReply('rankingTop', [0, 5])).toThrow(/expected a value of kind string/);
-    expect(() => decodeReply('inventoryRead', [0, '3'])).toThrow(/expected a value of kind list/);
     expect(() => decodeReply('issueCoupon', [0, 1])).toThrow(/expected a value of kind none/);
   });
 

@@ -23,19 +23,16 @@ export const ReplyCode = {
   SOLD_OUT: 6,
   /** A product has fewer units than asked. */
   OUT_OF_STOCK: 7,
-  /** A product has no entry in Redis. */
-  UNKNOWN_PRODUCT: 8,
   /** The order holds nothing (already released or committed). */
-  NO_HOLD: 9,
+  NO_HOLD: 8,
 } as const;
 export type ReplyCodeName = keyof typeof ReplyCode;
 
-/** What OK (and ALREADY_LOADED) carry, per script: nothing, an integer, a string or a list. */
+/** What OK (and ALREADY_LOADED) carry, per script: nothing, an integer or a string. */
 type ValueKinds = {
   none: undefined;
   integer: number;
   string: string;
-  list: (string | null)[];
 };
 type ValueKind = keyof ValueKinds;
 
@@ -53,15 +50,11 @@ export const SCRIPT_REPLIES = {
   restoreCoupon: { codes: ['OK', 'ALREADY_LOADED'], value: 'integer' },
   couponAckPending: { codes: ['OK'], value: 'integer' },
   rateLimit: { codes: ['OK', 'RATE_LIMITED'], value: 'none' },
-  holdStock: {
-    codes: ['OK', 'NOT_LOADED', 'RATE_LIMITED', 'OUT_OF_STOCK', 'UNKNOWN_PRODUCT'],
-    value: 'none',
-  },
+  holdStock: { codes: ['OK', 'NOT_LOADED', 'RATE_LIMITED', 'OUT_OF_STOCK'], value: 'none' },
   releaseHold: { codes: ['OK', 'NOT_LOADED', 'NO_HOLD'], value: 'none' },
-  loadInventory: { codes: ['OK', 'ALREADY_LOADED'], value: 'none' },
-  inventoryRead: { codes: ['OK', 'NOT_LOADED'], value: 'list' },
-  inventorySetIfMissing: { codes: ['OK', 'NOT_LOADED'], value: 'integer' },
-  restock: { codes: ['OK', 'NOT_LOADED', 'UNKNOWN_PRODUCT'], value: 'integer' },
+  loadStock: { codes: ['OK', 'ALREADY_LOADED'], value: 'none' },
+  restock: { codes: ['OK', 'NOT_LOADED'], value: 'integer' },
+  forgetIdleProduct: { codes: ['OK'], value: 'integer' },
   rankingLoad: { codes: ['OK', 'ALREADY_LOADED'], value: 'none' },
   rankingRecord: { codes: ['OK', 'NOT_LOADED'], value: 'none' },
   rankingTop: { codes: ['OK', 'NOT_LOADED'], value: 'string' },
@@ -75,7 +68,7 @@ export type Reply<C extends ReplyCodeName, V = undefined> = C extends 'OK' | 'AL
     : { readonly code: C; readonly value: V }
   : C extends 'RATE_LIMITED'
     ? { readonly code: C; readonly retryAfterMs: number; readonly limit: 'user' | 'ip' }
-    : C extends 'OUT_OF_STOCK' | 'UNKNOWN_PRODUCT'
+    : C extends 'OUT_OF_STOCK'
       ? { readonly code: C; readonly productId: number }
       : { readonly code: C };
 
@@ -116,8 +109,6 @@ function isValue(kind: ValueKind, value: unknown): boolean {
       return Number.isSafeInteger(value);
     case 'string':
       return typeof value === 'string';
-    case 'list':
-      return Array.isArray(value);
   }
 }
 
@@ -151,7 +142,6 @@ export function decodeReply<S extends ScriptName>(script: S, raw: unknown): Repl
       }
       return { code: 'RATE_LIMITED', retryAfterMs: a, limit: b === 1 ? 'user' : 'ip' } as ReplyOf<S>;
     case ReplyCode.OUT_OF_STOCK:
-    case ReplyCode.UNKNOWN_PRODUCT:
       if (!Number.isSafeInteger(a)) throw badReply(script, raw, 'expected a productId');
       return { code: NAMES[code], productId: a } as ReplyOf<S>;
     default:
