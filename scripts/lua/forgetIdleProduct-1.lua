@@ -1,8 +1,9 @@
 --[[
   forgetIdleProduct: takes a product off the active list (keys.ts, activeProducts) only if it
   was not registered again since `cutoff`. The caller has just seen the product's slot empty
-  (no unsaved order, no unmatched hold); a hold that registered the product after that look
-  has a newer score and keeps it listed, so no state is ever left where nobody looks.
+  (no unsaved order, no unmatched hold); a hold that lands after that look registers the
+  product again before its answer (a newer score, which keeps it listed here, or a ZADD that
+  lists it again after this removal), so no answered order is left where nobody looks.
 
   KEYS[1] {stock-index}:active   zset productId -> ms it was last registered
   ARGV[1] productId

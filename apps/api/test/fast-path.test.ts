@@ -354,7 +354,11 @@ describe('order.create: the direct call answers as tRPC does (NODE_ENV=productio
 
   it('refuses over the user limit the same way, and before reading the input', async () => {
     const u = await user();
+    // A refused input counts against the procedure's allowance, a one-line order against its
+    // product's (docs/api.md, Rate limits): use both up.
     for (let i = 0; i < 3; i++) await ask(s.app, leanEvents, orderRequest({ items: [] }, u.token), HEADERS);
+    const one = { items: [{ productId, quantity: 1 }] };
+    for (let i = 0; i < 3; i++) await ask(s.app, leanEvents, orderRequest(one, u.token), HEADERS);
     for (const body of [{ items: [{ productId, quantity: 1 }] }, { items: [] }]) {
       const direct = await ask(s.app, leanEvents, orderRequest(body, u.token), HEADERS);
       expect(direct.status).toBe(429);

@@ -73,17 +73,13 @@ describe('rate limits per user', () => {
     expectRateLimited(await call(s.app, 'mutation', path, body, u.token));
   });
 
-  it('limits order.create in its hold script, one allowance whichever path a call takes; a limited order holds nothing', async () => {
-    const created = await call(
-      s.app,
-      'mutation',
-      'admin.product.create',
-      { name: 'rl', price: 1_000, stock: 100 },
-      admin,
-    );
-    const productId = created.body.result.data.id;
-    const stock = async () =>
-      (await call(s.app, 'query', 'product.get', { productId })).body.result.data.stock;
+  it('limits a one-line order.create in its hold script, per product, one allowance whichever path it takes; a limited order holds nothing', async () => {
+    const newProduct = async () =>
+      (await call(s.app, 'mutation', 'admin.product.create', { name: 'rl', price: 1_000, stock: 100 }, admin))
+        .body.result.data.id as number;
+    const productId = await newProduct();
+    const stock = async (id = productId) =>
+      (await call(s.app, 'query', 'product.get', { productId: id })).body.result.data.stock;
     const items = [{ productId, quantity: 1 }];
     // Answered from Redis (no coupon, no key): the hold script counts the calls, all at once.
     const u = await user();
@@ -93,22 +89,70 @@ describe('rate limits per user', () => {
     expect(rush.filter((r) => r.status === 200)).toHaveLength(3);
     for (const r of rush.filter((r) => r.status !== 200)) expectRateLimited(r);
     expect(await stock()).toBe(97);
-    // The same allowance for an order with an idempotency key (saved in Postgres first) and for
-    // a call refused for its input: two of one user's three calls, then the rush is limited.
+    // The same allowance on this product for an order with an idempotency key (saved in
+    // Postgres first): two of one user's three calls, then the rush is limited.
     const v = await user();
     expect(
       (await call(s.app, 'mutation', 'order.create', { items, idempotencyKey: 'rl-1' }, v.token)).status,
     ).toBe(200);
-    expect((await call(s.app, 'mutation', 'order.create', { items: [] }, v.token)).status).toBe(400);
+    expect((await call(s.app, 'mutation', 'order.create', { items }, v.token)).status).toBe(200);
     expect((await call(s.app, 'mutation', 'order.create', { items }, v.token)).status).toBe(200);
     expectRateLimited(await call(s.app, 'mutation', 'order.create', { items }, v.token));
     expectRateLimited(
       await call(s.app, 'mutation', 'order.create', { items, idempotencyKey: 'rl-2' }, v.token),
     );
-    expect(await stock()).toBe(95);
+    expect(await stock()).toBe(94);
+    // Another product has an allowance of its own (each product is its own slot, ADR 0200).
+    const other = await newProduct();
+    expect(
+      (await call(s.app, 'mutation', 'order.create', { items: [{ productId: other, quantity: 1 }] }, v.token))
+        .status,
+    ).toBe(200);
+    expect(await stock(other)).toBe(99);
     clock.advance(INTERVAL_MS);
     expect((await call(s.app, 'mutation', 'order.create', { items }, v.token)).status).toBe(200);
-    expect(await stock()).toBe(94);
+    expect(await stock()).toBe(93);
+  });
+
+  it('limits order.create per procedure for calls refused for their input and orders of several products', async () => {
+    const [p, q] = await Promise.all(
+      [1, 2].map(
+        async () =>
+          (
+            await call(
+              s.app,
+              'mutation',
+              'admin.product.create',
+              { name: 'rl', price: 1_000, stock: 100 },
+              admin,
+            )
+          ).body.result.data.id as number,
+      ),
+    );
+    const stock = async (productId: number) =>
+      (await call(s.app, 'query', 'product.get', { productId })).body.result.data.stock;
+    const both = [
+      { productId: p, quantity: 1 },
+      { productId: q, quantity: 1 },
+    ];
+    const v = await user();
+    expect((await call(s.app, 'mutation', 'order.create', { items: [] }, v.token)).status).toBe(400);
+    expect((await call(s.app, 'mutation', 'order.create', { items: both }, v.token)).status).toBe(200);
+    expect(
+      (await call(s.app, 'mutation', 'order.create', { items: both, idempotencyKey: 'rl-3' }, v.token))
+        .status,
+    ).toBe(200);
+    expectRateLimited(await call(s.app, 'mutation', 'order.create', { items: both }, v.token));
+    expectRateLimited(await call(s.app, 'mutation', 'order.create', { items: [] }, v.token));
+    expect([await stock(p), await stock(q)]).toEqual([98, 98]);
+    // A one-line order of either product still has its product's allowance.
+    expect(
+      (await call(s.app, 'mutation', 'order.create', { items: [{ productId: p, quantity: 1 }] }, v.token))
+        .status,
+    ).toBe(200);
+    clock.advance(INTERVAL_MS);
+    expect((await call(s.app, 'mutation', 'order.create', { items: both }, v.token)).status).toBe(200);
+    expect([await stock(p), await stock(q)]).toEqual([96, 97]);
   });
 
   it('limits coupon.issue per coupon, and a flood of made-up coupon ids per procedure', async () => {

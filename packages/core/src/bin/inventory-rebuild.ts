@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     const result = await rebuildInventory(rt, { force: args.includes('--force') });
     console.log(
       result.loaded
-        ? `inventory: loaded ${result.products} products and ${result.holds} holds of unpaid orders on them`
+        ? `inventory: loaded ${result.products} products and ${result.holds} holds of unpaid orders`
         : 'inventory: already loaded, left untouched (use --force with the API stopped to replace it)',
     );
   } finally {

@@ -25,7 +25,8 @@ export type OrderLineInput = { productId: number; quantity: number };
  *   released before the refusal is returned, so the caller sees all or nothing. A crash half
  *   way leaves holds whose order Postgres never gets: the orphan sweep releases them
  *   (order-expiry.service.ts), as it does for a crash after a one-line hold.
- * Every product is registered as active first (see registerActive), so the sweeps find it.
+ * Once held, the products are registered as active (see registerActive) before the caller
+ * answers, so the drain, the sweeps and the caller's reads find them.
  */
 export async function holdOrder(
   redis: RedisClient,
@@ -43,11 +44,6 @@ export async function holdOrder(
   if (lines.length > 1 && (hold.record || hold.limits)) {
     throw new Error('holdOrder: only a one-line order is stored and limited by its hold');
   }
-  await registerActive(
-    redis,
-    keys,
-    lines.map((l) => l.productId),
-  );
   const held: number[] = [];
   try {
     for (const line of lines) {
@@ -69,6 +65,7 @@ export async function holdOrder(
       ).catch(() => {});
     throw err;
   }
+  await registerActive(redis, keys, held);
   return { code: 'OK' };
 }
 
@@ -255,11 +252,12 @@ const ACTIVE_PRODUCT_IDLE_MS = 60_000;
 const registeredAt = perRuntimeMap<number, number>();
 
 /**
- * Lists products as active (keys.ts, activeProducts) BEFORE a hold on them, so every unsaved
- * order and every hold not yet matched to a saved order is in the slot of a listed product.
- * A process writes a product again only every REGISTER_EVERY_MS: the rush on one product costs
- * one ZADD per process every few seconds, not one per order. ZADD GT keeps the latest time
- * when processes' clocks disagree. Wall-clock time, not the runtime's clock: this is about
+ * Lists products as active (keys.ts, activeProducts) after a hold on them and before its
+ * answer, so every answered unsaved order is in the slot of a listed product. A process writes
+ * a product again only every REGISTER_EVERY_MS: the rush on one product costs one ZADD per
+ * process every few seconds, not one per order, and a refused hold none. ZADD GT keeps the
+ * latest time when processes' clocks disagree. Holds whose process died before listing them
+ * (never answered) are found by the sweep over every product (reconcileHolds, relistActive). Wall-clock time, not the runtime's clock: this is about
  * processes seeing each other's writes, not about the orders' own times.
  */
 export async function registerActive(redis: RedisClient, keys: Keys, productIds: number[]): Promise<void> {
@@ -297,8 +295,9 @@ export async function forgetIfIdle(redis: RedisClient, keys: Keys, productId: nu
   const score = await redis.zscore(keys.activeProducts, String(productId));
   if (score === null || Number(score) > cutoffMs) return false;
   const k = keys.stock(productId);
-  // Looked at after the score: a hold registers before it holds, so one that lands after this
-  // look has re-registered the product with a newer score, and the conditional removal keeps it.
+  // Looked at after the score, which is old: no process remembers listing the product lately,
+  // so a hold that lands after this look lists it again after it holds (a newer score, kept by
+  // the conditional removal, or re-added after it).
   const [unsaved, started] = await Promise.all([redis.hlen(k.unsaved), redis.zcard(k.holdStarted)]);
   if (unsaved > 0 || started > 0) return false;
   const reply = decodeReply(

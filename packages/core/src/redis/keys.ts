@@ -65,10 +65,11 @@ export function createKeys(prefix: string) {
     },
     /**
      * Sorted set productId -> ms it was last registered: the products whose slot may hold state
-     * Postgres does not know yet (unsaved orders, holds not yet matched to a saved order). Every
-     * hold registers its product first (at most every few seconds per process), the worker's
-     * drain, the orphan sweep and a user's order reads look only at these products, and a
-     * product leaves only once idle and empty (order.store.ts, forgetIdleProduct-1.lua).
+     * Postgres does not know yet (unsaved orders, holds not yet matched to a saved order). A
+     * hold registers its product before it is answered (at most every few seconds per
+     * process); the worker's drain, the orphan sweep and a user's order reads look only at
+     * these products, and a product leaves only once idle and empty (order.store.ts,
+     * forgetIdleProduct-1.lua).
      */
     activeProducts: `${prefix}{stock-index}:active`,
     ranking: {
