@@ -115,7 +115,7 @@ describe('rate limits per user', () => {
   });
 
   it('limits order.create per procedure for calls refused for their input and orders of several products', async () => {
-    const [p, q] = await Promise.all(
+    const [p, q] = (await Promise.all(
       [1, 2].map(
         async () =>
           (
@@ -128,7 +128,7 @@ describe('rate limits per user', () => {
             )
           ).body.result.data.id as number,
       ),
-    );
+    )) as [number, number];
     const stock = async (productId: number) =>
       (await call(s.app, 'query', 'product.get', { productId })).body.result.data.stock;
     const both = [
