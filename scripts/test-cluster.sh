@@ -27,4 +27,4 @@ else
     --exclude apps/api/test/faults-store-outage.test.ts \
     --exclude apps/api/test/coupon-restore.test.ts
 fi
-[ "$started" = 1 ] && echo "cluster stopped"
+if [ "$started" = 1 ]; then echo "cluster stopped"; fi
