@@ -3,12 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
 import { drainUnsavedOrders } from '../src/order/order.persist.ts';
 import { createOrder, type OrderView } from '../src/order/order.service.ts';
-import { activeProductIds, holdOrder, type OrderLineInput } from '../src/order/order.store.ts';
+import { activeProductIds, forgetIfIdle, holdOrder, type OrderLineInput } from '../src/order/order.store.ts';
 import { reconcileHolds } from '../src/order/order-expiry.service.ts';
 import { readAvailable } from '../src/product/inventory.store.ts';
 import { createProduct } from '../src/product/product.service.ts';
 import { reconcile } from '../src/reconcile/reconcile.service.ts';
 import { Cluster, masters } from '../src/redis/cluster.ts';
+import { decodeReply } from '../src/redis/replies.ts';
+import { runScript } from '../src/redis/scripts.ts';
 import { expectOrdersInPostgres } from './order-checks.ts';
 
 // Stock is one Redis slot per product (ADR 0200): a one-line order is one script in its
@@ -213,5 +215,49 @@ describe('stock sharded by product', () => {
     await expect(
       createOrder(rt(), nextUser++, { items: [{ productId: a.id, quantity: 1 }] }),
     ).rejects.toMatchObject({ code: 'OUT_OF_STOCK' });
+  });
+
+  it('the active list lets a product go only once it is idle and its slot holds nothing unmatched', async () => {
+    const p = await product(5);
+    const listed = async () => (await activeProductIds(rt().redis, rt().keys)).includes(p.id);
+    // Listed a minute and more ago (a score is the ms it was last listed): idle.
+    const listAt = (ms: number) => rt().redis.zadd(rt().keys.activeProducts, ms, String(p.id));
+    const longAgo = () => Date.now() - 120_000;
+
+    await createOrder(rt(), nextUser++, { items: [{ productId: p.id, quantity: 1 }] });
+    expect(await listed()).toBe(true);
+    await listAt(longAgo());
+    // An unsaved order and its unmatched hold keep it listed, however old its listing.
+    expect(await forgetIfIdle(rt().redis, rt().keys, p.id)).toBe(false);
+    await drainUnsavedOrders(rt());
+    // Saved, but the hold is not matched to the saved order yet (the sweep does that).
+    expect(await forgetIfIdle(rt().redis, rt().keys, p.id)).toBe(false);
+    expect(await listed()).toBe(true);
+    // The sweep matches it and lets the idle product go.
+    await reconcileHolds(rt(), { orphanAfterMs: 0 });
+    expect(await listed()).toBe(false);
+
+    // Listed again after the look at its slot (a newer score): the removal keeps it.
+    await listAt(Date.now());
+    expect(await forgetIfIdle(rt().redis, rt().keys, p.id)).toBe(false);
+    const cutoff = longAgo();
+    await listAt(cutoff + 1);
+    const reply = await runScript(
+      rt().redis,
+      'forgetIdleProduct',
+      [rt().keys.activeProducts],
+      [p.id, cutoff],
+    );
+    expect(decodeReply('forgetIdleProduct', reply)).toEqual({ code: 'OK', value: 0 });
+    expect(await listed()).toBe(true);
+    await listAt(cutoff);
+    const removed = await runScript(
+      rt().redis,
+      'forgetIdleProduct',
+      [rt().keys.activeProducts],
+      [p.id, cutoff],
+    );
+    expect(decodeReply('forgetIdleProduct', removed)).toEqual({ code: 'OK', value: 1 });
+    expect(await listed()).toBe(false);
   });
 });

@@ -8,6 +8,7 @@ import {
 } from './order.repository.ts';
 import {
   activeProductIds,
+  countHoldStarts,
   endHold,
   endHolds,
   forgetHoldStart,
@@ -64,15 +65,18 @@ export async function reconcileHolds(
   const committed = new Set<string>();
   const orphans = new Set<string>();
   // Every product: an order can end in Postgres long after its product left the active list.
-  // A product holding stock that is not listed goes back on the list: only the list's own slot
-  // losing data leads there, and every unsaved order or orphan hold is a hold.
+  // A product that is not listed but has holds not yet matched to a saved order (an unsaved
+  // order's, or an orphan's) goes back on the list: only a process that died between its hold
+  // and listing it, or the list's own slot losing data, leads there.
   const active = new Set(await activeProductIds(rt.redis, rt.keys));
   for (let page = await listProductIds(rt.db, 0, SWEEP_PAGE); page.length > 0; ) {
     const held = await Promise.all(page.map((id) => heldOrderIds(rt.redis, rt.keys, id)));
+    const unlisted = page.filter((id, i) => held[i]!.length > 0 && !active.has(id));
+    const unmatched = await Promise.all(unlisted.map((id) => countHoldStarts(rt.redis, rt.keys, id)));
     await relistActive(
       rt.redis,
       rt.keys,
-      page.filter((id, i) => held[i]!.length > 0 && !active.has(id)),
+      unlisted.filter((_, i) => unmatched[i]! > 0),
     );
     const pairs = page.flatMap((productId, i) => held[i]!.map((orderId) => ({ productId, orderId })));
     for (let i = 0; i < pairs.length; i += 1000) {

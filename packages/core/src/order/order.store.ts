@@ -155,6 +155,11 @@ export async function holdsStartedBefore(
   return redis.zrangebyscore(keys.stock(productId).holdStarted, 0, beforeMs);
 }
 
+/** How many holds of this product are not yet matched to a saved order. */
+export async function countHoldStarts(redis: RedisClient, keys: Keys, productId: number): Promise<number> {
+  return redis.zcard(keys.stock(productId).holdStarted);
+}
+
 export async function forgetHoldStart(
   redis: RedisClient,
   keys: Keys,
