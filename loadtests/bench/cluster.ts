@@ -151,19 +151,9 @@ const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 // --- where keys live -------------------------------------------------------------------------
 
-/**
- * The key a product's stock is held in, as the hold script is given it. Per product once stock
- * is sharded (a `stock(productId)` builder in keys.ts); until then every product's count is a
- * field of the one `{inventory}` hash, so every order lands on the master of that one slot.
- */
+/** The key a product's stock is held in, as the hold script is given it (its own slot: ADR 0200). */
 function stockKeyOf(keys: Keys, productId: number): string {
-  const k = keys as {
-    stock?: (productId: number) => { available: string };
-    inventory?: { available: string };
-  };
-  const key = k.stock?.(productId).available ?? k.inventory?.available;
-  if (!key) throw new Error('keys.ts names no stock key (neither stock(id) nor inventory)');
-  return key;
+  return keys.stock(productId).available;
 }
 
 /** CLUSTER SHARDS replies with flat [name, value, ...] arrays. */

@@ -5,13 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
 import { ackPending, readPending, runIssueCoupon, runRestoreCoupon } from '../src/coupon/coupon.store.ts';
-import { endHold, holdStock } from '../src/order/order.store.ts';
-import {
-  addRestocked,
-  loadInventorySnapshot,
-  readAvailable,
-  setAvailableIfMissing,
-} from '../src/product/inventory.store.ts';
+import { endHold, endHolds, forgetIfIdle, holdOrder } from '../src/order/order.store.ts';
+import { addRestocked, loadStockSnapshot, readAvailable } from '../src/product/inventory.store.ts';
 import { addSales, hourIndex, loadBuckets, mergeTop, windowHours } from '../src/ranking/ranking.store.ts';
 import { consumeRateLimits } from '../src/rate-limit/rate-limit.store.ts';
 import { Cluster } from '../src/redis/cluster.ts';
@@ -67,18 +62,21 @@ describe('every Lua script with the keys the service passes it', () => {
       };
       expect(await consumeRateLimits(rt().redis, checks, NOW.getTime())).toEqual({ code: 'OK' });
     },
-    loadInventory: async () => {
-      const snapshot = { available: new Map([[1, 10]]), holds: new Map() };
-      expect(await loadInventorySnapshot(rt().redis, rt().keys, snapshot)).toBe(true);
-    },
-    inventorySetIfMissing: async () => {
-      expect(await setAvailableIfMissing(rt().redis, rt().keys, 2, 4)).toBe(4);
+    loadStock: async () => {
+      // Each product is its own slot (ADR 0200): one load per product.
+      for (const [productId, available] of [
+        [1, 10],
+        [2, 4],
+      ] as const) {
+        const snapshot = { available, holds: new Map() };
+        expect(await loadStockSnapshot(rt().redis, rt().keys, productId, snapshot)).toBe(true);
+      }
     },
     restock: async () => {
       expect(await addRestocked(rt().redis, rt().keys, 1, 5)).toBe(15);
     },
     holdStock: async () => {
-      const reply = await holdStock(rt().redis, rt().keys, {
+      const reply = await holdOrder(rt().redis, rt().keys, {
         orderId: 'order-lua-cluster',
         nowMs: NOW.getTime(),
         lines: [{ productId: 1, quantity: 3 }],
@@ -89,13 +87,31 @@ describe('every Lua script with the keys the service passes it', () => {
         },
       });
       expect(reply.code).toBe('OK');
-    },
-    inventoryRead: async () => {
-      expect(await readAvailable(rt().redis, rt().keys, [1, 2])).toEqual([12, 4]);
+      // An order of two products: one script per line, each in its product's slot.
+      const lines = [
+        { productId: 2, quantity: 1 },
+        { productId: 1, quantity: 1 },
+      ];
+      expect(
+        await holdOrder(rt().redis, rt().keys, {
+          orderId: 'order-lua-cluster-2',
+          nowMs: NOW.getTime(),
+          lines,
+        }),
+      ).toEqual({
+        code: 'OK',
+      });
+      expect(await readAvailable(rt().redis, rt().keys, [1, 2])).toEqual([11, 3]);
     },
     releaseHold: async () => {
-      expect((await endHold(rt().redis, rt().keys, 'order-lua-cluster', 'release')).code).toBe('OK');
-      expect(await readAvailable(rt().redis, rt().keys, [1])).toEqual([15]);
+      expect((await endHold(rt().redis, rt().keys, 1, 'order-lua-cluster', 'release')).code).toBe('OK');
+      expect(await endHolds(rt().redis, rt().keys, 'order-lua-cluster-2', [1, 2], 'release')).toBe(2);
+      expect(await readAvailable(rt().redis, rt().keys, [1, 2])).toEqual([15, 4]);
+    },
+    forgetIdleProduct: async () => {
+      // Product 2 was listed by its hold; its slot is empty again: listed long ago, it goes.
+      await rt().redis.zadd(rt().keys.activeProducts, Date.now() - 120_000, '2');
+      expect(await forgetIfIdle(rt().redis, rt().keys, 2)).toBe(true);
     },
     rankingLoad: async () => {
       const hours = windowHours(NOW);
