@@ -3,6 +3,7 @@ import { perRuntimeMap } from '../per-runtime.ts';
 import type { Runtime } from '../runtime.ts';
 import { lockInventoryForRebuild, readInventorySnapshot } from './inventory.repository.ts';
 import { loadStockSnapshot, readAvailable, unloadStock } from './inventory.store.ts';
+import { listProductIds } from './product.repository.ts';
 
 type InventoryRuntime = Pick<Runtime, 'db' | 'redis' | 'keys'>;
 
@@ -14,6 +15,9 @@ export type InventoryRebuild = {
   /** Holds of unpaid orders it loaded with them. */
   holds: number;
 };
+
+/** Products loaded at once by a rebuild. */
+const LOAD_CONCURRENCY = 100;
 
 // The tail of each runtime's queue of rebuilds in this process (see rebuildInventory).
 const rebuildQueue = perRuntimeMap<'tail', Promise<void>>();
@@ -48,13 +52,19 @@ export async function rebuildInventory(
       await lockInventoryForRebuild(trx);
       const snapshot = await readInventorySnapshot(rt.db, options.productIds);
       const result: InventoryRebuild = { loaded: false, products: 0, holds: 0 };
-      for (const [productId, stock] of snapshot) {
-        if (options.force) await unloadStock(rt.redis, rt.keys, productId);
-        if (await loadStockSnapshot(rt.redis, rt.keys, productId, stock)) {
-          result.loaded = true;
-          result.products++;
-          result.holds += stock.holds.size;
-        }
+      const products = [...snapshot];
+      // A bounded number of products at a time: each is its own slot (on a cluster, any master).
+      for (let i = 0; i < products.length; i += LOAD_CONCURRENCY) {
+        await Promise.all(
+          products.slice(i, i + LOAD_CONCURRENCY).map(async ([productId, stock]) => {
+            if (options.force) await unloadStock(rt.redis, rt.keys, productId);
+            if (await loadStockSnapshot(rt.redis, rt.keys, productId, stock)) {
+              result.loaded = true;
+              result.products++;
+              result.holds += stock.holds.size;
+            }
+          }),
+        );
       }
       return result;
     }),
@@ -76,12 +86,15 @@ const loading = perRuntimeMap<number, Promise<unknown>>();
 
 /**
  * Makes sure these products' stock is in Redis, loading from Postgres the ones that are not.
- * Without `productIds`, every product (what the worker does at start). Cheap when loaded: one
- * read of the counts.
+ * Without `productIds`, every product (what the worker does at start), a page at a time. Cheap
+ * when loaded: one read of the counts, and the rebuild's lock only for products that are missing.
  */
 export async function ensureInventoryLoaded(rt: InventoryRuntime, productIds?: number[]): Promise<void> {
   if (!productIds) {
-    await rebuildInventory(rt);
+    for (let page = await listProductIds(rt.db, 0, 1000); page.length > 0; ) {
+      await ensureInventoryLoaded(rt, page);
+      page = page.length < 1000 ? [] : await listProductIds(rt.db, page[page.length - 1]!, 1000);
+    }
     return;
   }
   const values = await readAvailable(rt.redis, rt.keys, productIds);
