@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
 import { drainUnsavedOrders } from '../src/order/order.persist.ts';
 import { createOrder, type OrderView } from '../src/order/order.service.ts';
@@ -82,6 +82,26 @@ describe('stock sharded by product', () => {
     }
     await drainUnsavedOrders(rt());
     await noInventoryDrift();
+  });
+
+  it('a one-line order from Redis is one EVALSHA on the request connection (plus one ZADD per product every few seconds)', async () => {
+    const [p, q] = await Promise.all([product(100), product(100)]);
+    const order = (productId: number) =>
+      createOrder(rt(), nextUser++, { items: [{ productId, quantity: 1 }] });
+    await order(p.id);
+    // A spy that calls through: every command this runtime's request connection sends.
+    const send = vi.spyOn(rt().redis, 'sendCommand');
+    const sent = () => send.mock.calls.map(([command]) => command.name);
+    try {
+      await order(p.id);
+      expect(sent()).toEqual(['evalsha']);
+      send.mockClear();
+      // The first order of a product this process has not listed lately lists it once.
+      await order(q.id);
+      expect(sent()).toEqual(['evalsha', 'zadd']);
+    } finally {
+      send.mockRestore();
+    }
   });
 
   it('multi-line orders racing one-line orders across products: all or nothing, nothing oversold, no partial hold left', async () => {
