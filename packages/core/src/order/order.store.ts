@@ -65,7 +65,9 @@ export async function holdOrder(
       ).catch(() => {});
     throw err;
   }
-  await registerActive(redis, keys, held);
+  // The order is held (and, with a record, answered): a list that cannot be written now must
+  // not turn it into an error. The hold sweep lists the product from its unmatched hold.
+  await registerActive(redis, keys, held).catch(() => {});
   return { code: 'OK' };
 }
 
