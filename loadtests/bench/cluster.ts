@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type Keys, masters, type RedisClient } from '@flash/core';
+import { masters, type RedisClient } from '@flash/core';
 import { ROOT, startApi } from '../lib/children.ts';
 import { apiClient } from '../lib/client.ts';
 import type { Violations } from '../lib/invariants.ts';
@@ -151,11 +151,6 @@ const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 // --- where keys live -------------------------------------------------------------------------
 
-/** The key a product's stock is held in, as the hold script is given it (its own slot: ADR 0200). */
-function stockKeyOf(keys: Keys, productId: number): string {
-  return keys.stock(productId).available;
-}
-
 /** CLUSTER SHARDS replies with flat [name, value, ...] arrays. */
 function fields(reply: unknown): Map<string, unknown> {
   const list = reply as unknown[];
@@ -247,7 +242,8 @@ async function prepareSide(redis: RedisKind, sides: Side[], cluster?: RunningClu
 
   const candidates: Placed[] = [];
   for (const p of ctx.products) {
-    const key = stockKeyOf(ctx.keys, p.id);
+    // The key the hold script is given for this product: its own slot (ADR 0200).
+    const key = ctx.keys.stock(p.id).available;
     candidates.push({ id: p.id, key, ...(await map.place(key)) });
   }
   for (const p of candidates) {
