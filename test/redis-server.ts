@@ -40,17 +40,46 @@ async function waitReady(port: number): Promise<void> {
   throw new Error(`redis-server on ${port} did not start`);
 }
 
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+/**
+ * With `replicaOf` (a private primary's port) the server replicates it; it is ready once the
+ * primary counts it as an online replica (so WAIT 1 on the primary can succeed).
+ */
+async function waitReplicaOnline(primaryPort: number, replicaPort: number): Promise<void> {
+  const primary = new Redis({ port: primaryPort, host: '127.0.0.1' });
+  try {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const info = await primary.info('replication');
+      if (new RegExp(`port=${replicaPort},state=online`).test(info)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`replica on ${replicaPort} did not come online for ${primaryPort}`);
+  } finally {
+    primary.disconnect();
+  }
+}
+
+export async function startPrivateRedis(options: { replicaOf?: number } = {}): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'redis-'));
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-      { stdio: 'ignore' },
-    );
+    const args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ];
+    if (options.replicaOf) args.push('--replicaof', '127.0.0.1', String(options.replicaOf));
+    child = spawn('redis-server', args, { stdio: 'ignore' });
     await waitReady(port);
+    if (options.replicaOf) await waitReplicaOnline(options.replicaOf, port);
   };
   const stop = async () => {
     const c = child;

@@ -14,6 +14,9 @@
   ARGV[2] now (ms epoch): the issue time checked against the window and recorded
   ARGV[3], ARGV[4] user limit: interval (µs per request, >= 1) and burst (>= 1), or 'off'
   ARGV[5], ARGV[6] address limit, the same way
+  ARGV[7] optional: 'id' makes OK carry the id of the `pending` entry, for the caller that
+          may have to take the issuance back (a replica did not acknowledge it in time:
+          revokeIssuance-2.lua); absent, OK stays the bare integer
 
   The rate limits are checked first, in this same step, because their keys share the coupon's
   hash tag: the flash crowd's call costs one round trip, limits included. A limited call is
@@ -29,6 +32,7 @@
 
   Returns (codes of lib/reply.lua):
     OK              issued: recorded in `issued` and appended to `pending`
+                    ({OK, pendingId} when ARGV[7] is 'id')
     NOT_LOADED      meta or the "_" marker of `issued` is missing: Redis lost this coupon,
                     fail closed until it is restored from Postgres
     NOT_ACTIVE      now < startsAt, or now >= endsAt
@@ -62,6 +66,7 @@ if ipTat then
   gcra_commit(KEYS[5], nowUs, ipTat)
 end
 
+local pendingId = nil
 local function decide()
   local meta = redis.call('HMGET', KEYS[1], 'total', 'startsAt', 'endsAt')
   local total = tonumber(meta[1])
@@ -91,12 +96,15 @@ local function decide()
   end
 
   redis.call('HSET', KEYS[2], user, ARGV[2])
-  redis.call('XADD', KEYS[3], '*', 'u', user, 't', ARGV[2])
+  pendingId = redis.call('XADD', KEYS[3], '*', 'u', user, 't', ARGV[2])
   return OK
 end
 
 local result = decide()
 if userTat and not (result == OK and userFresh) then
   gcra_commit(KEYS[4], nowUs, userTat)
+end
+if result == OK and ARGV[7] == 'id' then
+  return {OK, pendingId}
 end
 return result

@@ -14,6 +14,14 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads REDIS_WAIT_REPLICAS (default 0: answers never wait) and its timeout (default 500 ms)', () => {
+    expect(loadConfig({}).redisWait).toEqual({ replicas: 0, timeoutMs: 500 });
+    expect(loadConfig({ REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '250' }).redisWait).toEqual({
+      replicas: 1,
+      timeoutMs: 250,
+    });
+  });
+
   it('coerces numbers from strings', () => {
     expect(loadConfig({ PORT: '8080', ORDER_HOLD_SECONDS: '60' })).toMatchObject({
       port: 8080,
@@ -40,6 +48,11 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'not a url'],
     ['AUTH_JWT_SECRET', 'short'],
     ['NODE_ENV', 'staging'],
+    ['REDIS_WAIT_REPLICAS', '-1'],
+    ['REDIS_WAIT_REPLICAS', 'one'],
+    ['REDIS_WAIT_REPLICAS', '1.5'],
+    ['REDIS_WAIT_TIMEOUT_MS', '0'],
+    ['REDIS_WAIT_TIMEOUT_MS', '3000'],
   ])('names %s when it is %j', (variable, value) => {
     expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [variable]: value })).toThrow(

@@ -36,6 +36,9 @@ const ZDuration = z.string().transform((value, ctx) => {
 
 export type RedisNode = { host: string; port: number };
 
+/** How many replicas must acknowledge a hot-path write before it is answered, and for how long to wait. */
+export type ReplicaWait = { replicas: number; timeoutMs: number };
+
 export type TrustProxy = boolean | string[];
 
 /** One limit: `perSecond` sustained, up to `burst` at once; `perSecond: 0` = unlimited. */
@@ -85,6 +88,17 @@ const ZEnv = z.object({
       return nodes.map((n) => ({ host: n!.host!.replace(/^\[|\]$/g, ''), port: Number(n!.port) }));
     })
     .optional(),
+  /**
+   * Replicas that must acknowledge a coupon issuance or stock hold (Redis `WAIT`) before it is
+   * answered; 0 answers at once (replication is asynchronous: a failover can lose the answer).
+   */
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
+  /**
+   * How long such an answer waits for the replicas before it is `UNAVAILABLE` (and reconciled).
+   * Below the 3 s command deadline of request connections (redis/client.ts), which would
+   * otherwise cut the wait off without the reconciliation.
+   */
+  REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(2000).default(500),
   DATABASE_URL: ZUrl(['postgres', 'postgresql']).default('postgres://postgres@127.0.0.1:5432/ecommerce'),
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /**
@@ -156,6 +170,8 @@ export type Config = {
   redisKeyPrefix: string;
   /** Set when the service runs on a Redis Cluster; `redisUrl` is then unused. */
   redisClusterNodes: RedisNode[] | undefined;
+  /** REDIS_WAIT_REPLICAS and REDIS_WAIT_TIMEOUT_MS (redis/replica-wait.ts). */
+  redisWait: ReplicaWait;
   databaseUrl: string;
   jwtSecret: string;
   /** AUTH_MAX_TOKEN_TTL in seconds. */
@@ -207,6 +223,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     redisClusterNodes: e.REDIS_CLUSTER_NODES,
+    redisWait: { replicas: e.REDIS_WAIT_REPLICAS, timeoutMs: e.REDIS_WAIT_TIMEOUT_MS },
     databaseUrl: e.DATABASE_URL,
     jwtSecret,
     maxTokenTtlSeconds: e.AUTH_MAX_TOKEN_TTL,

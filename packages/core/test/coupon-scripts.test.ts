@@ -9,6 +9,7 @@ import {
   readPending,
   runIssueCoupon,
   runRestoreCoupon,
+  runRevokeIssuance,
 } from '../src/coupon/coupon.store.ts';
 import { runScript } from '../src/redis/scripts.ts';
 
@@ -282,6 +283,61 @@ describe('coupon Lua scripts', () => {
       expect(await limited(1, 'ip:a')).toEqual({ code: 'NOT_LOADED' });
       expect(await limited(1, 'ip:a')).toEqual({ code: 'NOT_LOADED' });
       expect(await limited(1, 'ip:a')).toEqual({ code: 'RATE_LIMITED', limit: 'user', retryAfterMs: I });
+    });
+  });
+
+  describe('revokeIssuance (and the pending id issueCoupon answers when asked)', () => {
+    const issueWithId = async (userId: number) => {
+      const raw = await runScript(
+        redis(),
+        'issueCoupon',
+        [keys.meta, keys.issued, keys.pending, keys.limiter('-'), keys.limiter('-')],
+        [userId, NOW, 'off', 0, 'off', 0, 'id'],
+      );
+      if (!Array.isArray(raw) || raw[0] !== 0 || typeof raw[1] !== 'string') throw new Error(`got ${raw}`);
+      return raw[1] as string;
+    };
+
+    it('issueCoupon with ARGV[7] = id answers {OK, id} with the id of the pending entry it appended', async () => {
+      await load();
+      const id = await issueWithId(7);
+      expect(await readPending(redis(), keys, 10)).toEqual([{ id, userId: 7, issuedAtMs: NOW }]);
+      // Refusals stay bare codes.
+      expect(await issue(7)).toEqual({ code: 'ALREADY_ISSUED' });
+    });
+
+    it('takes back exactly that issuance: the user leaves `issued`, the entry `pending` (deleted once empty)', async () => {
+      await load();
+      const id7 = await issueWithId(7);
+      const id8 = await issueWithId(8);
+      expect(await runRevokeIssuance(redis(), keys, { userId: 7, issuedAtMs: NOW, pendingId: id7 })).toBe(
+        true,
+      );
+      expect(await redis().hget(keys.issued, '7')).toBeNull();
+      expect((await readPending(redis(), keys, 10)).map((e) => e.id)).toEqual([id8]);
+      expect(await runRevokeIssuance(redis(), keys, { userId: 8, issuedAtMs: NOW, pendingId: id8 })).toBe(
+        true,
+      );
+      expect(await redis().exists(keys.pending)).toBe(0);
+      expect(await redis().hlen(keys.issued)).toBe(1);
+      // The place is free again.
+      expect(await issue(7)).toEqual({ code: 'OK' });
+    });
+
+    it('changes nothing when the entry is gone (persisted) or is not that issuance', async () => {
+      await load();
+      const id = await issueWithId(7);
+      expect(await runRevokeIssuance(redis(), keys, { userId: 8, issuedAtMs: NOW, pendingId: id })).toBe(
+        false,
+      );
+      expect(await runRevokeIssuance(redis(), keys, { userId: 7, issuedAtMs: NOW + 1, pendingId: id })).toBe(
+        false,
+      );
+      await ackPending(redis(), keys, [id]);
+      expect(await runRevokeIssuance(redis(), keys, { userId: 7, issuedAtMs: NOW, pendingId: id })).toBe(
+        false,
+      );
+      expect(await redis().hget(keys.issued, '7')).toBe(String(NOW));
     });
   });
 

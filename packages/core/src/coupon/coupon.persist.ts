@@ -7,11 +7,13 @@ import { findCouponCached } from './coupon.cache.ts';
 import { liveHorizon } from './coupon.model.ts';
 import {
   findCouponRow,
+  hasIssuedRow,
   insertIssuedBatch,
   listLiveCouponIds,
   lockCouponForPersist,
+  lockCouponForRestore,
 } from './coupon.repository.ts';
-import { ackPending, havePending, readPending } from './coupon.store.ts';
+import { ackPending, havePending, readPending, runRevokeIssuance } from './coupon.store.ts';
 
 /**
  * Persistence of issuances: `coupon.issue` answers from Redis, and these functions move what it
@@ -143,6 +145,29 @@ export async function sweepCouponPending(
     persisted += (await drainCouponPending(rt, id)).persisted;
   }
   return { coupons, persisted };
+}
+
+/**
+ * Takes back an issuance that was answered UNAVAILABLE because the replicas did not acknowledge
+ * it in time (REDIS_WAIT_REPLICAS), so that the answer and the final state agree: `revoked`
+ * (the place is free again, a retry can issue), or `kept` when it can no longer be taken back:
+ * it is in Postgres already (a batch persisted it meanwhile), or its `pending` entry is gone.
+ * A kept issuance is the user's; a retry answers COUPON_ALREADY_ISSUED and coupon.mine lists it.
+ *
+ * Under the coupon's exclusive persist lock no batch is half-way, so "no row in Postgres and the
+ * entry still pending" cannot change before the revocation runs: a batch either committed the
+ * row before (seen here, kept) or reads `pending` after (the entry is gone).
+ */
+export async function revokeUnreplicatedIssuance(
+  rt: Pick<Runtime, 'db' | 'redis' | 'keys'>,
+  couponId: number,
+  issuance: { userId: number; issuedAtMs: number; pendingId: string },
+): Promise<'revoked' | 'kept'> {
+  return rt.db.transaction().execute(async (trx) => {
+    await lockCouponForRestore(trx, couponId);
+    if (await hasIssuedRow(trx, couponId, issuance.userId)) return 'kept';
+    return (await runRevokeIssuance(rt.redis, rt.keys.coupon(couponId), issuance)) ? 'revoked' : 'kept';
+  });
 }
 
 /** At most one drain job is added per coupon and process in this interval (plus one trailing add). */

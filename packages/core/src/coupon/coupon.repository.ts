@@ -56,10 +56,11 @@ export async function listCouponIdsAfter(db: DbOrTrx, afterId: number, limit: nu
 }
 
 /**
- * Serialises a restore against persistence batches of the same coupon (advisory, transaction
- * scoped). Under the exclusive lock no batch is half-way: every row a batch inserted is
- * committed and visible, and every issuance a batch has not committed is still in `pending`
- * (batches acknowledge only after their commit), so Postgres rows plus `pending` are complete.
+ * Serialises a restore (or the revocation of an unreplicated issuance) against persistence
+ * batches of the same coupon (advisory, transaction scoped). Under the exclusive lock no batch
+ * is half-way: every row a batch inserted is committed and visible, and every issuance a batch
+ * has not committed is still in `pending` (batches acknowledge only after their commit), so
+ * Postgres rows plus `pending` are complete.
  */
 export async function lockCouponForRestore(trx: DbOrTrx, couponId: number): Promise<void> {
   await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`coupon-issued:${couponId}`}, 0))`.execute(trx);
@@ -238,6 +239,17 @@ export async function listOpenCouponRows(
     query = query.where(sql<boolean>`(${opensAt}, id) > ${after}`);
   }
   return query.orderBy(opensAt).orderBy('id').limit(page.limit).execute();
+}
+
+/** Whether Postgres has this user's issuance of this coupon. */
+export async function hasIssuedRow(db: DbOrTrx, couponId: number, userId: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('issued_coupons')
+    .select('user_id')
+    .where('coupon_id', '=', couponId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /** Issuances of a coupon recorded in Postgres (final once its window has closed and drained). */

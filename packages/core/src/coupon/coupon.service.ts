@@ -10,7 +10,7 @@ import {
   liveHorizon,
   windowClosed,
 } from './coupon.model.ts';
-import { requestCouponDrain } from './coupon.persist.ts';
+import { requestCouponDrain, revokeUnreplicatedIssuance } from './coupon.persist.ts';
 import {
   findCouponRow,
   findUserIssuedCoupon,
@@ -65,11 +65,28 @@ export async function issueCoupon(
     userId,
     nowMs,
     limits: caller ? callerLimits(rt, { userId, ip: caller.ip }) : undefined,
+    wait: rt.config.redisWait,
   });
   switch (reply.code) {
     case 'OK':
       requestCouponDrain(rt, couponId);
       return { couponId, status: 'ISSUED', issuedAt: new Date(nowMs).toISOString() };
+    case 'UNREPLICATED':
+      // Answered UNAVAILABLE, so it is taken back first (when it still can be), and only then
+      // answered: a retry finds the final state. If the revocation fails (a store down), the
+      // issuance may stay; a retry then answers COUPON_ALREADY_ISSUED, never a second coupon.
+      await revokeUnreplicatedIssuance(rt, couponId, {
+        userId,
+        issuedAtMs: nowMs,
+        pendingId: reply.pendingId,
+      }).catch(() => {});
+      throw new AppError(
+        AppErrorCode.UNAVAILABLE,
+        'No Redis replica confirmed the issuance in time, please retry',
+        {
+          couponId,
+        },
+      );
     case 'RATE_LIMITED':
       throw rateLimitedError(reply.limit, reply.retryAfterMs);
     case 'NOT_LOADED':

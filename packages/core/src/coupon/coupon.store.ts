@@ -1,6 +1,8 @@
+import type { ReplicaWait } from '../config.ts';
 import { limitArgs } from '../rate-limit/rate-limit.store.ts';
 import { Cluster, type RedisClient } from '../redis/cluster.ts';
 import type { Keys } from '../redis/keys.ts';
+import { runScriptReplicated } from '../redis/replica-wait.ts';
 import { decodeReply, type ReplyOf } from '../redis/replies.ts';
 import { runScript } from '../redis/scripts.ts';
 import type { CouponMeta } from './coupon.model.ts';
@@ -28,23 +30,76 @@ export type IssueReply = ReplyOf<'issueCoupon'>;
 const NO_LIMIT: IssueLimit = { subject: '-', intervalMicros: 0, burst: 0 };
 
 /**
+ * Issued on the master, but not acknowledged by the replicas REDIS_WAIT_REPLICAS asks for in
+ * time: a failover could still lose it, so it must not be answered as issued. `pendingId`
+ * names its `pending` entry, for `runRevokeIssuance`.
+ */
+export type UnreplicatedIssue = { code: 'UNREPLICATED'; pendingId: string };
+
+/**
  * The atomic issue decision (rate limits, window, one per user, quantity, record + pending
  * entry). Without `limits` the call is not rate-limited (workers, tools, the benchmark's ceiling).
+ * With `wait.replicas` >= 1 an issuance is OK only once that many replicas acknowledged it
+ * (redis/replica-wait.ts), else UNREPLICATED; with 0 (or no `wait`) it is the one EVALSHA.
  */
 export async function runIssueCoupon(
   redis: RedisClient,
   keys: CouponKeys,
-  args: { userId: number; nowMs: number; limits?: { user: IssueLimit; ip: IssueLimit } },
-): Promise<IssueReply> {
+  args: {
+    userId: number;
+    nowMs: number;
+    limits?: { user: IssueLimit; ip: IssueLimit };
+    wait?: ReplicaWait;
+  },
+): Promise<IssueReply | UnreplicatedIssue> {
   const user = args.limits?.user ?? NO_LIMIT;
   const ip = args.limits?.ip ?? NO_LIMIT;
-  const raw = await runScript(
+  const scriptKeys = [
+    keys.meta,
+    keys.issued,
+    keys.pending,
+    keys.limiter(user.subject),
+    keys.limiter(ip.subject),
+  ];
+  const scriptArgs = [args.userId, args.nowMs, ...limitArgs(user), ...limitArgs(ip)];
+  if (!args.wait || args.wait.replicas === 0) {
+    return decodeReply('issueCoupon', await runScript(redis, 'issueCoupon', scriptKeys, scriptArgs));
+  }
+  scriptArgs.push('id');
+  const { raw, replicated } = await runScriptReplicated(
     redis,
+    args.wait,
     'issueCoupon',
-    [keys.meta, keys.issued, keys.pending, keys.limiter(user.subject), keys.limiter(ip.subject)],
-    [args.userId, args.nowMs, ...limitArgs(user), ...limitArgs(ip)],
+    scriptKeys,
+    scriptArgs,
   );
-  return decodeReply('issueCoupon', raw);
+  const reply = decodeReply('issueCoupon', raw);
+  if (reply.code !== 'OK') return reply;
+  if (reply.value === undefined)
+    throw new Error('issueCoupon answered OK without the pending id it was asked for');
+  return replicated ? decodeReply('issueCoupon', 0) : { code: 'UNREPLICATED', pendingId: reply.value };
+}
+
+/**
+ * Takes back one unreplicated issuance if it is still unpersisted (revokeIssuance-2.lua);
+ * true when it did. Only under the coupon's exclusive persist lock, after checking Postgres
+ * (coupon.persist.ts `revokeUnreplicatedIssuance`).
+ */
+export async function runRevokeIssuance(
+  redis: RedisClient,
+  keys: CouponKeys,
+  issuance: { userId: number; issuedAtMs: number; pendingId: string },
+): Promise<boolean> {
+  const reply = decodeReply(
+    'revokeIssuance',
+    await runScript(
+      redis,
+      'revokeIssuance',
+      [keys.issued, keys.pending],
+      [issuance.userId, issuance.issuedAtMs, issuance.pendingId],
+    ),
+  );
+  return reply.value === 1;
 }
 
 /**

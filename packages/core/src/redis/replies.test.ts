@@ -54,6 +54,11 @@ describe('decodeReply', () => {
     expect(decodeReply('restoreCoupon', [0, 2])).toEqual({ code: 'OK', value: 2 });
     expect(decodeReply('restoreCoupon', [2, 5])).toEqual({ code: 'ALREADY_LOADED', value: 5 });
     expect(decodeReply('couponAckPending', [0, 0])).toEqual({ code: 'OK', value: 0 });
+    expect(decodeReply('issueCoupon', [0, '1700000000000-0'])).toEqual({
+      code: 'OK',
+      value: '1700000000000-0',
+    });
+    expect(decodeReply('revokeIssuance', [0, 1])).toEqual({ code: 'OK', value: 1 });
     expect(decodeReply('rankingTop', [0, '{"at":1,"items":[]}'])).toEqual({
       code: 'OK',
       value: '{"at":1,"items":[]}',
@@ -93,7 +98,8 @@ describe('decodeReply', () => {
     expect(() => decodeReply('holdStock', [7])).toThrow(/expected a productId/);
     expect(() => decodeReply('restock', 0)).toThrow(/expected a value of kind integer/);
     expect(() => decodeReply('rankingTop', [0, 5])).toThrow(/expected a value of kind string/);
-    expect(() => decodeReply('issueCoupon', [0, 1])).toThrow(/expected a value of kind none/);
+    expect(() => decodeReply('issueCoupon', [0, 1])).toThrow(/expected a value of kind string\?/);
+    expect(() => decodeReply('couponAckPending', [0])).toThrow(/expected a value of kind integer/);
   });
 
   it('refuses a script it has no entry for', () => {

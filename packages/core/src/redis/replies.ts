@@ -28,11 +28,15 @@ export const ReplyCode = {
 } as const;
 export type ReplyCodeName = keyof typeof ReplyCode;
 
-/** What OK (and ALREADY_LOADED) carry, per script: nothing, an integer or a string. */
+/**
+ * What OK (and ALREADY_LOADED) carry, per script: nothing, an integer, a string, or a string
+ * only when the caller asked for it (else the bare code).
+ */
 type ValueKinds = {
   none: undefined;
   integer: number;
   string: string;
+  'string?': string | undefined;
 };
 type ValueKind = keyof ValueKinds;
 
@@ -45,8 +49,10 @@ type ReplySpec = { readonly codes: readonly ReplyCodeName[]; readonly value: Val
 export const SCRIPT_REPLIES = {
   issueCoupon: {
     codes: ['OK', 'NOT_LOADED', 'RATE_LIMITED', 'NOT_ACTIVE', 'ALREADY_ISSUED', 'SOLD_OUT'],
-    value: 'none',
+    // The pending entry's id, when the caller asked for it (REDIS_WAIT_REPLICAS).
+    value: 'string?',
   },
+  revokeIssuance: { codes: ['OK'], value: 'integer' },
   restoreCoupon: { codes: ['OK', 'ALREADY_LOADED'], value: 'integer' },
   couponAckPending: { codes: ['OK'], value: 'integer' },
   rateLimit: { codes: ['OK', 'RATE_LIMITED'], value: 'none' },
@@ -65,7 +71,9 @@ export type ScriptName = keyof typeof SCRIPT_REPLIES;
 export type Reply<C extends ReplyCodeName, V = undefined> = C extends 'OK' | 'ALREADY_LOADED'
   ? [V] extends [undefined]
     ? { readonly code: C }
-    : { readonly code: C; readonly value: V }
+    : undefined extends V
+      ? { readonly code: C; readonly value?: Exclude<V, undefined> }
+      : { readonly code: C; readonly value: V }
   : C extends 'RATE_LIMITED'
     ? { readonly code: C; readonly retryAfterMs: number; readonly limit: 'user' | 'ip' }
     : C extends 'OUT_OF_STOCK'
@@ -109,6 +117,8 @@ function isValue(kind: ValueKind, value: unknown): boolean {
       return Number.isSafeInteger(value);
     case 'string':
       return typeof value === 'string';
+    case 'string?':
+      return value === undefined || typeof value === 'string';
   }
 }
 
@@ -135,7 +145,7 @@ export function decodeReply<S extends ScriptName>(script: S, raw: unknown): Repl
     case ReplyCode.OK:
     case ReplyCode.ALREADY_LOADED:
       if (!isValue(spec.value, a)) throw badReply(script, raw, `expected a value of kind ${spec.value}`);
-      return (spec.value === 'none' ? BARE[code] : { code: NAMES[code], value: a }) as ReplyOf<S>;
+      return (a === undefined ? BARE[code] : { code: NAMES[code], value: a }) as ReplyOf<S>;
     case ReplyCode.RATE_LIMITED:
       if (typeof a !== 'number' || a < 0 || (b !== 1 && b !== 2)) {
         throw badReply(script, raw, 'expected retryAfterMs and which limit (1 user, 2 address)');

@@ -48,7 +48,7 @@ export function readScripts(dir: string = LUA_DIR): LuaScript[] {
 }
 
 /** A script as a connection runs it: the digest EVALSHA names it by. */
-type LoadedScript = LuaScript & { sha: string };
+export type LoadedScript = LuaScript & { sha: string };
 
 let defaultScripts: LuaScript[] | undefined;
 const registered = new WeakMap<RedisClient, Map<string, LoadedScript>>();
@@ -75,6 +75,22 @@ export function registerScripts(redis: RedisClient, scripts?: LuaScript[]): void
   }
 }
 
+/** A script as `redis` runs it (registering the default scripts on first use). */
+export function loadedScript(redis: RedisClient, name: string): LoadedScript {
+  let script = registered.get(redis)?.get(name);
+  if (!script) {
+    registerScripts(redis);
+    script = registered.get(redis)?.get(name);
+    if (!script) throw new Error(`Unknown Lua script ${name}`);
+  }
+  return script;
+}
+
+/** Whether a script call failed only because Redis did not hold the script (so it did not run). */
+export function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT');
+}
+
 /**
  * Runs a registered script. Typed wrappers in each area's `*.store.ts` call this and decode the
  * raw reply with `decodeReply` (replies.ts: the protocol every script answers in).
@@ -85,15 +101,9 @@ export function runScript(
   keys: string[],
   args: (string | number)[],
 ): Promise<unknown> {
-  let script = registered.get(redis)?.get(name);
-  if (!script) {
-    registerScripts(redis);
-    script = registered.get(redis)?.get(name);
-    if (!script) throw new Error(`Unknown Lua script ${name}`);
-  }
-  const { sha, lua, numberOfKeys } = script;
+  const { sha, lua, numberOfKeys } = loadedScript(redis, name);
   return redis.evalsha(sha, numberOfKeys, ...keys, ...args).catch((err: unknown) => {
-    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    if (!isNoScript(err)) throw err;
     // NOSCRIPT means the script did not run, so sending it again is safe. Plain EVAL carries the
     // source (and caches it again), so it cannot answer NOSCRIPT.
     return redis.eval(lua, numberOfKeys, ...keys, ...args);

@@ -1,0 +1,126 @@
+import type { ReplicaWait } from '../config.ts';
+import { Cluster, type RedisClient } from './cluster.ts';
+import { isNoScript, type LoadedScript, loadedScript } from './scripts.ts';
+
+/**
+ * Scripts whose answer must survive a failover (REDIS_WAIT_REPLICAS, docs/adr/0201): the script
+ * runs, then Redis `WAIT n timeout` on the same connection, and the caller learns whether `n`
+ * replicas acknowledged its write before answering anyone.
+ *
+ * Why this shape:
+ * - WAIT cannot run inside a script, and it counts the writes of the connection that sends it
+ *   (the client's own replication offset), so it must follow the EVALSHA on that connection.
+ *   A pipeline does that on both kinds of client. On a Cluster, ioredis routes a pipeline by
+ *   the keys of its keyed commands (all in one slot here) and a keyless WAIT adds none, so the
+ *   whole pipeline goes to that slot's master in one write (ioredis 6, built/Pipeline.js `exec`:
+ *   `pipelineSlot` from the sample keys; every command is sent with `node = { slot }`).
+ * - One WAIT covers every write its connection sent before it, so the calls of one event-loop
+ *   turn share one: a pipeline of their EVALSHAs and one WAIT. A WAIT blocks its connection
+ *   until the replicas answer; while one is out, new calls queue for the next pipeline instead
+ *   of stacking WAITs behind it. With a replica gone, each pipeline then costs one timeout
+ *   however many calls it carries, and nothing queues longer than two timeouts (below the 3 s
+ *   command deadline of request connections).
+ * - On a Cluster the calls are grouped by hash tag (one slot), because a pipeline must stay on
+ *   one node; on one Redis every call shares one pipeline.
+ */
+
+/** A script's raw reply, and whether the replicas acknowledged its write before the timeout. */
+export type Replicated = { raw: unknown; replicated: boolean };
+
+type Call = {
+  script: LoadedScript;
+  keys: string[];
+  args: (string | number)[];
+  /** After NOSCRIPT: send the source (EVAL), which caches the script again. */
+  withSource: boolean;
+  resolve(value: Replicated): void;
+  reject(err: unknown): void;
+};
+
+type Lane = { queued: Call[]; busy: boolean };
+
+const lanesOf = new WeakMap<RedisClient, Map<string, Lane>>();
+
+/** The part of a key that picks its cluster slot (Redis' hash tag rule). */
+function hashTag(key: string): string {
+  const open = key.indexOf('{');
+  if (open < 0) return key;
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : key;
+}
+
+/**
+ * Runs a registered script and waits until `wait.replicas` replicas acknowledged it or
+ * `wait.timeoutMs` passed. Rejects as `runScript` does when the script itself failed (it may
+ * or may not have run, as with any lost reply); `replicated: false` means it ran on the master
+ * but is not known to be on enough replicas (a timeout, or the connection lost while waiting).
+ * Callers with `wait.replicas === 0` call `runScript` instead: no WAIT, no extra work.
+ */
+export function runScriptReplicated(
+  redis: RedisClient,
+  wait: ReplicaWait,
+  name: string,
+  keys: string[],
+  args: (string | number)[],
+): Promise<Replicated> {
+  const script = loadedScript(redis, name);
+  let lanes = lanesOf.get(redis);
+  if (!lanes) {
+    lanes = new Map();
+    lanesOf.set(redis, lanes);
+  }
+  const id = `${wait.replicas}/${wait.timeoutMs}/${redis instanceof Cluster ? hashTag(keys[0] ?? '') : ''}`;
+  let lane = lanes.get(id);
+  if (!lane) {
+    lane = { queued: [], busy: false };
+    lanes.set(id, lane);
+  }
+  const target = lane;
+  return new Promise<Replicated>((resolve, reject) => {
+    target.queued.push({ script, keys, args, withSource: false, resolve, reject });
+    if (!target.busy) {
+      target.busy = true;
+      setImmediate(() => void send(redis, wait, target, lanes, id));
+    }
+  });
+}
+
+async function send(
+  redis: RedisClient,
+  wait: ReplicaWait,
+  lane: Lane,
+  lanes: Map<string, Lane>,
+  id: string,
+): Promise<void> {
+  const calls = lane.queued;
+  lane.queued = [];
+  const pipeline = redis.pipeline();
+  for (const c of calls) {
+    const { sha, lua, numberOfKeys } = c.script;
+    if (c.withSource) pipeline.eval(lua, numberOfKeys, ...c.keys, ...c.args);
+    else pipeline.evalsha(sha, numberOfKeys, ...c.keys, ...c.args);
+  }
+  pipeline.wait(wait.replicas, wait.timeoutMs);
+  try {
+    const results = (await pipeline.exec()) ?? [];
+    const [waitErr, acked] = results[calls.length] ?? [new Error('no reply to WAIT')];
+    const replicated = !waitErr && typeof acked === 'number' && acked >= wait.replicas;
+    for (const [i, call] of calls.entries()) {
+      const [err, raw] = results[i] ?? [new Error('no reply to the script')];
+      if (!err) call.resolve({ raw, replicated });
+      else if (isNoScript(err) && !call.withSource) {
+        // It did not run: send it again, with its source, in the next pipeline.
+        call.withSource = true;
+        lane.queued.push(call);
+      } else call.reject(err);
+    }
+  } catch (err) {
+    // The pipeline failed as a whole (e.g. the cluster could not be reached): as a lost reply.
+    for (const call of calls) call.reject(err);
+  }
+  if (lane.queued.length > 0) setImmediate(() => void send(redis, wait, lane, lanes, id));
+  else {
+    lane.busy = false;
+    lanes.delete(id);
+  }
+}
