@@ -29,6 +29,8 @@ describe('isUnavailableError on a Redis Cluster', () => {
     'Failed to refresh slots cache.',
     'CLUSTERDOWN The cluster is down',
     'TRYAGAIN Multiple keys request during rehashing of slot',
+    'MOVED 5816 127.0.0.1:7601',
+    'ASK 5816 127.0.0.1:7601',
   ])('%s means UNAVAILABLE', (message) => {
     expect(isUnavailableError(new Error(message))).toBe(true);
   });

@@ -166,7 +166,9 @@ export function isUnavailableError(err: unknown): boolean {
   }
   if (e.name === 'MaxRetriesPerRequestError') return true;
   // ioredis' commandTimeout ("Command timed out"): Redis stopped answering on an open connection.
-  return /Connection is closed|Connection terminated|connect ECONNREFUSED|Stream isn't writeable|timeout exceeded when trying to connect|Client has encountered a connection error|Reached the max retries per request|^Command timed out$|Cluster isn't ready|Too many Cluster redirections|Failed to refresh slots cache|^CLUSTERDOWN|^TRYAGAIN/i.test(
+  // A bare MOVED/ASK reaches a caller only from a pipeline ioredis did not redirect (one whose
+  // replies differ, e.g. a script and WAIT): the slot moved, the command did not run there.
+  return /Connection is closed|Connection terminated|connect ECONNREFUSED|Stream isn't writeable|timeout exceeded when trying to connect|Client has encountered a connection error|Reached the max retries per request|^Command timed out$|Cluster isn't ready|Too many Cluster redirections|Failed to refresh slots cache|^CLUSTERDOWN|^TRYAGAIN|^MOVED \d+ |^ASK \d+ /i.test(
     e.message,
   );
 }

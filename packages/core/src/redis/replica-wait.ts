@@ -49,6 +49,10 @@ function hashTag(key: string): string {
   return close > open + 1 ? key.slice(open + 1, close) : key;
 }
 
+function isRedirection(err: unknown): boolean {
+  return err instanceof Error && /^(MOVED|ASK) /.test(err.message);
+}
+
 /**
  * Runs a registered script and waits until `wait.replicas` replicas acknowledged it or
  * `wait.timeoutMs` passed. Rejects as `runScript` does when the script itself failed (it may
@@ -112,7 +116,14 @@ async function send(
         // It did not run: send it again, with its source, in the next pipeline.
         call.withSource = true;
         lane.queued.push(call);
-      } else call.reject(err);
+      } else {
+        // MOVED/ASK: the pipeline went to a node that no longer serves the slot (a failover).
+        // ioredis follows redirections of a pipeline only when every command failed alike, and
+        // the keyless WAIT succeeded, so the slot map would stay stale: refresh it. The script
+        // did not run; the caller answers UNAVAILABLE (errors.ts) and its retry is routed anew.
+        if (redis instanceof Cluster && isRedirection(err)) redis.refreshSlotsCache();
+        call.reject(err);
+      }
     }
   } catch (err) {
     // The pipeline failed as a whole (e.g. the cluster could not be reached): as a lost reply.
