@@ -5,6 +5,7 @@
 #   scripts/redis-cluster.sh up     starts it; prints the REDIS_CLUSTER_NODES value
 #   scripts/redis-cluster.sh down   stops it and removes its data
 #   scripts/redis-cluster.sh nodes  prints the REDIS_CLUSTER_NODES value of a running one
+#   scripts/redis-cluster.sh start <port>  starts one node of it again (after a test killed it)
 #
 # REDIS_CLUSTER_BASE_PORT (default 7300) picks ports base..base+5; the cluster bus uses
 # port+10000. REDIS_CLUSTER_DIR (default $TMPDIR/flash-redis-cluster-<base>) holds data,
@@ -24,6 +25,17 @@ nodes() {
   (IFS=,; echo "${out[*]}")
 }
 
+# One node, in its directory. Without data persistence: a node started again after it died
+# comes back empty, so start it again only once its replica has taken over (it then rejoins, as
+# nodes.conf says, and becomes that replica's replica).
+start_node() {
+  redis-server --port "$1" --bind 127.0.0.1 --daemonize yes \
+    --dir "$DIR/$1" --pidfile "$DIR/$1/redis.pid" --logfile "$DIR/$1/redis.log" \
+    --cluster-enabled yes --cluster-config-file nodes.conf \
+    --cluster-node-timeout "$TIMEOUT" \
+    --save "" --appendonly no --repl-diskless-sync-delay 0
+}
+
 up() {
   for p in "${PORTS[@]}"; do
     if redis-cli -h 127.0.0.1 -p "$p" ping >/dev/null 2>&1; then
@@ -35,11 +47,7 @@ up() {
   for p in "${PORTS[@]}"; do
     mkdir -p "$DIR/$p"
     rm -f "$DIR/$p/nodes.conf"
-    redis-server --port "$p" --bind 127.0.0.1 --daemonize yes \
-      --dir "$DIR/$p" --pidfile "$DIR/$p/redis.pid" --logfile "$DIR/$p/redis.log" \
-      --cluster-enabled yes --cluster-config-file nodes.conf \
-      --cluster-node-timeout "$TIMEOUT" \
-      --save "" --appendonly no
+    start_node "$p"
   done
   for p in "${PORTS[@]}"; do
     for _ in $(seq 1 50); do
@@ -57,6 +65,17 @@ up() {
       redis-cli -h 127.0.0.1 -p "$p" cluster info 2>/dev/null | grep -q 'cluster_state:ok' || ok=0
     done
     [ "$ok" = 1 ] && break
+    sleep 0.1
+  done
+  # Nor are its replicas: a replica takes over only once it has synced with its master, so a
+  # failover test must not kill a master before then. Wait until all three replicas are in sync.
+  for _ in $(seq 1 200); do
+    local synced=0
+    for p in "${PORTS[@]}"; do
+      redis-cli -h 127.0.0.1 -p "$p" info replication 2>/dev/null | grep -q 'master_link_status:up' &&
+        synced=$((synced + 1))
+    done
+    [ "$synced" -ge 3 ] && break
     sleep 0.1
   done
   nodes
@@ -87,8 +106,16 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   nodes) nodes ;;
+  start)
+    # One node of a running cluster again (after a failover test killed it).
+    [ -d "$DIR/${2:-}" ] && [ -n "${2:-}" ] || {
+      echo "usage: $0 start <port of a node of this cluster>" >&2
+      exit 2
+    }
+    start_node "$2"
+    ;;
   *)
-    echo "usage: $0 up|down|nodes" >&2
+    echo "usage: $0 up|down|nodes|start <port>" >&2
     exit 2
     ;;
 esac
