@@ -19,12 +19,14 @@ if [ "$#" -gt 0 ]; then
 else
   # Every integration suite, except those whose subject is one Redis server itself: they
   # restart, flush or cut off a private redis-server (test/redis-server.ts, a TCP proxy), so
-  # on a cluster they would only run again on that private server. The storefront's browser
-  # tests are not about Redis.
+  # on a cluster they would only run again on that private server (the REDIS_WAIT_REPLICAS
+  # suites give one a replica, or none). The storefront's browser tests are not about Redis.
+  # cluster-failover.test.ts kills a master of a private cluster of its own.
   pnpm exec vitest run packages/core/test apps/api/test apps/worker/test \
     --exclude apps/api/test/faults-redis-restart.test.ts \
     --exclude apps/api/test/faults-script-flush.test.ts \
     --exclude apps/api/test/faults-store-outage.test.ts \
-    --exclude apps/api/test/coupon-restore.test.ts
+    --exclude apps/api/test/coupon-restore.test.ts \
+    --exclude apps/api/test/coupon-replica-wait.test.ts
 fi
 if [ "$started" = 1 ]; then echo "cluster stopped"; fi
