@@ -258,10 +258,22 @@ async function holdOrFail(
   lines: OrderLineInput[],
   fromRedis?: Pick<Parameters<typeof holdOrder>[2], 'record' | 'limits'>,
 ): Promise<void> {
-  const reply = await holdOrder(rt.redis, rt.keys, { orderId, nowMs: now.getTime(), lines, ...fromRedis });
+  const reply = await holdOrder(rt.redis, rt.keys, {
+    orderId,
+    nowMs: now.getTime(),
+    lines,
+    ...fromRedis,
+    wait: rt.config.redisWait,
+  });
   switch (reply.code) {
     case 'OK':
       return;
+    case 'UNREPLICATED':
+      // holdOrder gave the holds back (an order it stored in Redis is kept and expires unpaid).
+      throw new AppError(
+        AppErrorCode.UNAVAILABLE,
+        'No Redis replica confirmed the stock hold in time, please retry',
+      );
     case 'NOT_LOADED':
       throw new InventoryNotLoaded();
     case 'RATE_LIMITED':

@@ -1,8 +1,10 @@
+import type { ReplicaWait } from '../config.ts';
 import { perRuntimeMap } from '../per-runtime.ts';
 import type { CallerLimit } from '../rate-limit/rate-limit.service.ts';
 import { limitArgs } from '../rate-limit/rate-limit.store.ts';
 import { Cluster, type RedisClient } from '../redis/cluster.ts';
 import type { Keys } from '../redis/keys.ts';
+import { runScriptReplicated } from '../redis/replica-wait.ts';
 import { decodeReply, type ReplyOf } from '../redis/replies.ts';
 import { runScript } from '../redis/scripts.ts';
 
@@ -27,6 +29,10 @@ export type OrderLineInput = { productId: number; quantity: number };
  *   (order-expiry.service.ts), as it does for a crash after a one-line hold.
  * Once held, the products are registered as active (see registerActive) before the caller
  * answers, so the drain, the sweeps and the caller's reads find them.
+ * With `wait.replicas` >= 1 each line's hold counts only once that many replicas acknowledged
+ * it (redis/replica-wait.ts); one that is not is UNREPLICATED: held on a master that a failover
+ * could lose, so the order's holds are released as for a refusal, except that an order the hold
+ * stored in Redis (`record`) is kept (saved like any answered order, it expires unpaid).
  */
 export async function holdOrder(
   redis: RedisClient,
@@ -38,8 +44,9 @@ export async function holdOrder(
     /** The order's record for `unsaved` (order.persist.ts), and whose order it is: one line only. */
     record?: { userId: number; json: string };
     limits?: { user: CallerLimit; ip: CallerLimit };
+    wait?: ReplicaWait;
   },
-): Promise<HoldReply> {
+): Promise<HoldReply | { code: 'UNREPLICATED' }> {
   const lines = [...hold.lines].sort((a, b) => a.productId - b.productId);
   if (lines.length > 1 && (hold.record || hold.limits)) {
     throw new Error('holdOrder: only a one-line order is stored and limited by its hold');
@@ -48,6 +55,10 @@ export async function holdOrder(
   try {
     for (const line of lines) {
       const reply = await holdLine(redis, keys, hold, line);
+      if (reply.code === 'UNREPLICATED') {
+        if (!hold.record) await releaseAll(redis, keys, hold.orderId, [...held, line.productId]);
+        return reply;
+      }
       if (reply.code !== 'OK') {
         await releaseAll(redis, keys, hold.orderId, held);
         return reply;
@@ -80,35 +91,37 @@ async function releaseAll(
   await Promise.all(productIds.map((productId) => endHold(redis, keys, productId, orderId, 'release')));
 }
 
-function holdLine(
+async function holdLine(
   redis: RedisClient,
   keys: Keys,
   hold: Parameters<typeof holdOrder>[2],
   line: OrderLineInput,
-): Promise<HoldReply> {
+): Promise<HoldReply | { code: 'UNREPLICATED' }> {
   const { limits } = hold;
   const k = keys.stock(line.productId);
-  return runScript(
-    redis,
-    'holdStock',
-    [
-      k.available,
-      k.holds,
-      k.holdStarted,
-      k.unsaved,
-      k.limiter(limits?.user.subject ?? 'u:0'),
-      k.limiter(limits?.ip.subject ?? 'ip:none'),
-      k.unsavedOf(hold.record?.userId ?? 0),
-    ],
-    [
-      hold.orderId,
-      hold.nowMs,
-      ...(limits ? [...limitArgs(limits.user), ...limitArgs(limits.ip)] : ['off', 0, 'off', 0]),
-      hold.record?.json ?? '',
-      line.productId,
-      line.quantity,
-    ],
-  ).then((raw) => decodeReply('holdStock', raw));
+  const scriptKeys = [
+    k.available,
+    k.holds,
+    k.holdStarted,
+    k.unsaved,
+    k.limiter(limits?.user.subject ?? 'u:0'),
+    k.limiter(limits?.ip.subject ?? 'ip:none'),
+    k.unsavedOf(hold.record?.userId ?? 0),
+  ];
+  const args = [
+    hold.orderId,
+    hold.nowMs,
+    ...(limits ? [...limitArgs(limits.user), ...limitArgs(limits.ip)] : ['off', 0, 'off', 0]),
+    hold.record?.json ?? '',
+    line.productId,
+    line.quantity,
+  ];
+  if (!hold.wait || hold.wait.replicas === 0) {
+    return decodeReply('holdStock', await runScript(redis, 'holdStock', scriptKeys, args));
+  }
+  const { raw, replicated } = await runScriptReplicated(redis, hold.wait, 'holdStock', scriptKeys, args);
+  const reply = decodeReply('holdStock', raw);
+  return reply.code === 'OK' && !replicated ? { code: 'UNREPLICATED' } : reply;
 }
 
 /**
