@@ -7,8 +7,12 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { runIssueCoupon } from '@flash/core/coupon/coupon.store';
+import { Redis } from 'ioredis';
 import { ROOT, startApi, startServer, startWorker } from '../lib/children.ts';
+import { apiClient } from '../lib/client.ts';
 import { fmt, type RequestSpec } from '../lib/load.ts';
+import { redisServerBin, startRedisServer } from '../lib/redis-server.ts';
+import { createCoupon } from '../lib/seed.ts';
 import { mintBearerPack } from '../lib/token.ts';
 import { log, settings } from './cli.ts';
 import {
@@ -220,6 +224,73 @@ function couponIssueRow(
   };
 }
 
+/**
+ * coupon.issue against a Redis of the row's own with one replica (never the shared Redis, which
+ * must not get a replica), with REDIS_WAIT_REPLICAS as given: the pair of rows with 0 and 1
+ * shows what waiting for the replica costs, everything else equal. The coupon lives in that
+ * Redis only (the closing checks cover the shared one), so the row checks it itself: as many
+ * issued as answered, at most the quantity, and the replica holding every one of them.
+ */
+function replicaIssueRow(id: string, waitReplicas: number, firstUser: number) {
+  return async (ctx: Ctx, round: number): Promise<BenchRow> => {
+    const bin = redisServerBin();
+    if (!bin)
+      throw new Error(`${id}: needs redis-server on PATH (REDIS_SERVER_BIN) for its primary and replica`);
+    const primary = await startRedisServer(bin);
+    try {
+      const replica = await startRedisServer(bin, { replicaOf: primary.port });
+      try {
+        const env = { ...ctx.run.env, REDIS_URL: primary.url, REDIS_WAIT_REPLICAS: String(waitReplicas) };
+        const tokens = mintBearerPack(
+          ctx.run.config.jwtSecret,
+          firstUser + round * COUPON_TOKENS,
+          COUPON_TOKENS,
+        );
+        return await withChild(startApi(env, nodeArgsFor(id)), async (api) => {
+          const couponId = await createCoupon(apiClient(api.url), ctx.admin, {
+            name: `bench ${id}`,
+            totalQuantity: COUPON_QUANTITY,
+          });
+          let i = 0;
+          const body = JSON.stringify({ couponId });
+          const next = (): RequestSpec => ({
+            method: 'POST',
+            path: '/trpc/coupon.issue',
+            headers: { ...json, authorization: tokens.bearer(i++ % tokens.count) },
+            body,
+          });
+          // Redis CPU per request is the row's primary's, not the shared server's.
+          const stats = await measure({ ...ctx, redisPid: primary.process.pid }, api, next);
+          const ok = stats.okWithWarmup ?? 0;
+          const issued = async (url: string) => {
+            const redis = new Redis(url);
+            try {
+              return (await redis.hlen(ctx.keys.coupon(couponId).issued)) - 1;
+            } finally {
+              redis.disconnect();
+            }
+          };
+          const onPrimary = await issued(primary.url);
+          if (onPrimary < ok || onPrimary > ok + 2 * settings.connections || onPrimary > COUPON_QUANTITY) {
+            throw new Error(`${id}: clients saw ${ok} issued but the primary holds ${onPrimary}`);
+          }
+          log(`${id}: ${onPrimary} issued on the primary, ${await issued(replica.url)} on its replica`);
+          const note =
+            waitReplicas > 0
+              ? `private primary + 1 replica; answered after WAIT ${waitReplicas} (compare coupon.issue.replica)`
+              : 'private primary + 1 replica, answered at once (the baseline of coupon.issue.wait1)';
+          const label = `coupon.issue, REDIS_WAIT_REPLICAS=${waitReplicas} (/trpc, auth)`;
+          return statsRow(id, label, 'ours', stats, note);
+        });
+      } finally {
+        await replica.stop();
+      }
+    } finally {
+      await primary.stop();
+    }
+  };
+}
+
 async function orderRow(ctx: Ctx): Promise<BenchRow> {
   const tokens = orderTokens(ctx);
   const stats = await withChild(startApi(ctx.run.env, nodeArgsFor('order.create')), (api) => {
@@ -346,6 +417,10 @@ export const ROWS: RowDef[] = [
       expectStatus: 409,
     }),
   },
+  // What REDIS_WAIT_REPLICAS costs: the same call on a private primary with one replica, without
+  // and with waiting for it (docs/adr/0201-replica-wait.md).
+  { id: 'coupon.issue.replica', run: replicaIssueRow('coupon.issue.replica', 0, 110_000_000) },
+  { id: 'coupon.issue.wait1', run: replicaIssueRow('coupon.issue.wait1', 1, 130_000_000) },
   { id: 'order.create', run: orderRow },
   { id: 'payment.pay', run: paymentRow },
   { id: 'payment.pay.hot', run: hotPaymentRow },

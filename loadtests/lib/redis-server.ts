@@ -19,13 +19,21 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startRedisServer(bin: string) {
+/**
+ * With `replicaOf` (the port of a primary started here) the server is its replica; ready once
+ * its first sync is done, so that WAIT on the primary can count it.
+ */
+export async function startRedisServer(bin: string, options: { replicaOf?: number } = {}) {
   const port = await freePort();
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  if (options.replicaOf) args.push('--replicaof', '127.0.0.1', String(options.replicaOf));
   const child = await startChild('redis-server', bin, {
     env: process.env,
-    args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    ready: /Ready to accept connections/,
+    args,
+    ready: options.replicaOf
+      ? /MASTER <-> REPLICA sync: Finished with success/
+      : /Ready to accept connections/,
     direct: true,
   });
-  return { ...child, url: `redis://127.0.0.1:${port}` };
+  return { ...child, port, url: `redis://127.0.0.1:${port}` };
 }
