@@ -5,6 +5,8 @@
   that answer. Only an issuance that is still unpersisted is taken back (its `pending` entry is
   still there); the caller (coupon.persist.ts) also holds the coupon's exclusive persist lock
   and has checked that Postgres has no row for it, so no persistence batch can be inserting it.
+  The user's limiter state that `issued` carried for that call (issueCoupon-5.lua) goes with it:
+  the taken-back call is then counted by the address limit only.
 
   KEYS[1] issued   hash: userId -> issuedAt (ms), "_" = loaded marker
   KEYS[2] pending  stream of unpersisted issuances { u, t }

@@ -58,6 +58,36 @@ describe('REDIS_WAIT_REPLICAS=1 with a replica', () => {
     expect(onReplicaAtAnswer.filter((v) => v === null)).toEqual([]);
     expect(await onReplica.hlen(keys.issued)).toBe(301);
   });
+
+  const commandCalls = async (command: string): Promise<number> => {
+    const stats = await s.rt.redis.info('commandstats');
+    return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+  };
+
+  it('one WAIT covers the calls that arrive together: a crowd of 400 costs far fewer than 400', async () => {
+    const couponId = await createCoupon(s, 1_000);
+    const before = await commandCalls('wait');
+    const answers = await Promise.all(Array.from({ length: 400 }, (_, i) => issue(s, couponId, 20_000 + i)));
+    expect(answers.filter((r) => r.status !== 200)).toEqual([]);
+    const waits = (await commandCalls('wait')) - before;
+    expect(waits).toBeGreaterThan(0);
+    expect(waits).toBeLessThanOrEqual(200);
+  });
+
+  it('with REDIS_WAIT_REPLICAS=0 an issuance is the one EVALSHA it always was: no WAIT', async () => {
+    const plain = await createTestServer({ overrides: { REDIS_URL: primary.url } });
+    try {
+      const couponId = await createCoupon(plain, 100);
+      await issue(plain, couponId, 1); // loads the script on this connection's first use
+      const [waits, evals] = [await commandCalls('wait'), await commandCalls('evalsha')];
+      const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => issue(plain, couponId, 2 + i)));
+      expect(answers.filter((r) => r.status !== 200)).toEqual([]);
+      expect((await commandCalls('wait')) - waits).toBe(0);
+      expect((await commandCalls('evalsha')) - evals).toBe(50);
+    } finally {
+      await plain.cleanup();
+    }
+  });
 });
 
 describe('REDIS_WAIT_REPLICAS=1 without a replica (every WAIT times out)', () => {

@@ -98,14 +98,14 @@ async function send(
 ): Promise<void> {
   const calls = lane.queued;
   lane.queued = [];
-  const pipeline = redis.pipeline();
-  for (const c of calls) {
-    const { sha, lua, numberOfKeys } = c.script;
-    if (c.withSource) pipeline.eval(lua, numberOfKeys, ...c.keys, ...c.args);
-    else pipeline.evalsha(sha, numberOfKeys, ...c.keys, ...c.args);
-  }
-  pipeline.wait(wait.replicas, wait.timeoutMs);
   try {
+    const pipeline = redis.pipeline();
+    for (const c of calls) {
+      const { sha, lua, numberOfKeys } = c.script;
+      if (c.withSource) pipeline.eval(lua, numberOfKeys, ...c.keys, ...c.args);
+      else pipeline.evalsha(sha, numberOfKeys, ...c.keys, ...c.args);
+    }
+    pipeline.wait(wait.replicas, wait.timeoutMs);
     const results = (await pipeline.exec()) ?? [];
     const [waitErr, acked] = results[calls.length] ?? [new Error('no reply to WAIT')];
     const replicated = !waitErr && typeof acked === 'number' && acked >= wait.replicas;
