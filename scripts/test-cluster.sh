@@ -27,6 +27,7 @@ else
     --exclude apps/api/test/faults-script-flush.test.ts \
     --exclude apps/api/test/faults-store-outage.test.ts \
     --exclude apps/api/test/coupon-restore.test.ts \
-    --exclude apps/api/test/coupon-replica-wait.test.ts
+    --exclude apps/api/test/coupon-replica-wait.test.ts \
+    --exclude apps/api/test/order-replica-wait.test.ts
 fi
 if [ "$started" = 1 ]; then echo "cluster stopped"; fi
