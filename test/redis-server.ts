@@ -40,18 +40,14 @@ async function waitReady(port: number): Promise<void> {
   throw new Error(`redis-server on ${port} did not start`);
 }
 
-/**
- * With `replicaOf` (a private primary's port) the server replicates it; it is ready once the
- * primary counts it as an online replica (so WAIT 1 on the primary can succeed).
- */
+/** Until the replica acknowledges a write on the primary ("online" may still be loading). */
 async function waitReplicaOnline(primaryPort: number, replicaPort: number): Promise<void> {
   const primary = new Redis({ port: primaryPort, host: '127.0.0.1' });
   try {
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-      const info = await primary.info('replication');
-      if (new RegExp(`port=${replicaPort},state=online`).test(info)) return;
-      await new Promise((r) => setTimeout(r, 50));
+      await primary.set('test:replica-probe', String(replicaPort));
+      if ((await primary.wait(1, 100)) >= 1) return;
     }
     throw new Error(`replica on ${replicaPort} did not come online for ${primaryPort}`);
   } finally {
@@ -59,6 +55,10 @@ async function waitReplicaOnline(primaryPort: number, replicaPort: number): Prom
   }
 }
 
+/**
+ * With `replicaOf` (a private primary's port) the server replicates it; it is ready once it
+ * acknowledged a write on the primary (so WAIT 1 there can succeed).
+ */
 export async function startPrivateRedis(options: { replicaOf?: number } = {}): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'redis-'));
@@ -76,6 +76,8 @@ export async function startPrivateRedis(options: { replicaOf?: number } = {}): P
       '--dir',
       dir,
     ];
+    // A replica's first sync starts at once, not after the default 5 s wait for more replicas.
+    args.push('--repl-diskless-sync-delay', '0');
     if (options.replicaOf) args.push('--replicaof', '127.0.0.1', String(options.replicaOf));
     child = spawn('redis-server', args, { stdio: 'ignore' });
     await waitReady(port);

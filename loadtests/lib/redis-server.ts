@@ -2,7 +2,10 @@
 // measure Redis itself: its INFO commandstats, memory and CPU then count this run alone, not
 // every other user of the machine's shared Redis.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { startChild } from './children.ts';
 
 /** Whether a redis-server binary is on PATH (REDIS_SERVER_BIN overrides). */
@@ -25,7 +28,23 @@ async function freePort(): Promise<number> {
  */
 export async function startRedisServer(bin: string, options: { replicaOf?: number } = {}) {
   const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  // A directory of its own: a primary writes the RDB of a replica's first sync there, not into
+  // the working directory (where the next server started would load it).
+  const dir = mkdtempSync(path.join(tmpdir(), 'flash-redis-'));
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+  ];
+  // A replica's first sync starts at once, not after the default 5 s wait for more replicas.
+  args.push('--repl-diskless-sync-delay', '0');
   if (options.replicaOf) args.push('--replicaof', '127.0.0.1', String(options.replicaOf));
   const child = await startChild('redis-server', bin, {
     env: process.env,
