@@ -44,6 +44,25 @@ describe('REDIS_WAIT_REPLICAS=1 on order.create', () => {
     expect(list.body.result.data.items).toEqual([]);
   });
 
+  it('without a replica: a two-product order is UNAVAILABLE and gives back both holds', async () => {
+    const [a, b] = [await product(10), await product(10)];
+    const res = await call(
+      s.app,
+      'mutation',
+      'order.create',
+      {
+        items: [
+          { productId: a, quantity: 2 },
+          { productId: b, quantity: 3 },
+        ],
+      },
+      await s.token(11),
+    );
+    expect(res.status).toBe(503);
+    expect(res.body.error.data.appCode).toBe('UNAVAILABLE');
+    expect([await stockOf(a), await stockOf(b)]).toEqual([10, 10]);
+  });
+
   it('without a replica: an order answered from Redis is UNAVAILABLE too (and kept, to expire unpaid)', async () => {
     const p = await product(10);
     const res = await order(8, p);
