@@ -4,7 +4,13 @@
 // (and one that reaches a key it was not given fails on the node that lacks it).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
-import { ackPending, readPending, runIssueCoupon, runRestoreCoupon } from '../src/coupon/coupon.store.ts';
+import {
+  ackPending,
+  readPending,
+  runIssueCoupon,
+  runRestoreCoupon,
+  runRevokeIssuance,
+} from '../src/coupon/coupon.store.ts';
 import { endHold, endHolds, forgetIfIdle, holdOrder } from '../src/order/order.store.ts';
 import { addRestocked, loadStockSnapshot, readAvailable } from '../src/product/inventory.store.ts';
 import { addSales, hourIndex, loadBuckets, mergeTop, windowHours } from '../src/ranking/ranking.store.ts';
@@ -53,6 +59,27 @@ describe('every Lua script with the keys the service passes it', () => {
       const pending = await readPending(rt().redis, rt().keys.coupon(1), 10);
       expect(pending.map((p) => p.userId)).toEqual([7]);
       expect(await ackPending(rt().redis, rt().keys.coupon(1), [pending[0]!.id])).toBe(1);
+    },
+    revokeIssuance: async () => {
+      // Waiting for more replicas than any master here has (none on one Redis, one per master on
+      // the test cluster): the issue script and WAIT run in one pipeline on the slot's master,
+      // WAIT times out, and the issuance is handed back to be taken back.
+      const nowMs = NOW.getTime();
+      const keys = rt().keys.coupon(1);
+      const reply = await runIssueCoupon(rt().redis, keys, {
+        userId: 8,
+        nowMs,
+        wait: { replicas: 2, timeoutMs: 10 },
+      });
+      if (reply.code !== 'UNREPLICATED') throw new Error(`expected UNREPLICATED, got ${reply.code}`);
+      expect(
+        await runRevokeIssuance(rt().redis, keys, {
+          userId: 8,
+          issuedAtMs: nowMs,
+          pendingId: reply.pendingId,
+        }),
+      ).toBe(true);
+      expect(await rt().redis.hget(keys.issued, '8')).toBeNull();
     },
     rateLimit: async () => {
       const limit = { perSecond: 10, burst: 2 };
