@@ -5,7 +5,7 @@
 #   scripts/redis-cluster.sh up     starts it; prints the REDIS_CLUSTER_NODES value
 #   scripts/redis-cluster.sh down   stops it and removes its data
 #   scripts/redis-cluster.sh nodes  prints the REDIS_CLUSTER_NODES value of a running one
-#   scripts/redis-cluster.sh start <port>  starts one node of it again (after a test killed it)
+#   scripts/redis-cluster.sh rejoin <port> <master-port>  a killed node back as a new replica
 #
 # REDIS_CLUSTER_BASE_PORT (default 7300) picks ports base..base+5; the cluster bus uses
 # port+10000. REDIS_CLUSTER_DIR (default $TMPDIR/flash-redis-cluster-<base>) holds data,
@@ -25,9 +25,7 @@ nodes() {
   (IFS=,; echo "${out[*]}")
 }
 
-# One node, in its directory. Without data persistence: a node started again after it died
-# comes back empty, so start it again only once its replica has taken over (it then rejoins, as
-# nodes.conf says, and becomes that replica's replica).
+# One node, in its directory.
 start_node() {
   redis-server --port "$1" --bind 127.0.0.1 --daemonize yes \
     --dir "$DIR/$1" --pidfile "$DIR/$1/redis.pid" --logfile "$DIR/$1/redis.log" \
@@ -106,16 +104,32 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   nodes) nodes ;;
-  start)
-    # One node of a running cluster again (after a failover test killed it).
-    [ -d "$DIR/${2:-}" ] && [ -n "${2:-}" ] || {
-      echo "usage: $0 start <port of a node of this cluster>" >&2
+  rejoin)
+    # A killed node back as a new, empty replica of <master-port> (what an operator does to
+    # replace a node). Not with its old nodes.conf: without persistence it would come back as
+    # an empty master of its old slots and could serve writes until it learns it lost them.
+    [ -n "${2:-}" ] && [ -n "${3:-}" ] && [ -d "$DIR/$2" ] || {
+      echo "usage: $0 rejoin <port of a killed node of this cluster> <port of the master to replicate>" >&2
       exit 2
     }
+    rm -f "$DIR/$2/nodes.conf"
     start_node "$2"
+    for _ in $(seq 1 50); do
+      redis-cli -h 127.0.0.1 -p "$2" ping >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    redis-cli -h 127.0.0.1 -p "$2" cluster meet 127.0.0.1 "$3" >/dev/null
+    master_id="$(redis-cli -h 127.0.0.1 -p "$3" cluster myid)"
+    # REPLICATE needs the node to know its master, which the MEET handshake takes a moment for.
+    for _ in $(seq 1 100); do
+      redis-cli -h 127.0.0.1 -p "$2" cluster replicate "$master_id" 2>/dev/null | grep -q OK && exit 0
+      sleep 0.1
+    done
+    echo "node $2 did not become a replica of $3" >&2
+    exit 1
     ;;
   *)
-    echo "usage: $0 up|down|nodes|start <port>" >&2
+    echo "usage: $0 up|down|nodes|rejoin <port> <master-port>" >&2
     exit 2
     ;;
 esac

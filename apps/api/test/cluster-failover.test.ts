@@ -39,8 +39,8 @@ const LAG_MS = 300;
 type PrivateCluster = {
   nodes: string;
   dir: string;
-  /** Starts a node that was killed again (what a process supervisor would do). */
-  start(port: number): Promise<void>;
+  /** Brings a killed node back as a new replica of the master on `masterPort` (an operator's job). */
+  rejoin(port: number, masterPort: number): Promise<void>;
   down(): Promise<void>;
 };
 
@@ -52,7 +52,8 @@ async function startCluster(basePort: number): Promise<PrivateCluster> {
   return {
     nodes: stdout.trim().split('\n').pop()!,
     dir,
-    start: async (port) => void (await run(script, ['start', String(port)], { env })),
+    rejoin: async (port, masterPort) =>
+      void (await run(script, ['rejoin', String(port), String(masterPort)], { env })),
     down: async () => void (await run(script, ['down'], { env })),
   };
 }
@@ -182,9 +183,9 @@ async function failover(
       } else if (answer.afterKill) okAfter++;
     }
   };
-  // Once the replica has taken over, the killed node is started again (as a supervisor would)
-  // and rejoins as the new master's replica: with REDIS_WAIT_REPLICAS=1 the shard can confirm
-  // writes only from then on. The API is never touched.
+  // Once the replica has taken over, the killed node comes back as the new master's replica
+  // (empty, as a replaced node does): with REDIS_WAIT_REPLICAS=1 the shard can confirm writes
+  // only from then on. The API is never touched.
   let promotedAfterMs: number | undefined;
   const supervisor = (async () => {
     while (!killed) await new Promise((r) => setTimeout(r, 20));
@@ -196,7 +197,7 @@ async function failover(
       );
       if (master !== victim) {
         promotedAfterMs = Date.now() - killedAt;
-        await cluster.start(victim!);
+        await cluster.rejoin(victim!, master);
         return;
       }
       await new Promise((r) => setTimeout(r, 100));
@@ -213,7 +214,7 @@ async function failover(
   draining = false;
   await drainer;
   await supervisor;
-  report(`replica promoted ${promotedAfterMs} ms after the SIGKILL; killed node started again then`);
+  report(`replica promoted ${promotedAfterMs} ms after the SIGKILL; killed node back as its replica then`);
 
   // Recovered on its own: calls succeeded again after the kill, with nothing done to the API.
   expect(killed).toBe(true);
