@@ -31,6 +31,9 @@ describe('isUnavailableError on a Redis Cluster', () => {
     'TRYAGAIN Multiple keys request during rehashing of slot',
     'MOVED 5816 127.0.0.1:7601',
     'ASK 5816 127.0.0.1:7601',
+    'LOADING Redis is loading the dataset in memory',
+    "READONLY You can't write against a read only replica.",
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
   ])('%s means UNAVAILABLE', (message) => {
     expect(isUnavailableError(new Error(message))).toBe(true);
   });

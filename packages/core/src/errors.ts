@@ -168,7 +168,9 @@ export function isUnavailableError(err: unknown): boolean {
   // ioredis' commandTimeout ("Command timed out"): Redis stopped answering on an open connection.
   // A bare MOVED/ASK reaches a caller only from a pipeline ioredis did not redirect (one whose
   // replies differ, e.g. a script and WAIT): the slot moved, the command did not run there.
-  return /Connection is closed|Connection terminated|connect ECONNREFUSED|Stream isn't writeable|timeout exceeded when trying to connect|Client has encountered a connection error|Reached the max retries per request|^Command timed out$|Cluster isn't ready|Too many Cluster redirections|Failed to refresh slots cache|^CLUSTERDOWN|^TRYAGAIN|^MOVED \d+ |^ASK \d+ /i.test(
+  // LOADING, READONLY, MASTERDOWN: a node restarting, or one that became a replica in a
+  // failover; the command did not run.
+  return /Connection is closed|Connection terminated|connect ECONNREFUSED|Stream isn't writeable|timeout exceeded when trying to connect|Client has encountered a connection error|Reached the max retries per request|^Command timed out$|Cluster isn't ready|Too many Cluster redirections|Failed to refresh slots cache|^CLUSTERDOWN|^TRYAGAIN|^MOVED \d+ |^ASK \d+ |^LOADING |^READONLY |^MASTERDOWN /i.test(
     e.message,
   );
 }
