@@ -215,6 +215,54 @@ describe('order.create answered from Redis, saved later', () => {
     await noInventoryDrift();
   });
 
+  it('300 orders paid the moment they are answered, while two drains save them: each paid once, with or without a key', async () => {
+    // payOrder asks Postgres first and looks in Redis only when the order is not there yet; the
+    // drains make every interleaving happen: saved before the payment, between its first try
+    // and its look in Redis, or by the payment itself.
+    const p = await product(300, 1_000);
+    const buyers = users(300);
+    await Promise.all(buyers.map((u) => chargeBalance(rt(), u, { amount: 1_000 })));
+    const drains = Promise.all([drainUnsavedOrders(rt()), drainUnsavedOrders(rt())]);
+    const results = await Promise.allSettled(
+      buyers.map(async (u, i) => {
+        const order = await createOrder(rt(), u, { items: [{ productId: p.id, quantity: 1 }] });
+        if (i % 3 === 0) void drainUnsavedOrders(rt());
+        const key = i % 2 === 0 ? `pay-${u}` : undefined;
+        const paid = await payOrder(rt(), u, { orderId: order.orderId, idempotencyKey: key });
+        // A retry with the key replays the payment; without one it is refused as already paid.
+        const again = await payOrder(rt(), u, { orderId: order.orderId, idempotencyKey: key }).then(
+          (v) => ({ replayed: v.paymentId === paid.paymentId }),
+          (err: { code?: string }) => ({ refused: err.code }),
+        );
+        return { order, paid, again, key };
+      }),
+    );
+    await drains;
+    await drainUnsavedOrders(rt());
+    const done = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    expect(
+      results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason),
+    ).toEqual([]);
+    expect(done).toHaveLength(300);
+    for (const { paid, again, key } of done) {
+      expect(paid).toMatchObject({ status: 'PAID', amount: 1_000, balance: 0 });
+      expect(again).toEqual(key ? { replayed: true } : { refused: 'ORDER_NOT_PAYABLE' });
+    }
+    const rows = await rt()
+      .db.selectFrom('payments')
+      .select(({ fn }) => [fn.countAll<string>().as('n'), fn.sum<string>('amount').as('total')])
+      .where(
+        'order_id',
+        'in',
+        done.map((d) => d.order.orderId),
+      )
+      .executeTakeFirstOrThrow();
+    expect({ n: Number(rows.n), total: Number(rows.total) }).toEqual({ n: 300, total: 300_000 });
+    expect(await unsavedIds()).toEqual([]);
+    expect(await readAvailable(rt().redis, rt().keys, [p.id])).toEqual([0]);
+    await noInventoryDrift();
+  });
+
   it('the orphan sweep leaves an unsaved order alone: it is answered, not abandoned', async () => {
     const p = await product(3);
     const order = await createOrder(rt(), users(1)[0]!, { items: [{ productId: p.id, quantity: 3 }] });

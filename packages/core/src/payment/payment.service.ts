@@ -23,16 +23,26 @@ export async function payOrder(
   input: { orderId: string; idempotencyKey?: string },
 ): Promise<PaymentView> {
   if (!isOrderId(input.orderId)) throw new AppError(AppErrorCode.ORDER_NOT_FOUND, 'Order not found');
-  // An order answered from Redis moments ago is saved first (one look at the caller's index in
-  // each active product when it is not), outside the payment's transaction.
-  await ensureSaved(rt, userId, input.orderId);
   const key = input.idempotencyKey;
-  return rt.paymentBatcher.pay({
-    userId,
-    orderId: input.orderId,
-    now: rt.clock.now(),
-    idempotency: key === undefined ? undefined : { key, hash: requestHash({ orderId: input.orderId }) },
-  });
+  const pay = () =>
+    rt.paymentBatcher.pay({
+      userId,
+      orderId: input.orderId,
+      now: rt.clock.now(),
+      idempotency: key === undefined ? undefined : { key, hash: requestHash({ orderId: input.orderId }) },
+    });
+  try {
+    return await pay();
+  } catch (err) {
+    if (!(err instanceof AppError) || err.code !== AppErrorCode.ORDER_NOT_FOUND) throw err;
+    // Most orders are in Postgres by the time they are paid, so Redis is only asked when the
+    // batch did not find one: an order answered from Redis moments ago is saved (one look at the
+    // caller's index in each active product), then paid. A refused payment changed nothing (its
+    // key included), so paying again is safe; it is tried even when nothing was found here, as
+    // the worker may have saved the order between the batch's read and this look.
+    await ensureSaved(rt, userId, input.orderId);
+    return pay();
+  }
 }
 
 type SaveRound = { ids: Map<number, Set<string>>; done: PromiseWithResolvers<void> };
