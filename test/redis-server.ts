@@ -1,7 +1,7 @@
 // A private, throw-away redis-server for tests that restart Redis (empty) mid-sale: the shared
 // server on 6379 is never touched.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -99,6 +99,10 @@ export async function startPrivateRedis(options: { replicaOf?: number } = {}): P
       await stop();
       await start();
     },
-    stop,
+    async stop() {
+      await stop();
+      // The server wrote nothing worth keeping (no persistence); a CI machine runs this often.
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
