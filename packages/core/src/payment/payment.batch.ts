@@ -28,7 +28,7 @@ import {
  *
  * A batch runs like this, in one transaction:
  * 1. the keys of keyed payments are recorded (a key used before replays its stored answer);
- * 2. the orders are locked (FOR UPDATE), then the coupons, balances and stock they touch, each
+ * 2. the orders are locked (FOR NO KEY UPDATE), then the coupons, balances and stock they touch, each
  *    class in key order (payment.repository.ts: that order makes deadlocks impossible);
  * 3. Node decides each payment in arrival order against the locked rows, exactly as one
  *    transaction per payment would have, one after the other: a refused payment changes

@@ -79,7 +79,7 @@ export async function lockOrdersForPayment(
       ON o.id = r.id AND o.user_id = r.user_id
     LEFT JOIN order_lines l ON l.order_id = o.id
     ORDER BY o.id, l.product_id
-    FOR UPDATE OF o`.execute(trx);
+    FOR NO KEY UPDATE OF o`.execute(trx);
   const orders = new Map<string, OrderWithLines>();
   for (const { product_id, quantity, unit_price, ...row } of result.rows) {
     let order = orders.get(row.id);
@@ -106,7 +106,7 @@ export async function lockIssuedCoupons(
                AS r(coupon_id, user_id)) r
       ON ic.coupon_id = r.coupon_id AND ic.user_id = r.user_id
     ORDER BY ic.coupon_id, ic.user_id
-    FOR UPDATE OF ic`.execute(trx);
+    FOR NO KEY UPDATE OF ic`.execute(trx);
   return new Map(result.rows.map((r) => [`${r.coupon_id}:${r.user_id}`, r.status]));
 }
 
@@ -114,15 +114,20 @@ export async function lockIssuedCoupons(
 export async function lockBalances(trx: Trx, userIds: number[]): Promise<Map<number, number>> {
   if (userIds.length === 0) return new Map();
   const result = await sql<{ id: number; balance: number }>`
-    SELECT id, balance FROM users WHERE id = ANY(${userIds}::int8[]) ORDER BY id FOR UPDATE`.execute(trx);
+    SELECT id, balance FROM users WHERE id = ANY(${userIds}::int8[]) ORDER BY id FOR NO KEY UPDATE`.execute(trx);
   return new Map(result.rows.map((r) => [r.id, r.balance]));
 }
 
-/** Locks the products' stock rows in id order. */
+/**
+ * Locks the products' stock rows in id order. Like every lock of a payment, `FOR NO KEY UPDATE`
+ * (what an UPDATE of a non-key column takes anyway), not `FOR UPDATE`: an order saved at the same
+ * moment checks its lines' foreign keys with `FOR KEY SHARE` on these rows, in its own line order,
+ * and `FOR UPDATE` would conflict with that and deadlock (seen in `pnpm loadtest sale`).
+ */
 export async function lockStock(trx: Trx, productIds: number[]): Promise<Map<number, number>> {
   if (productIds.length === 0) return new Map();
   const result = await sql<{ id: number; stock: number }>`
-    SELECT id, stock FROM products WHERE id = ANY(${productIds}::int8[]) ORDER BY id FOR UPDATE`.execute(trx);
+    SELECT id, stock FROM products WHERE id = ANY(${productIds}::int8[]) ORDER BY id FOR NO KEY UPDATE`.execute(trx);
   return new Map(result.rows.map((r) => [r.id, r.stock]));
 }
 
