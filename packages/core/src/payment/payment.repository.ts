@@ -114,7 +114,8 @@ export async function lockIssuedCoupons(
 export async function lockBalances(trx: Trx, userIds: number[]): Promise<Map<number, number>> {
   if (userIds.length === 0) return new Map();
   const result = await sql<{ id: number; balance: number }>`
-    SELECT id, balance FROM users WHERE id = ANY(${userIds}::int8[]) ORDER BY id FOR NO KEY UPDATE`.execute(trx);
+    SELECT id, balance FROM users WHERE id = ANY(${userIds}::int8[])
+    ORDER BY id FOR NO KEY UPDATE`.execute(trx);
   return new Map(result.rows.map((r) => [r.id, r.balance]));
 }
 
@@ -127,7 +128,8 @@ export async function lockBalances(trx: Trx, userIds: number[]): Promise<Map<num
 export async function lockStock(trx: Trx, productIds: number[]): Promise<Map<number, number>> {
   if (productIds.length === 0) return new Map();
   const result = await sql<{ id: number; stock: number }>`
-    SELECT id, stock FROM products WHERE id = ANY(${productIds}::int8[]) ORDER BY id FOR NO KEY UPDATE`.execute(trx);
+    SELECT id, stock FROM products WHERE id = ANY(${productIds}::int8[])
+    ORDER BY id FOR NO KEY UPDATE`.execute(trx);
   return new Map(result.rows.map((r) => [r.id, r.stock]));
 }
 
