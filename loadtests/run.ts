@@ -8,7 +8,7 @@
 //   options: --duration <s>  --connections <n>  --users <n>  --autocannon (ignore k6)  --keep (keep the database)
 //   LOADTEST_<NAME>=<n> overrides a number of the scenario's shape (LOADTEST_QUANTITY=200)
 import path from 'node:path';
-import { connectRedis, createKeys } from '@flash/core';
+import { connectRedisClient, createKeys, type RedisTarget } from '@flash/core';
 import { type Child, ROOT, startApi, startWorker } from './lib/children.ts';
 import { apiClient } from './lib/client.ts';
 import { createRunEnv } from './lib/env.ts';
@@ -48,7 +48,7 @@ const log = (line: string) => console.log(`[loadtest] ${line}`);
 
 async function waitForDrain(
   db: Sql,
-  redis: import('@flash/core').Redis,
+  redis: import('@flash/core').RedisClient,
   keys: ReturnType<typeof createKeys>,
 ) {
   // The worker persists issuances within about a second; give it a bounded while.
@@ -64,9 +64,9 @@ async function waitForDrain(
 }
 
 /** Postgres and Redis checks that hold after any scenario. */
-async function storeChecks(url: string, databaseUrl: string, redisUrl: string, prefix: string) {
+async function storeChecks(url: string, databaseUrl: string, target: RedisTarget, prefix: string) {
   const db = sqlPool(databaseUrl);
-  const redis = await connectRedis(redisUrl, 'command', 'loadtest-checks');
+  const redis = await connectRedisClient(target, 'command', 'loadtest-checks');
   const keys = createKeys(prefix);
   try {
     await waitForDrain(db, redis, keys);
@@ -129,14 +129,16 @@ async function runOne(scenario: Scenario): Promise<boolean> {
   const connections = Number(option('connections') ?? scenario.defaultConnections ?? 100);
   const k6 = args.includes('--autocannon') ? undefined : resolveK6();
   const children: Child[] = [];
-  const redisBin = scenario.privateRedis ? redisServerBin() : undefined;
+  // On a cluster (REDIS_CLUSTER_NODES) the scenario runs there: the cluster is what is rehearsed.
+  const onCluster = Boolean(process.env.REDIS_CLUSTER_NODES);
+  const redisBin = scenario.privateRedis && !onCluster ? redisServerBin() : undefined;
   const redisServer = redisBin ? await startRedisServer(redisBin) : undefined;
   const run = await createRunEnv('loadtest', {
     ...scenario.serviceEnv?.(),
     ...(redisServer ? { REDIS_URL: redisServer.url } : {}),
   });
   log(
-    `${scenario.name}: fresh database and Redis prefix ${run.config.redisKeyPrefix}${redisServer ? ` on a redis-server of its own (${redisServer.url})` : ''}`,
+    `${scenario.name}: fresh database and Redis prefix ${run.config.redisKeyPrefix}${redisServer ? ` on a redis-server of its own (${redisServer.url})` : onCluster ? ' on the Redis Cluster of REDIS_CLUSTER_NODES' : ''}`,
   );
   let ok = true;
   try {
@@ -184,7 +186,7 @@ async function runOne(scenario: Scenario): Promise<boolean> {
     }
 
     violations.push(
-      ...(await storeChecks(api.url, run.config.databaseUrl, run.config.redisUrl, run.config.redisKeyPrefix)),
+      ...(await storeChecks(api.url, run.config.databaseUrl, run.config, run.config.redisKeyPrefix)),
     );
     if (violations.length > 0) {
       ok = false;

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import {
   type Config,
   createDb,
-  deleteKeysMatching,
+  deleteKeysIn,
   dropDatabase,
   ensureDatabase,
   loadConfig,
@@ -58,7 +58,7 @@ export async function createRunEnv(kind: string, overrides: Record<string, strin
     config,
     env,
     async cleanup() {
-      await deleteKeysMatching(config.redisUrl, `${config.redisKeyPrefix}*`);
+      await deleteKeysIn(config, `${config.redisKeyPrefix}*`);
       await dropDatabase(databaseUrl);
     },
   };

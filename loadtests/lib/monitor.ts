@@ -6,7 +6,15 @@
 // - order-expiry: unpaid orders past their expiry, not yet expired (oldest one's overdue time);
 // - outbox-export: paid orders not yet exported (oldest one's age);
 // - every BullMQ queue: jobs waiting (oldest one's age).
-import { ALL_QUEUES, createKeys, createQueues, type Queues, type Redis } from '@flash/core';
+import {
+  ALL_QUEUES,
+  Cluster,
+  createKeys,
+  createQueues,
+  masters,
+  type Queues,
+  type RedisClient,
+} from '@flash/core';
 import { countUnsavedOrders } from '@flash/core/order/order.store';
 import { postgresCpuMs, treeCpuTimeMs } from './children.ts';
 import type { Sql } from './invariants.ts';
@@ -58,16 +66,28 @@ function infoField(info: string, field: string): number {
   return Number(new RegExp(`^${field}:(\\d+)`, 'm').exec(info)?.[1] ?? Number.NaN);
 }
 
-async function commandCalls(redis: Redis): Promise<Record<string, number>> {
-  const info = await redis.info('commandstats');
+/** Commands run so far, summed over the masters on a cluster (the replicas only replay them). */
+async function commandCalls(redis: RedisClient): Promise<Record<string, number>> {
   const calls: Record<string, number> = {};
-  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[m[1]!] = Number(m[2]);
+  for (const node of masters(redis)) {
+    const info = await node.info('commandstats');
+    for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+      calls[m[1]!] = (calls[m[1]!] ?? 0) + Number(m[2]);
+    }
+  }
   return calls;
+}
+
+/** Memory used by the data, summed over the masters on a cluster. */
+async function usedMemory(redis: RedisClient): Promise<number> {
+  let used = 0;
+  for (const node of masters(redis)) used += infoField(await node.info('memory'), 'used_memory');
+  return used;
 }
 
 async function backlogs(
   db: Sql,
-  redis: Redis,
+  redis: RedisClient,
   queues: Queues,
   prefix: string,
 ): Promise<Record<string, Backlog>> {
@@ -109,16 +129,16 @@ async function backlogs(
  */
 export async function startMonitor(options: {
   db: Sql;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   pids: Record<string, number | undefined>;
   everyMs?: number;
 }): Promise<Monitor> {
   const { db, redis, prefix, pids } = options;
-  const queueConnection = redis.duplicate();
-  // The load tests run on one Redis, never a cluster.
+  // Narrowed first: `duplicate` has a different signature on a Cluster and on one Redis.
+  const queueConnection = redis instanceof Cluster ? redis.duplicate() : redis.duplicate();
   const keys = createKeys(prefix);
-  const queues = createQueues(queueConnection, (queue) => keys.bullPrefixOf(queue, false));
+  const queues = createQueues(queueConnection, (queue) => keys.bullPrefixOf(queue, redis instanceof Cluster));
   const started = Date.now();
   const pgStart = await pgCounters(db);
   const callsStart = await commandCalls(redis);
@@ -131,7 +151,7 @@ export async function startMonitor(options: {
     return cpu;
   };
   const cpuStart = cpuNow();
-  const usedStart = infoField(await redis.info('memory'), 'used_memory');
+  const usedStart = await usedMemory(redis);
   let prev = { at: started, pg: pgStart, cpu: cpuStart };
   let peak = usedStart;
   const samples: Sample[] = [];
@@ -140,14 +160,13 @@ export async function startMonitor(options: {
 
   const sample = async () => {
     const at = Date.now();
-    const [pg, info, lag] = await Promise.all([
+    const [pg, used, lag] = await Promise.all([
       pgCounters(db),
-      redis.info('memory'),
+      usedMemory(redis),
       backlogs(db, redis, queues, prefix),
     ]);
     const cpu = cpuNow();
     const sec = Math.max(0.001, (at - prev.at) / 1000);
-    const used = infoField(info, 'used_memory');
     peak = Math.max(peak, used);
     samples.push({
       t: at - started,
@@ -174,7 +193,7 @@ export async function startMonitor(options: {
       const pg = await pgCounters(db);
       const calls = await commandCalls(redis);
       const cpu = cpuNow();
-      const used = infoField(await redis.info('memory'), 'used_memory');
+      const used = await usedMemory(redis);
       await queues.close();
       queueConnection.disconnect();
       return {

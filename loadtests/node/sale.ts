@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { connectRedis, createKeys } from '@flash/core';
+import { connectRedisClient, createKeys } from '@flash/core';
 import { countUnsavedOrders } from '@flash/core/order/order.store';
 import { ROOT } from '../lib/children.ts';
 import { sqlPool } from '../lib/invariants.ts';
@@ -147,7 +147,7 @@ export const saleScenario: Scenario = {
     };
 
     const db = sqlPool(ctx.run.config.databaseUrl);
-    const redis = await connectRedis(ctx.run.config.redisUrl, 'command', 'loadtest-monitor');
+    const redis = await connectRedisClient(ctx.run.config, 'command', 'loadtest-monitor');
     try {
       const monitor = await startMonitor({
         db,
