@@ -176,6 +176,29 @@ describe('order.create', () => {
     for (const { b } of won) expect(await balanceOf(b.token)).toBe(0);
   });
 
+  // A client that sends its order twice at once with one key (a retry racing the first try)
+  // gets the one order twice, also with a coupon: the coupon's "held by another open order"
+  // refusal must not fire for the order its own key is creating (seen in `pnpm loadtest sale`).
+  it('replays a keyed order with a coupon sent twice at once: one order, both answers equal', async () => {
+    const p = await product(1_000, 400);
+    const c = await coupon({ type: 'FIXED', value: 100 }, 200);
+    const buyers = await Promise.all(Array.from({ length: 200 }, () => user()));
+    await Promise.all(buyers.map((u) => call(s.app, 'mutation', 'coupon.issue', { couponId: c }, u.token)));
+    const pairs = await Promise.all(
+      buyers.map((u, i) => {
+        const input = { items: [{ productId: p, quantity: 1 }], couponId: c, idempotencyKey: `twice-${i}` };
+        // The retry starts 0-9 ms after the first try, so some land while the first commits.
+        const send = () => call(s.app, 'mutation', 'order.create', input, u.token);
+        return Promise.all([send(), new Promise((r) => setTimeout(r, i % 10)).then(send)]);
+      }),
+    );
+    const mismatched = pairs.filter(
+      ([a, b]) => a!.status !== 200 || JSON.stringify(a!.body) !== JSON.stringify(b!.body),
+    );
+    expect(mismatched.map(([a, b]) => [a!.status, b!.body.error?.data?.appCode ?? b!.status])).toEqual([]);
+    expect(await stockOf(p)).toBe(200);
+  });
+
   it('replays an idempotent create and refuses the key with another input', async () => {
     const p = await product(700, 10);
     const u = await user();

@@ -124,7 +124,18 @@ export async function createOrder(
   const now = rt.clock.now();
   let discount: Discount | undefined;
   if (input.couponId !== undefined) {
-    discount = await usableCouponDiscount(rt, userId, input.couponId, now);
+    try {
+      discount = await usableCouponDiscount(rt, userId, input.couponId, now);
+    } catch (err) {
+      // The open order holding the coupon may be this key's own, committed by a call with the
+      // same key since the look above (a retry racing the first try): that one is the answer.
+      const key = input.idempotencyKey;
+      if (key === undefined || !(err instanceof AppError) || err.code !== AppErrorCode.COUPON_NOT_USABLE)
+        throw err;
+      const prior = await findIdempotentResponse(rt.db, { ...idem, key });
+      if (prior) return prior.response as OrderView;
+      throw err;
+    }
   }
   const priced = priceOrder(lines, discount);
   const orderId = randomUUID();
