@@ -2,10 +2,10 @@
 // server on 6379 is never touched.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort, redisServerArgs } from '../loadtests/lib/redis-server.ts';
 
 export type PrivateRedis = {
   url: string;
@@ -13,14 +13,6 @@ export type PrivateRedis = {
   restartEmpty(): Promise<void>;
   stop(): Promise<void>;
 };
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 async function waitReady(port: number): Promise<void> {
   const deadline = Date.now() + 10_000;
@@ -64,21 +56,7 @@ export async function startPrivateRedis(options: { replicaOf?: number } = {}): P
   const dir = mkdtempSync(path.join(tmpdir(), 'redis-'));
   let child: ChildProcess | undefined;
   const start = async () => {
-    const args = [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-    ];
-    // A replica's first sync starts at once, not after the default 5 s wait for more replicas.
-    args.push('--repl-diskless-sync-delay', '0');
-    if (options.replicaOf) args.push('--replicaof', '127.0.0.1', String(options.replicaOf));
+    const args = redisServerArgs(port, dir, options.replicaOf);
     child = spawn('redis-server', args, { stdio: 'ignore' });
     await waitReady(port);
     if (options.replicaOf) await waitReplicaOnline(options.replicaOf, port);

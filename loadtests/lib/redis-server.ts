@@ -14,7 +14,8 @@ export function redisServerBin(): string | undefined {
   return spawnSync(bin, ['--version']).status === 0 ? bin : undefined;
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port nothing listens on now (bound, then released). */
+export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
@@ -23,14 +24,11 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * With `replicaOf` (the port of a primary started here) the server is its replica; ready once
- * its first sync is done, so that WAIT on the primary can count it.
+ * The command line of a throw-away redis-server: loopback only, no persistence, files in `dir`
+ * (a primary writes the RDB of a replica's first sync there, not into the working directory,
+ * where the next server started would load it); with `replicaOf`, a replica of that port.
  */
-export async function startRedisServer(bin: string, options: { replicaOf?: number } = {}) {
-  const port = await freePort();
-  // A directory of its own: a primary writes the RDB of a replica's first sync there, not into
-  // the working directory (where the next server started would load it).
-  const dir = mkdtempSync(path.join(tmpdir(), 'flash-redis-'));
+export function redisServerArgs(port: number, dir: string, replicaOf?: number): string[] {
   const args = [
     '--port',
     String(port),
@@ -45,7 +43,18 @@ export async function startRedisServer(bin: string, options: { replicaOf?: numbe
   ];
   // A replica's first sync starts at once, not after the default 5 s wait for more replicas.
   args.push('--repl-diskless-sync-delay', '0');
-  if (options.replicaOf) args.push('--replicaof', '127.0.0.1', String(options.replicaOf));
+  if (replicaOf) args.push('--replicaof', '127.0.0.1', String(replicaOf));
+  return args;
+}
+
+/**
+ * With `replicaOf` (the port of a primary started here) the server is its replica; ready once
+ * its first sync is done, so that WAIT on the primary can count it.
+ */
+export async function startRedisServer(bin: string, options: { replicaOf?: number } = {}) {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), 'flash-redis-'));
+  const args = redisServerArgs(port, dir, options.replicaOf);
   const child = await startChild('redis-server', bin, {
     env: process.env,
     args,

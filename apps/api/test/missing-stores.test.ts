@@ -1,19 +1,10 @@
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { checkStores, loadConfig } from '@flash/core';
 import { describe, expect, it } from 'vitest';
+import { freePort } from '../../../loadtests/lib/redis-server.ts';
 
 const root = path.resolve(import.meta.dirname, '../../..');
-
-/** A port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv) {
   return new Promise<{ code: number | null; output: string }>((resolve) => {
@@ -41,9 +32,9 @@ function singleRedisEnv(): NodeJS.ProcessEnv {
  */
 describe('a store that is not running', () => {
   it('is one line per store and exit code 1, in pnpm start, migrate, the API, the worker and the test setup', async () => {
-    const redisUrl = `redis://127.0.0.1:${await closedPort()}`;
-    const databaseUrl = `postgres://postgres:hunter2@127.0.0.1:${await closedPort()}/flash`;
-    const clusterSeeds = `127.0.0.1:${await closedPort()},127.0.0.1:${await closedPort()}`;
+    const redisUrl = `redis://127.0.0.1:${await freePort()}`;
+    const databaseUrl = `postgres://postgres:hunter2@127.0.0.1:${await freePort()}/flash`;
+    const clusterSeeds = `127.0.0.1:${await freePort()},127.0.0.1:${await freePort()}`;
     const node = process.execPath;
     const cases = [
       {
@@ -148,7 +139,7 @@ describe('a store that is not running', () => {
   it.runIf(Boolean(process.env.REDIS_CLUSTER_NODES))(
     'on a cluster, checks its seed nodes and not REDIS_URL',
     async () => {
-      const config = loadConfig({ ...process.env, REDIS_URL: `redis://127.0.0.1:${await closedPort()}` });
+      const config = loadConfig({ ...process.env, REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
       await expect(checkStores(config, ['redis'])).resolves.toBeUndefined();
     },
   );
