@@ -1,12 +1,9 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { drainCouponPending } from '@flash/core/coupon/coupon.persist';
 import { listIssuedUsers } from '@flash/core/coupon/coupon.repository';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBin } from '../../../test/processes.ts';
 import { type PrivateRedis, startPrivateRedis } from '../../../test/redis-server.ts';
 import { call, createTestServer, type TestServer } from '../../../test/support.ts';
-
-const root = path.resolve(import.meta.dirname, '../../..');
 
 // A real FLUSHALL, on a private redis-server, so the other test files sharing 6379 are untouched.
 describe('coupons after Redis lost its data (FLUSHALL)', () => {
@@ -81,21 +78,7 @@ describe('coupons after Redis lost its data (FLUSHALL)', () => {
     await drainCouponPending(s.rt, b);
     await s.rt.redis.flushall();
 
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, [path.join(root, 'packages/core/src/bin/coupons-rebuild.ts')], {
-        cwd: root,
-        env: s.childEnv,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout.on('data', (c) => {
-        out += c;
-      });
-      child.stderr.on('data', (c) => {
-        out += c;
-      });
-      child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}: ${out}`))));
-    });
+    const output = await runBin('coupons-rebuild.ts', s.childEnv);
     expect(output).toContain(`coupon ${a}: restored, 1 issued`);
     expect(output).toContain(`coupon ${b}: restored, 2 issued`);
 
