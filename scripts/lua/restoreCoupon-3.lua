@@ -23,6 +23,7 @@
     {ALREADY_LOADED, issuedCount}  meta and the marker were present; nothing changed
 ]]
 --!include lib/reply.lua
+--!include lib/pending.lua
 if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HEXISTS', KEYS[2], '_') == 1 then
   return { ALREADY_LOADED, redis.call('HLEN', KEYS[2]) - 1 }
 end
@@ -33,15 +34,7 @@ end
 
 local entries = redis.call('XRANGE', KEYS[3], '-', '+')
 for _, entry in ipairs(entries) do
-  local fields = entry[2]
-  local user, at
-  for j = 1, #fields - 1, 2 do
-    if fields[j] == 'u' then
-      user = fields[j + 1]
-    elseif fields[j] == 't' then
-      at = fields[j + 1]
-    end
-  end
+  local user, at = pending_entry(entry[2])
   if user ~= nil and at ~= nil then
     redis.call('HSETNX', KEYS[2], user, at)
   end

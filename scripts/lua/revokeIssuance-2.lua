@@ -21,19 +21,12 @@
              this issuance; nothing changed
 ]]
 --!include lib/reply.lua
+--!include lib/pending.lua
 local entry = redis.call('XRANGE', KEYS[2], ARGV[3], ARGV[3])[1]
 if entry == nil then
   return {OK, 0}
 end
-local user, at
-local fields = entry[2]
-for j = 1, #fields - 1, 2 do
-  if fields[j] == 'u' then
-    user = fields[j + 1]
-  elseif fields[j] == 't' then
-    at = fields[j + 1]
-  end
-end
+local user, at = pending_entry(entry[2])
 if user ~= ARGV[1] or at ~= ARGV[2] then
   return {OK, 0}
 end
