@@ -13,12 +13,13 @@ import { masters, type RedisClient } from '@flash/core';
 import { ROOT, startApi } from '../lib/children.ts';
 import { apiClient } from '../lib/client.ts';
 import type { Violations } from '../lib/invariants.ts';
-import { fmt, type RequestSpec } from '../lib/load.ts';
+import { fmt } from '../lib/load.ts';
 import { createCoupon } from '../lib/seed.ts';
 import { mintBearerPack } from '../lib/token.ts';
 import { generatorName, log, settings } from './cli.ts';
 import {
   type Ctx,
+  couponIssueRequests,
   json,
   type Measured,
   measure,
@@ -283,19 +284,12 @@ async function couponRow(side: Side): Promise<ClusterRow> {
   log(`minted ${tokens.count.toLocaleString('en-US')} tokens in ${Date.now() - started} ms`);
   const tag = side.redis === 'one Redis' ? 'one' : 'cluster';
   const stats = await withChild(startApi(ctx.run.env, nodeArgsFor(`coupon.issue-${tag}`)), async (api) => {
-    let i = 0;
-    const bodies = side.coupons.map((c) => JSON.stringify({ couponId: c.id }));
-    const next = (): RequestSpec => {
-      const n = i++;
-      return {
-        method: 'POST',
-        path: '/trpc/coupon.issue',
-        headers: { ...json, authorization: tokens.bearer(n % tokens.count) },
-        body: bodies[n % bodies.length],
-      };
-    };
-    const measured = await measure(ctx, api, next);
-    if (i > tokens.count) log('WARNING: coupon.issue ran out of distinct users; repeats answer 409');
+    const requests = couponIssueRequests(
+      tokens,
+      side.coupons.map((c) => c.id),
+    );
+    const measured = await measure(ctx, api, requests.next);
+    if (requests.ranOut()) log('WARNING: coupon.issue ran out of distinct users; repeats answer 409');
     return measured;
   });
   side.issuedSeen += stats.okWithWarmup ?? 0;

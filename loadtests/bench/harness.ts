@@ -27,7 +27,7 @@ import { createRunEnv, type RunEnv } from '../lib/env.ts';
 import { type Sql, sqlPool } from '../lib/invariants.ts';
 import { fmt, type LoadOptions, type LoadStats, type RequestSpec, runLoad } from '../lib/load.ts';
 import { chargeUsers, createCoupon, createProduct } from '../lib/seed.ts';
-import { mintToken } from '../lib/token.ts';
+import { type BearerPack, mintToken } from '../lib/token.ts';
 import { runWrkLoad } from '../lib/wrk.ts';
 import { generatorName, log, settings } from './cli.ts';
 import type { BenchRow } from './report.ts';
@@ -148,6 +148,28 @@ export function statsRow(
     note,
     vsBare: null,
     vsNaive: null,
+  };
+}
+
+/**
+ * coupon.issue requests cycling over `couponIds`, each with the next user's token, so every
+ * request can succeed; `ranOut()` says the load generator asked for more requests than users
+ * (the repeats answer COUPON_ALREADY_ISSUED, 409), which the row then logs.
+ */
+export function couponIssueRequests(tokens: BearerPack, couponIds: number[]) {
+  let i = 0;
+  const bodies = couponIds.map((couponId) => JSON.stringify({ couponId }));
+  return {
+    next: (): RequestSpec => {
+      const n = i++;
+      return {
+        method: 'POST',
+        path: '/trpc/coupon.issue',
+        headers: { ...json, authorization: tokens.bearer(n % tokens.count) },
+        body: bodies[n % bodies.length],
+      };
+    },
+    ranOut: () => i > tokens.count,
   };
 }
 

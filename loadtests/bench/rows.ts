@@ -17,6 +17,7 @@ import { mintBearerPack } from '../lib/token.ts';
 import { log, settings } from './cli.ts';
 import {
   type Ctx,
+  couponIssueRequests,
   couponOf,
   json,
   measure,
@@ -209,16 +210,9 @@ function couponIssueRow(
         })
       : startApi(ctx.run.env, nodeArgsFor(id));
     return withChild(server, async (api) => {
-      let i = 0;
-      const body = JSON.stringify({ couponId });
-      const next = (): RequestSpec => ({
-        method: 'POST',
-        path: '/trpc/coupon.issue',
-        headers: { ...json, authorization: tokens.bearer(i++ % tokens.count) },
-        body,
-      });
-      const stats = await measure(ctx, api, next, couponId, { expectStatus: row.expectStatus });
-      if (i > tokens.count) log(`WARNING: ${id} ran out of distinct users; repeats answer 409`);
+      const requests = couponIssueRequests(tokens, [couponId]);
+      const stats = await measure(ctx, api, requests.next, couponId, { expectStatus: row.expectStatus });
+      if (requests.ranOut()) log(`WARNING: ${id} ran out of distinct users; repeats answer 409`);
       return statsRow(id, row.label, row.kind, stats, row.note);
     });
   };
@@ -251,16 +245,10 @@ function replicaIssueRow(id: string, waitReplicas: number, firstUser: number) {
             name: `bench ${id}`,
             totalQuantity: COUPON_QUANTITY,
           });
-          let i = 0;
-          const body = JSON.stringify({ couponId });
-          const next = (): RequestSpec => ({
-            method: 'POST',
-            path: '/trpc/coupon.issue',
-            headers: { ...json, authorization: tokens.bearer(i++ % tokens.count) },
-            body,
-          });
+          const requests = couponIssueRequests(tokens, [couponId]);
           // Redis CPU per request is the row's primary's, not the shared server's.
-          const stats = await measure({ ...ctx, redisPid: primary.process.pid }, api, next);
+          const stats = await measure({ ...ctx, redisPid: primary.process.pid }, api, requests.next);
+          if (requests.ranOut()) log(`WARNING: ${id} ran out of distinct users; repeats answer 409`);
           const ok = stats.okWithWarmup ?? 0;
           const issued = async (url: string) => {
             const redis = new Redis(url);
