@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
 import { drainCouponPending, sweepCouponPending } from '../src/coupon/coupon.persist.ts';
@@ -151,7 +152,17 @@ describe('coupon persistence (Redis pending -> Postgres)', () => {
         restoreDone = true;
         return r;
       });
-      await new Promise((r) => setTimeout(r, 300));
+      // The restore is queued behind the batch's lock (an ungranted advisory lock of this
+      // database), and has not finished: it waits rather than racing the batch.
+      await expect
+        .poll(async () => {
+          const { rows } = await sql<{ waiting: string }>`
+            SELECT count(*) AS waiting FROM pg_locks
+            WHERE locktype = 'advisory' AND NOT granted
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`.execute(rt.db);
+          return Number(rows[0]!.waiting);
+        })
+        .toBe(1);
       expect(restoreDone).toBe(false);
     });
     expect(await restored).toEqual({ outcome: 'RESTORED', issued: 2 });
