@@ -48,8 +48,8 @@ export async function createRuntime(
   try {
     // The queue producers get a connection of their own: BullMQ defines its ~60 scripts on the
     // connection it is given, and ioredis copies every defined script onto each pipeline or
-    // transaction it builds (about 1 µs per Redis call in the benchmark's profiles while the
-    // request connection built one per event-loop turn, docs/benchmarks.md).
+    // transaction it builds (a cost on every Redis call in the profiles while the request
+    // connection built one per event-loop turn).
     queueRedis = await connectRedisClient(config, 'command', `${name}-queues`);
   } catch (err) {
     redis.disconnect();

@@ -122,8 +122,7 @@ const DOORKEEPER_BITS = 16;
  * retrying, a user paying after ordering) presents the same token and an HMAC plus JSON parse
  * per call is measurable on the hot path. A token enters the cache on its second verification
  * only: a flash crowd is mostly tokens seen once, and a cache entry for each of them outlived
- * the young generation (each cost ~1.2 µs in a microbenchmark of 400,000 distinct tokens,
- * docs/benchmarks.md). First sightings are remembered in a direct-mapped table of
+ * the young generation and showed as GC time in a flash crowd's profile. First sightings are remembered in a direct-mapped table of
  * fingerprints, which allocates nothing per token: the doorkeeper of TinyLFU's admission
  * policy, as a table rather than a Bloom filter.
  */

@@ -20,9 +20,8 @@ type Query = (config: unknown, values?: unknown, callback?: unknown) => unknown;
 /**
  * Makes a pooled connection run every statement that has parameters (all of Kysely's) as a
  * named prepared statement: Postgres parses and plans it once per connection instead of on
- * every call. `pnpm bench` measured the payment transaction's Postgres CPU at 717 µs instead
- * of 1,073–1,107 µs per payment, and payment.pay at 1,110–1,123 req/s instead of 889–917
- * (docs/benchmarks.md). Statements without parameters (BEGIN, COMMIT, scripts) go as they are.
+ * every call, which is most of a payment's Postgres CPU (gain and command: ADR 0004).
+ * Statements without parameters (BEGIN, COMMIT, scripts) go as they are.
  * Past the cap a connection runs new statements unnamed, as before.
  *
  * A statement is prepared against the schema of its first call; the migrations run before the

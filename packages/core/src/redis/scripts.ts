@@ -57,7 +57,7 @@ const registered = new WeakMap<RedisClient, Map<string, LoadedScript>>();
  * Makes scripts callable by name on a connection (once; safe to call on every use).
  * Not ioredis' `defineCommand`: that adds every script as a method to each pipeline ioredis
  * builds, and with auto-pipelining (used until 2026-12-02) it built one per batch of commands,
- * which cost the hot path about 1 µs per call in the benchmark's profile (docs/benchmarks.md).
+ * a cost that showed in every hot call's profile.
  */
 export function registerScripts(redis: RedisClient, scripts?: LuaScript[]): void {
   if (!scripts) {
