@@ -156,8 +156,7 @@ export function renderMarkdown(report: BenchReport): string {
   return `# Benchmarks
 
 The latest \`pnpm bench\` run, its targets, and [how to read them](#how-to-read-the-numbers). The
-decisions these numbers back are in [docs/adr/](adr/); the measurements behind them, machine by
-machine, are in [loadtests/bench/NOTES.md](../loadtests/bench/NOTES.md).
+decisions these numbers back, with the measurements behind them, are in [docs/adr/](adr/).
 
 Run of ${report.generatedAt} (${report.totalSec.toFixed(0)} s): ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; load generator ${s.generator ?? 'autocannon, in the runner process'}; ${s.connections} connections, ${s.warmupSec} s warm-up then ${s.durationSec} s measured per row; ${s.rounds ?? 1} round(s) of the compared rows.${load}
 

@@ -32,7 +32,7 @@ export function mintTokens(secret: string, firstUserId: number, count: number): 
  * `count` bearer header values (`Bearer <token>`) for consecutive user ids, packed in one
  * buffer. A load run holds hundreds of thousands of them: as separate strings they filled the
  * load generator's old space, and its old-generation pauses grew to several times their length
- * with the strings packed (loadtests/bench/NOTES.md). A pause inside a measured window counts as
+ * with the strings packed. A pause inside a measured window counts as
  * latency for every answer in flight.
  */
 export type BearerPack = { readonly count: number; bearer(index: number): string };
