@@ -3,7 +3,7 @@ import { useSyncExternalStore } from 'react';
 /**
  * Who is signed in. The token lives in memory and in sessionStorage (this tab only, gone when
  * it closes), never in a URL or a cookie. In production the host page that signs the shopper in
- * writes it to sessionStorage under TOKEN_KEY before opening the app (README, Frontend).
+ * writes it to sessionStorage under TOKEN_KEY before opening the app (docs/frontend.md).
  */
 export const TOKEN_KEY = 'flash.token';
 

@@ -8,7 +8,7 @@ export const devRouter = {
   /**
    * Sign-in for local use (the storefront's dev sign-in, `pnpm dev:web`): a shopper token for
    * any user id, never an admin one. Refused in production, where tokens come from the host's
-   * own sign-in (README, Frontend).
+   * own sign-in (docs/frontend.md).
    */
   token: publicProcedure
     .input(z.strictObject({ userId: ZId }))
