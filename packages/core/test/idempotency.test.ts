@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
 import { AppError } from '../src/errors.ts';
@@ -129,17 +130,32 @@ describe('idempotency keys', () => {
     const gate = new Promise<void>((r) => {
       release = r;
     });
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => {
+      entered = r;
+    });
     let secondRan = false;
     const first = withIdempotency(db(), { userId, scope: 'test', key: 'wait', request: {} }, async () => {
+      // The key row is inserted (uncommitted) before the work runs.
+      entered();
       await gate;
       throw new Error('boom');
     });
-    // Give the first call time to insert its key row, so the second really waits on it.
-    await new Promise((r) => setTimeout(r, 100));
+    await inside;
     const second = withIdempotency(db(), { userId, scope: 'test', key: 'wait', request: {} }, async () => {
       secondRan = true;
       return 'second';
     });
+    // The second call is blocked on the first one's uncommitted key row (an ungranted lock of
+    // this database) before the first rolls back: it really waited, it did not just come later.
+    await expect
+      .poll(async () => {
+        const { rows } = await sql<{ waiting: string }>`
+          SELECT count(*) AS waiting FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+          WHERE NOT l.granted AND a.datname = current_database()`.execute(db());
+        return Number(rows[0]!.waiting);
+      })
+      .toBeGreaterThan(0);
     release();
     await expect(first).rejects.toThrow('boom');
     expect(await second).toBe('second');
