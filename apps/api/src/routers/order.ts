@@ -42,7 +42,10 @@ export const orderRouter = {
     // createOrder's hold script counts the call in the step that holds the stock.
     limits: Limits.IN_SCRIPT_AND_ON_REFUSED_INPUT,
     output: ZOrder,
-    resolve: ({ ctx, input }) => createOrder(ctx.rt, ctx.user.userId, input, { ip: ctx.ip }),
+    // Typed as the schema's output, as order.get is: clients then see a plain status union, not
+    // a name from @flash/core (client.ts).
+    resolve: ({ ctx, input }): Promise<z.output<typeof ZOrder>> =>
+      createOrder(ctx.rt, ctx.user.userId, input, { ip: ctx.ip }),
   }),
 
   get: protectedProcedure
