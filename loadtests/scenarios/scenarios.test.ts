@@ -98,7 +98,13 @@ describe('order-rush verdict', () => {
 });
 
 describe('top-storm verdict', () => {
-  const products = storm.SOLD.map((_, i) => ({ id: i + 1, name: `top ${i + 1}`, price: 1000, stock: 100 }));
+  const products = storm.SOLD.map((_, i) => ({
+    id: i + 1,
+    name: `top ${i + 1}`,
+    price: 1000,
+    stock: 100,
+    imageUrl: null,
+  }));
   const expected = storm.expectedTop(products);
   it('accepts the ranking of the sales and nothing else', () => {
     expect(expected.map((p) => p.productId)).toEqual([6, 2, 8, 3, 5]);

@@ -215,6 +215,8 @@ describe('coupons over the API', () => {
         discount: { type: 'PERCENT', value: 15 },
         status: 'AVAILABLE',
         issuedAt: issued.body.result.data.issuedAt,
+        // validDays after the issue, the same before and after the worker persists it.
+        expiresAt: new Date(Date.parse(issued.body.result.data.issuedAt) + 3 * DAY).toISOString(),
       };
       // Not in Postgres yet: only Redis knows.
       expect(await rowsOf(couponId)).toEqual([]);

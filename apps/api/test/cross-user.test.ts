@@ -74,8 +74,10 @@ const ID_INPUTS: Record<string, 'owned' | 'held' | 'shared' | 'dev-only'> = {
   'order.list.cursor': 'owned',
   // A coupon someone else holds cannot be put on my order: refused like one nobody holds.
   'order.create.couponId': 'held',
+  'order.quote.couponId': 'held',
   // The shared catalog: the same for every user (no owner to protect).
   'order.create.items.productId': 'shared',
+  'order.quote.items.productId': 'shared',
   'product.get.productId': 'shared',
   'coupon.issue.couponId': 'shared',
   'admin.product.restock.productId': 'shared',
@@ -176,6 +178,12 @@ describe('another user’s ids', () => {
     await ok('mutation', 'payment.pay', { orderId: pending.orderId }, owner.token);
   });
 
+  // Same answer but for the id itself, which the error names.
+  const anonymousId = (body: any) => ({
+    ...body,
+    error: { ...body.error, data: { ...body.error.data, couponId: 'ID' } },
+  });
+
   it('order.create refuses a coupon another user holds exactly like one nobody holds, and holds nothing', async () => {
     const p = await product(10_000, 5);
     const held = await coupon();
@@ -195,15 +203,17 @@ describe('another user’s ids', () => {
       );
     const theirs = await order(held);
     const none = await order(nobodys);
+    // order.quote prices a cart by the same rules: another's coupon is refused the same way.
+    const quote = (couponId: number) =>
+      call(s.app, 'query', 'order.quote', { items: [{ productId: p, quantity: 5 }], couponId }, other.token);
+    const quotedTheirs = await quote(held);
+    expect(quotedTheirs.status).toBe(409);
+    expect(quotedTheirs.body.error.data).toMatchObject({ appCode: 'COUPON_NOT_USABLE', couponId: held });
+    expect(anonymousId(quotedTheirs.body)).toEqual(anonymousId((await quote(nobodys)).body));
     expect(theirs.status).toBe(409);
     expect(theirs.body.error.data.appCode).toBe('COUPON_NOT_USABLE');
-    // Same answer but for the id itself, which the error names.
-    const anonymous = (body: any) => ({
-      ...body,
-      error: { ...body.error, data: { ...body.error.data, couponId: 'ID' } },
-    });
     expect(theirs.body.error.data.couponId).toBe(held);
-    expect(anonymous(theirs.body)).toEqual(anonymous(none.body));
+    expect(anonymousId(theirs.body)).toEqual(anonymousId(none.body));
 
     expect({ holder: await stateOf(holder), other: await stateOf(other) }).toEqual(before);
     // All 5 units are still there: the refused order held nothing.

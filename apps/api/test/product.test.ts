@@ -31,11 +31,45 @@ describe('product.get, product.list, admin.product.create and admin.product.rest
     const created = await create({ name: '  Coffee  ', price: 4500, stock: 30 });
     expect(created.status).toBe(200);
     const product = created.body.result.data;
-    expect(product).toEqual({ id: expect.any(Number), name: 'Coffee', price: 4500, stock: 30 });
+    expect(product).toEqual({
+      id: expect.any(Number),
+      name: 'Coffee',
+      price: 4500,
+      stock: 30,
+      imageUrl: null,
+    });
     expect(await get({ productId: product.id })).toEqual({
       status: 200,
       body: { result: { data: product } },
     });
+  });
+
+  it('keeps an optional imageUrl: an https URL or a path on this origin, shown by get and list', async () => {
+    for (const imageUrl of ['https://cdn.example.com/p/keyboard.webp', '/images/keyboard.webp']) {
+      const created = await create({ name: 'Pictured', price: 100, stock: 1, imageUrl });
+      expect(created.status).toBe(200);
+      const product = created.body.result.data;
+      expect(product.imageUrl).toBe(imageUrl);
+      expect((await get({ productId: product.id })).body.result.data.imageUrl).toBe(imageUrl);
+      const page = await call(s.app, 'query', 'product.list', { cursor: product.id - 1, limit: 1 });
+      expect(page.body.result.data.items).toEqual([product]);
+    }
+  });
+
+  it.each([
+    ['plain http', 'http://cdn.example.com/a.png'],
+    ['a script URL', 'javascript:alert(1)'],
+    ['a data URL', 'data:image/png;base64,AAAA'],
+    ['another host without a scheme', '//evil.example.com/a.png'],
+    ['a relative path', 'images/a.png'],
+    ['a path with a space', '/images/a b.png'],
+    ['too long', `https://cdn.example.com/${'a'.repeat(2048)}`],
+  ])('refuses an imageUrl that is %s, creating nothing', async (_, imageUrl) => {
+    const before = await productCount();
+    const res = await create({ name: 'Bad picture', price: 100, stock: 1, imageUrl });
+    expect(res.status).toBe(400);
+    expect(res.body.error.data.appCode).toBe('INVALID_INPUT');
+    expect(await productCount()).toBe(before);
   });
 
   it('answers an unknown product with 404 PRODUCT_NOT_FOUND', async () => {

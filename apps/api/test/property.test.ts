@@ -559,6 +559,35 @@ const SPECS: Record<string, Spec> = {
       idempotencyKey: badKey,
     }),
   },
+  'order.quote': {
+    auth: 'user',
+    shaped: () =>
+      fc.record(
+        {
+          items: orderItems(),
+          couponId: fc.oneof(fc.constantFrom(...fx.coupons), fc.integer({ min: 1, max: MAX_SAFE })),
+        },
+        { requiredKeys: ['items'] },
+      ),
+    required: ['items'],
+    base: () => ({ items: [{ productId: fx.products[0], quantity: 1 }] }),
+    bad: () => ({
+      items: fc.oneof(
+        fc.constant([]),
+        fc.constant(Array.from({ length: 51 }, (_, i) => ({ productId: i + 1, quantity: 1 }))),
+        fc.constant([
+          { productId: fx.products[0], quantity: 1 },
+          { productId: fx.products[0], quantity: 2 },
+        ]),
+        badId.map((productId) => [{ productId, quantity: 1 }]),
+        badRange(1, 1000).map((quantity) => [{ productId: fx.products[0], quantity }]),
+        fc.constant([{ productId: fx.products[0] }]),
+        fc.constant([{ productId: 987_654_321, quantity: 1 }]),
+        junk,
+      ),
+      couponId: fc.oneof(badId, fc.constantFrom(987_654_321)),
+    }),
+  },
   'order.get': {
     auth: 'user',
     shaped: () => fc.record({ orderId: fc.oneof(fc.constantFrom(fx.userOrder, fx.otherOrder), uuid) }),

@@ -21,6 +21,7 @@ describe('catalog', () => {
       id: created.id,
       name: 'Lamp',
       price: 25_000,
+      imageUrl: null,
       stock: 4,
     });
     await env.rt.redis.incrby(env.rt.keys.stock(created.id).available, -3);
@@ -51,6 +52,7 @@ describe('catalog', () => {
       id: 5_000_000,
       name: 'Direct',
       price: 10,
+      imageUrl: null,
       stock: 2,
     });
   });
@@ -60,12 +62,12 @@ describe('catalog', () => {
     const b = await createProduct(env.rt, { name: 'B', price: 200, stock: 1 });
     const found = await getProductsForOrder(env.rt, [b.id, 424_242, a.id, a.id]);
     expect([...found.entries()].sort(([x], [y]) => x - y)).toEqual([
-      [a.id, { id: a.id, name: 'A', price: 100 }],
-      [b.id, { id: b.id, name: 'B', price: 200 }],
+      [a.id, { id: a.id, name: 'A', price: 100, imageUrl: null }],
+      [b.id, { id: b.id, name: 'B', price: 200, imageUrl: null }],
     ]);
     // And again from memory, without asking Postgres.
     const infos = await getProductInfos({ db: env.rt.db }, [a.id]);
-    expect(infos.get(a.id)).toEqual({ id: a.id, name: 'A', price: 100 });
+    expect(infos.get(a.id)).toEqual({ id: a.id, name: 'A', price: 100, imageUrl: null });
   });
 
   it('paginates by id visiting every product exactly once, also while products are added', async () => {

@@ -67,6 +67,7 @@ export const couponRouter = {
             discount: ZDiscount,
             status: z.enum(['AVAILABLE', 'USED', 'EXPIRED']),
             issuedAt: z.string(),
+            expiresAt: z.string().nullable(),
           }),
         ),
       }),

@@ -1,3 +1,4 @@
+import { quoteOrder } from '@flash/core/order/order.quote';
 import { createOrder, getOrder, isOrderId, listOrders } from '@flash/core/order/order.service';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
@@ -10,6 +11,16 @@ const ZOrderId = z.string().min(1).max(64);
 /** A page's `nextCursor`: the id of the last order of the page before. */
 const ZOrderCursor = z.string().refine(isOrderId, { message: 'Invalid input: expected an order id' });
 
+const ZOrderItems = z
+  .array(z.strictObject({ productId: ZId, quantity: z.number().int().min(1).max(1000) }))
+  .min(1)
+  .max(50)
+  .refine((items) => new Set(items.map((i) => i.productId)).size === items.length, {
+    message: 'each product may appear only once',
+  });
+
+const ZOrderLine = z.object({ productId: z.number(), quantity: z.number(), unitPrice: z.number() });
+
 const ZOrder = z.object({
   orderId: z.string(),
   status: z.enum(['PENDING_PAYMENT', 'PAID', 'EXPIRED', 'CANCELLED']),
@@ -19,7 +30,7 @@ const ZOrder = z.object({
   couponId: z.number().nullable(),
   createdAt: z.string(),
   expiresAt: z.string(),
-  items: z.array(z.object({ productId: z.number(), quantity: z.number(), unitPrice: z.number() })),
+  items: z.array(ZOrderLine),
 });
 
 export const orderRouter = {
@@ -29,26 +40,39 @@ export const orderRouter = {
    */
   create: fastMutation({
     input: z.strictObject({
-      items: z
-        .array(z.strictObject({ productId: ZId, quantity: z.number().int().min(1).max(1000) }))
-        .min(1)
-        .max(50)
-        .refine((items) => new Set(items.map((i) => i.productId)).size === items.length, {
-          message: 'each product may appear only once',
-        }),
+      items: ZOrderItems,
       couponId: ZId.optional(),
       idempotencyKey: ZIdempotencyKey.optional(),
     }),
     // createOrder's hold script counts the call in the step that holds the stock.
     limits: Limits.IN_SCRIPT_AND_ON_REFUSED_INPUT,
     output: ZOrder,
-    resolve: ({ ctx, input }) => {
+    // Typed as the schema's output, as order.get is: clients then see a plain status union, not
+    // a name from @flash/core (client.ts).
+    resolve: ({ ctx, input }): Promise<z.output<typeof ZOrder>> => {
       // An order with a room's product needs the room's pass, checked in memory before any hold.
       const guarded = requirePass(ctx, ctx.user.userId, { productIds: input.items.map((i) => i.productId) });
       const create = () => createOrder(ctx.rt, ctx.user.userId, input, { ip: ctx.ip });
       return guarded ? guarded.then(create) : create();
     },
   }),
+
+  /**
+   * The price order.create would charge now (order.quote.ts: same prices, coupon rules and
+   * pricing function), without holding stock or writing anything. Protected: a coupon's discount
+   * depends on the caller holding it. The cart calls it as the shopper edits.
+   */
+  quote: protectedProcedure
+    .input(z.strictObject({ items: ZOrderItems, couponId: ZId.optional() }))
+    .output(
+      z.object({
+        totalAmount: z.number(),
+        discountAmount: z.number(),
+        payAmount: z.number(),
+        lines: z.array(ZOrderLine),
+      }),
+    )
+    .query(({ ctx, input }) => quoteOrder(ctx.rt, ctx.user.userId, input)),
 
   get: protectedProcedure
     .input(z.strictObject({ orderId: ZOrderId }))

@@ -10,7 +10,13 @@ export const ZId = z.number().int().positive();
  * object; any key is refused, as the strict objects of the other procedures refuse unknown keys.
  */
 export const ZNoInput = z.strictObject({}).optional();
-export const ZProduct = z.object({ id: z.number(), name: z.string(), price: z.number(), stock: z.number() });
+export const ZProduct = z.object({
+  id: z.number(),
+  name: z.string(),
+  price: z.number(),
+  stock: z.number(),
+  imageUrl: z.string().nullable(),
+});
 
 // Unicode category Cc: the C0 and C1 control characters, NUL among them.
 const CONTROL = /\p{Cc}/u;

@@ -143,6 +143,8 @@ export type MyCoupon = {
   discount: Discount;
   status: CouponStatus;
   issuedAt: string;
+  /** When this user's coupon stops being usable (`validDays` after its issue); null: never. */
+  expiresAt: string | null;
 };
 
 /**
@@ -186,6 +188,7 @@ export async function listMyCoupons(
       discount: { type: row.discountType, value: row.discountValue },
       status,
       issuedAt: issuedAt.toISOString(),
+      expiresAt: expiresAt ? expiresAt.toISOString() : null,
       at: issuedAt.getTime(),
     });
   }

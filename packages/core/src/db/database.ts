@@ -37,6 +37,8 @@ export type ProductsTable = {
   id: GeneratedBigInt;
   name: string;
   price: BigIntColumn;
+  /** A picture of the product: an http(s) URL or a path on the storefront's origin; optional. */
+  image_url: ColumnType<string | null, string | null | undefined, string | null>;
   /** Units on hand and not yet sold; open order holds live in Redis and are subtracted from it. */
   stock: BigIntColumn;
   created_at: GeneratedTimestamp;

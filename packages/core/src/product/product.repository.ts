@@ -5,12 +5,14 @@ import type { Database, ProductRow } from '../db/database.ts';
 type Executor = Db | Transaction<Database>;
 
 /** What the API shows of a product; `stock` is what can be ordered now (live, from Redis). */
-export type Product = { id: number; name: string; price: number; stock: number };
+export type Product = ProductInfo & { stock: number };
 /** The parts of a product that never change after it is created. */
-export type ProductInfo = { id: number; name: string; price: number };
+export type ProductInfo = { id: number; name: string; price: number; imageUrl: string | null };
 
-export function toProductInfo(row: Pick<ProductRow, 'id' | 'name' | 'price'>): ProductInfo {
-  return { id: row.id, name: row.name, price: row.price };
+const INFO_COLUMNS = ['id', 'name', 'price', 'image_url as imageUrl'] as const;
+
+export function toProductInfo(row: Pick<ProductRow, 'id' | 'name' | 'price' | 'image_url'>): ProductInfo {
+  return { id: row.id, name: row.name, price: row.price, imageUrl: row.image_url };
 }
 
 export async function findProduct(db: Executor, productId: number): Promise<ProductRow | undefined> {
@@ -19,7 +21,7 @@ export async function findProduct(db: Executor, productId: number): Promise<Prod
 
 export async function findProductInfos(db: Executor, productIds: number[]): Promise<ProductInfo[]> {
   if (productIds.length === 0) return [];
-  return db.selectFrom('products').select(['id', 'name', 'price']).where('id', 'in', productIds).execute();
+  return db.selectFrom('products').select(INFO_COLUMNS).where('id', 'in', productIds).execute();
 }
 
 /** Keyset pagination by id: stable under concurrent inserts, every product seen exactly once. */
@@ -27,14 +29,14 @@ export async function listProductInfos(
   db: Executor,
   page: { cursor?: number; limit: number },
 ): Promise<ProductInfo[]> {
-  let query = db.selectFrom('products').select(['id', 'name', 'price']).orderBy('id').limit(page.limit);
+  let query = db.selectFrom('products').select(INFO_COLUMNS).orderBy('id').limit(page.limit);
   if (page.cursor !== undefined) query = query.where('id', '>', page.cursor);
   return query.execute();
 }
 
 export async function insertProduct(
   db: Executor,
-  product: { name: string; price: number; stock: number },
+  product: { name: string; price: number; stock: number; image_url?: string | null },
 ): Promise<ProductRow> {
   return db.insertInto('products').values(product).returningAll().executeTakeFirstOrThrow();
 }

@@ -112,10 +112,11 @@ export async function listProducts(
  */
 export async function createProduct(
   rt: ProductRuntime,
-  input: { name: string; price: number; stock: number },
+  input: { name: string; price: number; stock: number; imageUrl?: string },
 ): Promise<Product> {
   const row = await rt.db.transaction().execute(async (trx) => {
-    const inserted = await insertProduct(trx, input);
+    const { imageUrl, ...columns } = input;
+    const inserted = await insertProduct(trx, { ...columns, image_url: imageUrl ?? null });
     await setNewProductAvailable(rt, inserted.id, inserted.stock);
     return inserted;
   });
