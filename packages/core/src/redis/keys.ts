@@ -91,6 +91,8 @@ export function createKeys(prefix: string) {
      * product's, `stock(id).limiter`, so the script that decides the call counts it too.)
      */
     rateLimit: (procedure: string, subject: string) => `${prefix}{rl:${procedure}}:${subject}`,
+    /** Orders the expiry sweeps expired, all worker processes together (`flash_orders_expired_total`). */
+    ordersExpiredTotal: `${prefix}{metrics}:orders-expired`,
     /** BullMQ takes its own prefix (it must not share ioredis' keyPrefix). */
     bullPrefix: `${prefix}bull`,
     /**
