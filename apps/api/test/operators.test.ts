@@ -1,4 +1,5 @@
 import { signToken } from '@flash/core';
+import { countExpiredOrders } from '@flash/core/metrics/metrics.store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestServer, type TestServer } from '../../../test/support.ts';
 
@@ -88,6 +89,59 @@ describe('operators: Prometheus /metrics', () => {
     expect(sample(await scrape(), 'flash_units_sold_total')).toBe(3);
     // Node process metrics come along.
     expect(sample(text, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+  });
+
+  it('reads what the dashboard needs from the stores on each scrape: coupon progress, backlogs, expiries, Redis, Postgres, the event loop', async () => {
+    const couponId = (
+      await call(
+        s.app,
+        'mutation',
+        'admin.coupon.create',
+        { name: 'q', discount: { type: 'FIXED', value: 500 }, totalQuantity: 7 },
+        admin,
+      )
+    ).body.result.data.couponId;
+    for (const user of [51, 52]) {
+      expect((await call(s.app, 'mutation', 'coupon.issue', { couponId }, await s.token(user))).status).toBe(
+        200,
+      );
+    }
+    await countExpiredOrders(s.rt.redis, s.rt.keys, 3);
+    const text = await scrape();
+    const coupon = { coupon_id: String(couponId) };
+    expect(sample(text, 'flash_coupon_quantity', coupon)).toBe(7);
+    expect(sample(text, 'flash_coupon_issued', coupon)).toBe(2);
+    // No worker runs here: both issuances still wait in the pending stream.
+    expect(sample(text, 'flash_backlog_items', { backlog: 'coupon-persist' })).toBeGreaterThanOrEqual(2);
+    expect(
+      sample(text, 'flash_backlog_oldest_seconds', { backlog: 'coupon-persist' }),
+    ).toBeGreaterThanOrEqual(0);
+    // No worker: the earlier test's payment waits in the outbox; no order is due yet.
+    const unexported = await s.rt.db
+      .selectFrom('outbox')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('published_at', 'is', null)
+      .executeTakeFirstOrThrow();
+    expect(sample(text, 'flash_backlog_items', { backlog: 'outbox-export' })).toBe(Number(unexported.n));
+    expect(sample(text, 'flash_backlog_items', { backlog: 'order-expiry' })).toBe(0);
+    expect(sample(text, 'flash_orders_expired_total')).toBe(3);
+    expect(
+      sample(text, 'flash_queue_oldest_waiting_seconds', { queue: 'coupon-persist' }),
+    ).toBeGreaterThanOrEqual(0);
+    expect(sample(text, 'flash_redis_up')).toBe(1);
+    expect(sample(text, 'flash_redis_used_memory_bytes')).toBeGreaterThan(0);
+    expect(sample(text, 'flash_redis_maxmemory_bytes')).toBeGreaterThanOrEqual(0);
+    expect(sample(text, 'flash_redis_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(sample(text, 'flash_postgres_up')).toBe(1);
+    const commits = sample(text, 'flash_postgres_commits_total')!;
+    expect(commits).toBeGreaterThan(0);
+    // A total read from Postgres (whose backends report their statistics about once a second).
+    await s.rt.db.selectNoFrom((eb) => eb.val(1).as('x')).execute();
+    await expect
+      .poll(async () => sample(await scrape(), 'flash_postgres_commits_total'), { interval: 300 })
+      .toBeGreaterThan(commits);
+    expect(sample(text, 'nodejs_eventloop_lag_p99_seconds')).toBeGreaterThanOrEqual(0);
+    expect(text).toMatch(/^nodejs_gc_duration_seconds_count\{kind="\w+"\} \d+/m);
   });
 
   it('reports depth and failed jobs for every queue on each scrape', async () => {

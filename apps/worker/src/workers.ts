@@ -22,6 +22,14 @@ export const QUEUE_WORKERS: QueueWorker[] = [
  */
 const RESCHEDULE_EVERY_MS = 30_000;
 
+/**
+ * A sweep runs every second or so and mostly finds nothing: kept, its completed runs would bury
+ * the real work in the queue dashboard. Its latest failures stay visible (and alert through
+ * `flash_queue_jobs{state="failed"}`), a bounded number of them, as a sweep failing during an
+ * outage fails every run.
+ */
+export const SWEEP_JOB_OPTIONS = { removeOnComplete: true, removeOnFail: { count: 100 } } as const;
+
 export type RunningWorkers = { workers: Worker[]; close(): Promise<void> };
 
 export async function startWorkers(
@@ -52,7 +60,7 @@ export async function startWorkers(
         await rt.queues[def.queue].upsertJobScheduler(
           s.id,
           { every: s.everyMs },
-          { name: s.name, data: s.data ?? {} },
+          { name: s.name, data: s.data ?? {}, opts: SWEEP_JOB_OPTIONS },
         );
       }
     }

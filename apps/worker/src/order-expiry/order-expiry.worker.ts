@@ -1,4 +1,5 @@
 import { QueueName } from '@flash/core';
+import { countExpiredOrders } from '@flash/core/metrics/metrics.store';
 import { expireDueOrders, reconcileHolds } from '@flash/core/order/order-expiry.service';
 import type { QueueWorker } from '../job.ts';
 
@@ -21,6 +22,8 @@ export const orderExpiryWorker: QueueWorker = {
       // Drain a backlog in bounded batches rather than one huge transaction.
       for (let batch = await expireDueOrders(rt); batch > 0; batch = await expireDueOrders(rt))
         total += batch;
+      // A lost count must not fail (and so repeat) a sweep whose expiries are done.
+      await countExpiredOrders(rt.redis, rt.keys, total).catch(() => {});
       return { expired: total };
     }
     if (job.name === 'reconcile-holds') return reconcileHolds(rt);

@@ -111,6 +111,8 @@ export function createKeys(prefix: string) {
         limiter: (subject: string) => `${tag}:rl:${subject}`,
       };
     },
+    /** Orders the expiry sweeps expired, all worker processes together (`flash_orders_expired_total`). */
+    ordersExpiredTotal: `${prefix}{metrics}:orders-expired`,
     /** BullMQ takes its own prefix (it must not share ioredis' keyPrefix). */
     bullPrefix: `${prefix}bull`,
     /**
