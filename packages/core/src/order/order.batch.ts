@@ -1,3 +1,4 @@
+import { createGroupCommit, ok } from '../batch/group-commit.ts';
 import type { Db } from '../db/client.ts';
 import type { OrderRow } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
@@ -14,14 +15,13 @@ import { insertPendingOrders, type OrderLine } from './order.repository.ts';
  * until they are committed. So, as with one transaction per order, an inventory rebuild (which
  * takes the lock exclusively) waits for every hold that is not committed yet.
  *
- * The life of a batch:
- * 1. open: the first caller of `join` creates it; it waits for a free slot (at most
- *    `maxInFlight` batches hold a connection), then BEGINs and takes the lock. Callers keep
- *    joining meanwhile, so batches grow on their own while earlier ones commit.
- * 2. closed: one turn of the event loop after the lock is held (or at `maxSize` tickets) it
- *    takes no more joiners; the next `join` opens the next batch.
- * 3. drained: every ticket was either `submit`ted (its hold succeeded) or `leave`n (no hold).
- *    Then one insert, COMMIT, and every submitted order learns whether it was inserted.
+ * The batching is the group commit of batch/group-commit.ts: the callers of `join` in one turn
+ * of the event loop (or, while `maxInFlight` batches hold a connection, everyone who joined
+ * meanwhile, up to `maxSize`) form one batch. Its life:
+ * 1. it BEGINs and takes the lock; then each joiner gets its ticket;
+ * 2. it waits until every ticket was either `submit`ted (its hold succeeded) or `leave`n (no
+ *    hold);
+ * 3. one insert, COMMIT, and every submitted order learns whether it was inserted.
  *
  * Deadlock freedom: between its lock and its COMMIT a batch waits only for its own joiners'
  * Redis holds (and, inside the insert, for other transactions' uncommitted coupon rows, which
@@ -64,141 +64,59 @@ export type OrderBatcherOptions = {
   maxInFlight?: number;
 };
 
-type Submitted = {
-  row: OrderRow;
-  lines: OrderLine[];
-  outcome: PromiseWithResolvers<BatchedOrderOutcome>;
-};
+type Submission = { row: OrderRow; lines: OrderLine[] };
 
-type Batch = {
+/** One caller of `join`: told when its batch holds the lock, then hands over its order or none. */
+type Joiner = {
   ready: PromiseWithResolvers<void>;
-  drained: PromiseWithResolvers<void>;
-  orders: Submitted[];
-  tickets: number;
-  /** Tickets neither submitted nor left. */
-  active: number;
-  closed: boolean;
+  submission: PromiseWithResolvers<Submission | undefined>;
 };
 
 export function createOrderBatcher(db: Db, options: OrderBatcherOptions = {}): OrderBatcher {
-  const maxSize = options.maxSize ?? 200;
-  const maxInFlight = options.maxInFlight ?? 2;
-  let open: Batch | undefined;
-  let closing = false;
-  let inFlight = 0;
-  const slotWaiters: (() => void)[] = [];
-  const running = new Set<Promise<void>>();
-
-  const closeBatch = (batch: Batch) => {
-    if (batch.closed) return;
-    batch.closed = true;
-    if (open === batch) open = undefined;
-    if (batch.active === 0) batch.drained.resolve();
-  };
-
-  const acquireSlot = async () => {
-    if (inFlight < maxInFlight) {
-      inFlight++;
-      return;
-    }
-    // The slot is handed over by releaseSlot, so inFlight stays counted.
-    await new Promise<void>((resolve) => slotWaiters.push(resolve));
-  };
-  const releaseSlot = () => {
-    const next = slotWaiters.shift();
-    if (next) next();
-    else inFlight--;
-  };
-
-  const run = async (batch: Batch) => {
-    await acquireSlot();
-    let inserted: Set<string> | undefined;
-    try {
+  const batches = createGroupCommit<Joiner, BatchedOrderOutcome | undefined>({
+    maxBatch: options.maxSize ?? 200,
+    maxInFlight: options.maxInFlight ?? 2,
+    closedError: () => new AppError(AppErrorCode.UNAVAILABLE, 'Shutting down, please retry'),
+    async commit(joiners) {
+      let inserted = new Set<string>();
+      let submissions: (Submission | undefined)[] = [];
       await db.transaction().execute(async (trx) => {
         await lockInventoryForHold(trx);
-        batch.ready.resolve();
-        // Whoever joins during this turn of the event loop still comes along.
-        setImmediate(() => closeBatch(batch));
-        await batch.drained.promise;
-        if (batch.orders.length > 0) inserted = await insertPendingOrders(trx, batch.orders);
+        for (const joiner of joiners) joiner.ready.resolve();
+        submissions = await Promise.all(joiners.map((j) => j.submission.promise));
+        const orders = submissions.filter((o) => o !== undefined);
+        if (orders.length > 0) inserted = await insertPendingOrders(trx, orders);
       });
-    } catch (err) {
-      // Before the lock, joiners still waiting in `join` get the error and hold nothing; after
-      // it, every submitted order gets it (the caller tells a rollback from an unknown outcome).
-      closeBatch(batch);
-      batch.ready.reject(err);
-      for (const order of batch.orders) order.outcome.reject(err);
-      return;
-    } finally {
-      releaseSlot();
-    }
-    for (const order of batch.orders) {
-      order.outcome.resolve(inserted?.has(order.row.id) ? 'inserted' : 'coupon-taken');
-    }
-  };
-
-  const openBatch = (): Batch => {
-    const batch: Batch = {
-      ready: Promise.withResolvers<void>(),
-      drained: Promise.withResolvers<void>(),
-      orders: [],
-      tickets: 0,
-      active: 0,
-      closed: false,
-    };
-    // Nobody may be waiting when it fails (every joiner left already): never unhandled.
-    batch.ready.promise.catch(() => {});
-    const done = run(batch);
-    running.add(done);
-    done.finally(() => running.delete(done));
-    return batch;
-  };
-
-  const ticketFor = (batch: Batch): OrderBatchTicket => {
-    let used = false;
-    const use = () => {
-      if (used) throw new Error('An order batch ticket was used twice');
-      used = true;
-    };
-    const finish = () => {
-      batch.active--;
-      if (batch.closed && batch.active === 0) batch.drained.resolve();
-    };
-    return {
-      leave() {
-        use();
-        finish();
-      },
-      submit(row, lines) {
-        use();
-        const outcome = Promise.withResolvers<BatchedOrderOutcome>();
-        batch.orders.push({ row, lines, outcome });
-        finish();
-        return outcome.promise;
-      },
-    };
-  };
+      return submissions.map((o) => ok(o && (inserted.has(o.row.id) ? 'inserted' : 'coupon-taken')));
+    },
+  });
 
   return {
     async join() {
-      if (closing) throw new AppError(AppErrorCode.UNAVAILABLE, 'Shutting down, please retry');
-      open ??= openBatch();
-      const batch = open;
-      batch.active++;
-      if (++batch.tickets >= maxSize) closeBatch(batch);
-      try {
-        await batch.ready.promise;
-      } catch (err) {
-        batch.active--;
-        throw err;
-      }
-      return ticketFor(batch);
+      const joiner: Joiner = { ready: Promise.withResolvers(), submission: Promise.withResolvers() };
+      const outcome = batches.submit(joiner);
+      // Before the lock, a failed batch fails the joiners still waiting here (they hold
+      // nothing); after it, every submitted order gets the error through `submit` (the caller
+      // tells a rollback from an unknown outcome). A ticket that left listens to nothing.
+      outcome.catch((err: unknown) => joiner.ready.reject(err));
+      await joiner.ready.promise;
+      let used = false;
+      const use = () => {
+        if (used) throw new Error('An order batch ticket was used twice');
+        used = true;
+      };
+      return {
+        leave() {
+          use();
+          joiner.submission.resolve(undefined);
+        },
+        submit(row, lines) {
+          use();
+          joiner.submission.resolve({ row, lines });
+          return outcome.then((o) => o!);
+        },
+      };
     },
-
-    async close() {
-      closing = true;
-      if (open) closeBatch(open);
-      while (running.size > 0) await Promise.allSettled([...running]);
-    },
+    close: () => batches.close(),
   };
 }
