@@ -1,3 +1,4 @@
+import { type ChargeBatcher, createChargeBatcher } from './balance/balance.batch.ts';
 import type { GroupCommit } from './batch/group-commit.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
@@ -26,6 +27,8 @@ export type Runtime = {
   orderBatcher: OrderBatcher;
   /** Group commit of payments (payment.batch.ts). */
   paymentBatcher: PaymentBatcher;
+  /** Group commit of charges (balance.batch.ts). */
+  chargeBatcher: ChargeBatcher;
   /** Saves orders still waiting in Redis that a payment needs now, a turn's worth at once. */
   orderSaver: GroupCommit<UnsavedOrderRef, void>;
   close(): Promise<void>;
@@ -76,6 +79,10 @@ export async function createRuntime(
     { maxInFlight: Math.max(1, Math.min(2, Math.floor(poolSize / 4))) },
   );
   const orderSaver = createOrderSaver({ db, redis, keys });
+  // Charge batches too: at most two connections.
+  const chargeBatcher = createChargeBatcher(db, {
+    maxInFlight: Math.max(1, Math.min(2, Math.floor(poolSize / 4))),
+  });
   return {
     config,
     db,
@@ -86,9 +93,10 @@ export async function createRuntime(
     orderBatcher,
     paymentBatcher,
     orderSaver,
+    chargeBatcher,
     async close() {
       // First: open batches still need Redis (holds, post-commit steps) and the pool (their commit).
-      await Promise.all([orderBatcher.close(), paymentBatcher.close()]);
+      await Promise.all([orderBatcher.close(), paymentBatcher.close(), chargeBatcher.close()]);
       await orderSaver.close();
       await queues.close();
       await Promise.allSettled([redis.quit(), queueRedis.quit(), db.destroy()]);

@@ -4,6 +4,7 @@ import { createGroupCommit, failed, ok, type Settled } from '../batch/group-comm
 import { ensureIssuedCouponRow, findHeldCoupon } from '../coupon/coupon.service.ts';
 import type { Database, OrderStatus } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
+import { findIdempotencyKeys, insertIdempotencyKeys } from '../idempotency/idempotency.repository.ts';
 import type { OrderWithLines } from '../order/order.repository.ts';
 import { toOrderView } from '../order/order.service.ts';
 import { endHolds } from '../order/order.store.ts';
@@ -12,8 +13,6 @@ import { throttledAdd } from '../queue/throttled-add.ts';
 import { recordSales } from '../ranking/ranking.service.ts';
 import type { Runtime } from '../runtime.ts';
 import {
-  findIdempotencyKeys,
-  insertIdempotencyKeys,
   lockBalances,
   lockIssuedCoupons,
   lockOrdersForPayment,
