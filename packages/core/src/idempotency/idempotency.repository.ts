@@ -51,3 +51,29 @@ export async function findIdempotencyKeys(
     result.rows.map((r) => [`${r.user_id}:${r.key}`, { hash: r.request_hash, response: r.response }]),
   );
 }
+
+/**
+ * Stores the answers of a batch's claimed keys whose work committed, and drops the keys of the
+ * ones that did not happen (as their own rollback would have), in one statement.
+ */
+export async function recordKeyAnswers(
+  trx: Trx,
+  scope: string,
+  answered: { userId: number; key: string; response: string }[],
+  dropped: { userId: number; key: string }[],
+): Promise<void> {
+  if (answered.length === 0 && dropped.length === 0) return;
+  await sql`
+    WITH answered AS (
+      UPDATE idempotency_keys ik SET response = a.response
+      FROM unnest(${answered.map((a) => a.userId)}::int8[], ${answered.map((a) => a.key)}::text[],
+                  ${answered.map((a) => a.response)}::jsonb[]) AS a(user_id, key, response)
+      WHERE ik.user_id = a.user_id AND ik.scope = ${scope} AND ik.key = a.key
+    ), dropped AS (
+      DELETE FROM idempotency_keys ik
+      USING unnest(${dropped.map((d) => d.userId)}::int8[], ${dropped.map((d) => d.key)}::text[])
+            AS d(user_id, key)
+      WHERE ik.user_id = d.user_id AND ik.scope = ${scope} AND ik.key = d.key
+    )
+    SELECT 1`.execute(trx);
+}

@@ -1,9 +1,14 @@
-import { createGroupCommit, ok } from '../batch/group-commit.ts';
+import { createGroupCommit, failed, ok } from '../batch/group-commit.ts';
 import type { Db } from '../db/client.ts';
 import type { OrderRow } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
+import {
+  findIdempotencyKeys,
+  insertIdempotencyKeys,
+  recordKeyAnswers,
+} from '../idempotency/idempotency.repository.ts';
 import { lockInventoryForHold } from '../product/inventory.repository.ts';
-import { insertPendingOrders, type OrderLine } from './order.repository.ts';
+import { insertPendingOrders, type OrderLine, ordersCarryingKeys } from './order.repository.ts';
 
 /**
  * Group commit for orders without an idempotency key: many orders share one Postgres
@@ -29,27 +34,43 @@ import { insertPendingOrders, type OrderLine } from './order.repository.ts';
  * BEFORE it waits for the rebuild: the rebuild waits for this batch's COMMIT.
  */
 
+/** The scope of order.create's idempotency keys. */
+export const ORDER_SCOPE = 'order.create';
+
 /** What a submitted order became when its batch committed. */
 export type BatchedOrderOutcome = 'inserted' | 'coupon-taken';
 
 /** One caller's place in a batch. Exactly one of `leave` or `submit` must be called. */
 export type OrderBatchTicket = {
+  /**
+   * Set when the caller's idempotency key was used before: the first call's answer, to be
+   * replayed. The ticket is already used up (no hold may be taken, no leave/submit).
+   */
+  replay?: unknown;
   /** No order from this caller (its hold failed or was never taken). */
   leave(): void;
   /**
-   * Hands over an order whose stock is held; settles after the batch's COMMIT. Rejects with
-   * the batch's error if the batch failed (see `isDefiniteRollback` in order.service.ts for
-   * telling a rollback from an unknown outcome).
+   * Hands over an order whose stock is held, and for a keyed order the answer its key stores;
+   * settles after the batch's COMMIT. Rejects with the batch's error if the batch failed (see
+   * `isDefiniteRollback` in order.service.ts for telling a rollback from an unknown outcome),
+   * or with IDEMPOTENCY_KEY_REUSED when another order carries the key (its record was purged).
    */
-  submit(row: OrderRow, lines: OrderLine[]): Promise<BatchedOrderOutcome>;
+  submit(row: OrderRow, lines: OrderLine[], answer?: unknown): Promise<BatchedOrderOutcome>;
 };
 
+/** An idempotency key to claim for the caller, and the hash of the request it stands for. */
+export type OrderKeyClaim = { userId: number; key: string; hash: string };
+
 export type OrderBatcher = {
-  /** Joins the open batch once its transaction holds the shared inventory lock. */
-  join(): Promise<OrderBatchTicket>;
   /**
-   * Refuses new joiners (UNAVAILABLE), closes the open batch now and waits until every batch
-   * has committed or failed and answered its joiners. Call before Redis and the pool close.
+   * Joins the next batch; returns once its transaction holds the shared inventory lock and,
+   * with `claim`, has claimed the key (or found the answer to replay). Throws
+   * IDEMPOTENCY_KEY_REUSED when the key was used with another request.
+   */
+  join(claim?: OrderKeyClaim): Promise<OrderBatchTicket>;
+  /**
+   * Refuses new joiners (UNAVAILABLE) and waits until every batch has committed or failed and
+   * answered its joiners. Call before Redis and the pool close.
    */
   close(): Promise<void>;
 };
@@ -59,60 +80,140 @@ export type OrderBatcherOptions = {
   maxSize?: number;
   /**
    * Batches holding a pooled connection at once: one commits while the next collects. Kept
-   * well below the pool size so payments, charges and keyed orders always find a connection.
+   * well below the pool size so payments and charges always find a connection.
    */
   maxInFlight?: number;
 };
 
-type Submission = { row: OrderRow; lines: OrderLine[] };
+type Submission = { row: OrderRow; lines: OrderLine[]; answer: unknown };
+
+/** What the batch tells a joiner once it holds the lock: go ahead, or replay this answer. */
+type Verdict = { replay?: unknown };
 
 /** One caller of `join`: told when its batch holds the lock, then hands over its order or none. */
 type Joiner = {
-  ready: PromiseWithResolvers<void>;
+  claim?: OrderKeyClaim;
+  ready: PromiseWithResolvers<Verdict>;
   submission: PromiseWithResolvers<Submission | undefined>;
 };
+
+const keyOf = (c: { userId: number; key: string }) => `${c.userId}:${c.key}`;
 
 export function createOrderBatcher(db: Db, options: OrderBatcherOptions = {}): OrderBatcher {
   const batches = createGroupCommit<Joiner, BatchedOrderOutcome | undefined>({
     maxBatch: options.maxSize ?? 200,
     maxInFlight: options.maxInFlight ?? 2,
+    // Two calls with one key never share a batch: the second claims after the first committed
+    // (its claim waits for that COMMIT) and replays it.
+    accepts: (batch, joiner) => {
+      const claim = joiner.claim;
+      return !claim || !batch.some((j) => j.claim?.userId === claim.userId && j.claim.key === claim.key);
+    },
     closedError: () => new AppError(AppErrorCode.UNAVAILABLE, 'Shutting down, please retry'),
     async commit(joiners) {
       let inserted = new Set<string>();
       let submissions: (Submission | undefined)[] = [];
+      const keyTaken = new Set<string>();
       await db.transaction().execute(async (trx) => {
         await lockInventoryForHold(trx);
-        for (const joiner of joiners) joiner.ready.resolve();
+        const claims = joiners.flatMap((j) => (j.claim ? [j.claim] : []));
+        const claimed = await insertIdempotencyKeys(trx, ORDER_SCOPE, claims);
+        const stored =
+          claimed.size < claims.length
+            ? await findIdempotencyKeys(
+                trx,
+                ORDER_SCOPE,
+                claims.filter((c) => !claimed.has(keyOf(c))),
+              )
+            : new Map<string, { hash: string; response: unknown }>();
+        for (const joiner of joiners) {
+          const claim = joiner.claim;
+          if (!claim || claimed.has(keyOf(claim))) {
+            joiner.ready.resolve({});
+            continue;
+          }
+          // Used before: no hold, no order; the caller replays (or is refused) at once.
+          joiner.submission.resolve(undefined);
+          const row = stored.get(keyOf(claim));
+          if (!row) {
+            joiner.ready.reject(
+              new AppError(AppErrorCode.UNAVAILABLE, 'Idempotency key changed concurrently, please retry'),
+            );
+          } else if (row.hash !== claim.hash) {
+            joiner.ready.reject(
+              new AppError(
+                AppErrorCode.IDEMPOTENCY_KEY_REUSED,
+                `This idempotency key was already used for a different ${ORDER_SCOPE} request`,
+              ),
+            );
+          } else joiner.ready.resolve({ replay: row.response });
+        }
         submissions = await Promise.all(joiners.map((j) => j.submission.promise));
         const orders = submissions.filter((o) => o !== undefined);
         if (orders.length > 0) inserted = await insertPendingOrders(trx, orders);
+        // Keys of orders that went in store their answer; the others are given up, as a
+        // rollback of their own transaction would have.
+        const answered: { userId: number; key: string; response: string }[] = [];
+        const dropped: { userId: number; key: string }[] = [];
+        for (const [i, joiner] of joiners.entries()) {
+          const claim = joiner.claim;
+          if (!claim || !claimed.has(keyOf(claim))) continue;
+          const order = submissions[i];
+          if (order && inserted.has(order.row.id)) {
+            answered.push({ userId: claim.userId, key: claim.key, response: JSON.stringify(order.answer) });
+          } else dropped.push(claim);
+        }
+        const skippedKeyed = orders.filter((o) => o.row.idempotency_key !== null && !inserted.has(o.row.id));
+        if (skippedKeyed.length > 0) {
+          for (const k of await ordersCarryingKeys(trx, skippedKeyed)) keyTaken.add(k);
+        }
+        await recordKeyAnswers(trx, ORDER_SCOPE, answered, dropped);
       });
-      return submissions.map((o) => ok(o && (inserted.has(o.row.id) ? 'inserted' : 'coupon-taken')));
+      return submissions.map((o, i) => {
+        if (!o) return ok(undefined);
+        if (inserted.has(o.row.id)) return ok('inserted');
+        const claim = joiners[i]!.claim;
+        if (claim && keyTaken.has(keyOf(claim))) {
+          // The key's record was purged (kept 24 h) but an order still carries it.
+          return failed(
+            new AppError(
+              AppErrorCode.IDEMPOTENCY_KEY_REUSED,
+              'Idempotency key was already used for another order',
+            ),
+          );
+        }
+        return ok('coupon-taken');
+      });
     },
   });
 
   return {
-    async join() {
-      const joiner: Joiner = { ready: Promise.withResolvers(), submission: Promise.withResolvers() };
+    async join(claim) {
+      const joiner: Joiner = {
+        ...(claim ? { claim } : {}),
+        ready: Promise.withResolvers(),
+        submission: Promise.withResolvers(),
+      };
       const outcome = batches.submit(joiner);
       // Before the lock, a failed batch fails the joiners still waiting here (they hold
       // nothing); after it, every submitted order gets the error through `submit` (the caller
       // tells a rollback from an unknown outcome). A ticket that left listens to nothing.
       outcome.catch((err: unknown) => joiner.ready.reject(err));
-      await joiner.ready.promise;
-      let used = false;
+      const verdict = await joiner.ready.promise;
+      let used = 'replay' in verdict;
       const use = () => {
         if (used) throw new Error('An order batch ticket was used twice');
         used = true;
       };
       return {
+        ...verdict,
         leave() {
           use();
           joiner.submission.resolve(undefined);
         },
-        submit(row, lines) {
+        submit(row, lines, answer) {
           use();
-          joiner.submission.resolve({ row, lines });
+          joiner.submission.resolve({ row, lines, answer });
           return outcome.then((o) => o!);
         },
       };
