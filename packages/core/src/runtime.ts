@@ -1,7 +1,10 @@
+import { type ChargeBatcher, createChargeBatcher } from './balance/balance.batch.ts';
+import type { GroupCommit } from './batch/group-commit.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { createDb, type Db, DEFAULT_DB_POOL_SIZE } from './db/client.ts';
 import { createOrderBatcher, type OrderBatcher } from './order/order.batch.ts';
+import { createOrderSaver, type UnsavedOrderRef } from './order/order.persist.ts';
 import { createPaymentBatcher, type PaymentBatcher } from './payment/payment.batch.ts';
 import { createQueues, type Queues } from './queue/queues.ts';
 import { connectRedisClient, isCluster, type RedisClient } from './redis/cluster.ts';
@@ -24,6 +27,10 @@ export type Runtime = {
   orderBatcher: OrderBatcher;
   /** Group commit of payments (payment.batch.ts). */
   paymentBatcher: PaymentBatcher;
+  /** Group commit of charges (balance.batch.ts). */
+  chargeBatcher: ChargeBatcher;
+  /** Saves orders still waiting in Redis that a payment needs now, a turn's worth at once. */
+  orderSaver: GroupCommit<UnsavedOrderRef, void>;
   close(): Promise<void>;
 };
 
@@ -71,6 +78,11 @@ export async function createRuntime(
     { config, db, redis, keys, queues, clock },
     { maxInFlight: Math.max(1, Math.min(2, Math.floor(poolSize / 4))) },
   );
+  const orderSaver = createOrderSaver({ db, redis, keys });
+  // Charge batches too: at most two connections.
+  const chargeBatcher = createChargeBatcher(db, {
+    maxInFlight: Math.max(1, Math.min(2, Math.floor(poolSize / 4))),
+  });
   return {
     config,
     db,
@@ -80,9 +92,12 @@ export async function createRuntime(
     clock,
     orderBatcher,
     paymentBatcher,
+    orderSaver,
+    chargeBatcher,
     async close() {
       // First: open batches still need Redis (holds, post-commit steps) and the pool (their commit).
-      await Promise.all([orderBatcher.close(), paymentBatcher.close()]);
+      await Promise.all([orderBatcher.close(), paymentBatcher.close(), chargeBatcher.close()]);
+      await orderSaver.close();
       await queues.close();
       await Promise.allSettled([redis.quit(), queueRedis.quit(), db.destroy()]);
     },

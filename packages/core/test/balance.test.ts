@@ -109,6 +109,66 @@ describe('balance', () => {
     await expectNothingChanged(userId, 1000, 1);
   });
 
+  it('group commit: 2,000 parallel charges of 50 users, keyed, keyless and repeated keys, near the maximum, keep every invariant', async () => {
+    const users = Array.from({ length: 50 }, (_, i) => 1000 + i);
+    // Ten users start 20,000 below the maximum, so some of their charges must be refused.
+    for (const u of users.slice(0, 10)) {
+      await env.rt.db
+        .insertInto('users')
+        .values({ id: u, balance: MAX_BALANCE - 20_000 })
+        .execute();
+    }
+    const calls = Array.from({ length: 2000 }, (_, i) => {
+      const userId = users[i % users.length]!;
+      // Every third call carries a key; keys repeat four times, the repeats racing the first.
+      const key = i % 3 === 0 ? `k-${Math.floor(i / 12)}` : undefined;
+      const amount = key === undefined ? 1000 + (i % 7) * 1000 : 5000;
+      return { userId, amount, key };
+    });
+    const results = await Promise.allSettled(
+      calls.map((c) => chargeBalance(env.rt, c.userId, { amount: c.amount, idempotencyKey: c.key })),
+    );
+    expect(results.some((r) => r.status === 'rejected')).toBe(true);
+    const byKey = new Map<string, unknown[]>();
+    for (const [i, r] of results.entries()) {
+      const c = calls[i]!;
+      if (r.status === 'rejected') {
+        expect(r.reason).toMatchObject({ code: 'CHARGE_LIMIT_EXCEEDED' });
+        expect(users.slice(0, 10)).toContain(c.userId);
+        continue;
+      }
+      if (c.key !== undefined) {
+        const answers = byKey.get(`${c.userId}:${c.key}`) ?? [];
+        byKey.set(`${c.userId}:${c.key}`, [...answers, r.value]);
+      }
+    }
+    // Every call with one key got the same answer: one charge.
+    for (const answers of byKey.values()) for (const a of answers) expect(a).toEqual(answers[0]);
+    for (const u of users) {
+      const rows = await ledger(u);
+      const start = u < 1010 ? MAX_BALANCE - 20_000 : 0;
+      // The ledger is a chain from the start to the balance, each row's before the last's after.
+      let at = start;
+      for (const row of rows) {
+        expect(row.balance_before).toBe(at);
+        expect(row.balance_after).toBe(at + row.amount);
+        at = row.balance_after;
+      }
+      expect(await findBalance(env.rt.db, u)).toBe(at);
+      expect(at).toBeLessThanOrEqual(MAX_BALANCE);
+      // Each key charged at most once.
+      const keys = rows.flatMap((r) => (r.idempotency_key === null ? [] : [r.idempotency_key]));
+      expect(new Set(keys).size).toBe(keys.length);
+      // The successful answers of this user are exactly its ledger rows (repeats replay one).
+      const answered = new Set(
+        results.flatMap((r, i) =>
+          r.status === 'fulfilled' && calls[i]!.userId === u ? [r.value.transactionId] : [],
+        ),
+      );
+      expect([...answered].sort()).toEqual(rows.map((r) => r.id).sort());
+    }
+  });
+
   describe('debitBalance', () => {
     const debit = (userId: number, amount: number) =>
       env.rt.db

@@ -274,6 +274,65 @@ describe('order.create group commit', () => {
     expect(new Set((await ledger(p.id)).pending.keys())).toEqual(distinct);
   });
 
+  it('keyed coupon orders share group commits: each key is one order, repeats racing it replay it, a coupon backs one open order, refused keys are given up', async () => {
+    const p = await product(75);
+    const { ids, coupon } = await batchBuyers(100);
+    // Each buyer sends key A three times at once and key B (same coupon) once: A and B race for
+    // the coupon, and the product runs out of stock part way.
+    const sent = ids.flatMap((userId) => {
+      const items = [{ productId: p.id, quantity: 1 }];
+      const a = { items, couponId: coupon, idempotencyKey: `a-${userId}` };
+      const b = { items, couponId: coupon, idempotencyKey: `b-${userId}` };
+      return [a, a, b, a].map((input) => ({
+        userId,
+        key: input.idempotencyKey,
+        call: createOrder(rt(), userId, input),
+      }));
+    });
+    const results = await Promise.allSettled(sent.map((s) => s.call));
+    const answers = new Map<string, Set<string>>();
+    for (const [i, r] of results.entries()) {
+      if (r.status === 'rejected') {
+        expect(['OUT_OF_STOCK', 'COUPON_NOT_USABLE']).toContain((r.reason as { code?: string }).code);
+        continue;
+      }
+      const k = `${sent[i]!.userId}:${sent[i]!.key}`;
+      answers.set(k, (answers.get(k) ?? new Set()).add(r.value.orderId));
+    }
+    // One order per key, whatever its repeats.
+    for (const orders of answers.values()) expect(orders.size).toBe(1);
+    const sold = [...answers.values()].flatMap((o) => [...o]);
+    expect(sold.length).toBeGreaterThan(0);
+    expect(sold.length).toBeLessThanOrEqual(75);
+    // A coupon backs at most one open order of its user.
+    const perUser = new Map<number, number>();
+    for (const k of answers.keys()) {
+      const u = Number(k.split(':')[0]);
+      perUser.set(u, (perUser.get(u) ?? 0) + 1);
+    }
+    expect(Math.max(...perUser.values())).toBe(1);
+    const orders = fulfilled(results);
+    await expectCommitted(orders);
+    await expectConsistent(p.id, 75);
+    expect(new Set((await ledger(p.id)).pending.keys())).toEqual(new Set(sold));
+    // The key table holds exactly the keys that made an order, each with the order as its answer.
+    const keyRows = await rt()
+      .db.selectFrom('idempotency_keys')
+      .select(['user_id', 'key', 'response'])
+      .where('scope', '=', 'order.create')
+      .where('user_id', 'in', ids)
+      .execute();
+    expect(new Set(keyRows.map((r) => `${r.user_id}:${r.key}`))).toEqual(new Set(answers.keys()));
+    for (const r of keyRows) {
+      expect((r.response as OrderView).orderId).toBe([...answers.get(`${r.user_id}:${r.key}`)!][0]);
+    }
+    // Group commit happened for keyed orders too.
+    const { rows } = await sql<{ n: number }>`
+      SELECT count(DISTINCT xmin::text)::int AS n FROM orders WHERE id = ANY(${sold}::uuid[])
+    `.execute(rt().db);
+    expect(rows[0]!.n).toBeLessThan(sold.length);
+  });
+
   it('a batch whose insert fails for a definite reason releases every hold and answers every joiner with the error', async () => {
     const p = await product(1_000);
     const { ids: crowd, buy } = await batchBuyers(61);

@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Db } from '../db/client.ts';
 import type { Database } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
@@ -12,66 +12,6 @@ export const MAX_BALANCE = 1_000_000_000;
 export async function findBalance(db: Executor, userId: number): Promise<number> {
   const row = await db.selectFrom('users').select('balance').where('id', '=', userId).executeTakeFirst();
   return row?.balance ?? 0;
-}
-
-/**
- * Adds a charge to a balance and records it in the ledger in ONE statement, so it is one
- * transaction even without an explicit BEGIN (autocommit), and the user's row lock is held only
- * while Postgres runs it: concurrent charges of one user queue on that lock, and each ledger
- * row's before/after is exact. The upsert creates the row of a user seen for the first time.
- * Throws CHARGE_LIMIT_EXCEEDED (nothing written) when the balance would pass MAX_BALANCE.
- */
-export async function creditCharge(
-  db: Executor,
-  charge: { userId: number; amount: number; idempotencyKey: string | null },
-): Promise<{ balance: number; transactionId: string }> {
-  const { userId, amount } = charge;
-  const ledger = await db
-    .with('credited', (qb) =>
-      qb
-        .insertInto('users')
-        .values({ id: userId, balance: amount })
-        .onConflict((oc) =>
-          oc
-            .column('id')
-            .doUpdateSet((eb) => ({
-              balance: eb('users.balance', '+', eb.ref('excluded.balance')),
-              updated_at: new Date(),
-            }))
-            .where('users.balance', '<=', MAX_BALANCE - amount),
-        )
-        .returning('balance'),
-    )
-    .insertInto('balance_ledger')
-    .columns(['user_id', 'kind', 'amount', 'balance_before', 'balance_after', 'idempotency_key'])
-    .expression((eb) =>
-      eb
-        .selectFrom('credited')
-        .select((sb) => [
-          sb.val(userId).as('user_id'),
-          sb.val('CHARGE').as('kind'),
-          sb.val(amount).as('amount'),
-          sb('credited.balance', '-', amount).as('balance_before'),
-          sb.ref('credited.balance').as('balance_after'),
-          sb.val(charge.idempotencyKey).as('idempotency_key'),
-        ]),
-    )
-    .returning(['id', 'balance_after'])
-    .executeTakeFirst()
-    .catch((err: unknown) => {
-      // The key's record was purged (kept 24 h) but the ledger still carries the key.
-      const e = err as { code?: unknown; constraint?: unknown };
-      if (e.code === '23505' && e.constraint === 'balance_ledger_idempotency_key') {
-        throw new AppError(AppErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used');
-      }
-      throw err;
-    });
-  if (!ledger) {
-    throw new AppError(AppErrorCode.CHARGE_LIMIT_EXCEEDED, `A balance may not exceed ${MAX_BALANCE} KRW`, {
-      maxBalance: MAX_BALANCE,
-    });
-  }
-  return { balance: ledger.balance_after, transactionId: ledger.id };
 }
 
 /**
@@ -123,4 +63,95 @@ export async function debitBalance(
     });
   }
   return { balanceBefore: ledger.balance_before, balanceAfter: ledger.balance_after };
+}
+
+/**
+ * Locks the balances of a charge batch (balance.batch.ts), creating the row (balance 0) of a
+ * user seen for the first time, in id order: the lock order of payment batches (keys, then
+ * users), so charge and payment batches never wait for each other in a cycle. Returns each
+ * user's balance.
+ */
+export async function lockBalancesForCharge(
+  trx: Transaction<Database>,
+  userIds: number[],
+): Promise<Map<number, number>> {
+  const ids = [...new Set(userIds)].sort((a, b) => a - b);
+  const balances = new Map<number, number>();
+  if (ids.length === 0) return balances;
+  const created = await sql<{ id: number; balance: number }>`
+    WITH created AS (
+      INSERT INTO users (id, balance)
+      SELECT id, 0 FROM unnest(${ids}::int8[]) AS u(id) ORDER BY id
+      ON CONFLICT (id) DO NOTHING
+      RETURNING id, balance
+    )
+    SELECT id, balance FROM (
+      SELECT id, balance FROM users WHERE id = ANY(${ids}::int8[]) ORDER BY id FOR NO KEY UPDATE
+    ) locked
+    UNION ALL
+    SELECT id, balance FROM created`.execute(trx);
+  for (const r of created.rows) balances.set(Number(r.id), Number(r.balance));
+  // A row another transaction committed after this statement's snapshot (its INSERT waited for
+  // it) is neither created nor seen: a new statement sees and locks it.
+  const missing = ids.filter((id) => !balances.has(id));
+  if (missing.length > 0) {
+    const late = await sql<{ id: number; balance: number }>`
+      SELECT id, balance FROM users WHERE id = ANY(${missing}::int8[]) ORDER BY id FOR NO KEY UPDATE`.execute(
+      trx,
+    );
+    for (const r of late.rows) balances.set(Number(r.id), Number(r.balance));
+  }
+  return balances;
+}
+
+export type ChargeWrite = {
+  transactionId: string;
+  userId: number;
+  amount: number;
+  balanceBefore: number;
+  balanceAfter: number;
+  idempotencyKey: string | null;
+  /** The answer stored on the key's row (keyed charges). */
+  response: string | null;
+};
+
+/**
+ * Writes a charge batch in one statement: each user's final balance, one ledger row per charge
+ * (its before/after exact, in the batch's order), the answers of the keyed charges, and drops
+ * the keys of the refused ones (as their rollback would have).
+ */
+export async function writeCharges(
+  trx: Transaction<Database>,
+  scope: string,
+  charges: ChargeWrite[],
+  droppedKeys: { userId: number; key: string }[],
+): Promise<void> {
+  const finalBalance = new Map<number, number>();
+  for (const c of charges) finalBalance.set(c.userId, c.balanceAfter);
+  const keyed = charges.filter((c) => c.idempotencyKey !== null);
+  await sql`
+    WITH balance AS (
+      UPDATE users u SET balance = b.balance, updated_at = now()
+      FROM unnest(${[...finalBalance.keys()]}::int8[], ${[...finalBalance.values()]}::int8[]) AS b(id, balance)
+      WHERE u.id = b.id
+    ), ledger AS (
+      INSERT INTO balance_ledger (id, user_id, kind, amount, balance_before, balance_after, idempotency_key)
+      SELECT c.id, c.user_id, 'CHARGE', c.amount, c.before, c.after, c.key
+      FROM unnest(${charges.map((c) => c.transactionId)}::uuid[], ${charges.map((c) => c.userId)}::int8[],
+                  ${charges.map((c) => c.amount)}::int8[], ${charges.map((c) => c.balanceBefore)}::int8[],
+                  ${charges.map((c) => c.balanceAfter)}::int8[], ${charges.map((c) => c.idempotencyKey)}::text[])
+           WITH ORDINALITY AS c(id, user_id, amount, before, after, key, n)
+      ORDER BY c.n
+    ), answered AS (
+      UPDATE idempotency_keys ik SET response = a.response
+      FROM unnest(${keyed.map((c) => c.userId)}::int8[], ${keyed.map((c) => c.idempotencyKey)}::text[],
+                  ${keyed.map((c) => c.response)}::jsonb[]) AS a(user_id, key, response)
+      WHERE ik.user_id = a.user_id AND ik.scope = ${scope} AND ik.key = a.key
+    ), dropped AS (
+      DELETE FROM idempotency_keys ik
+      USING unnest(${droppedKeys.map((d) => d.userId)}::int8[], ${droppedKeys.map((d) => d.key)}::text[])
+            AS d(user_id, key)
+      WHERE ik.user_id = d.user_id AND ik.scope = ${scope} AND ik.key = d.key
+    )
+    SELECT 1`.execute(trx);
 }

@@ -1,21 +1,16 @@
 import { AppError, AppErrorCode } from '../errors.ts';
-import { withIdempotency } from '../idempotency/idempotency.service.ts';
+import { requestHash } from '../idempotency/idempotency.service.ts';
 import type { Runtime } from '../runtime.ts';
-import { creditCharge, findBalance } from './balance.repository.ts';
-import { createPerKeyLimiter } from './per-key-limiter.ts';
+import type { ChargeResult } from './balance.batch.ts';
+import { findBalance } from './balance.repository.ts';
 
+export type { ChargeResult } from './balance.batch.ts';
 export type Balance = { userId: number; balance: number };
-export type ChargeResult = { userId: number; balance: number; transactionId: string };
 
 /** Smallest single charge, in KRW. */
 export const MIN_CHARGE = 1000;
 /** Largest single charge, in KRW. */
 export const MAX_CHARGE = 10_000_000;
-
-const SCOPE = 'balance.charge';
-
-/** Charges of one user in flight at once from this process (they serialize on the user's row anyway). */
-const perUser = createPerKeyLimiter(4);
 
 export async function getBalance(rt: Pick<Runtime, 'db'>, userId: number): Promise<Balance> {
   return { userId, balance: await findBalance(rt.db, userId) };
@@ -23,11 +18,12 @@ export async function getBalance(rt: Pick<Runtime, 'db'>, userId: number): Promi
 
 /**
  * Charges `amount` KRW to the user's balance: the balance update and its ledger row commit in
- * one transaction, and the answer is given only after that commit. With an idempotency key a
- * replay (also one racing the first call) returns the first answer and charges nothing more.
+ * one transaction, shared with the charges that arrive with it (balance.batch.ts), and the
+ * answer is given only after that commit. With an idempotency key a replay (also one racing the
+ * first call) returns the first answer and charges nothing more.
  */
 export async function chargeBalance(
-  rt: Pick<Runtime, 'db'>,
+  rt: Pick<Runtime, 'chargeBatcher'>,
   userId: number,
   input: { amount: number; idempotencyKey?: string },
 ): Promise<ChargeResult> {
@@ -45,16 +41,11 @@ export async function chargeBalance(
       maxAmount: MAX_CHARGE,
     });
   }
-  return perUser(userId, () => {
-    // Without a key the charge is a single statement: no BEGIN/COMMIT round trips while the
-    // user's row lock is held, which is what bounds throughput for one busy user.
-    if (idempotencyKey === undefined) {
-      return creditCharge(rt.db, { userId, amount, idempotencyKey: null }).then((r) => ({ userId, ...r }));
-    }
-    return withIdempotency(
-      rt.db,
-      { userId, scope: SCOPE, key: idempotencyKey, request: { amount } },
-      async (trx) => ({ userId, ...(await creditCharge(trx, { userId, amount, idempotencyKey })) }),
-    );
+  return rt.chargeBatcher.submit({
+    userId,
+    amount,
+    ...(idempotencyKey === undefined
+      ? {}
+      : { idempotency: { key: idempotencyKey, hash: requestHash({ amount }) } }),
   });
 }

@@ -1,8 +1,14 @@
+import { createGroupCommit, failed, ok } from '../batch/group-commit.ts';
 import type { Db } from '../db/client.ts';
 import type { OrderRow } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
+import {
+  findIdempotencyKeys,
+  insertIdempotencyKeys,
+  recordKeyAnswers,
+} from '../idempotency/idempotency.repository.ts';
 import { lockInventoryForHold } from '../product/inventory.repository.ts';
-import { insertPendingOrders, type OrderLine } from './order.repository.ts';
+import { insertPendingOrders, type OrderLine, ordersCarryingKeys } from './order.repository.ts';
 
 /**
  * Group commit for orders without an idempotency key: many orders share one Postgres
@@ -14,14 +20,13 @@ import { insertPendingOrders, type OrderLine } from './order.repository.ts';
  * until they are committed. So, as with one transaction per order, an inventory rebuild (which
  * takes the lock exclusively) waits for every hold that is not committed yet.
  *
- * The life of a batch:
- * 1. open: the first caller of `join` creates it; it waits for a free slot (at most
- *    `maxInFlight` batches hold a connection), then BEGINs and takes the lock. Callers keep
- *    joining meanwhile, so batches grow on their own while earlier ones commit.
- * 2. closed: one turn of the event loop after the lock is held (or at `maxSize` tickets) it
- *    takes no more joiners; the next `join` opens the next batch.
- * 3. drained: every ticket was either `submit`ted (its hold succeeded) or `leave`n (no hold).
- *    Then one insert, COMMIT, and every submitted order learns whether it was inserted.
+ * The batching is the group commit of batch/group-commit.ts: the callers of `join` in one turn
+ * of the event loop (or, while `maxInFlight` batches hold a connection, everyone who joined
+ * meanwhile, up to `maxSize`) form one batch. Its life:
+ * 1. it BEGINs and takes the lock; then each joiner gets its ticket;
+ * 2. it waits until every ticket was either `submit`ted (its hold succeeded) or `leave`n (no
+ *    hold);
+ * 3. one insert, COMMIT, and every submitted order learns whether it was inserted.
  *
  * Deadlock freedom: between its lock and its COMMIT a batch waits only for its own joiners'
  * Redis holds (and, inside the insert, for other transactions' uncommitted coupon rows, which
@@ -29,27 +34,43 @@ import { insertPendingOrders, type OrderLine } from './order.repository.ts';
  * BEFORE it waits for the rebuild: the rebuild waits for this batch's COMMIT.
  */
 
+/** The scope of order.create's idempotency keys. */
+export const ORDER_SCOPE = 'order.create';
+
 /** What a submitted order became when its batch committed. */
 export type BatchedOrderOutcome = 'inserted' | 'coupon-taken';
 
 /** One caller's place in a batch. Exactly one of `leave` or `submit` must be called. */
 export type OrderBatchTicket = {
+  /**
+   * Set when the caller's idempotency key was used before: the first call's answer, to be
+   * replayed. The ticket is already used up (no hold may be taken, no leave/submit).
+   */
+  replay?: unknown;
   /** No order from this caller (its hold failed or was never taken). */
   leave(): void;
   /**
-   * Hands over an order whose stock is held; settles after the batch's COMMIT. Rejects with
-   * the batch's error if the batch failed (see `isDefiniteRollback` in order.service.ts for
-   * telling a rollback from an unknown outcome).
+   * Hands over an order whose stock is held, and for a keyed order the answer its key stores;
+   * settles after the batch's COMMIT. Rejects with the batch's error if the batch failed (see
+   * `isDefiniteRollback` in order.service.ts for telling a rollback from an unknown outcome),
+   * or with IDEMPOTENCY_KEY_REUSED when another order carries the key (its record was purged).
    */
-  submit(row: OrderRow, lines: OrderLine[]): Promise<BatchedOrderOutcome>;
+  submit(row: OrderRow, lines: OrderLine[], answer?: unknown): Promise<BatchedOrderOutcome>;
 };
 
+/** An idempotency key to claim for the caller, and the hash of the request it stands for. */
+export type OrderKeyClaim = { userId: number; key: string; hash: string };
+
 export type OrderBatcher = {
-  /** Joins the open batch once its transaction holds the shared inventory lock. */
-  join(): Promise<OrderBatchTicket>;
   /**
-   * Refuses new joiners (UNAVAILABLE), closes the open batch now and waits until every batch
-   * has committed or failed and answered its joiners. Call before Redis and the pool close.
+   * Joins the next batch; returns once its transaction holds the shared inventory lock and,
+   * with `claim`, has claimed the key (or found the answer to replay). Throws
+   * IDEMPOTENCY_KEY_REUSED when the key was used with another request.
+   */
+  join(claim?: OrderKeyClaim): Promise<OrderBatchTicket>;
+  /**
+   * Refuses new joiners (UNAVAILABLE) and waits until every batch has committed or failed and
+   * answered its joiners. Call before Redis and the pool close.
    */
   close(): Promise<void>;
 };
@@ -59,146 +80,144 @@ export type OrderBatcherOptions = {
   maxSize?: number;
   /**
    * Batches holding a pooled connection at once: one commits while the next collects. Kept
-   * well below the pool size so payments, charges and keyed orders always find a connection.
+   * well below the pool size so payments and charges always find a connection.
    */
   maxInFlight?: number;
 };
 
-type Submitted = {
-  row: OrderRow;
-  lines: OrderLine[];
-  outcome: PromiseWithResolvers<BatchedOrderOutcome>;
+type Submission = { row: OrderRow; lines: OrderLine[]; answer: unknown };
+
+/** What the batch tells a joiner once it holds the lock: go ahead, or replay this answer. */
+type Verdict = { replay?: unknown };
+
+/** One caller of `join`: told when its batch holds the lock, then hands over its order or none. */
+type Joiner = {
+  claim?: OrderKeyClaim;
+  ready: PromiseWithResolvers<Verdict>;
+  submission: PromiseWithResolvers<Submission | undefined>;
 };
 
-type Batch = {
-  ready: PromiseWithResolvers<void>;
-  drained: PromiseWithResolvers<void>;
-  orders: Submitted[];
-  tickets: number;
-  /** Tickets neither submitted nor left. */
-  active: number;
-  closed: boolean;
-};
+const keyOf = (c: { userId: number; key: string }) => `${c.userId}:${c.key}`;
 
 export function createOrderBatcher(db: Db, options: OrderBatcherOptions = {}): OrderBatcher {
-  const maxSize = options.maxSize ?? 200;
-  const maxInFlight = options.maxInFlight ?? 2;
-  let open: Batch | undefined;
-  let closing = false;
-  let inFlight = 0;
-  const slotWaiters: (() => void)[] = [];
-  const running = new Set<Promise<void>>();
-
-  const closeBatch = (batch: Batch) => {
-    if (batch.closed) return;
-    batch.closed = true;
-    if (open === batch) open = undefined;
-    if (batch.active === 0) batch.drained.resolve();
-  };
-
-  const acquireSlot = async () => {
-    if (inFlight < maxInFlight) {
-      inFlight++;
-      return;
-    }
-    // The slot is handed over by releaseSlot, so inFlight stays counted.
-    await new Promise<void>((resolve) => slotWaiters.push(resolve));
-  };
-  const releaseSlot = () => {
-    const next = slotWaiters.shift();
-    if (next) next();
-    else inFlight--;
-  };
-
-  const run = async (batch: Batch) => {
-    await acquireSlot();
-    let inserted: Set<string> | undefined;
-    try {
+  const batches = createGroupCommit<Joiner, BatchedOrderOutcome | undefined>({
+    maxBatch: options.maxSize ?? 200,
+    maxInFlight: options.maxInFlight ?? 2,
+    // Two calls with one key never share a batch: the second claims after the first committed
+    // (its claim waits for that COMMIT) and replays it.
+    accepts: (batch, joiner) => {
+      const claim = joiner.claim;
+      return !claim || !batch.some((j) => j.claim?.userId === claim.userId && j.claim.key === claim.key);
+    },
+    closedError: () => new AppError(AppErrorCode.UNAVAILABLE, 'Shutting down, please retry'),
+    async commit(joiners) {
+      let inserted = new Set<string>();
+      let submissions: (Submission | undefined)[] = [];
+      const keyTaken = new Set<string>();
       await db.transaction().execute(async (trx) => {
         await lockInventoryForHold(trx);
-        batch.ready.resolve();
-        // Whoever joins during this turn of the event loop still comes along.
-        setImmediate(() => closeBatch(batch));
-        await batch.drained.promise;
-        if (batch.orders.length > 0) inserted = await insertPendingOrders(trx, batch.orders);
+        const claims = joiners.flatMap((j) => (j.claim ? [j.claim] : []));
+        const claimed = await insertIdempotencyKeys(trx, ORDER_SCOPE, claims);
+        const stored =
+          claimed.size < claims.length
+            ? await findIdempotencyKeys(
+                trx,
+                ORDER_SCOPE,
+                claims.filter((c) => !claimed.has(keyOf(c))),
+              )
+            : new Map<string, { hash: string; response: unknown }>();
+        for (const joiner of joiners) {
+          const claim = joiner.claim;
+          if (!claim || claimed.has(keyOf(claim))) {
+            joiner.ready.resolve({});
+            continue;
+          }
+          // Used before: no hold, no order; the caller replays (or is refused) at once.
+          joiner.submission.resolve(undefined);
+          const row = stored.get(keyOf(claim));
+          if (!row) {
+            joiner.ready.reject(
+              new AppError(AppErrorCode.UNAVAILABLE, 'Idempotency key changed concurrently, please retry'),
+            );
+          } else if (row.hash !== claim.hash) {
+            joiner.ready.reject(
+              new AppError(
+                AppErrorCode.IDEMPOTENCY_KEY_REUSED,
+                `This idempotency key was already used for a different ${ORDER_SCOPE} request`,
+              ),
+            );
+          } else joiner.ready.resolve({ replay: row.response });
+        }
+        submissions = await Promise.all(joiners.map((j) => j.submission.promise));
+        const orders = submissions.filter((o) => o !== undefined);
+        if (orders.length > 0) inserted = await insertPendingOrders(trx, orders);
+        // Keys of orders that went in store their answer; the others are given up, as a
+        // rollback of their own transaction would have.
+        const answered: { userId: number; key: string; response: string }[] = [];
+        const dropped: { userId: number; key: string }[] = [];
+        for (const [i, joiner] of joiners.entries()) {
+          const claim = joiner.claim;
+          if (!claim || !claimed.has(keyOf(claim))) continue;
+          const order = submissions[i];
+          if (order && inserted.has(order.row.id)) {
+            answered.push({ userId: claim.userId, key: claim.key, response: JSON.stringify(order.answer) });
+          } else dropped.push(claim);
+        }
+        const skippedKeyed = orders.filter((o) => o.row.idempotency_key !== null && !inserted.has(o.row.id));
+        if (skippedKeyed.length > 0) {
+          for (const k of await ordersCarryingKeys(trx, skippedKeyed)) keyTaken.add(k);
+        }
+        await recordKeyAnswers(trx, ORDER_SCOPE, answered, dropped);
       });
-    } catch (err) {
-      // Before the lock, joiners still waiting in `join` get the error and hold nothing; after
-      // it, every submitted order gets it (the caller tells a rollback from an unknown outcome).
-      closeBatch(batch);
-      batch.ready.reject(err);
-      for (const order of batch.orders) order.outcome.reject(err);
-      return;
-    } finally {
-      releaseSlot();
-    }
-    for (const order of batch.orders) {
-      order.outcome.resolve(inserted?.has(order.row.id) ? 'inserted' : 'coupon-taken');
-    }
-  };
-
-  const openBatch = (): Batch => {
-    const batch: Batch = {
-      ready: Promise.withResolvers<void>(),
-      drained: Promise.withResolvers<void>(),
-      orders: [],
-      tickets: 0,
-      active: 0,
-      closed: false,
-    };
-    // Nobody may be waiting when it fails (every joiner left already): never unhandled.
-    batch.ready.promise.catch(() => {});
-    const done = run(batch);
-    running.add(done);
-    done.finally(() => running.delete(done));
-    return batch;
-  };
-
-  const ticketFor = (batch: Batch): OrderBatchTicket => {
-    let used = false;
-    const use = () => {
-      if (used) throw new Error('An order batch ticket was used twice');
-      used = true;
-    };
-    const finish = () => {
-      batch.active--;
-      if (batch.closed && batch.active === 0) batch.drained.resolve();
-    };
-    return {
-      leave() {
-        use();
-        finish();
-      },
-      submit(row, lines) {
-        use();
-        const outcome = Promise.withResolvers<BatchedOrderOutcome>();
-        batch.orders.push({ row, lines, outcome });
-        finish();
-        return outcome.promise;
-      },
-    };
-  };
+      return submissions.map((o, i) => {
+        if (!o) return ok(undefined);
+        if (inserted.has(o.row.id)) return ok('inserted');
+        const claim = joiners[i]!.claim;
+        if (claim && keyTaken.has(keyOf(claim))) {
+          // The key's record was purged (kept 24 h) but an order still carries it.
+          return failed(
+            new AppError(
+              AppErrorCode.IDEMPOTENCY_KEY_REUSED,
+              'Idempotency key was already used for another order',
+            ),
+          );
+        }
+        return ok('coupon-taken');
+      });
+    },
+  });
 
   return {
-    async join() {
-      if (closing) throw new AppError(AppErrorCode.UNAVAILABLE, 'Shutting down, please retry');
-      open ??= openBatch();
-      const batch = open;
-      batch.active++;
-      if (++batch.tickets >= maxSize) closeBatch(batch);
-      try {
-        await batch.ready.promise;
-      } catch (err) {
-        batch.active--;
-        throw err;
-      }
-      return ticketFor(batch);
+    async join(claim) {
+      const joiner: Joiner = {
+        ...(claim ? { claim } : {}),
+        ready: Promise.withResolvers(),
+        submission: Promise.withResolvers(),
+      };
+      const outcome = batches.submit(joiner);
+      // Before the lock, a failed batch fails the joiners still waiting here (they hold
+      // nothing); after it, every submitted order gets the error through `submit` (the caller
+      // tells a rollback from an unknown outcome). A ticket that left listens to nothing.
+      outcome.catch((err: unknown) => joiner.ready.reject(err));
+      const verdict = await joiner.ready.promise;
+      let used = 'replay' in verdict;
+      const use = () => {
+        if (used) throw new Error('An order batch ticket was used twice');
+        used = true;
+      };
+      return {
+        ...verdict,
+        leave() {
+          use();
+          joiner.submission.resolve(undefined);
+        },
+        submit(row, lines, answer) {
+          use();
+          joiner.submission.resolve({ row, lines, answer });
+          return outcome.then((o) => o!);
+        },
+      };
     },
-
-    async close() {
-      closing = true;
-      if (open) closeBatch(open);
-      while (running.size > 0) await Promise.allSettled([...running]);
-    },
+    close: () => batches.close(),
   };
 }

@@ -1,3 +1,4 @@
+import { createGroupCommit, type GroupCommit, ok } from '../batch/group-commit.ts';
 import type { OrderRow } from '../db/database.ts';
 import { perRuntimeMap } from '../per-runtime.ts';
 import { lockInventoryForHold } from '../product/inventory.repository.ts';
@@ -133,6 +134,34 @@ export async function saveUnsavedOrders(rt: PersistRuntime, groups: UnsavedGroup
     found.map(({ productId, saved }) => forgetUnsavedOrders(rt.redis, rt.keys, productId, saved)),
   );
   return found.reduce((sum, g) => sum + g.saved.length, 0);
+}
+
+/** One unsaved order, named by its product's slot and its id. */
+export type UnsavedOrderRef = { productId: number; orderId: string };
+
+/**
+ * Saves the orders named by the callers of one turn together, one transaction on one pooled
+ * connection (payment.pay of an order answered from Redis moments ago): payments right after the
+ * orders of a rush would otherwise each take a connection for a save of their own and crowd the
+ * pool the payment batches need. Built once per runtime (runtime.ts).
+ */
+export function createOrderSaver(rt: PersistRuntime): GroupCommit<UnsavedOrderRef, void> {
+  return createGroupCommit<UnsavedOrderRef, void>({
+    maxBatch: ORDER_SAVE_BATCH_SIZE,
+    maxInFlight: 1,
+    async commit(refs) {
+      const byProduct = new Map<number, Set<string>>();
+      for (const { productId, orderId } of refs) {
+        const ids = byProduct.get(productId) ?? new Set<string>();
+        byProduct.set(productId, ids.add(orderId));
+      }
+      await saveUnsavedOrders(
+        rt,
+        [...byProduct].map(([productId, ids]) => ({ productId, orderIds: [...ids] })),
+      );
+      return refs.map(() => ok(undefined));
+    },
+  });
 }
 
 /**

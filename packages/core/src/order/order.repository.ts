@@ -26,12 +26,14 @@ export type NewOrder = { row: OrderRow; lines: OrderLine[] };
 
 /**
  * Inserts many PENDING_PAYMENT orders and their lines in one statement (arrays unnested, so
- * the statement has twelve parameters whatever the batch size). Two kinds of order are skipped,
+ * the statement has thirteen parameters whatever the batch size). Three kinds of order are skipped,
  * not an error, row by row:
  * - one whose coupon already backs another open order of its user (committed, or earlier in
  *   this batch): the partial unique index `orders_one_pending_per_coupon` decides;
  * - one whose id is saved already: saving an order answered from Redis is repeated after a
- *   crash between the insert and the deletion of its Redis record (order.persist.ts).
+ *   crash between the insert and the deletion of its Redis record (order.persist.ts);
+ * - one whose idempotency key another order of its user carries (`orders_idempotency_key`: the
+ *   key's record was purged after its 24 h but the order stays).
  * Returns the ids that were inserted; the lines of a skipped order are not written.
  *
  * Rows go in (user_id, coupon_id) order, and orders without a coupon also by id, so two batches
@@ -57,6 +59,7 @@ export async function insertPendingOrders(
     discount: [] as number[],
     pay: [] as number[],
     couponId: [] as (number | null)[],
+    key: [] as (string | null)[],
     createdAt: [] as string[],
     expiresAt: [] as string[],
   };
@@ -67,15 +70,14 @@ export async function insertPendingOrders(
     price: [] as number[],
   };
   for (const { row, lines } of sorted) {
-    if (row.status !== 'PENDING_PAYMENT' || row.idempotency_key !== null) {
-      throw new Error('insertPendingOrders takes new pending orders without an idempotency key');
-    }
+    if (row.status !== 'PENDING_PAYMENT') throw new Error('insertPendingOrders takes new pending orders');
     o.id.push(row.id);
     o.userId.push(row.user_id);
     o.total.push(row.total_amount);
     o.discount.push(row.discount_amount);
     o.pay.push(row.pay_amount);
     o.couponId.push(row.coupon_id);
+    o.key.push(row.idempotency_key);
     o.createdAt.push(row.created_at.toISOString());
     o.expiresAt.push(row.expires_at.toISOString());
     for (const line of lines) {
@@ -90,13 +92,13 @@ export async function insertPendingOrders(
   const result = await sql<{ id: string }>`
     WITH inserted AS (
       INSERT INTO orders (id, user_id, status, total_amount, discount_amount, pay_amount, coupon_id,
-                          created_at, expires_at)
+                          idempotency_key, created_at, expires_at)
       SELECT o.id, o.user_id, 'PENDING_PAYMENT', o.total, o.discount, o.pay, o.coupon_id,
-             o.created_at, o.expires_at
+             o.key, o.created_at, o.expires_at
       FROM unnest(${o.id}::uuid[], ${o.userId}::int8[], ${o.total}::int8[], ${o.discount}::int8[],
-                  ${o.pay}::int8[], ${o.couponId}::int8[], ${o.createdAt}::timestamptz[],
+                  ${o.pay}::int8[], ${o.couponId}::int8[], ${o.key}::text[], ${o.createdAt}::timestamptz[],
                   ${o.expiresAt}::timestamptz[])
-           WITH ORDINALITY AS o(id, user_id, total, discount, pay, coupon_id, created_at, expires_at, n)
+           WITH ORDINALITY AS o(id, user_id, total, discount, pay, coupon_id, key, created_at, expires_at, n)
       ORDER BY o.n
       -- Without a target: the primary key and the coupon index both decide (see above).
       ON CONFLICT DO NOTHING
@@ -110,6 +112,17 @@ export async function insertPendingOrders(
     )
     SELECT id FROM inserted`.execute(trx);
   return new Set(result.rows.map((r) => r.id));
+}
+
+/** Which of these orders' (user, idempotency key) pairs another order already carries. */
+export async function ordersCarryingKeys(trx: DbOrTrx, orders: NewOrder[]): Promise<Set<string>> {
+  const keyed = orders.filter((o) => o.row.idempotency_key !== null);
+  if (keyed.length === 0) return new Set();
+  const result = await sql<{ user_id: number; idempotency_key: string }>`
+    SELECT o.user_id, o.idempotency_key FROM orders o
+    JOIN unnest(${keyed.map((o) => o.row.user_id)}::int8[], ${keyed.map((o) => o.row.idempotency_key)}::text[])
+         AS k(user_id, key) ON o.user_id = k.user_id AND o.idempotency_key = k.key`.execute(trx);
+  return new Set(result.rows.map((r) => `${r.user_id}:${r.idempotency_key}`));
 }
 
 async function attachLines(db: DbOrTrx, orders: OrderRow[]): Promise<OrderWithLines[]> {

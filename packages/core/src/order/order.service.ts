@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { findHeldCoupon } from '../coupon/coupon.service.ts';
 import type { OrderRow, OrderStatus } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
-import { findIdempotentResponse, withIdempotency } from '../idempotency/idempotency.service.ts';
-import { lockInventoryForHold } from '../product/inventory.repository.ts';
+import { findIdempotentResponse, requestHash } from '../idempotency/idempotency.service.ts';
 import { ensureInventoryLoaded, getProductsForOrder } from '../product/product.service.ts';
 import { callerLimits, enforceRateLimit, rateLimitedError } from '../rate-limit/rate-limit.service.ts';
 import type { Runtime } from '../runtime.ts';
+import { ORDER_SCOPE } from './order.batch.ts';
 import {
   encodeUnsavedOrder,
   ensureOrderSaved,
@@ -17,7 +17,6 @@ import { type Discount, priceOrder } from './order.pricing.ts';
 import {
   couponHeldByPendingOrder,
   findOrderForUser,
-  insertOrder,
   listOrdersForUser,
   type OrderLine,
   type OrderWithLines,
@@ -37,8 +36,6 @@ export type OrderView = {
 };
 
 export type CreateOrderInput = { items: OrderLineInput[]; couponId?: number; idempotencyKey?: string };
-
-const SCOPE = 'order.create';
 
 export function toOrderView(order: OrderWithLines): OrderView {
   return {
@@ -60,10 +57,9 @@ export function toOrderView(order: OrderWithLines): OrderView {
  *    slot; a later line refused releases the earlier ones: holdOrder) — this is where the
  *    crowd is decided.
  * 2. Postgres saves the order, committed BEFORE we answer: an order that was answered survives
- *    any crash. Without an idempotency key the order joins a group commit (order.batch.ts): one
- *    transaction, one multi-row insert and one COMMIT for the orders that arrive together, each
- *    answered after that COMMIT. With a key the order gets its own transaction, which also
- *    records the key (a repeat waits for it and replays the answer). A coupon can back only one
+ *    any crash. The order joins a group commit (order.batch.ts): one transaction, one claim of
+ *    the keys, one multi-row insert and one COMMIT for the orders that arrive together, each
+ *    answered after that COMMIT (a repeat of a key waits for it and replays the answer). A coupon can back only one
  *    open order: the partial unique index `orders_one_pending_per_coupon` decides races, per row
  *    in a group (the loser answers COUPON_NOT_USABLE and its hold is released).
  * 3. If step 2 fails for a definite reason the hold is released now (for a group: every order
@@ -97,11 +93,12 @@ export async function createOrder(
       : undefined;
   if (!fromRedis) await countCall(oneLine ? input.items[0]!.productId : undefined);
   const request = { items: input.items, couponId: input.couponId ?? null };
-  const idem = { userId, scope: SCOPE, key: input.idempotencyKey, request };
-  if (input.idempotencyKey !== undefined) {
-    const prior = await findIdempotentResponse(rt.db, { ...idem, key: input.idempotencyKey });
-    if (prior) return prior.response as OrderView;
-  }
+  const idem = { userId, scope: ORDER_SCOPE, key: input.idempotencyKey, request };
+  // A replay is found by the batch's claim (below), before any hold: no look of its own here.
+  const claim =
+    input.idempotencyKey === undefined
+      ? undefined
+      : { userId, key: input.idempotencyKey, hash: requestHash(request) };
 
   const products = await getProductsForOrder(
     rt,
@@ -170,35 +167,29 @@ export async function createOrder(
         requestOrderSave(rt);
         return view();
       }
-    : input.idempotencyKey === undefined
-      ? // A coupon or several products, without a key: the coupon's one open order is decided by
-        // Postgres' unique index, and an order whose holds span several slots is answered once
-        // it is committed (its holds cannot be stored with the order in one atomic step), so it
-        // joins a group commit (order.batch.ts), whose transaction took the lock.
-        async () => {
-          const ticket = await rt.orderBatcher.join();
-          try {
-            await holdOrFail(rt, orderId, now, lines);
-          } catch (err) {
-            // Leave before anything waits for a rebuild: the rebuild waits for this batch.
-            ticket.leave();
-            throw err;
-          }
-          held = true;
-          if ((await ticket.submit(row, lines)) === 'coupon-taken') throw couponTaken(input.couponId!);
-          return view();
+    : // A coupon, several products or a key: the coupon's one open order is decided by Postgres'
+      // unique index, and an order whose holds span several slots is answered once it is
+      // committed (its holds cannot be stored with the order in one atomic step), so it joins
+      // a group commit (order.batch.ts), whose transaction took the lock. A key is claimed by
+      // the batch before the hold, for the whole batch in one statement: a second call with
+      // the same key waits for the first one's COMMIT and replays its answer, instead of
+      // competing for stock with the call it repeats.
+      async () => {
+        const ticket = await rt.orderBatcher.join(claim);
+        if ('replay' in ticket) return ticket.replay as OrderView;
+        try {
+          await holdOrFail(rt, orderId, now, lines);
+        } catch (err) {
+          // Leave before anything waits for a rebuild: the rebuild waits for this batch.
+          ticket.leave();
+          throw err;
         }
-      : // With a key: the hold is taken inside the transaction that first claims the key, so
-        // a second call with the same key waits on that key's row and then replays the answer,
-        // instead of competing for stock with the call it repeats.
-        () =>
-          withIdempotency(rt.db, idem, async (trx) => {
-            await lockInventoryForHold(trx);
-            await holdOrFail(rt, orderId, now, lines);
-            held = true;
-            await insertOrder(trx, row, lines);
-            return view();
-          });
+        held = true;
+        if ((await ticket.submit(row, lines, claim && view())) === 'coupon-taken') {
+          throw couponTaken(input.couponId!);
+        }
+        return view();
+      };
   try {
     try {
       return await attempt();

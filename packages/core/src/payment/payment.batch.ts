@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
+import { createGroupCommit, failed, ok, type Settled } from '../batch/group-commit.ts';
 import { ensureIssuedCouponRow, findHeldCoupon } from '../coupon/coupon.service.ts';
 import type { Database, OrderStatus } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
+import { findIdempotencyKeys, insertIdempotencyKeys } from '../idempotency/idempotency.repository.ts';
 import type { OrderWithLines } from '../order/order.repository.ts';
 import { toOrderView } from '../order/order.service.ts';
 import { endHolds } from '../order/order.store.ts';
@@ -11,8 +13,6 @@ import { throttledAdd } from '../queue/throttled-add.ts';
 import { recordSales } from '../ranking/ranking.service.ts';
 import type { Runtime } from '../runtime.ts';
 import {
-  findIdempotencyKeys,
-  insertIdempotencyKeys,
   lockBalances,
   lockIssuedCoupons,
   lockOrdersForPayment,
@@ -80,92 +80,25 @@ export type PaymentBatcherOptions = {
 
 type BatchRuntime = Pick<Runtime, 'db' | 'redis' | 'keys' | 'queues' | 'clock' | 'config'>;
 
-type Entry = {
-  request: PaymentRequest;
-  settled: PromiseWithResolvers<PaymentView>;
-};
-
 type Outcome =
   | { kind: 'paid'; view: PaymentView; order: OrderWithLines; now: Date }
   | { kind: 'replayed'; response: unknown }
   | { kind: 'refused'; error: Error };
 
 export function createPaymentBatcher(rt: BatchRuntime, options: PaymentBatcherOptions = {}): PaymentBatcher {
-  const maxSize = options.maxSize ?? 200;
-  const maxInFlight = options.maxInFlight ?? 2;
-  let pending: Entry[] = [];
-  let inFlight = 0;
-  let scheduled = false;
-  let closing = false;
-  const running = new Set<Promise<void>>();
-
-  /** The next batch: at most one payment per key (a repeat waits for the next batch and replays). */
-  const take = (): Entry[] => {
-    const batch: Entry[] = [];
-    const rest: Entry[] = [];
-    const keys = new Set<string>();
-    for (const entry of pending) {
-      const idem = entry.request.idempotency;
-      const key = idem ? `${entry.request.userId}:${idem.key}` : undefined;
-      if (batch.length >= maxSize || (key !== undefined && keys.has(key))) {
-        rest.push(entry);
-        continue;
-      }
-      if (key !== undefined) keys.add(key);
-      batch.push(entry);
-    }
-    pending = rest;
-    return batch;
-  };
-
-  const track = (work: Promise<void>) => {
-    running.add(work);
-    const forget = () => running.delete(work);
-    work.then(forget, forget);
-  };
-
-  const flush = () => {
-    while (inFlight < maxInFlight && pending.length > 0) {
-      const batch = take();
-      inFlight++;
-      // The slot is given back at the COMMIT: the batch's Redis steps and answers follow
-      // outside it, so a slow Redis never holds up the next batch's transaction.
-      track(
-        runBatch(rt, batch, track).finally(() => {
-          inFlight--;
-          flush();
-        }),
-      );
-    }
-  };
-
-  return {
-    pay(request) {
-      if (closing) {
-        return Promise.reject(new AppError(AppErrorCode.UNAVAILABLE, 'Shutting down, please retry'));
-      }
-      const entry: Entry = { request, settled: Promise.withResolvers<PaymentView>() };
-      pending.push(entry);
-      // Whoever pays during this turn of the event loop comes along in the same batch.
-      if (!scheduled && inFlight < maxInFlight) {
-        scheduled = true;
-        setImmediate(() => {
-          scheduled = false;
-          flush();
-        });
-      }
-      return entry.settled.promise;
+  const batches = createGroupCommit<PaymentRequest, PaymentView>({
+    maxBatch: options.maxSize ?? 200,
+    maxInFlight: options.maxInFlight ?? 2,
+    // At most one payment per key in a batch: a repeat waits for the next batch and replays.
+    accepts: (batch, request) => {
+      const idem = request.idempotency;
+      if (!idem) return true;
+      return !batch.some((r) => r.userId === request.userId && r.idempotency?.key === idem.key);
     },
-
-    async close() {
-      closing = true;
-      flush();
-      while (running.size > 0 || pending.length > 0) {
-        if (running.size === 0) flush();
-        await Promise.allSettled([...running]);
-      }
-    },
-  };
+    commit: (requests) => commitBatch(rt, requests),
+    closedError: () => new AppError(AppErrorCode.UNAVAILABLE, 'Shutting down, please retry'),
+  });
+  return { pay: (request) => batches.submit(request), close: () => batches.close() };
 }
 
 /** Errors after which Postgres certainly did not commit and a retry may decide otherwise. */
@@ -176,49 +109,47 @@ function isStatementError(err: unknown): boolean {
 }
 
 /**
- * Runs one batch's transaction; settles at its COMMIT (or failure). The Redis steps of the
- * committed payments and their answers are handed to `later`.
+ * Runs one batch's transaction. The slot is freed at its COMMIT (or failure): the Redis steps of
+ * the committed payments follow outside it, so a slow Redis never holds up the next batch's
+ * transaction, and each caller is answered once they are done.
  */
-async function runBatch(
-  rt: BatchRuntime,
-  entries: Entry[],
-  later: (work: Promise<void>) => void,
-): Promise<void> {
+async function commitBatch(rt: BatchRuntime, requests: PaymentRequest[]): Promise<Settled<PaymentView>[]> {
   let outcomes: Outcome[];
   try {
-    outcomes = await rt.db.transaction().execute((trx) => settle(rt, trx, entries));
+    outcomes = await rt.db.transaction().execute((trx) => settle(rt, trx, requests));
   } catch (err) {
-    if (entries.length > 1 && isStatementError(err)) {
+    if (requests.length > 1 && isStatementError(err)) {
       // Nothing of the batch committed: one transaction each, so only the culprit fails.
-      for (const entry of entries) await runBatch(rt, [entry], later);
-      return;
+      const results: Settled<PaymentView>[] = [];
+      for (const request of requests) {
+        results.push(...(await commitBatch(rt, [request]).catch((e: unknown) => [failed(e)])));
+      }
+      return results;
     }
-    for (const entry of entries) entry.settled.reject(err);
-    return;
+    throw err;
   }
   // Committed: every payment is answered, whatever Redis does (afterCommit never fails one).
-  const answer = () => {
-    for (const [i, entry] of entries.entries()) {
-      const outcome = outcomes[i]!;
-      if (outcome.kind === 'paid') entry.settled.resolve(outcome.view);
-      else if (outcome.kind === 'replayed') entry.settled.resolve(outcome.response as PaymentView);
-      else entry.settled.reject(outcome.error);
-    }
-  };
-  later(afterCommit(rt, outcomes).then(answer, answer));
+  const after = afterCommit(rt, outcomes).catch(() => {});
+  return outcomes.map((outcome) => {
+    if (outcome.kind === 'paid') return ok(after.then(() => outcome.view));
+    if (outcome.kind === 'replayed') return ok(after.then(() => outcome.response as PaymentView));
+    return failed(outcome.error);
+  });
 }
 
 const refused = (error: Error): Outcome => ({ kind: 'refused', error });
 const couponKey = (couponId: number, userId: number) => `${couponId}:${userId}`;
 
 /** Steps 1–4 of a batch (see the top of this file); returns each entry's outcome. */
-async function settle(rt: BatchRuntime, trx: Transaction<Database>, entries: Entry[]): Promise<Outcome[]> {
-  const outcomes: (Outcome | undefined)[] = new Array(entries.length);
+async function settle(
+  rt: BatchRuntime,
+  trx: Transaction<Database>,
+  requests: PaymentRequest[],
+): Promise<Outcome[]> {
+  const outcomes: (Outcome | undefined)[] = new Array(requests.length);
 
   // 1. Keys: a key used before replays its first answer (or is refused) and takes no part.
-  const keyed = entries.flatMap((e) =>
-    e.request.idempotency ? [{ userId: e.request.userId, ...e.request.idempotency }] : [],
-  );
+  const keyed = requests.flatMap((r) => (r.idempotency ? [{ userId: r.userId, ...r.idempotency }] : []));
   const inserted = await insertIdempotencyKeys(trx, PAYMENT_SCOPE, keyed);
   if (inserted.size < keyed.length) {
     const stored = await findIdempotencyKeys(
@@ -226,7 +157,7 @@ async function settle(rt: BatchRuntime, trx: Transaction<Database>, entries: Ent
       PAYMENT_SCOPE,
       keyed.filter((k) => !inserted.has(`${k.userId}:${k.key}`)),
     );
-    for (const [i, { request }] of entries.entries()) {
+    for (const [i, request] of requests.entries()) {
       const idem = request.idempotency;
       if (!idem || inserted.has(`${request.userId}:${idem.key}`)) continue;
       const row = stored.get(`${request.userId}:${idem.key}`);
@@ -249,7 +180,7 @@ async function settle(rt: BatchRuntime, trx: Transaction<Database>, entries: Ent
   }
 
   // 2. Locks, in the one order every batch takes them.
-  const live = entries.flatMap((e, i) => (outcomes[i] ? [] : [e.request]));
+  const live = requests.filter((_, i) => !outcomes[i]);
   const orders = live.length > 0 ? await lockOrdersForPayment(trx, live) : new Map<string, OrderWithLines>();
   const candidates = [...orders.values()].filter((o) => o.status === 'PENDING_PAYMENT');
   const coupons = await lockCoupons(
@@ -265,7 +196,7 @@ async function settle(rt: BatchRuntime, trx: Transaction<Database>, entries: Ent
   // 3. Each payment in arrival order, as if alone: checks first, then its effects on the state.
   const statuses = new Map<string, OrderStatus>();
   const accepted: PaymentWrite[] = [];
-  for (const [i, { request }] of entries.entries()) {
+  for (const [i, request] of requests.entries()) {
     if (outcomes[i]) continue;
     const order = orders.get(request.orderId);
     if (!order || order.user_id !== request.userId) {
@@ -348,11 +279,9 @@ async function settle(rt: BatchRuntime, trx: Transaction<Database>, entries: Ent
   }
 
   // 4. One statement for everything; the keys of refused payments go, as in a rollback.
-  const dropped = entries.flatMap((e, i) =>
-    e.request.idempotency &&
-    outcomes[i]!.kind === 'refused' &&
-    inserted.has(`${e.request.userId}:${e.request.idempotency.key}`)
-      ? [{ userId: e.request.userId, key: e.request.idempotency.key }]
+  const dropped = requests.flatMap((r, i) =>
+    r.idempotency && outcomes[i]!.kind === 'refused' && inserted.has(`${r.userId}:${r.idempotency.key}`)
+      ? [{ userId: r.userId, key: r.idempotency.key }]
       : [],
   );
   if (accepted.length > 0 || dropped.length > 0) await writePayments(trx, PAYMENT_SCOPE, accepted, dropped);

@@ -1,8 +1,7 @@
 import { AppError, AppErrorCode } from '../errors.ts';
 import { requestHash } from '../idempotency/idempotency.service.ts';
-import { findUnsavedOrdersOf, saveUnsavedOrders } from '../order/order.persist.ts';
+import { findUnsavedOrdersOf } from '../order/order.persist.ts';
 import { isOrderId } from '../order/order.service.ts';
-import { perRuntimeMap } from '../per-runtime.ts';
 import type { Runtime } from '../runtime.ts';
 import type { PaymentView } from './payment.batch.ts';
 
@@ -45,35 +44,8 @@ export async function payOrder(
   }
 }
 
-type SaveRound = { ids: Map<number, Set<string>>; done: PromiseWithResolvers<void> };
-const saveRounds = perRuntimeMap<'next', SaveRound>();
-
-/**
- * Saves the order if it is still waiting in Redis (order.persist.ts). The payments that find
- * their order unsaved in one turn of the event loop save them together, in one transaction on
- * one pooled connection: payments right after the orders of a rush would otherwise each take a
- * connection for a save of their own, and crowd the pool the payment batches need.
- */
+/** Saves the order if it is still waiting in Redis, together with this turn's others (rt.orderSaver). */
 async function ensureSaved(rt: Runtime, userId: number, orderId: string): Promise<void> {
   const group = (await findUnsavedOrdersOf(rt, userId)).find((g) => g.orderIds.includes(orderId));
-  if (!group) return;
-  const rounds = saveRounds(rt.db);
-  let round = rounds.get('next');
-  if (!round) {
-    const next: SaveRound = { ids: new Map(), done: Promise.withResolvers<void>() };
-    rounds.set('next', next);
-    setImmediate(() => {
-      rounds.delete('next');
-      const groups = [...next.ids].map(([productId, ids]) => ({ productId, orderIds: [...ids] }));
-      saveUnsavedOrders(rt, groups).then(() => next.done.resolve(), next.done.reject);
-    });
-    round = next;
-  }
-  let ids = round.ids.get(group.productId);
-  if (!ids) {
-    ids = new Set();
-    round.ids.set(group.productId, ids);
-  }
-  ids.add(orderId);
-  return round.done.promise;
+  if (group) await rt.orderSaver.submit({ productId: group.productId, orderId });
 }

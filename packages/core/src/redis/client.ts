@@ -34,6 +34,11 @@ export function redisOptions(role: RedisRole): RedisOptions {
  * commands in a `Pipeline`, and finished pipelines kept the next ones' commands reachable past
  * the young generation, which made young collections copy them. Here each command stays a plain
  * command, answered on its own. The measured difference is in docs/adr/0006.
+ *
+ * Not the group commit (batch/group-commit.ts) either, on purpose: nothing here is committed or
+ * answered as a batch (ioredis answers each command), so there is no per-item outcome to hand
+ * back; wrapping each command in a queued item and a promise would cost more than the write it
+ * saves (docs/adr/0300-group-commit.md).
  */
 export function coalesceWrites(redis: Redis): void {
   let corked: Redis['stream'] | undefined;

@@ -1,3 +1,4 @@
+import { createGroupCommit, failed, type GroupCommit, ok, type Settled } from '../batch/group-commit.ts';
 import type { ReplicaWait } from '../config.ts';
 import { Cluster, type RedisClient } from './cluster.ts';
 import { isNoScript, type LoadedScript, loadedScript } from './scripts.ts';
@@ -27,19 +28,14 @@ import { isNoScript, type LoadedScript, loadedScript } from './scripts.ts';
 /** A script's raw reply, and whether the replicas acknowledged its write before the timeout. */
 export type Replicated = { raw: unknown; replicated: boolean };
 
-type Call = {
-  script: LoadedScript;
-  keys: string[];
-  args: (string | number)[];
-  /** After NOSCRIPT: send the source (EVAL), which caches the script again. */
-  withSource: boolean;
-  resolve(value: Replicated): void;
-  reject(err: unknown): void;
-};
+type Call = { script: LoadedScript; keys: string[]; args: (string | number)[] };
 
-type Lane = { queued: Call[]; busy: boolean };
+/** Most calls in one pipeline; more wait for the next one. */
+const MAX_PIPELINE = 1000;
 
-const lanesOf = new WeakMap<RedisClient, Map<string, Lane>>();
+// One lane (a group commit with one batch in flight: one WAIT out at a time) per connection,
+// wait setting and, on a Cluster, hash tag; a lane is dropped when it has nothing left to do.
+const lanesOf = new WeakMap<RedisClient, Map<string, GroupCommit<Call, Replicated>>>();
 
 /** The part of a key that picks its cluster slot (Redis' hash tag rule). */
 function hashTag(key: string): string {
@@ -76,62 +72,65 @@ export function runScriptReplicated(
   const id = `${wait.replicas}/${wait.timeoutMs}/${redis instanceof Cluster ? hashTag(keys[0] ?? '') : ''}`;
   let lane = lanes.get(id);
   if (!lane) {
-    lane = { queued: [], busy: false };
+    const owner = lanes;
+    lane = createGroupCommit<Call, Replicated>({
+      maxBatch: MAX_PIPELINE,
+      maxInFlight: 1,
+      commit: (calls) => sendWithWait(redis, wait, calls, false),
+      onIdle: () => owner.delete(id),
+    });
     lanes.set(id, lane);
   }
-  const target = lane;
-  return new Promise<Replicated>((resolve, reject) => {
-    target.queued.push({ script, keys, args, withSource: false, resolve, reject });
-    if (!target.busy) {
-      target.busy = true;
-      setImmediate(() => void send(redis, wait, target, lanes, id));
-    }
-  });
+  return lane.submit({ script, keys, args });
 }
 
-async function send(
+/**
+ * One pipeline: the calls' scripts, then one WAIT. A call that met NOSCRIPT did not run: it is
+ * sent again with its source (EVAL, which caches the script again) in a pipeline of its own.
+ */
+async function sendWithWait(
   redis: RedisClient,
   wait: ReplicaWait,
-  lane: Lane,
-  lanes: Map<string, Lane>,
-  id: string,
-): Promise<void> {
-  const calls = lane.queued;
-  lane.queued = [];
-  try {
-    const pipeline = redis.pipeline();
-    for (const c of calls) {
-      const { sha, lua, numberOfKeys } = c.script;
-      if (c.withSource) pipeline.eval(lua, numberOfKeys, ...c.keys, ...c.args);
-      else pipeline.evalsha(sha, numberOfKeys, ...c.keys, ...c.args);
-    }
-    pipeline.wait(wait.replicas, wait.timeoutMs);
-    const results = (await pipeline.exec()) ?? [];
-    const [waitErr, acked] = results[calls.length] ?? [new Error('no reply to WAIT')];
-    const replicated = !waitErr && typeof acked === 'number' && acked >= wait.replicas;
-    for (const [i, call] of calls.entries()) {
-      const [err, raw] = results[i] ?? [new Error('no reply to the script')];
-      if (!err) call.resolve({ raw, replicated });
-      else if (isNoScript(err) && !call.withSource) {
-        // It did not run: send it again, with its source, in the next pipeline.
-        call.withSource = true;
-        lane.queued.push(call);
-      } else {
-        // MOVED/ASK: the pipeline went to a node that no longer serves the slot (a failover).
-        // ioredis follows redirections of a pipeline only when every command failed alike, and
-        // the keyless WAIT succeeded, so the slot map would stay stale: refresh it. The script
-        // did not run; the caller answers UNAVAILABLE (errors.ts) and its retry is routed anew.
-        if (redis instanceof Cluster && isRedirection(err)) redis.refreshSlotsCache();
-        call.reject(err);
-      }
-    }
-  } catch (err) {
-    // The pipeline failed as a whole (e.g. the cluster could not be reached): as a lost reply.
-    for (const call of calls) call.reject(err);
+  calls: Call[],
+  withSource: boolean,
+): Promise<Settled<Replicated>[]> {
+  const pipeline = redis.pipeline();
+  for (const c of calls) {
+    const { sha, lua, numberOfKeys } = c.script;
+    if (withSource) pipeline.eval(lua, numberOfKeys, ...c.keys, ...c.args);
+    else pipeline.evalsha(sha, numberOfKeys, ...c.keys, ...c.args);
   }
-  if (lane.queued.length > 0) setImmediate(() => void send(redis, wait, lane, lanes, id));
-  else {
-    lane.busy = false;
-    lanes.delete(id);
+  pipeline.wait(wait.replicas, wait.timeoutMs);
+  // A pipeline that fails as a whole (e.g. the cluster could not be reached) fails every call,
+  // as a lost reply.
+  const results = (await pipeline.exec()) ?? [];
+  const [waitErr, acked] = results[calls.length] ?? [new Error('no reply to WAIT')];
+  const replicated = !waitErr && typeof acked === 'number' && acked >= wait.replicas;
+  const settled: Settled<Replicated>[] = [];
+  const again: number[] = [];
+  for (const [i] of calls.entries()) {
+    const [err, raw] = results[i] ?? [new Error('no reply to the script')];
+    if (!err) settled.push(ok({ raw, replicated }));
+    else if (isNoScript(err) && !withSource) {
+      again.push(i);
+      settled.push(failed(err));
+    } else {
+      // MOVED/ASK: the pipeline went to a node that no longer serves the slot (a failover).
+      // ioredis follows redirections of a pipeline only when every command failed alike, and
+      // the keyless WAIT succeeded, so the slot map would stay stale: refresh it. The script
+      // did not run; the caller answers UNAVAILABLE (errors.ts) and its retry is routed anew.
+      if (redis instanceof Cluster && isRedirection(err)) redis.refreshSlotsCache();
+      settled.push(failed(err));
+    }
   }
+  if (again.length > 0) {
+    const retried = await sendWithWait(
+      redis,
+      wait,
+      again.map((i) => calls[i]!),
+      true,
+    ).catch((err: unknown) => again.map(() => failed<Replicated>(err)));
+    for (const [j, i] of again.entries()) settled[i] = retried[j]!;
+  }
+  return settled;
 }
