@@ -104,6 +104,37 @@ export const TARGETS: Target[] = [
   (r) => shareOfBare(r, 'product.top', 0.8),
   (r) => shareOfBare(r, 'order.create', 0.5),
   (r) => {
+    // Against the bare route of the same round (the round in which join served the most).
+    const round = bestRoundOf(r, 'waitingRoom.join');
+    const join = round?.['waitingRoom.join'];
+    const bare = round?.bare;
+    if (!join || !bare) return undefined;
+    const x = join.rps / bare.rps;
+    return {
+      target: 'waitingRoom.join ≥ 80% of the bare route, same round',
+      measured: `${(Math.floor(x * 1000) / 10).toFixed(1)}%`,
+      met: x >= 0.8,
+    };
+  },
+  (r) => {
+    // "As cheap as product.top": the poll every waiting page makes, against the read storm row,
+    // from the round in which waitingRoom.get served the most.
+    const round = bestRoundOf(r, 'waitingRoom.get');
+    const get = round?.['waitingRoom.get'];
+    const top = round?.['product.top'];
+    if (!get || !top) return undefined;
+    const x = get.rps / top.rps;
+    const cpu =
+      get.serverCpuUs !== undefined && top.serverCpuUs !== undefined
+        ? `, server CPU ${Math.round(get.serverCpuUs)} against ${Math.round(top.serverCpuUs)} µs/request`
+        : '';
+    return {
+      target: 'waitingRoom.get ≥ 0.9× product.top’s req/s, same round',
+      measured: `${times(x)}${cpu}`,
+      met: x >= 0.9,
+    };
+  },
+  (r) => {
     const c = row(r, 'worker.drain');
     if (!c) return undefined;
     return {

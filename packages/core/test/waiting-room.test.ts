@@ -201,6 +201,32 @@ describe('waiting rooms', () => {
     expect((await joinWaitingRoom(rt(), other, 70_000, roomId)).ticket).toBe(1);
   });
 
+  it("shares one read among a process' concurrent callers while it is in flight, then reads again", async () => {
+    let reads = 0;
+    let release: (value: number) => void = () => {};
+    const read = () => {
+      reads++;
+      return new Promise<number>((resolve) => {
+        release = resolve;
+      });
+    };
+    const callers = Array.from({ length: 100 }, () => dir.shared('k', read));
+    expect(reads).toBe(1);
+    release(7);
+    expect(await Promise.all(callers)).toEqual(Array(100).fill(7));
+    const failing = dir.shared('k', () => {
+      reads++;
+      return Promise.reject(new Error('Redis down'));
+    });
+    await expect(failing).rejects.toThrow('Redis down');
+    const after = dir.shared('k', async () => {
+      reads++;
+      return 8;
+    });
+    expect(await after).toBe(8);
+    expect(reads).toBe(3);
+  });
+
   describe('the pass guard (in memory)', () => {
     const secret = () => rt().config.waitingRoomPassSecret;
     it('lets unguarded calls through with no pass, and checks user, room, signature and expiry on guarded ones', async () => {
