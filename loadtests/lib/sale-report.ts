@@ -154,7 +154,7 @@ export function renderSaleReport(r: SaleReport): string {
       STEP_LABELS[step] ?? step,
       stat.n,
       outcomes.ok ?? 0,
-      expected.length === 0 ? '0' : expected.map(([k, n]) => `${num(n)} ${OUTCOME_LABELS[k]}`).join(', '),
+      expected.length === 0 ? 0 : expected.map(([k, n]) => `${num(n)} ${OUTCOME_LABELS[k]}`).join(', '),
       shed,
       outcomes.unexpected ?? 0,
       stat.p50,
