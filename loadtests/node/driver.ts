@@ -100,6 +100,10 @@ export type ScenarioResult = {
   violations: string[];
   /** Facts worth printing (sold out after N, orders paid, ...). */
   notes: string[];
+  /** The run's own one-line description, when its shape differs from the default one. */
+  description?: string;
+  /** The JSON of an HTML report, to which the runner adds its store checks (lib/sale-report.ts). */
+  report?: string;
 };
 
 export type Scenario = {

@@ -40,7 +40,12 @@ export const shape = {
 };
 /** @typedef {typeof shape} Shape */
 
-export const description = `${shape.users} shoppers, ${shape.coupons} coupons, ${shape.products} products of ${shape.stock}`;
+/** The sale's size in a line, for the shape that runs (LOADTEST_* overrides included). @param {Shape} s */
+export const describe = (s) =>
+  `${s.users} shoppers, ${s.coupons} coupons, ${s.products} products of ${s.stock}`;
+
+/** With the default shape: for usage lists; a run prints `describe` of its own shape. */
+export const description = describe(shape);
 
 /** Every step of the journey together (each step's percentiles are reported on their own). */
 export const thresholds = { procedure: undefined, p95: 2000, p99: 5000, unexpected: 0.001 };

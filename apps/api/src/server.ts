@@ -3,6 +3,7 @@ import { createWaitingRoomDirectory } from '@flash/core/waiting-room/waiting-roo
 import Fastify, { type FastifyInstance } from 'fastify';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { queueDashboardPlugin } from './plugins/queue-dashboard.ts';
+import { RequestLogController, registerRequestLog } from './plugins/request-log.ts';
 import { registerSecurity } from './plugins/security.ts';
 import { webAppPlugin } from './plugins/web-app.ts';
 import { contextFactory } from './trpc/context.ts';
@@ -26,6 +27,8 @@ export async function buildServer(
   const rt = options.runtime ?? (await createRuntime(config, { name: 'flash-sale-api' }));
   const app = Fastify({
     logger: options.logger === false ? false : loggerOptions('api', config.logLevel),
+    // One line per request instead of Fastify's two (plugins/request-log.ts).
+    logController: new RequestLogController(),
     // A tRPC batch path lists every procedure; bound it rather than accept any length.
     routerOptions: { maxParamLength: 2000 },
     bodyLimit: 256 * 1024,
@@ -35,6 +38,7 @@ export async function buildServer(
     frameworkErrors: frameworkErrors(appRouter),
   });
   await registerSecurity(app, config);
+  registerRequestLog(app);
 
   if (!options.runtime) app.addHook('onClose', () => rt.close());
 

@@ -204,6 +204,24 @@ describe('operators: the queue dashboard is for admins only', () => {
     expect(retry.statusCode).toBe(403);
   });
 
+  it('a browser without an admin token gets a short page that says how to sign in', async () => {
+    const browser = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
+    const anonymous = await get('/admin/queues', browser);
+    expect(anonymous.statusCode).toBe(401);
+    expect(anonymous.headers['content-type']).toMatch(/^text\/html/);
+    expect(anonymous.body).toContain('pnpm run token 1 --admin');
+    expect(anonymous.body).toContain('/admin/queues?token=');
+    expect(anonymous.body.length).toBeLessThan(2000);
+    const user = await s.token(7);
+    const notAdmin = await get('/admin/queues', { ...browser, authorization: `Bearer ${user}` });
+    expect(notAdmin.statusCode).toBe(403);
+    expect(notAdmin.body).toContain('not an admin');
+    // The dashboard's own API calls and scripts keep the JSON refusal.
+    const script = await get('/admin/queues/api/queues', { accept: 'application/json' });
+    expect(script.statusCode).toBe(401);
+    expect(script.json()).toEqual({ error: { appCode: 'UNAUTHORIZED' } });
+  });
+
   it('a browser signs in once with ?token=: HttpOnly SameSite=Strict cookie scoped to the dashboard, token dropped from the URL', async () => {
     const admin = await s.token(1, { admin: true });
     const signIn = await get(`/admin/queues/queue/maintenance?status=failed&token=${admin}`);

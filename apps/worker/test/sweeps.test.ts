@@ -1,7 +1,16 @@
-import { QueueName } from '@flash/core';
+import { manualClock, QueueName } from '@flash/core';
+import { expiredOrders } from '@flash/core/metrics/metrics.store';
+import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
+import {
+  call,
+  createTestRuntime,
+  createTestServer,
+  type TestRuntime,
+  type TestServer,
+} from '../../../test/support.ts';
 import type { QueueWorker } from '../src/job.ts';
+import { orderExpiryWorker } from '../src/order-expiry/order-expiry.worker.ts';
 import { type RunningWorkers, startWorkers } from '../src/workers.ts';
 
 describe('repeatable sweeps', () => {
@@ -37,5 +46,41 @@ describe('repeatable sweeps', () => {
     await expect.poll(() => realWork).toBe(1);
     const completed = await queue.getCompleted();
     expect(completed.map((j) => j.name)).toEqual(['real']);
+  });
+});
+
+describe('the order-expiry sweep', () => {
+  const clock = manualClock(new Date('2026-11-26T10:00:00Z'));
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await createTestServer({ clock, overrides: { ORDER_HOLD_SECONDS: '60' } });
+  });
+  afterAll(() => s.cleanup());
+
+  it('counts the orders it expired in Redis, where /metrics reads flash_orders_expired_total', async () => {
+    const admin = await s.token(1, { admin: true });
+    const product = (
+      await call(s.app, 'mutation', 'admin.product.create', { name: 'x', price: 1_000, stock: 10 }, admin)
+    ).body.result.data;
+    for (const userId of [11, 12, 13]) {
+      const order = await call(
+        s.app,
+        'mutation',
+        'order.create',
+        // With a key: saved in Postgres at once, where the sweep looks for due orders.
+        { items: [{ productId: product.id, quantity: 1 }], idempotencyKey: `expiry-${userId}` },
+        await s.token(userId),
+      );
+      expect(order.status).toBe(200);
+    }
+    const sweep = { name: 'expire-due', data: {} } as Job;
+    expect(await orderExpiryWorker.handle(s.rt, sweep)).toEqual({ expired: 0 });
+    expect(await expiredOrders(s.rt.redis, s.rt.keys)).toBe(0);
+    clock.advance(61_000);
+    expect(await orderExpiryWorker.handle(s.rt, sweep)).toEqual({ expired: 3 });
+    expect(await orderExpiryWorker.handle(s.rt, sweep)).toEqual({ expired: 0 });
+    expect(await expiredOrders(s.rt.redis, s.rt.keys)).toBe(3);
+    const metrics = await s.app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/^flash_orders_expired_total 3$/m);
   });
 });

@@ -9,6 +9,9 @@
  * browser is redirected to the same page without it, so the token does not stay in the
  * address bar or history. SameSite=Strict keeps other sites from riding on the cookie (the
  * dashboard's retry and clean actions are plain POST/PUT requests).
+ *
+ * A browser that opens the dashboard without a (valid, admin) token gets a short HTML page that
+ * says how to sign in, with the same 401/403 status; other clients get the JSON refusal.
  */
 
 import { createBullBoard } from '@bull-board/api';
@@ -46,9 +49,35 @@ function secondsLeft(token: string): number {
   return Math.max(0, Math.min(MAX_COOKIE_SECONDS, payload.exp - Math.floor(Date.now() / 1000)));
 }
 
-function deny(reply: FastifyReply, status: 401 | 403, appCode: 'UNAUTHORIZED' | 'FORBIDDEN') {
+/** What a browser that opened the dashboard without an admin token is shown: how to sign in. */
+function signInPage(status: 401 | 403): string {
+  const problem =
+    status === 401
+      ? 'This page needs an admin token, and this browser has none (or it has expired).'
+      : 'The token this browser signed in with is not an admin&#39;s.';
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in: flash-sale queues</title>
+<style>body{font-family:sans-serif;max-width:40em;margin:3em auto;line-height:1.5}code{background:#f3f3f3;padding:1px 4px}</style>
+</head><body><h1>flash-sale queues: sign in</h1><p>${problem}</p>
+<ol><li>Make an admin token where the service runs: <code>pnpm run token 1 --admin</code>
+(it is signed with the service's <code>AUTH_JWT_SECRET</code>).</li>
+<li>Open <code>${QUEUE_DASHBOARD_PATH}?token=&lt;the token&gt;</code> once. The token is moved into a
+cookie for this page only and removed from the address bar.</li></ol>
+<p>Scripts send <code>Authorization: Bearer &lt;token&gt;</code> instead.</p></body></html>`;
+}
+
+function deny(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  status: 401 | 403,
+  appCode: 'UNAUTHORIZED' | 'FORBIDDEN',
+) {
   if (status === 401) reply.header('www-authenticate', 'Bearer');
-  return reply.code(status).header('cache-control', 'no-store').send({ error: { appCode } });
+  reply.code(status).header('cache-control', 'no-store');
+  // A browser navigating to a page asks for HTML first; the dashboard's own API calls and scripts do not.
+  if (req.method === 'GET' && /^text\/html\b/.test(req.headers.accept ?? '')) {
+    return reply.type('text/html; charset=utf-8').send(signInPage(status));
+  }
+  return reply.send({ error: { appCode } });
 }
 
 export const queueDashboardPlugin: FastifyPluginAsync<QueueDashboardOptions> = async (
@@ -75,10 +104,10 @@ export const queueDashboardPlugin: FastifyPluginAsync<QueueDashboardOptions> = a
     try {
       user = tokens.verify(header);
     } catch (err) {
-      if (err instanceof AppError) return deny(reply, 401, 'UNAUTHORIZED');
+      if (err instanceof AppError) return deny(req, reply, 401, 'UNAUTHORIZED');
       throw err;
     }
-    if (!user.isAdmin) return deny(reply, 403, 'FORBIDDEN');
+    if (!user.isAdmin) return deny(req, reply, 403, 'FORBIDDEN');
     if (fromQuery !== undefined) {
       const secure = req.protocol === 'https' ? '; Secure' : '';
       const url = new URL(req.url, 'http://localhost');

@@ -7,7 +7,9 @@ import { authenticate, countCall } from './guards.ts';
 import { measureProcedure } from './metrics.ts';
 
 const t = initTRPC.context<Context>().create({
-  errorFormatter({ shape, error, ctx }) {
+  // No answer carries a stack, in any mode: a stack names the server's files and is of no use to
+  // a client. An internal error's stack goes to the log (server.ts's onError), with the request id.
+  errorFormatter({ shape, error }) {
     const cause = error.cause;
     const appCode = appCodeOf(error);
     const details = cause instanceof AppError ? cause.details : undefined;
@@ -25,8 +27,6 @@ const t = initTRPC.context<Context>().create({
         ...data,
         ...details,
         ...(appCode ? { appCode } : {}),
-        // Stacks help while developing; production answers (and unknown contexts) never carry them.
-        ...(ctx && ctx.rt.config.nodeEnv !== 'production' ? { stack: shape.data.stack } : {}),
       } as AppErrorData,
     };
   },
