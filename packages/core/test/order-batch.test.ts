@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
 import { drainUnsavedOrders } from '../src/order/order.persist.ts';
 import { insertPendingOrders, type NewOrder } from '../src/order/order.repository.ts';
@@ -331,6 +331,41 @@ describe('order.create group commit', () => {
       SELECT count(DISTINCT xmin::text)::int AS n FROM orders WHERE id = ANY(${sold}::uuid[])
     `.execute(rt().db);
     expect(rows[0]!.n).toBeLessThan(sold.length);
+  });
+
+  it('a sold-out product refuses coupon and multi-line orders from Redis alone: no batch, no Postgres', async () => {
+    const p = await product(5);
+    const other = await product(100);
+    const { ids, buy } = await batchBuyers(40);
+    const first = await Promise.allSettled(
+      ids.slice(0, 20).map((u) => buy(u, [{ productId: p.id, quantity: 1 }])),
+    );
+    expect(fulfilled(first)).toHaveLength(5);
+    const joins = vi.spyOn(rt().orderBatcher, 'join');
+    const queries = vi.spyOn(rt().db, 'selectFrom');
+    try {
+      const later = await Promise.allSettled(
+        ids.slice(20).map((u, i) =>
+          buy(
+            u,
+            i % 2 === 0
+              ? [{ productId: p.id, quantity: 1 }]
+              : [
+                  { productId: other.id, quantity: 1 },
+                  { productId: p.id, quantity: 1 },
+                ],
+          ),
+        ),
+      );
+      expect(refusals(later).map((e) => e.code)).toEqual(Array(20).fill('OUT_OF_STOCK'));
+      expect(joins).not.toHaveBeenCalled();
+      expect(queries).not.toHaveBeenCalled();
+    } finally {
+      joins.mockRestore();
+      queries.mockRestore();
+    }
+    await expectConsistent(p.id, 5);
+    await expectConsistent(other.id, 100);
   });
 
   it('a batch whose insert fails for a definite reason releases every hold and answers every joiner with the error', async () => {

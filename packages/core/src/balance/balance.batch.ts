@@ -20,7 +20,7 @@ import { type ChargeWrite, lockBalancesForCharge, MAX_BALANCE, writeCharges } fr
  *    accepted ones left);
  * 4. writes every accepted charge (balances, ledger rows, keys' answers) and drops the keys of
  *    refused ones in one statement; COMMIT.
- * Two calls with one key never share a batch (the second replays the first). Should a batch fail
+ * Two calls with one key are never in batches at once (the second replays the first). Should a batch fail
  * as a whole for a definite reason (a constraint, e.g. a key purged from the key table but still
  * on the ledger), its charges are retried one transaction each, so only the culprit fails.
  */
@@ -45,10 +45,7 @@ export function createChargeBatcher(
   return createGroupCommit<ChargeRequest, ChargeResult>({
     maxBatch: options.maxBatch ?? 200,
     maxInFlight: options.maxInFlight ?? 2,
-    accepts: (batch, request) => {
-      const idem = request.idempotency;
-      return !idem || !batch.some((r) => r.userId === request.userId && r.idempotency?.key === idem.key);
-    },
+    keyOf: (r) => (r.idempotency ? `${r.userId}:${r.idempotency.key}` : undefined),
     commit: (requests) => commitCharges(db, requests),
     closedError: () => new AppError(AppErrorCode.UNAVAILABLE, 'Shutting down, please retry'),
   });

@@ -91,17 +91,42 @@ describe('createGroupCommit', () => {
     expect(sizes.length).toBeLessThan(2000 / 10);
   });
 
-  it('keeps an item that `accepts` refuses for a later batch, in its place', async () => {
+  it('never puts two items with one key in one batch; a repeat keeps its place for a later batch', async () => {
     const batches: string[][] = [];
     const gc = createGroupCommit<string, string>({
-      accepts: (batch, item) => !batch.includes(item),
+      keyOf: (item) => (item === 'x' ? undefined : item),
       async commit(items) {
         batches.push(items);
         return items.map((i) => ok(i));
       },
     });
-    await Promise.all(['a', 'b', 'a', 'c', 'a', 'b'].map((k) => gc.submit(k)));
-    expect(batches).toEqual([['a', 'b', 'c'], ['a', 'b'], ['a']]);
+    await Promise.all(['a', 'b', 'a', 'x', 'c', 'a', 'x', 'b'].map((k) => gc.submit(k)));
+    expect(batches).toEqual([['a', 'b', 'x', 'c', 'x'], ['a', 'b'], ['a']]);
+  });
+
+  it('holds an item back while a running batch holds its key, even with a free slot', async () => {
+    const running = new Set<string>();
+    const overlaps: string[] = [];
+    const gc = createGroupCommit<string, string>({
+      maxInFlight: 4,
+      keyOf: (item) => item,
+      async commit(items) {
+        for (const i of items) {
+          if (running.has(i)) overlaps.push(i);
+          running.add(i);
+        }
+        await new Promise((r) => setTimeout(r, 5));
+        for (const i of items) running.delete(i);
+        return items.map((i) => ok(i));
+      },
+    });
+    const calls: Promise<string>[] = [];
+    for (let turn = 0; turn < 20; turn++) {
+      calls.push(gc.submit('k'), gc.submit(`u${turn}`));
+      await tick();
+    }
+    expect(await Promise.all(calls)).toHaveLength(40);
+    expect(overlaps).toEqual([]);
   });
 
   it('answers when a promised value settles, after the slot was freed', async () => {

@@ -5,9 +5,11 @@
  *
  * The rules it keeps, each tested in group-commit.test.ts:
  * - Ordering: items reach `commit` in the order they were submitted, and a batch starts only
- *   after every earlier batch started. Item i of a batch gets result i.
+ *   after every earlier batch started (an item held back by its key keeps its place for the
+ *   next batch). Item i of a batch gets result i.
  * - Per-item outcome: `commit` returns one result per item, so one refused item fails only its
  *   own caller. A `commit` that throws fails every item of that batch (and only of that batch).
+ * - Exclusive keys: two items with one `keyOf` key are never in batches at the same time.
  * - Back-pressure: at most `maxInFlight` batches run at once, each of at most `maxBatch` items;
  *   while all slots are busy new items wait in the queue, so under load batches grow instead of
  *   multiplying (that is what makes it pay).
@@ -36,11 +38,12 @@ export type GroupCommitOptions<I, R> = {
   /** Batches running at once at most (default 1). */
   maxInFlight?: number;
   /**
-   * Whether `item` may join a batch that already holds `batch` (default: always). An item
-   * refused here keeps its place at the head of the queue for a later batch: how two calls with
-   * one idempotency key end up in different transactions, the second replaying the first.
+   * An item's exclusive key (an idempotency key), or undefined. Items with one key never share a
+   * batch, and an item waits while a running batch holds its key; it keeps its place at the head
+   * of the queue. So a repeat of a call is committed only after the call it repeats (and
+   * replays it), without ever blocking inside Postgres on that call's uncommitted key row.
    */
-  accepts?(batch: readonly I[], item: I): boolean;
+  keyOf?(item: I): string | undefined;
   /** The error a `submit` after `close` rejects with. */
   closedError?(): Error;
   /** Called whenever the last running batch ended with nothing queued. */
@@ -72,20 +75,28 @@ export function createGroupCommit<I, R>(options: GroupCommitOptions<I, R>): Grou
     work.then(forget, forget);
   };
 
-  const take = (): Entry<I, R>[] => {
-    const accepts = options.accepts;
-    if (!accepts) return queue.splice(0, maxBatch);
+  /** Keys held by running batches (see `keyOf`). */
+  const keysInFlight = new Set<string>();
+
+  const take = (): { batch: Entry<I, R>[]; keys: string[] } => {
+    const keyOf = options.keyOf;
+    if (!keyOf) return { batch: queue.splice(0, maxBatch), keys: [] };
     const batch: Entry<I, R>[] = [];
-    const items: I[] = [];
+    const keys: string[] = [];
+    const taken = new Set<string>();
     const rest: Entry<I, R>[] = [];
     for (const entry of queue) {
-      if (batch.length < maxBatch && (batch.length === 0 || accepts(items, entry.item))) {
+      const key = batch.length < maxBatch ? keyOf(entry.item) : undefined;
+      if (batch.length < maxBatch && (key === undefined || (!taken.has(key) && !keysInFlight.has(key)))) {
         batch.push(entry);
-        items.push(entry.item);
+        if (key !== undefined) {
+          taken.add(key);
+          keys.push(key);
+        }
       } else rest.push(entry);
     }
     queue = rest;
-    return batch;
+    return { batch, keys };
   };
 
   const run = async (batch: Entry<I, R>[]) => {
@@ -113,11 +124,15 @@ export function createGroupCommit<I, R>(options: GroupCommitOptions<I, R>): Grou
   const flush = () => {
     scheduled = false;
     while (inFlight < maxInFlight && queue.length > 0) {
-      const batch = take();
+      const { batch, keys } = take();
+      // Everything queued waits for a key a running batch holds; its end flushes again.
+      if (batch.length === 0) break;
       inFlight++;
+      for (const key of keys) keysInFlight.add(key);
       track(
         run(batch).finally(() => {
           inFlight--;
+          for (const key of keys) keysInFlight.delete(key);
           flush();
         }),
       );

@@ -103,12 +103,9 @@ export function createOrderBatcher(db: Db, options: OrderBatcherOptions = {}): O
   const batches = createGroupCommit<Joiner, BatchedOrderOutcome | undefined>({
     maxBatch: options.maxSize ?? 200,
     maxInFlight: options.maxInFlight ?? 2,
-    // Two calls with one key never share a batch: the second claims after the first committed
-    // (its claim waits for that COMMIT) and replays it.
-    accepts: (batch, joiner) => {
-      const claim = joiner.claim;
-      return !claim || !batch.some((j) => j.claim?.userId === claim.userId && j.claim.key === claim.key);
-    },
+    // Two calls with one key are never in batches at once: the second claims after the first
+    // batch committed, and replays it (never blocking a batch on another's uncommitted key).
+    keyOf: (joiner) => (joiner.claim ? keyOf(joiner.claim) : undefined),
     closedError: () => new AppError(AppErrorCode.UNAVAILABLE, 'Shutting down, please retry'),
     async commit(joiners) {
       let inserted = new Set<string>();

@@ -3,6 +3,7 @@ import { findHeldCoupon } from '../coupon/coupon.service.ts';
 import type { OrderRow, OrderStatus } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
 import { findIdempotentResponse, requestHash } from '../idempotency/idempotency.service.ts';
+import { readAvailable } from '../product/inventory.store.ts';
 import { ensureInventoryLoaded, getProductsForOrder } from '../product/product.service.ts';
 import { callerLimits, enforceRateLimit, rateLimitedError } from '../rate-limit/rate-limit.service.ts';
 import type { Runtime } from '../runtime.ts';
@@ -117,6 +118,12 @@ export async function createOrder(
     }
     return { productId: item.productId, quantity: item.quantity, unitPrice: product.price };
   });
+
+  // Sold out is a refusal Redis already knows: answered before any Postgres work (the coupon
+  // checks, a batch). Not for a keyed call, which may be the replay of an order that got the
+  // stock, nor for the rush, whose hold script refuses in its one round trip anyway. The hold
+  // stays the authority; this refuses only what it would refuse right now.
+  if (!fromRedis && input.idempotencyKey === undefined) await refuseIfSoldOut(rt, lines);
 
   const now = rt.clock.now();
   let discount: Discount | undefined;
@@ -244,6 +251,23 @@ async function usableCouponDiscount(
   return held.discount;
 }
 
+async function refuseIfSoldOut(rt: Runtime, lines: OrderLine[]): Promise<void> {
+  const wanted = new Map<number, number>();
+  for (const l of lines) wanted.set(l.productId, (wanted.get(l.productId) ?? 0) + l.quantity);
+  const ids = [...wanted.keys()];
+  // Only a shortcut: if Redis cannot answer, the order goes on and meets the same error where
+  // it always did.
+  const available = await readAvailable(rt.redis, rt.keys, ids).catch(() => []);
+  for (const [i, productId] of ids.entries()) {
+    const units = available[i];
+    if (units !== undefined && units < wanted.get(productId)!) throw outOfStock(productId);
+  }
+}
+
+function outOfStock(productId: number): AppError {
+  return new AppError(AppErrorCode.OUT_OF_STOCK, `Product ${productId} is out of stock`, { productId });
+}
+
 function couponTaken(couponId: number): AppError {
   return new AppError(AppErrorCode.COUPON_NOT_USABLE, 'Coupon is already used by another open order', {
     couponId,
@@ -281,9 +305,7 @@ async function holdOrFail(
     case 'RATE_LIMITED':
       throw rateLimitedError(reply.limit, reply.retryAfterMs);
     case 'OUT_OF_STOCK':
-      throw new AppError(AppErrorCode.OUT_OF_STOCK, `Product ${reply.productId} is out of stock`, {
-        productId: reply.productId,
-      });
+      throw outOfStock(reply.productId);
   }
 }
 

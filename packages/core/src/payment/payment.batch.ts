@@ -89,12 +89,8 @@ export function createPaymentBatcher(rt: BatchRuntime, options: PaymentBatcherOp
   const batches = createGroupCommit<PaymentRequest, PaymentView>({
     maxBatch: options.maxSize ?? 200,
     maxInFlight: options.maxInFlight ?? 2,
-    // At most one payment per key in a batch: a repeat waits for the next batch and replays.
-    accepts: (batch, request) => {
-      const idem = request.idempotency;
-      if (!idem) return true;
-      return !batch.some((r) => r.userId === request.userId && r.idempotency?.key === idem.key);
-    },
+    // A repeat of a key waits until the batch with the first one committed, then replays it.
+    keyOf: (r) => (r.idempotency ? `${r.userId}:${r.idempotency.key}` : undefined),
     commit: (requests) => commitBatch(rt, requests),
     closedError: () => new AppError(AppErrorCode.UNAVAILABLE, 'Shutting down, please retry'),
   });
