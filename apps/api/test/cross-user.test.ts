@@ -84,6 +84,11 @@ const ID_INPUTS: Record<string, 'owned' | 'held' | 'shared' | 'dev-only'> = {
   'product.list.cursor': 'shared',
   'coupon.get.couponId': 'shared',
   'coupon.list.cursor': 'shared',
+  // A waiting room is public; what a user has in it (ticket, pass) is found by the token, never by id.
+  'waitingRoom.get.roomId': 'shared',
+  'waitingRoom.join.roomId': 'shared',
+  'waitingRoom.status.roomId': 'shared',
+  'admin.waitingRoom.update.roomId': 'shared',
   // The local sign-in: a token for the user named; refused in production (dev-token.test.ts).
   'dev.token.userId': 'dev-only',
 };
@@ -126,6 +131,43 @@ describe('another user’s ids', () => {
       }
     }
     expect([...new Set(found)].sort()).toEqual(Object.keys(ID_INPUTS).sort());
+  });
+
+  it('a waiting room shows a user only their own ticket, and another user’s pass admits nobody else', async () => {
+    const p = await product(1_000, 100);
+    const { roomId } = await ok(
+      'mutation',
+      'admin.waitingRoom.create',
+      { name: 'room', productIds: [p], admitPerSecond: 100_000 },
+      admin,
+    );
+    const owner = await user();
+    const other = await user();
+    const mine = await ok('mutation', 'waitingRoom.join', { roomId }, owner.token);
+    // Not joined: the owner's ticket is not the other's to see.
+    const theirs = await call(s.app, 'query', 'waitingRoom.status', { roomId }, other.token);
+    expect(theirs.status).toBe(404);
+    expect(theirs.body.error.data.appCode).toBe('WAITING_ROOM_NOT_JOINED');
+    await expect
+      .poll(async () => (await ok('query', 'waitingRoom.status', { roomId }, owner.token)).admitted)
+      .toBe(true);
+    const { pass } = await ok('query', 'waitingRoom.status', { roomId }, owner.token);
+    // The owner's pass on the other's order: refused, and nothing held.
+    const res = await s.app.inject({
+      method: 'POST',
+      url: '/trpc/order.create',
+      headers: {
+        authorization: `Bearer ${other.token}`,
+        'content-type': 'application/json',
+        'x-waiting-room-pass': pass,
+      },
+      payload: JSON.stringify({ items: [{ productId: p, quantity: 1 }] }),
+    });
+    expect(res.statusCode).toBe(403);
+    expect(res.json().error.data).toMatchObject({ appCode: 'NOT_ADMITTED', roomId });
+    expect((await ok('query', 'product.get', { productId: p }, other.token)).stock).toBe(100);
+    // Joining gives the other a ticket of their own, after the owner's.
+    expect((await ok('mutation', 'waitingRoom.join', { roomId }, other.token)).ticket).toBe(mine.ticket + 1);
   });
 
   it('order.get, payment.pay and order.list answer another user’s order exactly like a missing one', async () => {

@@ -42,6 +42,8 @@ type Fixtures = {
   /** The fuzzing user's pending order and another user's order (never payable by the fuzzer). */
   userOrder: string;
   otherOrder: string;
+  /** A waiting room guarding a product of its own (so the other fixtures stay unguarded). */
+  room: number;
 };
 let fx: Fixtures;
 
@@ -107,7 +109,19 @@ async function setUp(): Promise<Fixtures> {
   // (after their save job's trailing add).
   await jobAddsDone();
   await drainUnsavedOrders(s.rt);
-  return { tokens: { user, other, admin, fresh }, products, soldOut, coupons, userOrder, otherOrder };
+  const guarded = (
+    await ok('mutation', 'admin.product.create', { name: 'guarded', price: 1, stock: 10 }, admin)
+  ).id;
+  const room = (
+    await ok(
+      'mutation',
+      'admin.waitingRoom.create',
+      { name: 'room', productIds: [guarded], admitPerSecond: 10 },
+      admin,
+    )
+  ).roomId;
+  await ok('query', 'waitingRoom.get', { roomId: room });
+  return { tokens: { user, other, admin, fresh }, products, soldOut, coupons, userOrder, otherOrder, room };
 }
 
 // ---------------------------------------------------------------- state snapshots
@@ -116,9 +130,12 @@ let pool: pg.Pool;
 let snapshotSql = '';
 
 /** Keys that change without any call: rate-limit counters (they count attempts, refused ones
- * too; coupon.issue's live in the coupon's slot as `{coupon:<id>}:rl:…`) and BullMQ's
- * de-duplication markers (they expire on their own). */
+ * too; coupon.issue's live in the coupon's slot as `{coupon:<id>}:rl:…`), BullMQ's
+ * de-duplication markers (they expire on their own), and a waiting room's hash `{wr:<id>}`:
+ * admission is a function of the clock, and whichever call reads the room first after time has
+ * passed records how far it has got (ADR 0400), a read included. */
 const VOLATILE = ['{rl:', '}:rl:', ':de:'];
+const isRoomHash = (key: string) => /\{wr:\d+\}$/.test(key);
 
 /**
  * Every row of every table (hashed per table) and every Redis key of this file's prefix (its
@@ -129,7 +146,9 @@ async function snapshot(): Promise<Record<string, string | null>> {
   const { rows } = await pool.query(snapshotSql);
   const state: Record<string, string | null> = { ...rows[0] };
   const found = await scanKeys(redis, `${keys.prefix}*`);
-  const watched = found.filter((k) => !VOLATILE.some((v) => k.includes(v)) && k !== keys.ranking.top).sort();
+  const watched = found
+    .filter((k) => !VOLATILE.some((v) => k.includes(v)) && !isRoomHash(k) && k !== keys.ranking.top)
+    .sort();
   // One DUMP per key, not one pipeline: on a cluster a pipeline may only name keys of one slot.
   const dumps = await Promise.all(watched.map((k) => redis.dumpBuffer(k)));
   watched.forEach((k, i) => {
@@ -677,6 +696,83 @@ const SPECS: Record<string, Spec> = {
     shaped: () => fc.record({ userId: fc.integer({ min: 1, max: MAX_SAFE }) }),
     required: ['userId'],
     bad: () => ({ userId: badId }),
+  },
+  'waitingRoom.get': {
+    auth: 'public',
+    shaped: () =>
+      fc.record({ roomId: fc.oneof(fc.constant(fx.room), fc.integer({ min: 1, max: MAX_SAFE })) }),
+    required: ['roomId'],
+    bad: () => ({ roomId: badId }),
+  },
+  'waitingRoom.join': {
+    auth: 'user',
+    shaped: () =>
+      fc.record({ roomId: fc.oneof(fc.constant(fx.room), fc.integer({ min: 1, max: MAX_SAFE })) }),
+    required: ['roomId'],
+    bad: () => ({ roomId: fc.oneof(badId, fc.constantFrom(987_654_321)) }),
+  },
+  'waitingRoom.status': {
+    auth: 'user',
+    shaped: () =>
+      fc.record({ roomId: fc.oneof(fc.constant(fx.room), fc.integer({ min: 1, max: MAX_SAFE })) }),
+    required: ['roomId'],
+    bad: () => ({ roomId: fc.oneof(badId, fc.constantFrom(987_654_321)) }),
+  },
+  'admin.waitingRoom.create': {
+    auth: 'admin',
+    // Ids of nothing that exists: rooms made here must not guard the other fixtures.
+    shaped: () => {
+      const ids = fc.uniqueArray(fc.integer({ min: 900_000_000, max: MAX_SAFE }), { maxLength: 5 });
+      return fc
+        .record(
+          {
+            name: plainText(1, 200),
+            couponIds: ids,
+            productIds: ids,
+            admitPerSecond: fc.integer({ min: 1, max: 100_000 }),
+            opensAt: fc.constantFrom('2026-01-01T00:00:00Z', '2030-01-01T00:00:00+09:00'),
+            passTtlSeconds: fc.integer({ min: 60, max: 3600 }),
+          },
+          { requiredKeys: ['name', 'couponIds', 'admitPerSecond'] },
+        )
+        .filter((r) => r.couponIds.length + (r.productIds?.length ?? 0) > 0);
+    },
+    required: ['name', 'couponIds', 'admitPerSecond'],
+    base: () => ({ name: 'room', couponIds: [987_654_321], admitPerSecond: 10 }),
+    bad: () => ({
+      name: badText(200),
+      couponIds: fc.oneof(
+        badId.map((id) => [id]),
+        fc.constant([987_654_321, 987_654_321]),
+        fc.constant([]),
+        junk,
+      ),
+      admitPerSecond: badRange(1, 100_000),
+      opensAt: badInstant,
+      passTtlSeconds: badRange(60, 3600),
+    }),
+  },
+  'admin.waitingRoom.update': {
+    auth: 'admin',
+    shaped: () =>
+      fc.record(
+        {
+          roomId: fc.oneof(fc.constant(fx.room), fc.integer({ min: 1, max: MAX_SAFE })),
+          admitPerSecond: fc.integer({ min: 1, max: 100_000 }),
+          paused: fc.boolean(),
+        },
+        { requiredKeys: ['roomId'] },
+      ),
+    required: ['roomId'],
+    base: () => ({ roomId: fx.room, admitPerSecond: 10 }),
+    bad: () => ({
+      roomId: fc.oneof(badId, fc.constantFrom(987_654_321)),
+      admitPerSecond: badRange(1, 100_000),
+      paused: fc.oneof(
+        fc.constantFrom(0, 1, 'true', null),
+        junk.filter((v) => typeof v !== 'boolean'),
+      ),
+    }),
   },
   'admin.product.create': {
     auth: 'admin',
