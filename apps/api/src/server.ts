@@ -1,4 +1,5 @@
 import { type Config, createRuntime, createTokenVerifier, loggerOptions, type Runtime } from '@flash/core';
+import { createWaitingRoomDirectory } from '@flash/core/waiting-room/waiting-room.directory';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { queueDashboardPlugin } from './plugins/queue-dashboard.ts';
@@ -9,6 +10,7 @@ import { collectDirectCalls } from './trpc/fast-path.ts';
 import { type LeanTRPCPluginOptions, leanTRPCPlugin } from './trpc/fastify-adapter.ts';
 import { clientErrorHandler, frameworkErrors, withTRPCErrorShape } from './trpc/http-errors.ts';
 import { type AppRouter, appRouter } from './trpc/root.ts';
+import { waitingRoomMetrics } from './trpc/waiting-room-metrics.ts';
 
 export type BuildServerOptions = {
   /** Use an existing runtime (tests share one); otherwise one is created and closed with the server. */
@@ -48,13 +50,20 @@ export async function buildServer(
   });
 
   const tokens = createTokenVerifier(config.jwtSecret, { maxTtlSeconds: config.maxTokenTtlSeconds });
+  // Which coupons and products waiting rooms guard, refreshed every second (rooms made by another
+  // API process are known within it). Loaded now when Postgres answers; otherwise the first
+  // guarded call loads it.
+  const rooms = createWaitingRoomDirectory(rt.db, { refreshMs: 1_000 });
+  app.addHook('onClose', async () => rooms.close());
+  await rooms.refresh().catch(() => {});
+  waitingRoomMetrics(rt, rooms);
   // Same wire format as tRPC's fastifyTRPCPlugin, without its Fetch Request/Response round trip;
   // Fastify's own refusals under /trpc (404, 413, 415) answer in tRPC's shape too.
   await app.register(withTRPCErrorShape(appRouter, leanTRPCPlugin<AppRouter>), {
     prefix: '/trpc',
     trpcOptions: {
       router: appRouter,
-      createContext: contextFactory(rt, tokens),
+      createContext: contextFactory(rt, tokens, rooms),
       // Each call of a batch is limited and counted on its own; this bounds the work of one request.
       maxBatchSize: 10,
       onError({ error, path, ctx }) {

@@ -2,6 +2,7 @@
 // procedure builders (real error mapping, formatter and auth), and a helper that serves it
 // through either tRPC's official Fastify plugin or our lean one.
 import { AppError, createTokenVerifier, type Runtime } from '@flash/core';
+import { createWaitingRoomDirectory } from '@flash/core/waiting-room/waiting-room.directory';
 import type { AnyTRPCRouter } from '@trpc/server';
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify';
@@ -109,7 +110,11 @@ export async function serveFixture(
   const app = Fastify({ logger: false, routerOptions: { maxParamLength: 2000 }, bodyLimit: 256 * 1024 });
   const trpcOptions: LeanTRPCPluginOptions<AnyTRPCRouter>['trpcOptions'] = {
     router: options.router ?? fixtureRouter,
-    createContext: contextFactory(rt, createTokenVerifier(rt.config.jwtSecret)),
+    createContext: contextFactory(
+      rt,
+      createTokenVerifier(rt.config.jwtSecret),
+      createWaitingRoomDirectory(rt.db),
+    ),
     allowBatching: options.allowBatching,
     maxBatchSize: options.maxBatchSize,
     onError({ error, path, type }) {

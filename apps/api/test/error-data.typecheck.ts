@@ -63,6 +63,14 @@ export function describeFailure(err: unknown): string {
     expectType<typeof data.couponId, number | undefined>(true);
     return 'retry later';
   }
+  if (
+    data?.appCode === 'NOT_ADMITTED' ||
+    data?.appCode === 'WAITING_ROOM_NOT_FOUND' ||
+    data?.appCode === 'WAITING_ROOM_NOT_JOINED'
+  ) {
+    expectType<typeof data.roomId, number>(true);
+    return `waiting room ${data.roomId}: ${data.appCode}`;
+  }
   if (data?.appCode === 'ORDER_NOT_FOUND') {
     // @ts-expect-error ORDER_NOT_FOUND carries no productId
     return String(data.productId);
@@ -84,6 +92,8 @@ export const thrown = [
   new AppError('ORDER_NOT_FOUND', 'Order not found'),
   // @ts-expect-error OUT_OF_STOCK needs its productId
   new AppError('OUT_OF_STOCK', 'Product 9 is out of stock'),
+  // @ts-expect-error NOT_ADMITTED needs its roomId
+  new AppError('NOT_ADMITTED', 'Not admitted'),
   // @ts-expect-error RATE_LIMITED carries limit and retryAfterMs, not productId
   new AppError('RATE_LIMITED', 'Too many requests', { productId: 9 }),
 ];

@@ -1,4 +1,5 @@
 import { AppError } from '@flash/core';
+import { createWaitingRoomDirectory } from '@flash/core/waiting-room/waiting-room.directory';
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,7 +31,11 @@ describe.each(['production', 'development'] as const)('error responses with NODE
       prefix: '/trpc',
       trpcOptions: {
         router: failingRouter,
-        createContext: contextFactory(s.rt, { verify: () => ({ userId: 1, isAdmin: false }) }),
+        createContext: contextFactory(
+          s.rt,
+          { verify: () => ({ userId: 1, isAdmin: false }) },
+          createWaitingRoomDirectory(s.rt.db),
+        ),
       },
     });
     await app.ready();

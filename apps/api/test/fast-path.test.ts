@@ -3,6 +3,7 @@
 // put back as it was, and the case runs again through the API (lean binding, direct call). A
 // manual clock keeps `issuedAt` and the rate limits identical between the two runs.
 import { createTokenVerifier, manualClock } from '@flash/core';
+import { createWaitingRoomDirectory } from '@flash/core/waiting-room/waiting-room.directory';
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -42,7 +43,11 @@ beforeAll(async () => {
     prefix: '/trpc',
     trpcOptions: {
       router: appRouter,
-      createContext: contextFactory(s.rt, createTokenVerifier(s.config.jwtSecret)),
+      createContext: contextFactory(
+        s.rt,
+        createTokenVerifier(s.config.jwtSecret),
+        createWaitingRoomDirectory(s.rt.db),
+      ),
       maxBatchSize: 10,
     },
   });

@@ -22,6 +22,18 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads WAITING_ROOM_SECRET, or derives a key of its own from AUTH_JWT_SECRET', () => {
+    const derived = loadConfig({}).waitingRoomPassSecret;
+    expect(derived).not.toBe(DEV_JWT_SECRET);
+    expect(derived.length).toBeGreaterThanOrEqual(32);
+    expect(loadConfig({ AUTH_JWT_SECRET: 'x'.repeat(32) }).waitingRoomPassSecret).not.toBe(derived);
+    const own = 'p'.repeat(40);
+    expect(loadConfig({ WAITING_ROOM_SECRET: own }).waitingRoomPassSecret).toBe(own);
+    expect(() => loadConfig({ WAITING_ROOM_SECRET: 'short' })).toThrow(
+      /WAITING_ROOM_SECRET="short": must be at least 32 characters/,
+    );
+  });
+
   it('coerces numbers from strings', () => {
     expect(loadConfig({ PORT: '8080', ORDER_HOLD_SECONDS: '60' })).toMatchObject({
       port: 8080,

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
@@ -106,6 +107,12 @@ const ZEnv = z.object({
    * leaked long-lived token is not honoured for its whole life.
    */
   AUTH_MAX_TOKEN_TTL: ZDuration.default(24 * 3600),
+  /**
+   * HMAC key of waiting-room passes (packages/core/src/waiting-room/pass.ts). Unset: derived
+   * from AUTH_JWT_SECRET (a separate key all the same, so a pass can never pass for a token).
+   * Every API process must share it; changing it voids the passes handed out.
+   */
+  WAITING_ROOM_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ORDER_HOLD_SECONDS: z.coerce.number().int().positive().default(900),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Where paid orders are exported; when unset the export worker only logs them. */
@@ -174,6 +181,8 @@ export type Config = {
   redisWait: ReplicaWait;
   databaseUrl: string;
   jwtSecret: string;
+  /** WAITING_ROOM_SECRET, or a key derived from jwtSecret. */
+  waitingRoomPassSecret: string;
   /** AUTH_MAX_TOKEN_TTL in seconds. */
   maxTokenTtlSeconds: number;
   orderHoldSeconds: number;
@@ -226,6 +235,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisWait: { replicas: e.REDIS_WAIT_REPLICAS, timeoutMs: e.REDIS_WAIT_TIMEOUT_MS },
     databaseUrl: e.DATABASE_URL,
     jwtSecret,
+    waitingRoomPassSecret:
+      e.WAITING_ROOM_SECRET ??
+      createHmac('sha256', jwtSecret).update('flash-sale waiting-room pass key').digest('base64url'),
     maxTokenTtlSeconds: e.AUTH_MAX_TOKEN_TTL,
     orderHoldSeconds: e.ORDER_HOLD_SECONDS,
     logLevel: e.LOG_LEVEL,

@@ -19,6 +19,15 @@ export const AppErrorCode = {
   COUPON_NOT_FOUND: 'COUPON_NOT_FOUND',
   /** Unknown order id, or one that belongs to another user. */
   ORDER_NOT_FOUND: 'ORDER_NOT_FOUND',
+  /** Unknown waiting room id. */
+  WAITING_ROOM_NOT_FOUND: 'WAITING_ROOM_NOT_FOUND',
+  /** `waitingRoom.status` by a caller who has no ticket in that room. */
+  WAITING_ROOM_NOT_JOINED: 'WAITING_ROOM_NOT_JOINED',
+  /**
+   * A guarded call (a room's coupon or product) without a valid pass of that room for this
+   * user: none, malformed, forged, expired, another user's or another room's.
+   */
+  NOT_ADMITTED: 'NOT_ADMITTED',
   /** Every coupon of this kind has been issued. */
   COUPON_SOLD_OUT: 'COUPON_SOLD_OUT',
   /** This user already holds this coupon. */
@@ -66,6 +75,10 @@ export type AppErrorDetails = {
   PRODUCT_NOT_FOUND: { productId: number };
   COUPON_NOT_FOUND: { couponId: number };
   ORDER_NOT_FOUND: NoDetails;
+  WAITING_ROOM_NOT_FOUND: { roomId: number };
+  WAITING_ROOM_NOT_JOINED: { roomId: number };
+  /** The room whose pass the call needs. */
+  NOT_ADMITTED: { roomId: number };
   COUPON_SOLD_OUT: { couponId: number };
   COUPON_ALREADY_ISSUED: { couponId: number };
   COUPON_NOT_ACTIVE: { couponId: number };
@@ -111,6 +124,9 @@ export const APP_ERROR_TRPC_CODE: Record<AppErrorCode, TrpcErrorCodeName> = {
   PRODUCT_NOT_FOUND: 'NOT_FOUND',
   COUPON_NOT_FOUND: 'NOT_FOUND',
   ORDER_NOT_FOUND: 'NOT_FOUND',
+  WAITING_ROOM_NOT_FOUND: 'NOT_FOUND',
+  WAITING_ROOM_NOT_JOINED: 'NOT_FOUND',
+  NOT_ADMITTED: 'FORBIDDEN',
   COUPON_SOLD_OUT: 'CONFLICT',
   COUPON_ALREADY_ISSUED: 'CONFLICT',
   COUPON_NOT_ACTIVE: 'CONFLICT',

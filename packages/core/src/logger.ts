@@ -31,6 +31,9 @@ const REDACT_PATHS = [
   'headers.authorization',
   'headers.cookie',
   'headers["set-cookie"]',
+  // A waiting-room pass is a credential too (bound to its user, but valid until it expires).
+  'req.headers["x-waiting-room-pass"]',
+  'headers["x-waiting-room-pass"]',
   'authorization',
   'cookie',
   'token',

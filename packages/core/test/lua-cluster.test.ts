@@ -17,6 +17,13 @@ import { addSales, hourIndex, loadBuckets, mergeTop, windowHours } from '../src/
 import { consumeRateLimits } from '../src/rate-limit/rate-limit.store.ts';
 import { Cluster } from '../src/redis/cluster.ts';
 import { readScripts } from '../src/redis/scripts.ts';
+import {
+  readRoom,
+  runJoinWaitingRoom,
+  runLoadWaitingRoom,
+  runUpdateWaitingRoom,
+  runWaitingRoomStatus,
+} from '../src/waiting-room/waiting-room.store.ts';
 
 const onCluster = Boolean(process.env.REDIS_CLUSTER_NODES);
 const NOW = new Date('2026-12-06T10:00:00.000Z');
@@ -158,6 +165,41 @@ describe('every Lua script with the keys the service passes it', () => {
         [1, 3],
         [2, 1],
       ]);
+    },
+    loadWaitingRoom: async () => {
+      const room = {
+        name: 'Sale',
+        couponIds: [1],
+        productIds: [2],
+        admitPerSecond: 1,
+        paused: false,
+        opensAtMs: 0,
+        passTtlSeconds: 600,
+      };
+      expect(await runLoadWaitingRoom(rt().redis, rt().keys.waitingRoom(1), room, NOW.getTime())).toBe(true);
+    },
+    joinWaitingRoom: async () => {
+      const limit = { intervalMicros: 1_000, burst: 5 };
+      const reply = await runJoinWaitingRoom(rt().redis, rt().keys.waitingRoom(1), {
+        userId: 7,
+        nowMs: NOW.getTime() + 500,
+        limits: { user: { subject: 'u:7', ...limit }, ip: { subject: 'ip:10.0.0.1', ...limit } },
+      });
+      expect(reply).toMatchObject({ code: 'OK', ticket: 1, fresh: true });
+    },
+    waitingRoomStatus: async () => {
+      const state = await runWaitingRoomStatus(rt().redis, rt().keys.waitingRoom(1), {
+        userId: 7,
+        nowMs: NOW.getTime() + 1_000,
+      });
+      expect(state).toMatchObject({ ticket: 1, passExpiresAtMs: NOW.getTime() + 1_000 + 600_000 });
+    },
+    updateWaitingRoom: async () => {
+      const keys = rt().keys.waitingRoom(1);
+      expect(
+        await runUpdateWaitingRoom(rt().redis, keys, { nowMs: NOW.getTime() + 2_000, paused: true }),
+      ).toBe(true);
+      expect((await readRoom(rt().redis, keys))?.state.paused).toBe(true);
     },
   };
 

@@ -36,6 +36,7 @@ describe('migrations', () => {
       'products',
       'sales',
       'users',
+      'waiting_rooms',
     ];
     expect(await tables(db)).toEqual(all);
     const down = await migrateToNone(db);

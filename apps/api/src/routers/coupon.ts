@@ -3,7 +3,7 @@ import { issueCoupon, listMyCoupons } from '@flash/core/coupon/coupon.service';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { fastMutation } from '../trpc/fast-path.ts';
-import { Limits } from '../trpc/guards.ts';
+import { Limits, requirePass } from '../trpc/guards.ts';
 import { protectedProcedure, publicProcedure } from '../trpc/init.ts';
 import { ZId, ZNoInput } from './schemas.ts';
 
@@ -48,7 +48,12 @@ export const couponRouter = {
   issue: fastMutation({
     input: z.strictObject({ couponId: ZId }),
     limits: Limits.IN_SCRIPT,
-    resolve: ({ ctx, input }) => issueCoupon(ctx.rt, ctx.user.userId, input.couponId, { ip: ctx.ip }),
+    resolve: ({ ctx, input }) => {
+      // A room's coupon needs the room's pass, checked in memory before the script runs.
+      const guarded = requirePass(ctx, ctx.user.userId, { couponId: input.couponId });
+      const issue = () => issueCoupon(ctx.rt, ctx.user.userId, input.couponId, { ip: ctx.ip });
+      return guarded ? guarded.then(issue) : issue();
+    },
   }),
 
   mine: protectedProcedure

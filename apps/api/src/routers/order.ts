@@ -2,7 +2,7 @@ import { createOrder, getOrder, isOrderId, listOrders } from '@flash/core/order/
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { fastMutation } from '../trpc/fast-path.ts';
-import { Limits } from '../trpc/guards.ts';
+import { Limits, requirePass } from '../trpc/guards.ts';
 import { protectedProcedure } from '../trpc/init.ts';
 import { ZId, ZIdempotencyKey } from './schemas.ts';
 
@@ -42,7 +42,12 @@ export const orderRouter = {
     // createOrder's hold script counts the call in the step that holds the stock.
     limits: Limits.IN_SCRIPT_AND_ON_REFUSED_INPUT,
     output: ZOrder,
-    resolve: ({ ctx, input }) => createOrder(ctx.rt, ctx.user.userId, input, { ip: ctx.ip }),
+    resolve: ({ ctx, input }) => {
+      // An order with a room's product needs the room's pass, checked in memory before any hold.
+      const guarded = requirePass(ctx, ctx.user.userId, { productIds: input.items.map((i) => i.productId) });
+      const create = () => createOrder(ctx.rt, ctx.user.userId, input, { ip: ctx.ip });
+      return guarded ? guarded.then(create) : create();
+    },
   }),
 
   get: protectedProcedure

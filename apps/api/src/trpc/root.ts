@@ -6,6 +6,7 @@ import { devRouter } from '../routers/dev.ts';
 import { orderRouter } from '../routers/order.ts';
 import { paymentRouter } from '../routers/payment.ts';
 import { productRouter } from '../routers/product.ts';
+import { waitingRoomRouter } from '../routers/waiting-room.ts';
 import { router } from './init.ts';
 
 export const appRouter = router({
@@ -16,6 +17,7 @@ export const appRouter = router({
   order: orderRouter,
   payment: paymentRouter,
   product: productRouter,
+  waitingRoom: waitingRoomRouter,
 });
 
 export type AppRouter = typeof appRouter;

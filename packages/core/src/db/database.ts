@@ -122,6 +122,20 @@ export type OutboxTable = {
   last_error: string | null;
 };
 
+export type WaitingRoomsTable = {
+  id: GeneratedBigInt;
+  name: string;
+  /** node-postgres reads a bigint[] as strings (only plain int8 has a parser, db/client.ts). */
+  coupon_ids: ColumnType<(number | string)[], number[], number[]>;
+  product_ids: ColumnType<(number | string)[], number[], number[]>;
+  admit_per_second: number;
+  paused: ColumnType<boolean, boolean | undefined, boolean>;
+  opens_at: Timestamp | null;
+  pass_ttl_seconds: number;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
+};
+
 export type Database = {
   users: UsersTable;
   balance_ledger: BalanceLedgerTable;
@@ -134,6 +148,7 @@ export type Database = {
   sales: SalesTable;
   idempotency_keys: IdempotencyKeysTable;
   outbox: OutboxTable;
+  waiting_rooms: WaitingRoomsTable;
 };
 
 export type ProductRow = Selectable<ProductsTable>;
@@ -143,3 +158,4 @@ export type IssuedCouponRow = Selectable<IssuedCouponsTable>;
 export type OrderRow = Selectable<OrdersTable>;
 export type OrderLineRow = Selectable<OrderLinesTable>;
 export type LedgerRow = Selectable<BalanceLedgerTable>;
+export type WaitingRoomRow = Selectable<WaitingRoomsTable>;

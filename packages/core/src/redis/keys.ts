@@ -91,6 +91,26 @@ export function createKeys(prefix: string) {
      * product's, `stock(id).limiter`, so the script that decides the call counts it too.)
      */
     rateLimit: (procedure: string, subject: string) => `${prefix}{rl:${procedure}}:${subject}`,
+    /**
+     * One waiting room, all in the room's slot (waiting-room.store.ts): the join, the status and
+     * an admin's change are each one script on these keys.
+     */
+    waitingRoom: (roomId: number) => {
+      const tag = `${prefix}{wr:${roomId}}`;
+      return {
+        /**
+         * Hash: the room's admission state (`n` tickets handed out, `a`/`t` admission credit and
+         * when it was taken, `r` rate, `p` paused, `o` opensAt, `ttl` pass lifetime), its public
+         * fields (`name`, `c` coupon ids, `pp` product ids), and one field per shopper: the user
+         * id (decimal) -> `ticket` or `ticket:passExpiresAtMs` once admitted. One field per
+         * shopper is all waiting costs (docs/adr/0400-waiting-room.md). `j:<ticket>` holds the
+         * join time (ms) of every WR_JOIN_MARK-th ticket, for the oldest-wait metric.
+         */
+        room: tag,
+        /** GCRA state of `waitingRoom.join`'s rate limit for one caller, in the room's slot. */
+        limiter: (subject: string) => `${tag}:rl:${subject}`,
+      };
+    },
     /** BullMQ takes its own prefix (it must not share ioredis' keyPrefix). */
     bullPrefix: `${prefix}bull`,
     /**

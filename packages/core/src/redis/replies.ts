@@ -29,14 +29,16 @@ export const ReplyCode = {
 export type ReplyCodeName = keyof typeof ReplyCode;
 
 /**
- * What OK (and ALREADY_LOADED) carry, per script: nothing, an integer, a string, or a string
- * only when the caller asked for it (else the bare code).
+ * What OK (and ALREADY_LOADED) carry, per script: nothing, an integer, a string, a string
+ * only when the caller asked for it (else the bare code), or a row of integers (every element
+ * after the code: `{OK, 1, 2, 3}` carries `[1, 2, 3]`).
  */
 type ValueKinds = {
   none: undefined;
   integer: number;
   string: string;
   'string?': string | undefined;
+  integers: readonly number[];
 };
 type ValueKind = keyof ValueKinds;
 
@@ -64,6 +66,11 @@ export const SCRIPT_REPLIES = {
   rankingLoad: { codes: ['OK', 'ALREADY_LOADED'], value: 'none' },
   rankingRecord: { codes: ['OK', 'NOT_LOADED'], value: 'none' },
   rankingTop: { codes: ['OK', 'NOT_LOADED'], value: 'string' },
+  // The caller's ticket and the room's admission state (lib/waiting-room.lua).
+  joinWaitingRoom: { codes: ['OK', 'NOT_LOADED', 'RATE_LIMITED'], value: 'integers' },
+  waitingRoomStatus: { codes: ['OK', 'NOT_LOADED'], value: 'integers' },
+  updateWaitingRoom: { codes: ['OK', 'NOT_LOADED'], value: 'none' },
+  loadWaitingRoom: { codes: ['OK', 'ALREADY_LOADED'], value: 'none' },
 } as const satisfies Record<string, ReplySpec>;
 export type ScriptName = keyof typeof SCRIPT_REPLIES;
 
@@ -119,6 +126,8 @@ function isValue(kind: ValueKind, value: unknown): boolean {
       return typeof value === 'string';
     case 'string?':
       return value === undefined || typeof value === 'string';
+    case 'integers':
+      return Array.isArray(value) && value.every((v) => Number.isSafeInteger(v));
   }
 }
 
@@ -144,6 +153,7 @@ export function decodeReply<S extends ScriptName>(script: S, raw: unknown): Repl
   switch (code) {
     case ReplyCode.OK:
     case ReplyCode.ALREADY_LOADED:
+      if (spec.value === 'integers') a = Array.isArray(raw) ? raw.slice(1) : undefined;
       if (!isValue(spec.value, a)) throw badReply(script, raw, `expected a value of kind ${spec.value}`);
       return (a === undefined ? BARE[code] : { code: NAMES[code], value: a }) as ReplyOf<S>;
     case ReplyCode.RATE_LIMITED:
