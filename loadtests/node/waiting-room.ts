@@ -26,6 +26,7 @@ import * as wr from '../scenarios/waiting-room.js';
 import type { Scenario, Threshold } from './driver.ts';
 
 type Step = sale.Step | wr.WaitStep;
+/** `sentAt` is the first attempt's: a join the service answered UNAVAILABLE may still have taken its ticket then. */
 type Answer = { status: number; body: string; outcome: string; sentAt: number; receivedAt: number };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -84,7 +85,7 @@ export const saleWaitingRoomScenario: Scenario = {
     /** Every waitingRoom.get answer: when it was sent and received, and its admittedThrough. */
     const looks: Look[] = [];
 
-    const timed = async (step: Step, call: Call, attempt = 1): Promise<Answer> => {
+    const timed = async (step: Step, call: Call, attempt = 1, firstSentAt?: number): Promise<Answer> => {
       const sentAt = performance.now();
       const a = await send(call);
       const receivedAt = performance.now();
@@ -105,10 +106,10 @@ export const saleWaitingRoomScenario: Scenario = {
           sale.retries(step, call, outcome, attempt);
         if (retry && attempt < sale.RETRY_ATTEMPTS) {
           await sleep(sale.RETRY_PAUSE_MS);
-          return timed(step, call, attempt + 1);
+          return timed(step, call, attempt + 1, firstSentAt ?? sentAt);
         }
       }
-      return { ...a, outcome, sentAt, receivedAt };
+      return { ...a, outcome, sentAt: firstSentAt ?? sentAt, receivedAt };
     };
     const twice = async (step: 'order' | 'pay', call: Call, retries: boolean) => {
       if (!retries) return timed(step, call);
