@@ -341,6 +341,51 @@ async function couponGetRow(ctx: Ctx): Promise<BenchRow> {
   });
 }
 
+/**
+ * The waiting room's two crowd calls, each against a room of its own that guards the row's own
+ * coupon (so no other row's calls need a pass). `waitingRoom.join`: a distinct user and token
+ * per request, each taking a ticket (one script: limits and ticket); `waitingRoom.get`: the
+ * public poll every waiting page makes (one HMGET), as product.top's read storm.
+ */
+function waitingRoomRow(id: 'waitingRoom.join' | 'waitingRoom.get') {
+  return async (ctx: Ctx, round: number): Promise<BenchRow> => {
+    const tokens =
+      id === 'waitingRoom.join'
+        ? mintBearerPack(ctx.run.config.jwtSecret, 150_000_000 + round * COUPON_TOKENS, COUPON_TOKENS)
+        : undefined;
+    return withChild(startApi(ctx.run.env, nodeArgsFor(id)), async (api) => {
+      const { roomId } = await apiClient(api.url).mutate<{ roomId: number }>(
+        'admin.waitingRoom.create',
+        { name: `bench ${id} ${round}`, couponIds: [couponOf(ctx, id)], admitPerSecond: 1000 },
+        ctx.admin,
+      );
+      const body = JSON.stringify({ roomId });
+      const getPath = `/trpc/waitingRoom.get?input=${encodeURIComponent(body)}`;
+      let i = 0;
+      const next = (): RequestSpec =>
+        tokens
+          ? {
+              method: 'POST',
+              path: '/trpc/waitingRoom.join',
+              headers: { ...json, authorization: tokens.bearer(i++ % tokens.count) },
+              body,
+            }
+          : { method: 'GET', path: getPath };
+      const stats = await measure(ctx, api, next);
+      if (tokens && i > tokens.count) log(`${id}: ran out of distinct users; repeats answered their ticket`);
+      return id === 'waitingRoom.join'
+        ? statsRow(
+            id,
+            'waitingRoom.join (/trpc, auth)',
+            'ours',
+            stats,
+            'a distinct user per request, each a new ticket',
+          )
+        : statsRow(id, 'waitingRoom.get (/trpc, public)', 'ours', stats, 'waiting page poll');
+    });
+  };
+}
+
 /** Every row, in the order a run measures them. */
 export const ROWS: RowDef[] = [
   { id: 'worker.drain', coupon: COUPON_QUANTITY, run: drainRow },
@@ -415,4 +460,6 @@ export const ROWS: RowDef[] = [
   { id: 'pgbench', run: pgbenchRow },
   { id: 'product.top', rounds: true, run: topRow },
   { id: 'coupon.get', coupon: 100, run: couponGetRow },
+  { id: 'waitingRoom.join', rounds: true, coupon: 1, run: waitingRoomRow('waitingRoom.join') },
+  { id: 'waitingRoom.get', rounds: true, coupon: 1, run: waitingRoomRow('waitingRoom.get') },
 ];

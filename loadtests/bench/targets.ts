@@ -103,6 +103,25 @@ export const TARGETS: Target[] = [
   },
   (r) => shareOfBare(r, 'product.top', 0.8),
   (r) => shareOfBare(r, 'order.create', 0.5),
+  (r) => shareOfBare(r, 'waitingRoom.join', 0.8),
+  (r) => {
+    // "As cheap as product.top": the poll every waiting page makes, against the read storm row,
+    // from the round in which waitingRoom.get served the most.
+    const round = bestRoundOf(r, 'waitingRoom.get');
+    const get = round?.['waitingRoom.get'];
+    const top = round?.['product.top'];
+    if (!get || !top) return undefined;
+    const x = get.rps / top.rps;
+    const cpu =
+      get.serverCpuUs !== undefined && top.serverCpuUs !== undefined
+        ? `, server CPU ${Math.round(get.serverCpuUs)} against ${Math.round(top.serverCpuUs)} µs/request`
+        : '';
+    return {
+      target: 'waitingRoom.get ≥ 0.9× product.top’s req/s, same round',
+      measured: `${times(x)}${cpu}`,
+      met: x >= 0.9,
+    };
+  },
   (r) => {
     const c = row(r, 'worker.drain');
     if (!c) return undefined;

@@ -1,5 +1,5 @@
 /**
- * Which coupons and products the waiting rooms guard, kept in memory and refreshed from
+ * Which coupons and products the waiting rooms guard (and the rooms' shared reads), kept in memory and refreshed from
  * Postgres, so a guarded call is recognised (and an unguarded one let through) without any
  * I/O: an unguarded call pays two map lookups. Built once by the API's composition root
  * (apps/api/src/server.ts) and closed with it.
@@ -22,6 +22,11 @@ export type WaitingRoomDirectory = {
   /** Takes a room just written in Postgres by this process. */
   remember(room: WaitingRoomRecord): void;
   refresh(): Promise<void>;
+  /**
+   * Runs `read` once for all the callers that ask for `key` while it is in flight (waitingRoom.get's
+   * pollers share one HMGET per room per round trip, as product.top's readers share one read).
+   */
+  shared<T>(key: string, read: () => Promise<T>): Promise<T>;
   close(): void;
 };
 
@@ -76,6 +81,8 @@ export function createWaitingRoomDirectory(
         }, options.refreshMs);
   timer?.unref();
 
+  const inFlight = new Map<string, Promise<unknown>>();
+
   return {
     get loaded() {
       return loaded;
@@ -89,6 +96,14 @@ export function createWaitingRoomDirectory(
       index(byId.values());
     },
     refresh,
+    shared<T>(key: string, read: () => Promise<T>): Promise<T> {
+      let flight = inFlight.get(key) as Promise<T> | undefined;
+      if (!flight) {
+        flight = read().finally(() => inFlight.delete(key));
+        inFlight.set(key, flight);
+      }
+      return flight;
+    },
     close() {
       if (timer) clearInterval(timer);
     },

@@ -118,14 +118,18 @@ function viewOf(roomId: number, stored: StoredRoom, nowMs: number): WaitingRoomV
   };
 }
 
-/** `waitingRoom.get`: one HMGET; the same answer for every caller at a given moment. */
+/**
+ * `waitingRoom.get`: one HMGET, shared by the callers of this process that ask while it is in
+ * flight (the answer is the same for everyone; `admittedThrough` is computed at each caller's
+ * moment from the state read).
+ */
 export async function getWaitingRoom(
   rt: Rt,
   dir: WaitingRoomDirectory,
   roomId: number,
 ): Promise<WaitingRoomView> {
   const keys = rt.keys.waitingRoom(roomId);
-  let stored = await readRoom(rt.redis, keys);
+  let stored = await dir.shared(keys.room, () => readRoom(rt.redis, keys));
   if (!stored) {
     await restoreRoom(rt, dir, roomId);
     stored = await readRoom(rt.redis, keys);
@@ -148,7 +152,10 @@ export async function updateWaitingRoom(
   const applied = await runUpdateWaitingRoom(rt.redis, keys, { ...change, nowMs });
   // Not in Redis: loading it from the record just written applies the change.
   if (!applied) await runLoadWaitingRoom(rt.redis, keys, definitionOf(room), nowMs);
-  return getWaitingRoom(rt, dir, room.id);
+  // Read afresh, not through the shared read: one already in flight may predate the change.
+  const stored = await readRoom(rt.redis, keys);
+  if (!stored) throw new AppError(AppErrorCode.UNAVAILABLE, 'Waiting room is being restored, please retry');
+  return viewOf(room.id, stored, nowMs);
 }
 
 function ticketView(rt: Rt, roomId: number, userId: number, s: TicketState, nowMs: number): TicketView {
