@@ -356,7 +356,8 @@ function waitingRoomRow(id: 'waitingRoom.join' | 'waitingRoom.get') {
     return withChild(startApi(ctx.run.env, nodeArgsFor(id)), async (api) => {
       const { roomId } = await apiClient(api.url).mutate<{ roomId: number }>(
         'admin.waitingRoom.create',
-        { name: `bench ${id} ${round}`, couponIds: [couponOf(ctx, id)], admitPerSecond: 1000 },
+        // Admitting one a second: the crowd the room exists for, where nearly every join waits.
+        { name: `bench ${id} ${round}`, couponIds: [couponOf(ctx, id)], admitPerSecond: 1 },
         ctx.admin,
       );
       const body = JSON.stringify({ roomId });
@@ -379,7 +380,7 @@ function waitingRoomRow(id: 'waitingRoom.join' | 'waitingRoom.get') {
             'waitingRoom.join (/trpc, auth)',
             'ours',
             stats,
-            'a distinct user per request, each a new ticket',
+            'a distinct user per request, each a new ticket (waiting)',
           )
         : statsRow(id, 'waitingRoom.get (/trpc, public)', 'ours', stats, 'waiting page poll');
     });

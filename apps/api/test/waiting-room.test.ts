@@ -378,8 +378,17 @@ describe('waiting rooms over the API', () => {
   });
 
   it('exposes the waiting-room metrics by the names the dashboards use', async () => {
+    const couponId = await createCoupon();
+    const roomId = await createRoom({ couponIds: [couponId], admitPerSecond: 1 });
+    for (let u = 0; u < 150; u++) data(await join(roomId, 500 + u));
+    clock.advance(30_000);
     const res = await s.app.inject({ method: 'GET', url: '/metrics' });
     const text = res.body;
+    // 30 s at 1 a second: tickets 1..30 admitted, 120 waiting, the oldest (31) joined 30 s ago.
+    expect(text).toContain(`flash_waiting_room_joined_total{room="${roomId}"} 150`);
+    expect(text).toContain(`flash_waiting_room_admitted_through{room="${roomId}"} 30`);
+    expect(text).toContain(`flash_waiting_room_waiting{room="${roomId}"} 120`);
+    expect(text).toContain(`flash_waiting_room_oldest_wait_seconds{room="${roomId}"} 30`);
     for (const name of [
       'flash_waiting_room_joined_total{room=',
       'flash_waiting_room_admitted_through{room=',
@@ -412,6 +421,18 @@ describe('waiting rooms over the API', () => {
       `${address}/trpc/waitingRoom.get?input=${encodeURIComponent(JSON.stringify({ roomId }))}`,
     );
     expect(got.headers.get('cache-control')).toBe('public, max-age=1');
+    // A pass header over Node's header limit never reaches the API: 431, in tRPC's shape.
+    const huge = await fetch(`${address}/trpc/coupon.issue`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'x-waiting-room-pass': 'p'.repeat(20_000),
+      },
+      body: JSON.stringify({ couponId }),
+    });
+    expect(huge.status).toBe(431);
+    expect(((await huge.json()) as any).error.data.appCode).toBe('INVALID_INPUT');
     expect(((await got.json()) as any).result.data.joined).toBe(1);
   });
 });

@@ -47,8 +47,8 @@ describe('waiting rooms', () => {
 
   it('hands out tickets 1..N once each under many concurrent joins; a user joining again gets the same ticket', async () => {
     const roomId = await newRoom({ admitPerSecond: 1 });
-    const users = Array.from({ length: 1_500 }, (_, i) => 10_000 + i);
-    // Every user joins twice, all 3,000 joins in flight at once, shuffled.
+    const users = Array.from({ length: 1_000 }, (_, i) => 10_000 + i);
+    // Every user joins twice, all 2,000 joins in flight at once, shuffled.
     const callers = [...users, ...users].sort(() => Math.random() - 0.5);
     const answers = await Promise.all(callers.map((u) => joinWaitingRoom(rt(), dir, u, roomId)));
     const ticketOf = new Map<number, number>();
@@ -199,6 +199,32 @@ describe('waiting rooms', () => {
     expect(other.roomsOfCoupon(nextCoupon - 1)).toEqual([roomId]);
     expect(await getWaitingRoom(rt(), other, roomId)).toMatchObject({ admitPerSecond: 9, joined: 0 });
     expect((await joinWaitingRoom(rt(), other, 70_000, roomId)).ticket).toBe(1);
+  });
+
+  it("shares one read among a process' concurrent callers while it is in flight, then reads again", async () => {
+    let reads = 0;
+    let release: (value: number) => void = () => {};
+    const read = () => {
+      reads++;
+      return new Promise<number>((resolve) => {
+        release = resolve;
+      });
+    };
+    const callers = Array.from({ length: 100 }, () => dir.shared('k', read));
+    expect(reads).toBe(1);
+    release(7);
+    expect(await Promise.all(callers)).toEqual(Array(100).fill(7));
+    const failing = dir.shared('k', () => {
+      reads++;
+      return Promise.reject(new Error('Redis down'));
+    });
+    await expect(failing).rejects.toThrow('Redis down');
+    const after = dir.shared('k', async () => {
+      reads++;
+      return 8;
+    });
+    expect(await after).toBe(8);
+    expect(reads).toBe(3);
   });
 
   describe('the pass guard (in memory)', () => {
