@@ -8,6 +8,7 @@
 //   options: --duration <s>  --connections <n>  --users <n>  --autocannon (ignore k6)  --keep (keep the database)
 //            --invariants-only (CI: latency thresholds are reported but do not fail the run; broken
 //            invariants and unexpected answers still do)
+//            --waiting-room (sale only: the sale behind a waiting room)
 //   LOADTEST_<NAME>=<n> overrides a number of the scenario's shape (LOADTEST_QUANTITY=200)
 import path from 'node:path';
 import { connectRedisClient, createKeys, type RedisTarget } from '@flash/core';
@@ -25,6 +26,7 @@ import { mixed } from './node/mixed.ts';
 import { orderRush } from './node/order-rush.ts';
 import { saleScenario } from './node/sale.ts';
 import { topStorm } from './node/top-storm.ts';
+import { saleWaitingRoomScenario } from './node/waiting-room.ts';
 import { withOverrides } from './scenarios/trpc.js';
 
 const SCENARIOS: Scenario[] = [couponFlashCrowd, orderRush, mixed, topStorm, saleScenario];
@@ -230,7 +232,11 @@ async function runOne(scenario: Scenario): Promise<boolean> {
 
 async function main() {
   if (!wantedName) usage();
-  const chosen = wantedName === 'all' ? SCENARIOS : SCENARIOS.filter((s) => s.name === wantedName);
+  const listed = wantedName === 'all' ? SCENARIOS : SCENARIOS.filter((s) => s.name === wantedName);
+  // `sale --waiting-room`: the same sale behind a waiting room (loadtests/node/waiting-room.ts).
+  const chosen = args.includes('--waiting-room')
+    ? listed.map((s) => (s === saleScenario ? saleWaitingRoomScenario : s))
+    : listed;
   if (chosen.length === 0) usage();
   let ok = true;
   for (const scenario of chosen) ok = (await runOne(scenario)) && ok;

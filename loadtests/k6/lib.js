@@ -56,6 +56,7 @@ function params(call) {
     if (!minted[call.user]) minted[call.user] = mintToken(call.user);
     headers.authorization = `Bearer ${minted[call.user]}`;
   }
+  if (call.pass) headers['x-waiting-room-pass'] = call.pass;
   return { headers, tags: { name: call.procedure } };
 }
 

@@ -9,8 +9,9 @@
 
 /**
  * A request to one procedure. `user` is the caller (the driver adds that user's bearer token);
- * undefined for public procedures, and admin calls set `admin`.
- * @typedef {{ procedure: ProcedurePath, method: 'GET' | 'POST', path: string, body?: string, user?: number, admin?: boolean }} Call
+ * undefined for public procedures, and admin calls set `admin`. `pass` is a waiting room's
+ * pass, sent as X-Waiting-Room-Pass (scenarios/waiting-room.js).
+ * @typedef {{ procedure: ProcedurePath, method: 'GET' | 'POST', path: string, body?: string, user?: number, admin?: boolean, pass?: string }} Call
  */
 
 /**

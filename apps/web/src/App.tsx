@@ -11,6 +11,7 @@ import { OrderPage } from './pages/Order';
 import { OrdersPage } from './pages/Orders';
 import { ProductPage } from './pages/Product';
 import { TopPage } from './pages/Top';
+import { WaitingRoomPage } from './pages/WaitingRoom';
 import { Link, type Route, useRoute } from './router';
 import { SignIn } from './SignIn';
 
@@ -47,6 +48,8 @@ function Page(props: { route: Route }) {
       return <OrdersPage />;
     case 'order':
       return <OrderPage orderId={r.orderId} />;
+    case 'waiting-room':
+      return <WaitingRoomPage roomId={r.roomId} />;
     case 'not-found':
       return (
         <section>

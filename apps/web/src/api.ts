@@ -4,6 +4,7 @@ import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import { createTRPCContext } from '@trpc/tanstack-react-query';
 import { describeError, retryDelayFor, shouldRetry } from './errors';
 import { currentToken, signOut } from './session';
+import { backToWaitingRoom, passHeaders } from './waiting-room-pass';
 
 export type { RouterOutputs };
 export type Product = RouterOutputs['product']['get'];
@@ -21,9 +22,9 @@ export function createApiClient() {
         url: '/trpc',
         // The API answers at most 10 calls per batch.
         maxItems: 10,
-        headers() {
+        headers({ opList }) {
           const token = currentToken();
-          return token ? { authorization: `Bearer ${token}` } : {};
+          return token ? { authorization: `Bearer ${token}`, ...passHeaders(opList) } : {};
         },
       }),
     ],
@@ -32,8 +33,11 @@ export function createApiClient() {
 
 export function createQueryClient(): QueryClient {
   // A token the API no longer accepts (expired) ends the session; the page then offers sign-in.
+  // A pass a sale's waiting room refused (expired, or none yet) sends the shopper to its page.
   const onError = (error: unknown) => {
-    if (describeError(error).code === 'UNAUTHORIZED' && currentToken()) signOut();
+    const problem = describeError(error);
+    if (problem.code === 'UNAUTHORIZED' && currentToken()) signOut();
+    if (problem.code === 'NOT_ADMITTED' && problem.roomId !== undefined) backToWaitingRoom(problem.roomId);
   };
   return new QueryClient({
     queryCache: new QueryCache({ onError }),

@@ -46,6 +46,8 @@ export type Problem = {
   retryable: boolean;
   /** OUT_OF_STOCK: the product that is short. */
   productId?: number;
+  /** NOT_ADMITTED: the waiting room whose pass the call needed. */
+  roomId?: number;
 };
 
 function numberField(data: unknown, field: string): number | undefined {
@@ -65,6 +67,7 @@ export function describeError(error: unknown): Problem {
         retryAfterMs: appCode === 'RATE_LIMITED' ? (numberField(data, 'retryAfterMs') ?? 1000) : undefined,
         retryable: appCode === 'UNAVAILABLE' || appCode === 'RATE_LIMITED',
         productId: numberField(data, 'productId'),
+        roomId: numberField(data, 'roomId'),
       };
     }
     if (data === undefined || data === null) {

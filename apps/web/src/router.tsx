@@ -15,6 +15,7 @@ export type Route =
   | { page: 'my-coupons' }
   | { page: 'orders' }
   | { page: 'order'; orderId: string }
+  | { page: 'waiting-room'; roomId: number }
   | { page: 'not-found' };
 
 export function parseRoute(hash: string): Route {
@@ -44,6 +45,10 @@ export function parseRoute(hash: string): Route {
     case 'orders':
       if (parts[1] === undefined) return { page: 'orders' };
       return /^[\w-]{1,64}$/.test(parts[1]) ? { page: 'order', orderId: parts[1] } : { page: 'not-found' };
+    case 'waiting-room': {
+      const roomId = id(parts[1]);
+      return roomId ? { page: 'waiting-room', roomId } : { page: 'not-found' };
+    }
     default:
       return { page: 'not-found' };
   }

@@ -38,6 +38,10 @@ export function currentToken(): string | undefined {
   return session?.token;
 }
 
+export function currentUserId(): number | undefined {
+  return session?.userId;
+}
+
 export function signIn(token: string): void {
   const userId = subjectOf(token);
   if (!userId) throw new Error('not a token for a user');

@@ -7,7 +7,7 @@ import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
 import { runJoinWaitingRoom, runLoadWaitingRoom } from '../src/waiting-room/waiting-room.store.ts';
 
 const SHOPPERS = 100_000;
-const IN_FLIGHT = 2_000;
+const IN_FLIGHT = 500;
 /** User ids as a real crowd has them: 7 to 8 digits. */
 const FIRST_USER = 5_000_000;
 
