@@ -33,7 +33,7 @@ export function createApiClient() {
 export function createQueryClient(): QueryClient {
   // A token the API no longer accepts (expired) ends the session; the page then offers sign-in.
   const onError = (error: unknown) => {
-    if (describeError(error).code === 'UNAUTHORIZED' && currentToken()) signOut();
+    if (describeError(error).code === 'UNAUTHORIZED' && currentToken()) signOut({ ended: true });
   };
   return new QueryClient({
     queryCache: new QueryCache({ onError }),
