@@ -3,7 +3,10 @@
 // `node scripts/build-web.ts [--force]` builds on its own.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { brotliCompress, constants, gzip } from 'node:zlib';
 
 const root = path.resolve(import.meta.dirname, '..');
 export const WEB_DIR = path.join(root, 'apps', 'web');
@@ -47,6 +50,45 @@ export function buildWeb(): Promise<void> {
   });
 }
 
+/** Text the build emits; fonts (woff2) and images arrive compressed already. */
+const COMPRESSIBLE = /\.(?:js|css|html|svg|json|txt)$/;
+const brotli = promisify(brotliCompress);
+const gzipped = promisify(gzip);
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const file = path.join(dir, entry.name);
+    return entry.isDirectory() ? filesUnder(file) : [file];
+  });
+}
+
+/**
+ * Writes `file.br` (brotli, best quality) and `file.gz` (gzip -9) next to every text file of the
+ * build, once, so the API sends each shopper the smaller copy its Accept-Encoding allows without
+ * compressing per request (web-app.ts, @fastify/static's preCompressed). A copy that would not be
+ * smaller is not written.
+ */
+export async function compressBuild(dir = WEB_DIST): Promise<void> {
+  await Promise.all(
+    filesUnder(dir)
+      .filter((file) => COMPRESSIBLE.test(file))
+      .map(async (file) => {
+        const raw = await readFile(file);
+        const [br, gz] = await Promise.all([
+          brotli(raw, {
+            params: {
+              [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY,
+              [constants.BROTLI_PARAM_SIZE_HINT]: raw.length,
+            },
+          }),
+          gzipped(raw, { level: 9 }),
+        ]);
+        if (br.length < raw.length) await writeFile(`${file}.br`, br);
+        if (gz.length < raw.length) await writeFile(`${file}.gz`, gz);
+      }),
+  );
+}
+
 /** Where progress goes: `pnpm start` passes its pino logger, so its output stays JSON lines. */
 type ProgressLog = { info: (message: string) => void };
 const consoleLog: ProgressLog = { info: (message) => console.log(`[web] ${message}`) };
@@ -59,6 +101,7 @@ export async function ensureWebBuilt(options: { force?: boolean; log?: ProgressL
   log.info(`building the storefront (${reason})`);
   const started = Date.now();
   await buildWeb();
+  await compressBuild();
   log.info(`built apps/web/dist in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 

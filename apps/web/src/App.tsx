@@ -13,6 +13,7 @@ import { ProductPage } from './pages/Product';
 import { TopPage } from './pages/Top';
 import { WaitingRoomPage } from './pages/WaitingRoom';
 import { Link, type Route, useRoute } from './router';
+import { SessionEndedNotice } from './SessionEnded';
 import { SignIn } from './SignIn';
 
 const NAV: { to: string; label: string; pages: Route['page'][] }[] = [
@@ -70,7 +71,12 @@ export function App() {
   // A new page moves keyboard and screen-reader focus to its content, as a page load would.
   const first = useRef(true);
   const routeKey = JSON.stringify(route);
+  const nav = useRef<HTMLElement>(null);
   useEffect(() => {
+    // On a phone the menu is one row that scrolls sideways: keep the current tab in view.
+    nav.current
+      ?.querySelector('[aria-current="page"]')
+      ?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
     if (first.current) {
       first.current = false;
       return;
@@ -90,7 +96,7 @@ export function App() {
         </div>
         <SignIn />
       </header>
-      <nav className="site-nav" aria-label="Main">
+      <nav className="site-nav" aria-label="Main" ref={nav}>
         <ul>
           {NAV.map((item) => (
             <li key={item.to}>
@@ -103,6 +109,7 @@ export function App() {
         </ul>
       </nav>
       <main id="main" ref={main} tabIndex={-1}>
+        <SessionEndedNotice />
         <Page route={route} />
       </main>
     </>

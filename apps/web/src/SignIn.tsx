@@ -27,7 +27,8 @@ export function SignIn() {
     return (
       <div className="session">
         <span>
-          Signed in as user <strong data-testid="user-id">{session.userId}</strong>
+          <span className="wide-only">Signed in as </span>user{' '}
+          <strong data-testid="user-id">{session.userId}</strong>
         </span>
         <button
           type="button"

@@ -36,7 +36,7 @@ export function createQueryClient(): QueryClient {
   // A pass a sale's waiting room refused (expired, or none yet) sends the shopper to its page.
   const onError = (error: unknown) => {
     const problem = describeError(error);
-    if (problem.code === 'UNAUTHORIZED' && currentToken()) signOut();
+    if (problem.code === 'UNAUTHORIZED' && currentToken()) signOut({ ended: true });
     if (problem.code === 'NOT_ADMITTED' && problem.roomId !== undefined) backToWaitingRoom(problem.roomId);
   };
   return new QueryClient({

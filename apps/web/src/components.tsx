@@ -70,3 +70,38 @@ export function StatusBadge(props: { status: string }) {
     </span>
   );
 }
+
+/** Hues of the placeholder art, picked by product id so a product keeps its colour. */
+const PLACEHOLDER_HUES = 6;
+
+/**
+ * A product's picture, or placeholder art (its initial on a tint) when it has none. Both take
+ * the same box (4:3, sized by the layout before the picture arrives), so nothing shifts when it
+ * loads. Decorative: the product's name is always next to it.
+ */
+export function ProductImage(props: {
+  product: { id: number; name: string; imageUrl: string | null };
+  size?: 'card' | 'large';
+}) {
+  const p = props.product;
+  const className = `product-image product-image-${props.size ?? 'card'}`;
+  if (p.imageUrl) {
+    return (
+      <img
+        className={className}
+        src={p.imageUrl}
+        alt=""
+        width={400}
+        height={300}
+        loading={props.size === 'large' ? 'eager' : 'lazy'}
+        decoding="async"
+      />
+    );
+  }
+  const initial = Array.from(p.name.trim())[0]?.toUpperCase() ?? '?';
+  return (
+    <div className={`${className} placeholder hue-${p.id % PLACEHOLDER_HUES}`} aria-hidden="true">
+      <span>{initial}</span>
+    </div>
+  );
+}

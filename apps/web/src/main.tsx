@@ -3,6 +3,9 @@ import { StrictMode, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
 import { createApiClient, createQueryClient, TRPCProvider } from './api';
+// Pretendard (SIL OFL), self-hosted: Korean names render the same on every machine, split by
+// Unicode range so a page downloads only the pieces of the font its text uses.
+import 'pretendard/dist/web/variable/pretendardvariable-dynamic-subset.css';
 import './styles.css';
 
 function Root() {

@@ -11,6 +11,8 @@ export type Session = { token: string; userId: number } | null;
 
 const listeners = new Set<() => void>();
 let session: Session = read();
+/** The API refused the token (expired, forged): the page says so until the shopper signs in. */
+let ended = false;
 
 function read(): Session {
   try {
@@ -46,6 +48,7 @@ export function signIn(token: string): void {
   const userId = subjectOf(token);
   if (!userId) throw new Error('not a token for a user');
   session = { token, userId };
+  ended = false;
   try {
     sessionStorage.setItem(TOKEN_KEY, token);
   } catch {
@@ -54,20 +57,31 @@ export function signIn(token: string): void {
   for (const l of listeners) l();
 }
 
-export function signOut(): void {
+/** `ended`: the API refused the token, not the shopper's choice; the app shows a notice. */
+export function signOut(options: { ended?: boolean } = {}): void {
   session = null;
+  ended = options.ended ?? false;
   try {
     sessionStorage.removeItem(TOKEN_KEY);
   } catch {}
   for (const l of listeners) l();
 }
 
+function subscribe(l: () => void): () => void {
+  listeners.add(l);
+  return () => listeners.delete(l);
+}
+
 export function useSession(): Session {
-  return useSyncExternalStore(
-    (l) => {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
-    () => session,
-  );
+  return useSyncExternalStore(subscribe, () => session);
+}
+
+/** Whether the last session was ended by the API (until the next sign-in or a dismissal). */
+export function useSessionEnded(): boolean {
+  return useSyncExternalStore(subscribe, () => ended);
+}
+
+export function dismissSessionEnded(): void {
+  ended = false;
+  for (const l of listeners) l();
 }

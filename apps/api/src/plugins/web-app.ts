@@ -8,6 +8,10 @@
  * it is revalidated on every load, so a new build is picked up at once. The hashed files under
  * /assets never change under one name: a year, immutable. Everything else keeps the API's
  * headers (security.ts).
+ *
+ * Compression: the build writes a brotli and a gzip copy of every text file once
+ * (scripts/build-web.ts); each request gets the best copy its Accept-Encoding allows, with
+ * `Vary: accept-encoding`, and nothing is compressed per request.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -22,7 +26,8 @@ export const APP_CSP = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",
-  "img-src 'self' data:",
+  // Product pictures may live on a CDN (admin.product.create's imageUrl is https or this origin).
+  "img-src 'self' data: https:",
   "font-src 'self'",
   "connect-src 'self'",
   "object-src 'none'",
@@ -55,7 +60,10 @@ export const webAppPlugin: FastifyPluginAsync<WebAppPluginOptions> = async (app,
     index: ['index.html'],
     decorateReply: false,
     cacheControl: false,
-    setHeaders(reply, file) {
+    preCompressed: true,
+    setHeaders(reply, sent) {
+      // The headers of the file asked for, whichever copy (.br, .gz or plain) is sent.
+      const file = sent.replace(/\.(?:br|gz)$/, '');
       if (file.endsWith('.html')) reply.headers(documentHeaders);
       else if (file.startsWith(assets)) reply.header('cache-control', IMMUTABLE);
       else reply.header('cache-control', 'public, max-age=3600');

@@ -1,10 +1,11 @@
-import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useRef, useState } from 'react';
 import { newIdempotencyKey, useTRPC } from '../api';
 import { clearCart, MAX_QUANTITY, setQuantity, useCart } from '../cart';
 import { ErrorNote, Loading, PageTitle } from '../components';
 import { describeError } from '../errors';
 import { formatDiscount, formatKRW } from '../format';
+import { useSettled } from '../hooks';
 import { Link, navigate } from '../router';
 import { useSession } from '../session';
 
@@ -20,6 +21,20 @@ export function CartPage() {
   const usable = mine.data?.items.filter((c) => c.status === 'AVAILABLE') ?? [];
   const [couponId, setCouponId] = useState<number | undefined>(undefined);
   const couponSelectId = useId();
+  // The price order.create would charge, asked again once the cart or the coupon settles; the
+  // last answer stays on screen (marked as updating) meanwhile.
+  const cart = {
+    items: lines.map((l) => ({ productId: l.productId, quantity: l.quantity })),
+    ...(couponId === undefined ? {} : { couponId }),
+  };
+  const settled = useSettled(cart, 250);
+  const upToDate = JSON.stringify(settled) === JSON.stringify(cart);
+  const quote = useQuery(
+    trpc.order.quote.queryOptions(settled, {
+      enabled: session !== null && settled.items.length > 0,
+      placeholderData: keepPreviousData,
+    }),
+  );
   // One key per checkout: a repeated or retried click replays the first order instead of
   // placing a second one. A new key once an order was placed.
   const key = useRef<string | null>(null);
@@ -121,9 +136,11 @@ export function CartPage() {
           </tbody>
         </table>
       </div>
-      <p className="total">
-        Subtotal <strong>{formatKRW(subtotal)}</strong>
-      </p>
+      {!session && (
+        <p className="total">
+          Subtotal <strong>{formatKRW(subtotal)}</strong>
+        </p>
+      )}
 
       {session ? (
         <form
@@ -152,13 +169,35 @@ export function CartPage() {
               </select>
             )}
           </div>
-          <p className="muted">The discount and the amount to pay are shown on the next page.</p>
+          <div className="quote" aria-busy={!upToDate || quote.isFetching} data-testid="quote">
+            {quote.data && !quote.isError && (
+              <dl className="facts totals">
+                <dt>Subtotal</dt>
+                <dd data-testid="quote-total">{formatKRW(quote.data.totalAmount)}</dd>
+                <dt>Coupon discount</dt>
+                <dd data-testid="quote-discount">
+                  {quote.data.discountAmount > 0 ? `−${formatKRW(quote.data.discountAmount)}` : formatKRW(0)}
+                </dd>
+                <dt className="to-pay">To pay</dt>
+                <dd className="to-pay" data-testid="quote-pay">
+                  {formatKRW(quote.data.payAmount)}
+                </dd>
+              </dl>
+            )}
+            {quote.isPending && quote.fetchStatus !== 'idle' && <Loading what="the price" />}
+            {quote.error && !quote.isFetching && (
+              <ErrorNote error={quote.error} onRetry={() => quote.refetch()} />
+            )}
+          </div>
+          <p className="muted">Placing the order holds the stock for you until you pay.</p>
           <button type="submit" className="button-large" disabled={order.isPending}>
             {order.isPending ? 'Placing order…' : 'Place order'}
           </button>
         </form>
       ) : (
-        <p className="muted">Sign in (top of the page) to place your order.</p>
+        <p className="muted">
+          Sign in (top of the page) to see your price with a coupon and place your order.
+        </p>
       )}
       {order.isPending && order.failureReason && <ErrorNote error={order.failureReason} waiting />}
       {order.error && (

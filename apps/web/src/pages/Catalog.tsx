@@ -2,7 +2,7 @@ import { useQueries } from '@tanstack/react-query';
 import { useState } from 'react';
 import { type Product, useTRPC } from '../api';
 import { addToCart } from '../cart';
-import { ErrorNote, Loading, PageTitle } from '../components';
+import { ErrorNote, Loading, PageTitle, ProductImage } from '../components';
 import { formatKRW } from '../format';
 import { Link } from '../router';
 
@@ -59,6 +59,7 @@ function ProductCard(props: { product: Product }) {
   const p = props.product;
   return (
     <li className="card" data-product-id={p.id}>
+      <ProductImage product={p} />
       <h2 className="card-title">
         <Link to={`/products/${p.id}`}>{p.name}</Link>
       </h2>

@@ -2,7 +2,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTRPC } from '../api';
 import { Countdown, ErrorNote, Loading, PageTitle } from '../components';
 import { describeError, ERROR_MESSAGES } from '../errors';
-import { formatDateTime, formatDiscount } from '../format';
+import { formatDate, formatDateTime, formatDiscount, formatValidity } from '../format';
 import { useNow } from '../hooks';
 import { Link } from '../router';
 import { useSession } from '../session';
@@ -39,10 +39,8 @@ export function CouponSalePage(props: { couponId: number }) {
   const c = coupon.data;
   const phase = salePhase(c, now);
   const claimError = claim.error ? describeError(claim.error).code : undefined;
-  const claimed =
-    claim.isSuccess ||
-    claimError === 'COUPON_ALREADY_ISSUED' ||
-    (mine.data?.items.some((item) => item.couponId === c.id) ?? false);
+  const held = mine.data?.items.find((item) => item.couponId === c.id);
+  const claimed = claim.isSuccess || claimError === 'COUPON_ALREADY_ISSUED' || held !== undefined;
   const soldOut = !claimed && (phase === 'sold-out' || claimError === 'COUPON_SOLD_OUT');
 
   return (
@@ -67,7 +65,13 @@ export function CouponSalePage(props: { couponId: number }) {
           </>
         )}
         <dt>Valid</dt>
-        <dd>{c.validDays ? `${c.validDays} days after you claim it` : 'Until used'}</dd>
+        <dd data-testid="validity">{formatValidity(c.validDays)}</dd>
+        {held && (
+          <>
+            <dt>Yours until</dt>
+            <dd data-testid="held-expiry">{held.expiresAt ? formatDate(held.expiresAt) : 'no expiry'}</dd>
+          </>
+        )}
       </dl>
 
       <div className="sale-state" role="status">

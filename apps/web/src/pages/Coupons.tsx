@@ -2,7 +2,7 @@ import { useQueries } from '@tanstack/react-query';
 import { useState } from 'react';
 import { type Coupon, useTRPC } from '../api';
 import { Countdown, ErrorNote, Loading, PageTitle } from '../components';
-import { formatDiscount } from '../format';
+import { formatDiscount, formatValidity } from '../format';
 import { useNow } from '../hooks';
 import { Link } from '../router';
 
@@ -42,6 +42,7 @@ export function CouponsPage() {
                 <Link to={`/coupons/${c.id}`}>{c.name}</Link>
               </h2>
               <p className="discount">{formatDiscount(c.discount)}</p>
+              <p className="muted">{formatValidity(c.validDays)}</p>
               <p>
                 {c.remaining.toLocaleString('en-US')} of {c.totalQuantity.toLocaleString('en-US')} left
               </p>

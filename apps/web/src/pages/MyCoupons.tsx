@@ -1,7 +1,8 @@
 import { useQuery } from '@tanstack/react-query';
 import { useTRPC } from '../api';
 import { ErrorNote, Loading, PageTitle, StatusBadge } from '../components';
-import { formatDateTime, formatDiscount } from '../format';
+import { daysLeft, formatDate, formatDateTime, formatDiscount } from '../format';
+import { useNow } from '../hooks';
 import { Link } from '../router';
 import { useSession } from '../session';
 
@@ -9,6 +10,7 @@ export function MyCouponsPage() {
   const trpc = useTRPC();
   const session = useSession();
   const mine = useQuery(trpc.coupon.mine.queryOptions(undefined, { enabled: session !== null }));
+  const now = useNow(60_000);
   if (!session) return <p>Sign in (top of the page) to see your coupons.</p>;
   return (
     <section>
@@ -27,7 +29,16 @@ export function MyCouponsPage() {
               <span className="list-main">
                 <strong>{c.name}</strong> <span className="discount">{formatDiscount(c.discount)}</span>
               </span>
-              <span className="muted">claimed {formatDateTime(c.issuedAt)}</span>
+              <span className="coupon-dates">
+                <span className="muted">claimed {formatDateTime(c.issuedAt)}</span>
+                <span className="expiry" data-testid="expiry">
+                  {c.expiresAt === null
+                    ? 'no expiry'
+                    : c.status === 'AVAILABLE'
+                      ? `valid until ${formatDate(c.expiresAt)} (${daysLeft(c.expiresAt, now)} ${daysLeft(c.expiresAt, now) === 1 ? 'day' : 'days'} left)`
+                      : `${c.status === 'EXPIRED' ? 'expired' : 'was valid until'} ${formatDate(c.expiresAt)}`}
+                </span>
+              </span>
               <StatusBadge status={c.status} />
             </li>
           ))}
