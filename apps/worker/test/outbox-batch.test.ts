@@ -7,6 +7,10 @@ import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
 // Batch export (exportOutboxBatch) against real Postgres and a real HTTP server: many exports at
 // once split the backlog (SKIP LOCKED), every message is delivered once with its own key, one
 // UPDATE marks a batch, failures are counted on their rows and retried by the next batch.
+// A POST timing out on a starved machine would be a retried (duplicate) delivery, which these
+// exact counts do not expect: the timeout is set out of reach.
+const LONG = 60_000;
+
 describe('outbox batch export', () => {
   const delivered = new Map<string, number>();
   let failKeys = new Set<string>();
@@ -60,7 +64,7 @@ describe('outbox batch export', () => {
     const exports = Array.from({ length: 8 }, async () => {
       let batches = 0;
       for (;;) {
-        const r = await exportOutboxBatch(withUrl.rt, { limit: 100, concurrency: 4 });
+        const r = await exportOutboxBatch(withUrl.rt, { limit: 100, concurrency: 4, timeoutMs: LONG });
         if (r.claimed === 0) return batches;
         expect(r.published).toBe(r.claimed);
         batches++;
@@ -75,7 +79,7 @@ describe('outbox batch export', () => {
   it('counts a failed delivery on its row and leaves it for the next batch; the others are marked', async () => {
     await addMessages(withUrl, 10, 'flaky');
     failKeys = new Set(['order.paid:flaky-3', 'order.paid:flaky-7']);
-    const first = await exportOutboxBatch(withUrl.rt, { limit: 100 });
+    const first = await exportOutboxBatch(withUrl.rt, { limit: 100, timeoutMs: LONG });
     expect(first).toMatchObject({ claimed: 10, published: 8, failed: 2 });
     const failed = await withUrl.rt.db
       .selectFrom('outbox')
@@ -88,7 +92,10 @@ describe('outbox batch export', () => {
       { key: 'flaky-7', attempts: 1, last_error: 'data platform answered HTTP 503' },
     ]);
     failKeys = new Set();
-    expect(await exportOutboxBatch(withUrl.rt, { limit: 100 })).toMatchObject({ claimed: 2, published: 2 });
+    expect(await exportOutboxBatch(withUrl.rt, { limit: 100, timeoutMs: LONG })).toMatchObject({
+      claimed: 2,
+      published: 2,
+    });
     for (let i = 0; i < 10; i++) expect(delivered.get(`order.paid:flaky-${i}`)).toBe(1);
   });
 
