@@ -25,8 +25,9 @@ const RESCHEDULE_EVERY_MS = 30_000;
 /**
  * A sweep runs every second or so and mostly finds nothing: kept, its completed runs would bury
  * the real work in the queue dashboard. Its failures stay (the queue's default), visible and
- * alerted on through `flash_queue_jobs{state="failed"}`. (A bounded `removeOnFail` here kept a
- * restarted worker from starting while a sweep was failing: apps/worker/test/coupon-persist.test.ts.)
+ * alerted on through `flash_queue_jobs{state="failed"}`. (With a bounded `removeOnFail` here,
+ * apps/worker/test/coupon-persist.test.ts failed: a restarted worker never said it was ready;
+ * the cause was not established.)
  */
 export const SWEEP_JOB_OPTIONS = { removeOnComplete: true } as const;
 
