@@ -24,11 +24,12 @@ const RESCHEDULE_EVERY_MS = 30_000;
 
 /**
  * A sweep runs every second or so and mostly finds nothing: kept, its completed runs would bury
- * the real work in the queue dashboard. Its latest failures stay visible (and alert through
- * `flash_queue_jobs{state="failed"}`), a bounded number of them, as a sweep failing during an
- * outage fails every run.
+ * the real work in the queue dashboard. Its failures stay (the queue's default), visible and
+ * alerted on through `flash_queue_jobs{state="failed"}`. (With a bounded `removeOnFail` here,
+ * apps/worker/test/coupon-persist.test.ts failed: a restarted worker never said it was ready;
+ * the cause was not established.)
  */
-export const SWEEP_JOB_OPTIONS = { removeOnComplete: true, removeOnFail: { count: 100 } } as const;
+export const SWEEP_JOB_OPTIONS = { removeOnComplete: true } as const;
 
 export type RunningWorkers = { workers: Worker[]; close(): Promise<void> };
 

@@ -40,10 +40,11 @@ declare module 'fastify' {
 
 /** Reads the appCode(s) of error answers for the request line (see RequestLogController). */
 export function registerRequestLog(app: FastifyInstance): void {
-  app.addHook('onSend', async (_req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+  // Callback style, not async: no promise per answer on the hot paths.
+  app.addHook('onSend', (_req, reply, payload, done) => {
     // Successful answers carry no appCode; only error bodies (and mixed batches, 207) are read.
     if (reply.statusCode >= 400 || reply.statusCode === 207) reply.appCode = appCodesIn(payload);
-    return payload;
+    done(null, payload);
   });
 }
 
