@@ -82,6 +82,11 @@ const ID_INPUTS: Record<string, 'owned' | 'held' | 'shared' | 'dev-only'> = {
   'product.list.cursor': 'shared',
   'coupon.get.couponId': 'shared',
   'coupon.list.cursor': 'shared',
+  // A room is the same for everyone; a user's ticket in it is found by the token, never by an id.
+  'waitingRoom.get.roomId': 'shared',
+  'waitingRoom.join.roomId': 'shared',
+  'waitingRoom.status.roomId': 'shared',
+  'admin.waitingRoom.update.roomId': 'shared',
   // The local sign-in: a token for the user named; refused in production (dev-token.test.ts).
   'dev.token.userId': 'dev-only',
 };

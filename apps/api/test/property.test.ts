@@ -676,6 +676,69 @@ const SPECS: Record<string, Spec> = {
       quantity: badRange(1, 10_000_000),
     }),
   },
+  'waitingRoom.get': {
+    auth: 'public',
+    shaped: () => fc.record({ roomId: fc.integer({ min: 1, max: MAX_SAFE }) }),
+    required: ['roomId'],
+    bad: () => ({ roomId: badId }),
+  },
+  'waitingRoom.join': {
+    auth: 'user',
+    shaped: () => fc.record({ roomId: fc.integer({ min: 1, max: MAX_SAFE }) }),
+    required: ['roomId'],
+    bad: () => ({ roomId: badId }),
+  },
+  'waitingRoom.status': {
+    auth: 'user',
+    shaped: () => fc.record({ roomId: fc.integer({ min: 1, max: MAX_SAFE }) }),
+    required: ['roomId'],
+    bad: () => ({ roomId: badId }),
+  },
+  // Rooms guard ids far above the fixtures', so the other procedures' cases need no pass.
+  'admin.waitingRoom.create': {
+    auth: 'admin',
+    shaped: () =>
+      fc.record(
+        {
+          name: plainText(1, 200),
+          couponIds: fc.uniqueArray(fc.integer({ min: 4_000_000_000, max: 4_000_001_000 }), {
+            minLength: 1,
+            maxLength: 3,
+          }),
+          admitPerSecond: fc.integer({ min: 1, max: 100_000 }),
+          opensAt: fc.constantFrom('2026-01-01T00:00:00Z', '2030-01-01T00:00:00.000+09:00'),
+          passTtlSeconds: fc.integer({ min: 60, max: 3600 }),
+        },
+        { requiredKeys: ['name', 'couponIds', 'admitPerSecond'] },
+      ),
+    required: ['name', 'admitPerSecond'],
+    base: () => ({ name: 'r', couponIds: [4_000_002_000], admitPerSecond: 10 }),
+    bad: () => ({
+      name: badText(200),
+      couponIds: fc.constantFrom([0], [1, 1], 'x', [1.5]),
+      admitPerSecond: fc.oneof(badNumber, fc.constantFrom(0, 100_001)),
+      passTtlSeconds: fc.constantFrom(59, 3601, 1.5),
+      opensAt: fc.constantFrom('tomorrow', 5),
+    }),
+  },
+  'admin.waitingRoom.update': {
+    auth: 'admin',
+    shaped: () =>
+      fc.record(
+        {
+          roomId: fc.integer({ min: 1, max: MAX_SAFE }),
+          admitPerSecond: fc.integer({ min: 1, max: 100_000 }),
+          paused: fc.boolean(),
+        },
+        { requiredKeys: ['roomId'] },
+      ),
+    required: ['roomId'],
+    bad: () => ({
+      roomId: badId,
+      admitPerSecond: fc.constantFrom(0, 100_001, 1.5),
+      paused: fc.constantFrom('yes', 1),
+    }),
+  },
   'admin.coupon.create': {
     auth: 'admin',
     shaped: () =>
