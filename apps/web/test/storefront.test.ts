@@ -331,8 +331,14 @@ describe.concurrent('storefront in Chromium', () => {
           await open(page, `/coupons/${couponId}`, name);
           await page.getByRole('button', { name: 'Claim coupon' }).waitFor();
         }
+        // Both buttons are pressed at once, in the pages themselves: a click that waited for the
+        // button to be steady could find it already gone (the other claim sold the coupon out).
         await Promise.all(
-          [first, second].map(({ page }) => page.getByRole('button', { name: 'Claim coupon' }).click()),
+          [first, second].map(({ page }) =>
+            page
+              .getByRole('button', { name: 'Claim coupon' })
+              .evaluate((button) => (button as unknown as { click(): void }).click()),
+          ),
         );
 
         const outcome = async (page: Page) => {
