@@ -35,16 +35,21 @@ export async function quoteOrder(rt: Runtime, userId: number, input: QuoteInput)
 }
 
 /**
- * The coupon's discount if order.create would accept it now; the same checks, in the same order,
- * as order.service.ts's own (which a later change can share: that file is being reworked).
+ * The coupon's discount if an order may use it now: held by the caller, not used, not expired,
+ * and backing no open order. The one rule for order.create and order.quote.
  */
-export async function usableCouponDiscount(rt: Runtime, userId: number, couponId: number): Promise<Discount> {
+export async function usableCouponDiscount(
+  rt: Runtime,
+  userId: number,
+  couponId: number,
+  now: Date = rt.clock.now(),
+): Promise<Discount> {
   const held = await findHeldCoupon(rt, userId, couponId);
   const notUsable = (why: string) => new AppError(AppErrorCode.COUPON_NOT_USABLE, why, { couponId });
   if (!held) throw notUsable('Coupon is not held by this user');
   if (held.status !== 'AVAILABLE') throw notUsable('Coupon was already used');
-  if (held.expiresAt && held.expiresAt.getTime() <= rt.clock.now().getTime())
-    throw notUsable('Coupon has expired');
+  if (held.expiresAt && held.expiresAt.getTime() <= now.getTime()) throw notUsable('Coupon has expired');
+  // Cheap early refusal; for an order the unique index is what actually decides a race.
   if (await couponHeldByPendingOrder(rt.db, userId, couponId))
     throw notUsable('Coupon is held by another open order');
   return held.discount;

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { findHeldCoupon } from '../coupon/coupon.service.ts';
 import type { OrderRow, OrderStatus } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
 import { findIdempotentResponse, requestHash } from '../idempotency/idempotency.service.ts';
@@ -15,8 +14,8 @@ import {
   saveUnsavedOrdersOf,
 } from './order.persist.ts';
 import { type Discount, priceOrder } from './order.pricing.ts';
+import { usableCouponDiscount } from './order.quote.ts';
 import {
-  couponHeldByPendingOrder,
   findOrderForUser,
   listOrdersForUser,
   type OrderLine,
@@ -232,23 +231,6 @@ export async function createOrder(
     if (isUniqueViolation(err, 'orders_one_pending_per_coupon')) throw couponTaken(input.couponId!);
     throw err;
   }
-}
-
-async function usableCouponDiscount(
-  rt: Runtime,
-  userId: number,
-  couponId: number,
-  now: Date,
-): Promise<Discount> {
-  const held = await findHeldCoupon(rt, userId, couponId);
-  const notUsable = (why: string) => new AppError(AppErrorCode.COUPON_NOT_USABLE, why, { couponId });
-  if (!held) throw notUsable('Coupon is not held by this user');
-  if (held.status !== 'AVAILABLE') throw notUsable('Coupon was already used');
-  if (held.expiresAt && held.expiresAt.getTime() <= now.getTime()) throw notUsable('Coupon has expired');
-  // Cheap early refusal; the unique index is what actually decides a race.
-  if (await couponHeldByPendingOrder(rt.db, userId, couponId))
-    throw notUsable('Coupon is held by another open order');
-  return held.discount;
 }
 
 async function refuseIfSoldOut(rt: Runtime, lines: OrderLine[]): Promise<void> {
