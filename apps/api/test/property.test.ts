@@ -494,6 +494,26 @@ const orderItems = () =>
     { minLength: 1, maxLength: 5, selector: (i) => i.productId },
   );
 
+/** Order lines that order.create and order.quote must both refuse (same schema, same catalog). */
+const badItems = () =>
+  fc.oneof(
+    fc.constant([]),
+    fc.constant(Array.from({ length: 51 }, (_, i) => ({ productId: i + 1, quantity: 1 }))),
+    fc.constant([
+      { productId: fx.products[0], quantity: 1 },
+      { productId: fx.products[0], quantity: 2 },
+    ]),
+    badId.map((productId) => [{ productId, quantity: 1 }]),
+    badRange(1, 1000).map((quantity) => [{ productId: fx.products[0], quantity }]),
+    fc
+      .tuple(strangeKeys, fc.jsonValue({ maxDepth: 1 }))
+      .filter(([k]) => k !== 'productId' && k !== 'quantity')
+      .map(([k, v]) => [withKey({ productId: fx.products[0], quantity: 1 }, k, v)]),
+    fc.constant([{ productId: fx.products[0] }]),
+    fc.constant([{ productId: 987_654_321, quantity: 1 }]),
+    junk,
+  );
+
 /** Every procedure of the router, with what valid and invalid input look like for it. */
 const SPECS: Record<string, Spec> = {
   'balance.get': { auth: 'user' },
@@ -552,27 +572,13 @@ const SPECS: Record<string, Spec> = {
     base: () => ({ items: [{ productId: fx.products[0], quantity: 1 }] }),
     bad: () => ({
       items: fc.oneof(
-        fc.constant([]),
-        fc.constant(Array.from({ length: 51 }, (_, i) => ({ productId: i + 1, quantity: 1 }))),
-        fc.constant([
-          { productId: fx.products[0], quantity: 1 },
-          { productId: fx.products[0], quantity: 2 },
-        ]),
-        badId.map((productId) => [{ productId, quantity: 1 }]),
-        badRange(1, 1000).map((quantity) => [{ productId: fx.products[0], quantity }]),
-        fc
-          .tuple(strangeKeys, fc.jsonValue({ maxDepth: 1 }))
-          .filter(([k]) => k !== 'productId' && k !== 'quantity')
-          .map(([k, v]) => [withKey({ productId: fx.products[0], quantity: 1 }, k, v)]),
-        fc.constant([{ productId: fx.products[0] }]),
+        badItems(),
         // More than there is: refused as OUT_OF_STOCK, and nothing held.
         fc.constant([{ productId: fx.soldOut, quantity: 1 }]),
         fc.constant([
           { productId: fx.products[0], quantity: 1 },
           { productId: fx.soldOut, quantity: 1 },
         ]),
-        fc.constant([{ productId: 987_654_321, quantity: 1 }]),
-        junk,
       ),
       couponId: fc.oneof(badId, fc.constantFrom(987_654_321)),
       idempotencyKey: badKey,
@@ -591,19 +597,7 @@ const SPECS: Record<string, Spec> = {
     required: ['items'],
     base: () => ({ items: [{ productId: fx.products[0], quantity: 1 }] }),
     bad: () => ({
-      items: fc.oneof(
-        fc.constant([]),
-        fc.constant(Array.from({ length: 51 }, (_, i) => ({ productId: i + 1, quantity: 1 }))),
-        fc.constant([
-          { productId: fx.products[0], quantity: 1 },
-          { productId: fx.products[0], quantity: 2 },
-        ]),
-        badId.map((productId) => [{ productId, quantity: 1 }]),
-        badRange(1, 1000).map((quantity) => [{ productId: fx.products[0], quantity }]),
-        fc.constant([{ productId: fx.products[0] }]),
-        fc.constant([{ productId: 987_654_321, quantity: 1 }]),
-        junk,
-      ),
+      items: badItems(),
       couponId: fc.oneof(badId, fc.constantFrom(987_654_321)),
     }),
   },
