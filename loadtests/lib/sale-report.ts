@@ -12,7 +12,6 @@ import {
   htmlPage,
   htmlTable,
   num,
-  type Series,
   svgChart,
   verdictBanner,
 } from './report-html.ts';
