@@ -5,16 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as sale from '../scenarios/sale.js';
 import type { MonitorTotals, Sample } from './monitor.ts';
-import {
-  type Check,
-  COLORS,
-  esc,
-  htmlPage,
-  htmlTable,
-  num,
-  svgChart,
-  verdictBanner,
-} from './report-html.ts';
+import { type Check, COLORS, esc, htmlPage, htmlTable, num, svgChart, verdictBanner } from './report-html.ts';
 
 type Step = sale.Step;
 
