@@ -119,6 +119,14 @@ describe('fault: Postgres or Redis unreachable', () => {
     const pending = await createOrder();
     expect(pending.status).toBe(200);
     const orderId = pending.body.result.data.orderId;
+    // The sale page's public reads, once each while Postgres is up (a cold process loads what
+    // never changes: names, prices, coupon terms).
+    const publicReads = async () => ({
+      product: await timed('query', 'product.get', { productId }),
+      top: await timed('query', 'product.top'),
+      coupon: await timed('query', 'coupon.get', { couponId }),
+    });
+    const before = await publicReads();
 
     pgProxy.cut();
     // Each of these needs Postgres; asked twice, so a pooled connection and a fresh connect are both covered.
@@ -158,6 +166,20 @@ describe('fault: Postgres or Redis unreachable', () => {
     const unsavedId = orderedDuringOutage.body.result.data.orderId;
     // Reading it needs it saved first, so that waits for Postgres like any read of orders.
     expectUnavailable(await timed('query', 'order.get', { orderId: unsavedId }, buyer));
+
+    // Public reads never wait on Postgres, so they never queue behind the writes' Postgres work
+    // in a sale: answered from memory and Redis, with the counts the outage's calls changed.
+    const during = await publicReads();
+    for (const res of Object.values(during)) expect(res.status).toBe(200);
+    expect(during.product.body.result.data).toEqual({
+      ...before.product.body.result.data,
+      stock: before.product.body.result.data.stock - 1,
+    });
+    expect(during.top.body).toEqual(before.top.body);
+    expect(during.coupon.body.result.data).toEqual({
+      ...before.coupon.body.result.data,
+      remaining: before.coupon.body.result.data.remaining - issuedDuringOutage.length,
+    });
 
     pgProxy.restore();
     await expect.poll(async () => (await ready()).status, { timeout: 10_000 }).toBe(200);
