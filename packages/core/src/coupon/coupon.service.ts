@@ -1,6 +1,6 @@
 import { AppError, AppErrorCode } from '../errors.ts';
 import { callerLimits, enforceRateLimit, rateLimitedError } from '../rate-limit/rate-limit.service.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Resources } from '../resources.ts';
 import { findCouponCached, rememberCoupon } from './coupon.cache.ts';
 import {
   couponMeta,
@@ -33,7 +33,7 @@ export type CreateCouponInput = NewCoupon;
  * the admin would create a second coupon).
  */
 export async function createCoupon(
-  rt: Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock'>,
+  rt: Pick<Resources, 'db' | 'redis' | 'keys' | 'clock' | 'couponState'>,
   input: CreateCouponInput,
 ): Promise<{ couponId: number }> {
   const row = await insertCoupon(rt.db, input);
@@ -54,7 +54,10 @@ export type IssuedCoupon = { couponId: number; status: 'ISSUED'; issuedAt: strin
  * own cluster slot, next to the state the script decides on.
  */
 export async function issueCoupon(
-  rt: Pick<Runtime, 'config' | 'db' | 'redis' | 'keys' | 'clock' | 'queues'>,
+  rt: Pick<
+    Resources,
+    'config' | 'db' | 'redis' | 'keys' | 'clock' | 'queues' | 'jobTriggers' | 'couponState'
+  >,
   userId: number,
   couponId: number,
   /** A client's call, limited per user and per address (config.rateLimit); without it, not limited. */
@@ -125,7 +128,7 @@ export function issueRefusal(
  * fail closed with UNAVAILABLE until it is back.
  */
 async function notLoaded(
-  rt: Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock'>,
+  rt: Pick<Resources, 'db' | 'redis' | 'keys' | 'clock' | 'couponState'>,
   couponId: number,
   nowMs: number,
 ): Promise<never> {
@@ -154,7 +157,7 @@ export type MyCoupon = {
  * so a coupon is found in one place or the other at every moment and listed once.
  */
 export async function listMyCoupons(
-  rt: Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock'>,
+  rt: Pick<Resources, 'db' | 'redis' | 'keys' | 'clock'>,
   userId: number,
 ): Promise<{ items: MyCoupon[] }> {
   const now = rt.clock.now();
@@ -212,7 +215,7 @@ export type HeldCoupon = {
  * the caller (`expiresAt`). Undefined when the user does not hold it.
  */
 export async function findHeldCoupon(
-  rt: Pick<Runtime, 'db' | 'redis' | 'keys'>,
+  rt: Pick<Resources, 'db' | 'redis' | 'keys' | 'couponState'>,
   userId: number,
   couponId: number,
 ): Promise<HeldCoupon | undefined> {

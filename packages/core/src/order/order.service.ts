@@ -5,7 +5,8 @@ import { findIdempotentResponse, requestHash } from '../idempotency/idempotency.
 import { readAvailable } from '../product/inventory.store.ts';
 import { ensureInventoryLoaded, getProductsForOrder } from '../product/product.service.ts';
 import { callerLimits, enforceRateLimit, rateLimitedError } from '../rate-limit/rate-limit.service.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Resources } from '../resources.ts';
+import type { OrderBatcher } from './order.batch.ts';
 import { ORDER_SCOPE } from './order.batch.ts';
 import {
   encodeUnsavedOrder,
@@ -36,6 +37,24 @@ export type OrderView = {
 };
 
 export type CreateOrderInput = { items: OrderLineInput[]; couponId?: number; idempotencyKey?: string };
+
+/** What order creation uses: its group commit and the resources and caches of the areas it asks. */
+export type OrderRuntime = Pick<
+  Resources,
+  | 'config'
+  | 'db'
+  | 'redis'
+  | 'keys'
+  | 'clock'
+  | 'queues'
+  | 'jobTriggers'
+  | 'couponState'
+  | 'orderState'
+  | 'productState'
+> & { orderBatcher: OrderBatcher };
+
+/** What reading a caller's orders uses (their unsaved orders are saved first). */
+type ReadRuntime = Pick<Resources, 'db' | 'redis' | 'keys'>;
 
 export function toOrderView(order: OrderWithLines): OrderView {
   return {
@@ -70,7 +89,7 @@ export function toOrderView(order: OrderWithLines): OrderView {
  * and a Redis that lost the inventory is rebuilt outside it (the rebuild waits for that lock).
  */
 export async function createOrder(
-  rt: Runtime,
+  rt: OrderRuntime,
   userId: number,
   input: CreateOrderInput,
   caller?: { ip: string },
@@ -233,7 +252,7 @@ export async function createOrder(
   }
 }
 
-async function refuseIfSoldOut(rt: Runtime, lines: OrderLine[]): Promise<void> {
+async function refuseIfSoldOut(rt: Pick<Resources, 'redis' | 'keys'>, lines: OrderLine[]): Promise<void> {
   const wanted = new Map<number, number>();
   for (const l of lines) wanted.set(l.productId, (wanted.get(l.productId) ?? 0) + l.quantity);
   const ids = [...wanted.keys()];
@@ -260,13 +279,14 @@ function couponTaken(couponId: number): AppError {
 class InventoryNotLoaded extends Error {}
 
 async function holdOrFail(
-  rt: Runtime,
+  rt: Pick<Resources, 'config' | 'redis' | 'keys' | 'orderState'>,
   orderId: string,
   now: Date,
   lines: OrderLineInput[],
   fromRedis?: Pick<Parameters<typeof holdOrder>[2], 'record' | 'limits'>,
 ): Promise<void> {
   const reply = await holdOrder(rt.redis, rt.keys, {
+    listedAt: rt.orderState.listedAt,
     orderId,
     nowMs: now.getTime(),
     lines,
@@ -311,7 +331,7 @@ export function isOrderId(value: string): boolean {
   return UUID.test(value);
 }
 
-export async function getOrder(rt: Runtime, userId: number, orderId: string): Promise<OrderView> {
+export async function getOrder(rt: ReadRuntime, userId: number, orderId: string): Promise<OrderView> {
   if (!isOrderId(orderId)) throw new AppError(AppErrorCode.ORDER_NOT_FOUND, 'Order not found');
   let order = await findOrderForUser(rt.db, userId, orderId);
   // Not in Postgres yet: maybe answered from Redis moments ago (read-your-writes).
@@ -322,7 +342,7 @@ export async function getOrder(rt: Runtime, userId: number, orderId: string): Pr
 }
 
 export async function listOrders(
-  rt: Runtime,
+  rt: ReadRuntime,
   userId: number,
   page: { cursor?: string; limit: number },
 ): Promise<{ items: OrderView[]; nextCursor: string | null }> {

@@ -11,7 +11,7 @@ import { endHolds } from '../order/order.store.ts';
 import { QueueName } from '../queue/queues.ts';
 import { throttledAdd } from '../queue/throttled-add.ts';
 import { recordSales } from '../ranking/ranking.service.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Resources } from '../resources.ts';
 import {
   lockBalances,
   lockIssuedCoupons,
@@ -78,7 +78,10 @@ export type PaymentBatcherOptions = {
   maxInFlight?: number;
 };
 
-type BatchRuntime = Pick<Runtime, 'db' | 'redis' | 'keys' | 'queues' | 'clock' | 'config'>;
+type BatchRuntime = Pick<
+  Resources,
+  'db' | 'redis' | 'keys' | 'queues' | 'clock' | 'config' | 'jobTriggers' | 'couponState'
+>;
 
 type Outcome =
   | { kind: 'paid'; view: PaymentView; order: OrderWithLines; now: Date }
@@ -352,8 +355,8 @@ const EXPORT_TRIGGER_INTERVAL_MS = 100;
  * payment used to add a job that BullMQ's deduplication then dropped, a Redis script run per
  * payment for nothing. A lost trigger only delays the export until the outbox sweep.
  */
-function requestOutboxExport(rt: Pick<Runtime, 'queues'>): void {
-  throttledAdd(rt.queues, 'export-soon', EXPORT_TRIGGER_INTERVAL_MS, () =>
+function requestOutboxExport(rt: Pick<Resources, 'queues' | 'jobTriggers'>): void {
+  throttledAdd(rt.jobTriggers, 'export-soon', EXPORT_TRIGGER_INTERVAL_MS, () =>
     rt.queues[QueueName.OutboxExport].add(
       'export-soon',
       {},

@@ -1,6 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { AppError, AppErrorCode, isUnavailableError } from '../errors.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Resources } from '../resources.ts';
 import { consumeRateLimits, limitSettings } from './rate-limit.store.ts';
 
 export type RateLimitedCall = {
@@ -23,7 +23,7 @@ export type CallerLimit = { subject: string; intervalMicros: number; burst: numb
  * their own.
  */
 export function callerLimits(
-  rt: Pick<Runtime, 'config'>,
+  rt: Pick<Resources, 'config'>,
   caller: { userId: number; ip: string },
 ): { user: CallerLimit; ip: CallerLimit } {
   const { user, ip } = rt.config.rateLimit;
@@ -52,7 +52,7 @@ export function rateLimitedError(limit: 'user' | 'ip', retryAfterMs: number): Ap
  * would turn a Redis outage into an outage of Postgres-only paths too.
  */
 export async function enforceRateLimit(
-  rt: Pick<Runtime, 'config' | 'redis' | 'keys' | 'clock'>,
+  rt: Pick<Resources, 'config' | 'redis' | 'keys' | 'clock'>,
   call: RateLimitedCall,
 ): Promise<'allowed' | 'unchecked'> {
   const { user, ip } = rt.config.rateLimit;
