@@ -5,6 +5,7 @@ import {
   importCycles,
   importGraph,
   importSpecifiers,
+  layerViolations,
   moduleStateViolations,
   sourceFiles,
 } from './source-rules.ts';
@@ -99,6 +100,58 @@ describe('import cycles in packages/core', () => {
       ]),
     );
     expect(importCycles(graph)).toHaveLength(2);
+  });
+});
+
+describe('layers', () => {
+  const relativeGraph = (graph: Map<string, string[]>) =>
+    new Map([...graph].map(([from, to]) => [relative(from), to.map(relative)]));
+
+  it('packages/core: stores and repositories below services, areas meet through services', () => {
+    expect(layerViolations(relativeGraph(importGraph(sourceFiles(CORE_SRC))))).toEqual([]);
+  });
+
+  it('the rules catch each planted violation', () => {
+    const graph = new Map([
+      ['order/order.store.ts', ['rate-limit/rate-limit.service.ts', 'redis/scripts.ts']],
+      ['order/order.repository.ts', ['order/order.service.ts']],
+      ['order/order.service.ts', ['product/inventory.repository.ts', 'coupon/coupon.service.ts']],
+      ['payment/payment.batch.ts', ['order/order.store.ts', 'order/order.service.ts']],
+      ['bin/tool.ts', ['coupon/coupon.restore.ts', 'runtime.ts', 'config.ts']],
+      ['redis/scripts.ts', ['coupon/coupon.service.ts']],
+      ['logger.ts', ['order/order.service.ts']],
+      ['index.ts', ['balance/balance.repository.ts', 'balance/balance.service.ts']],
+      ['resources.ts', ['coupon/coupon.state.ts', 'coupon/coupon.cache.ts']],
+      ['runtime.ts', ['payment/payment.batch.ts', 'order/order.persist.ts']],
+    ]);
+    expect(layerViolations(graph)).toEqual([
+      'order/order.store.ts -> rate-limit/rate-limit.service.ts: a store imports a service',
+      'order/order.repository.ts -> order/order.service.ts: a repository imports a service',
+      'order/order.service.ts -> product/inventory.repository.ts: another area is used only through its service',
+      'payment/payment.batch.ts -> order/order.store.ts: another area is used only through its service',
+      'bin/tool.ts -> coupon/coupon.restore.ts: another area is used only through its service',
+      'redis/scripts.ts -> coupon/coupon.service.ts: infrastructure and root files import no area',
+      'logger.ts -> order/order.service.ts: infrastructure and root files import no area',
+      'index.ts -> balance/balance.repository.ts: the public surface exports no repository',
+      "resources.ts -> coupon/coupon.cache.ts: resources.ts lists the areas' state types only",
+    ]);
+  });
+
+  it('apps/api and apps/worker import @flash/core through its public surface only', () => {
+    const violations: string[] = [];
+    for (const app of ['api', 'worker']) {
+      const src = path.resolve(CORE_SRC, '../../../apps', app, 'src');
+      for (const file of sourceFiles(src, { tests: true })) {
+        for (const specifier of importSpecifiers(readSource(file))) {
+          const deep = specifier.startsWith('@flash/core/');
+          const intoCore =
+            specifier.startsWith('.') &&
+            path.resolve(path.dirname(file), specifier).startsWith(path.resolve(CORE_SRC, '..'));
+          if (deep || intoCore) violations.push(`apps/${app}/src/${path.relative(src, file)}: ${specifier}`);
+        }
+      }
+    }
+    expect(violations).toEqual([]);
   });
 });
 

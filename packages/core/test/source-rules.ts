@@ -126,3 +126,56 @@ export function importCycles(graph: ImportGraph): string[][] {
   for (const v of graph.keys()) if (!index.has(v)) visit(v);
   return cycles;
 }
+
+/** Folders of packages/core/src that are shared plumbing, not areas: they import no area. */
+export const INFRASTRUCTURE = new Set([
+  'auth',
+  'batch',
+  'db',
+  'process',
+  'queue',
+  'redis',
+]) as ReadonlySet<string>;
+
+/**
+ * The layer rules of packages/core, over an import graph keyed by paths relative to `src`
+ * (`coupon/coupon.store.ts`); returns each broken rule as "from -> to: rule".
+ * 1. A store or a repository never imports a service (they are the layer services stand on).
+ * 2. An area uses another area only through that area's `*.service.ts` (`bin/` counts as an
+ *    area: the tools are entry points, as the apps are).
+ * 3. Infrastructure folders and root files import no area, except the composition root
+ *    (`runtime.ts`, which builds the areas), `resources.ts` (the areas' `*.state.ts` types it
+ *    lists) and the public surface (`index.ts`).
+ * 4. The public surface (`index.ts`) exports no store and no repository.
+ */
+export function layerViolations(graph: Map<string, string[]>): string[] {
+  const found: string[] = [];
+  const areaOf = (file: string) => {
+    const [top, ...rest] = file.split('/');
+    return rest.length === 0 || INFRASTRUCTURE.has(top!) ? undefined : top;
+  };
+  const role = (file: string) => /\.(service|store|repository|state)\.ts$/.exec(file)?.[1];
+  for (const [from, targets] of graph) {
+    for (const to of targets) {
+      const edge = `${from} -> ${to}`;
+      if ((role(from) === 'store' || role(from) === 'repository') && role(to) === 'service') {
+        found.push(`${edge}: a ${role(from)} imports a service`);
+      }
+      const source = areaOf(from);
+      const target = areaOf(to);
+      if (target === undefined || source === target) continue;
+      if (source !== undefined) {
+        if (role(to) !== 'service') found.push(`${edge}: another area is used only through its service`);
+      } else if (from === 'resources.ts') {
+        if (role(to) !== 'state') found.push(`${edge}: resources.ts lists the areas' state types only`);
+      } else if (from === 'index.ts') {
+        if (role(to) === 'store' || role(to) === 'repository') {
+          found.push(`${edge}: the public surface exports no ${role(to)}`);
+        }
+      } else if (from !== 'runtime.ts') {
+        found.push(`${edge}: infrastructure and root files import no area`);
+      }
+    }
+  }
+  return found;
+}

@@ -22,7 +22,12 @@ import { triggerCouponRestore } from './coupon.restore.ts';
 import { type IssueReply, issuedAtInRedis, runIssueCoupon, runRestoreCoupon } from './coupon.store.ts';
 
 export type { Discount } from './coupon.model.ts';
-export { ensureIssuedCouponRow } from './coupon.repository.ts';
+// For the reconciler and `pnpm coupons:rebuild`: which coupons may hold Redis state, the marker
+// of a loaded issued hash, and the restore of every coupon.
+export { liveHorizon } from './coupon.model.ts';
+export { ensureIssuedCouponRow, listLiveCouponIds } from './coupon.repository.ts';
+export { restoreAllCoupons } from './coupon.restore.ts';
+export { ISSUED_MARKER } from './coupon.store.ts';
 
 export type CreateCouponInput = NewCoupon;
 

@@ -1,4 +1,4 @@
-import { listProductIds } from '../product/product.repository.ts';
+import { listProductIds } from '../product/product.service.ts';
 import type { Resources } from '../resources.ts';
 
 type ExpiryRuntime = Pick<Resources, 'db' | 'redis' | 'keys' | 'clock'>;

@@ -1,6 +1,6 @@
 import { createGroupCommit, type GroupCommit, ok } from '../batch/group-commit.ts';
 import type { OrderRow } from '../db/database.ts';
-import { lockInventoryForHold } from '../product/inventory.repository.ts';
+import { lockInventoryForHold } from '../product/inventory.service.ts';
 import { QueueName } from '../queue/queues.ts';
 import { throttledAdd } from '../queue/throttled-add.ts';
 import type { Resources } from '../resources.ts';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { OrderRow, OrderStatus } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
 import { findIdempotentResponse, requestHash } from '../idempotency/idempotency.service.ts';
-import { readAvailable } from '../product/inventory.store.ts';
+import { readAvailable } from '../product/inventory.service.ts';
 import { ensureInventoryLoaded, getProductsForOrder } from '../product/product.service.ts';
 import { callerLimits, enforceRateLimit, rateLimitedError } from '../rate-limit/rate-limit.service.ts';
 import type { Resources } from '../resources.ts';
@@ -35,6 +35,11 @@ export type OrderView = {
   expiresAt: string;
   items: OrderLine[];
 };
+
+export { decodeUnsavedOrder, findUnsavedOrdersOf, type UnsavedOrderRef } from './order.persist.ts';
+// What the payment area and the reconciler use of orders: the row shapes, the orders still
+// waiting in Redis, and their records.
+export type { OrderLine, OrderWithLines } from './order.repository.ts';
 
 export type CreateOrderInput = { items: OrderLineInput[]; couponId?: number; idempotencyKey?: string };
 
@@ -309,6 +314,24 @@ async function holdOrFail(
     case 'OUT_OF_STOCK':
       throw outOfStock(reply.productId);
   }
+}
+
+/**
+ * A paid order's holds become sold (the units leave the holds for good), exactly once per
+ * product: for the payment's step after its COMMIT. The hold sweep does the same for a payment
+ * whose process died before it.
+ */
+export function commitOrderHolds(
+  rt: Pick<Resources, 'redis' | 'keys'>,
+  order: { id: string; lines: { productId: number }[] },
+): Promise<number> {
+  return endHolds(
+    rt.redis,
+    rt.keys,
+    order.id,
+    order.lines.map((l) => l.productId),
+    'commit',
+  );
 }
 
 /** Errors after which Postgres certainly did not commit (as opposed to a lost connection). */

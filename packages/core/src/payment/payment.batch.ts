@@ -4,10 +4,8 @@ import { createGroupCommit, failed, ok, type Settled } from '../batch/group-comm
 import { ensureIssuedCouponRow, findHeldCoupon } from '../coupon/coupon.service.ts';
 import type { Database, OrderStatus } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
-import { findIdempotencyKeys, insertIdempotencyKeys } from '../idempotency/idempotency.repository.ts';
-import type { OrderWithLines } from '../order/order.repository.ts';
-import { toOrderView } from '../order/order.service.ts';
-import { endHolds } from '../order/order.store.ts';
+import { findIdempotencyKeys, insertIdempotencyKeys } from '../idempotency/idempotency.service.ts';
+import { commitOrderHolds, type OrderWithLines, toOrderView } from '../order/order.service.ts';
 import { QueueName } from '../queue/queues.ts';
 import { throttledAdd } from '../queue/throttled-add.ts';
 import { recordSales } from '../ranking/ranking.service.ts';
@@ -333,15 +331,7 @@ async function afterCommit(rt: BatchRuntime, outcomes: Outcome[]): Promise<void>
     byHour.set(hour, sold);
   }
   await Promise.allSettled([
-    ...paid.map(({ order }) =>
-      endHolds(
-        rt.redis,
-        rt.keys,
-        order.id,
-        order.lines.map((l) => l.productId),
-        'commit',
-      ),
-    ),
+    ...paid.map(({ order }) => commitOrderHolds(rt, order)),
     ...[...byHour.values()].map(({ soldAt, lines }) => recordSales(rt, lines, soldAt)),
   ]);
   requestOutboxExport(rt);

@@ -1,9 +1,7 @@
 import type { GroupCommit } from '../batch/group-commit.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
 import { requestHash } from '../idempotency/idempotency.service.ts';
-import type { UnsavedOrderRef } from '../order/order.persist.ts';
-import { findUnsavedOrdersOf } from '../order/order.persist.ts';
-import { isOrderId } from '../order/order.service.ts';
+import { findUnsavedOrdersOf, isOrderId, type UnsavedOrderRef } from '../order/order.service.ts';
 import type { Resources } from '../resources.ts';
 import type { PaymentBatcher, PaymentView } from './payment.batch.ts';
 

@@ -2,6 +2,13 @@ import { AppError, AppErrorCode } from '../errors.ts';
 import type { Resources } from '../resources.ts';
 import { lockInventoryForRebuild, readInventorySnapshot } from './inventory.repository.ts';
 import { loadStockSnapshot, readAvailable, unloadStock } from './inventory.store.ts';
+
+// For the order area: the shared side of the inventory lock its transactions hold from before a
+// hold to the commit (see lockInventoryForHold), and the reads the reconciler compares.
+export { lockInventoryForHold, readInventorySnapshot } from './inventory.repository.ts';
+// Units Redis holds now, without loading what is missing (order.create's early sold-out refusal).
+export { readAvailable } from './inventory.store.ts';
+
 import { listProductIds } from './product.repository.ts';
 
 type InventoryRuntime = Pick<Resources, 'db' | 'redis' | 'keys' | 'productState'>;

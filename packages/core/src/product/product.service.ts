@@ -15,6 +15,8 @@ import type { ProductState } from './product.state.ts';
 
 export { ensureInventoryLoaded, rebuildInventory } from './inventory.service.ts';
 export type { Product, ProductInfo } from './product.repository.ts';
+/** Product ids in pages (the sweeps over every product's holds). */
+export { listProductIds } from './product.repository.ts';
 
 type ProductRuntime = Pick<Resources, 'db' | 'redis' | 'keys' | 'productState'>;
 

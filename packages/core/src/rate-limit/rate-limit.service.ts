@@ -1,7 +1,10 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { AppError, AppErrorCode, isUnavailableError } from '../errors.ts';
+import type { CallerLimit } from '../redis/gcra.ts';
 import type { Resources } from '../resources.ts';
 import { consumeRateLimits, limitSettings } from './rate-limit.store.ts';
+
+export type { CallerLimit } from '../redis/gcra.ts';
 
 export type RateLimitedCall = {
   procedure: string;
@@ -13,9 +16,6 @@ export type RateLimitedCall = {
    */
   limiter?: (subject: string) => string;
 };
-
-/** One caller's limiter subject and GCRA settings; `intervalMicros: 0` = that limit is off. */
-export type CallerLimit = { subject: string; intervalMicros: number; burst: number };
 
 /**
  * The user and address limits that apply to one caller (config.rateLimit). Scripts that rate-limit

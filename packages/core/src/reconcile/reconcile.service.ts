@@ -1,9 +1,7 @@
 import { sql } from 'kysely';
-import { liveHorizon } from '../coupon/coupon.model.ts';
-import { listLiveCouponIds } from '../coupon/coupon.repository.ts';
-import { ISSUED_MARKER } from '../coupon/coupon.store.ts';
-import { decodeUnsavedOrder } from '../order/order.persist.ts';
-import { readInventorySnapshot } from '../product/inventory.repository.ts';
+import { ISSUED_MARKER, listLiveCouponIds, liveHorizon } from '../coupon/coupon.service.ts';
+import { decodeUnsavedOrder } from '../order/order.service.ts';
+import { readInventorySnapshot } from '../product/inventory.service.ts';
 import type { Resources } from '../resources.ts';
 
 type ReconcileRuntime = Pick<Resources, 'db' | 'redis' | 'keys' | 'clock'>;

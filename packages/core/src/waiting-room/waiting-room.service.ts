@@ -30,6 +30,9 @@ import {
   type TicketState,
 } from './waiting-room.store.ts';
 
+// What the API's waiting-room gauges read of a room's Redis hash.
+export { readOldestWaitingSince, readRoom } from './waiting-room.store.ts';
+
 type Rt = Pick<Resources, 'config' | 'db' | 'redis' | 'keys' | 'clock'>;
 
 export type WaitingRoomView = {
