@@ -104,7 +104,8 @@ export async function createOrder(
   // in its hold script, other one-line orders first, against the same buckets. An order of
   // several products counts against the procedure's own buckets.
   const oneLine = input.items.length === 1;
-  const fromRedis = oneLine && input.idempotencyKey === undefined && input.couponId === undefined;
+  const strategy = orderStrategy(input);
+  const fromRedis = strategy === answerFromRedis;
   const limits = caller ? callerLimits(rt, { userId, ip: caller.ip }) : undefined;
   const countCall = (on?: number) =>
     caller
@@ -181,48 +182,20 @@ export async function createOrder(
     closed_at: null,
   };
 
-  const view = () => toOrderView({ ...row, lines: [...lines].sort((a, b) => a.productId - b.productId) });
-  let held = false;
-  // From before the hold to the commit the order's transaction holds the shared inventory
-  // lock, so a rebuild after Redis lost its data waits for it (see lockInventoryForHold).
-  const attempt = fromRedis
-    ? // One product, neither key nor coupon (the rush on a hot product): the hold stores the
-      // order in Redis in the same atomic step and the order is answered; it is saved in
-      // Postgres moments later (order.persist.ts). Nothing else needs Postgres to decide it.
-      async () => {
-        await holdOrFail(rt, orderId, now, lines, {
-          record: { userId, json: encodeUnsavedOrder(row, lines) },
-          limits,
-        });
-        requestOrderSave(rt);
-        return view();
-      }
-    : // A coupon, several products or a key: the coupon's one open order is decided by Postgres'
-      // unique index, and an order whose holds span several slots is answered once it is
-      // committed (its holds cannot be stored with the order in one atomic step), so it joins
-      // a group commit (order.batch.ts), whose transaction took the lock. A key is claimed by
-      // the batch before the hold, for the whole batch in one statement: a second call with
-      // the same key waits for the first one's COMMIT and replays its answer, instead of
-      // competing for stock with the call it repeats.
-      async () => {
-        const ticket = await rt.orderBatcher.join(claim);
-        if ('replay' in ticket) return ticket.replay as OrderView;
-        try {
-          await holdOrFail(rt, orderId, now, lines);
-        } catch (err) {
-          // Leave before anything waits for a rebuild: the rebuild waits for this batch.
-          ticket.leave();
-          throw err;
-        }
-        held = true;
-        if ((await ticket.submit(row, lines, claim && view())) === 'coupon-taken') {
-          throw couponTaken(input.couponId!);
-        }
-        return view();
-      };
+  const order: PlacedOrder = {
+    orderId,
+    userId,
+    now,
+    lines,
+    row,
+    limits,
+    claim,
+    couponId: input.couponId,
+    held: false,
+  };
   try {
     try {
-      return await attempt();
+      return await strategy(rt, order);
     } catch (err) {
       if (!(err instanceof InventoryNotLoaded)) throw err;
       // Loaded outside the order's transaction: the load waits for open order transactions.
@@ -230,31 +203,114 @@ export async function createOrder(
         rt,
         lines.map((l) => l.productId),
       );
-      return await attempt();
+      return await strategy(rt, order);
     }
   } catch (err) {
-    if (err instanceof InventoryNotLoaded) {
-      throw new AppError(AppErrorCode.UNAVAILABLE, 'Inventory is being rebuilt, please retry');
-    }
-    if (held && isDefiniteRollback(err)) {
-      await endHolds(
-        rt.redis,
-        rt.keys,
-        orderId,
-        lines.map((l) => l.productId),
-        'release',
-      ).catch(() => {});
-    }
-    if (isUniqueViolation(err, 'orders_idempotency_key')) {
-      // The key's record was purged (kept 24 h) but an order still carries it.
-      throw new AppError(
-        AppErrorCode.IDEMPOTENCY_KEY_REUSED,
-        'Idempotency key was already used for another order',
-      );
-    }
-    if (isUniqueViolation(err, 'orders_one_pending_per_coupon')) throw couponTaken(input.couponId!);
+    throw await orderFailure(rt, order, err);
+  }
+}
+
+/** An order being placed: what a strategy holds, records and answers. */
+type PlacedOrder = {
+  orderId: string;
+  userId: number;
+  now: Date;
+  lines: OrderLine[];
+  row: OrderRow;
+  limits: ReturnType<typeof callerLimits> | undefined;
+  claim: { userId: number; key: string; hash: string } | undefined;
+  couponId: number | undefined;
+  /** Set once its stock is held and its outcome is Postgres' (group-committed orders). */
+  held: boolean;
+};
+
+/** How an order is held, recorded and answered; chosen by its shape (orderStrategy). */
+type OrderStrategy = (rt: OrderRuntime, order: PlacedOrder) => Promise<OrderView>;
+
+/**
+ * The strategy for an order: `answerFromRedis` for one product with neither coupon nor key (the
+ * rush on a hot product), `groupCommit` for everything else. From before the hold to the commit
+ * the order's transaction (for a group commit) holds the shared inventory lock, so a rebuild
+ * after Redis lost its data waits for it (see lockInventoryForHold).
+ */
+export function orderStrategy(input: CreateOrderInput): OrderStrategy {
+  return input.items.length === 1 && input.idempotencyKey === undefined && input.couponId === undefined
+    ? answerFromRedis
+    : groupCommit;
+}
+
+function viewOf(order: PlacedOrder): OrderView {
+  return toOrderView({ ...order.row, lines: [...order.lines].sort((a, b) => a.productId - b.productId) });
+}
+
+/**
+ * One product, neither key nor coupon (the rush on a hot product): the hold stores the order in
+ * Redis in the same atomic step (counting the call against the caller's limits on the product)
+ * and the order is answered; it is saved in Postgres moments later (order.persist.ts). Nothing
+ * else needs Postgres to decide it.
+ */
+async function answerFromRedis(rt: OrderRuntime, order: PlacedOrder): Promise<OrderView> {
+  await holdOrFail(rt, order.orderId, order.now, order.lines, {
+    record: { userId: order.userId, json: encodeUnsavedOrder(order.row, order.lines) },
+    limits: order.limits,
+  });
+  requestOrderSave(rt);
+  return viewOf(order);
+}
+
+/**
+ * A coupon, several products or a key: the coupon's one open order is decided by Postgres'
+ * unique index, and an order whose holds span several slots is answered once it is committed
+ * (its holds cannot be stored with the order in one atomic step), so it joins a group commit
+ * (order.batch.ts), whose transaction took the lock. A key is claimed by the batch before the
+ * hold, for the whole batch in one statement: a second call with the same key waits for the
+ * first one's COMMIT and replays its answer, instead of competing for stock with the call it
+ * repeats.
+ */
+async function groupCommit(rt: OrderRuntime, order: PlacedOrder): Promise<OrderView> {
+  const ticket = await rt.orderBatcher.join(order.claim);
+  if ('replay' in ticket) return ticket.replay as OrderView;
+  try {
+    await holdOrFail(rt, order.orderId, order.now, order.lines);
+  } catch (err) {
+    // Leave before anything waits for a rebuild: the rebuild waits for this batch.
+    ticket.leave();
     throw err;
   }
+  order.held = true;
+  if ((await ticket.submit(order.row, order.lines, order.claim && viewOf(order))) === 'coupon-taken') {
+    throw couponTaken(order.couponId!);
+  }
+  return viewOf(order);
+}
+
+/**
+ * The error a failed placement answers. A hold whose order certainly did not commit is released
+ * now; after an unknown outcome (connection lost mid-commit) it is left for the orphan sweep,
+ * which releases it only once Postgres confirms the order does not exist.
+ */
+async function orderFailure(rt: OrderRuntime, order: PlacedOrder, err: unknown): Promise<unknown> {
+  if (err instanceof InventoryNotLoaded) {
+    return new AppError(AppErrorCode.UNAVAILABLE, 'Inventory is being rebuilt, please retry');
+  }
+  if (order.held && isDefiniteRollback(err)) {
+    await endHolds(
+      rt.redis,
+      rt.keys,
+      order.orderId,
+      order.lines.map((l) => l.productId),
+      'release',
+    ).catch(() => {});
+  }
+  if (isUniqueViolation(err, 'orders_idempotency_key')) {
+    // The key's record was purged (kept 24 h) but an order still carries it.
+    return new AppError(
+      AppErrorCode.IDEMPOTENCY_KEY_REUSED,
+      'Idempotency key was already used for another order',
+    );
+  }
+  if (isUniqueViolation(err, 'orders_one_pending_per_coupon')) return couponTaken(order.couponId!);
+  return err;
 }
 
 async function refuseIfSoldOut(rt: Pick<Resources, 'redis' | 'keys'>, lines: OrderLine[]): Promise<void> {
