@@ -5,7 +5,7 @@
 // which collects every copy's registry (prom-client's AggregatorRegistry: counters and
 // histograms summed, queue gauges taken once) and sends the text back.
 import cluster from 'node:cluster';
-import { superviseCopies } from '@flash/core/process/processes';
+import { superviseCopies } from '@flash/core';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 
 const ASK = 'flash:metrics?';

@@ -1,5 +1,11 @@
-import { type Config, createRuntime, createTokenVerifier, loggerOptions, type Runtime } from '@flash/core';
-import { createWaitingRoomDirectory } from '@flash/core/waiting-room/waiting-room.directory';
+import {
+  type Config,
+  createRuntime,
+  createTokenVerifier,
+  createWaitingRoomDirectory,
+  loggerOptions,
+  type Runtime,
+} from '@flash/core';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { queueDashboardPlugin } from './plugins/queue-dashboard.ts';

@@ -1,8 +1,7 @@
 // A router that exercises every branch of the HTTP adapters, built from the app's own
 // procedure builders (real error mapping, formatter and auth), and a helper that serves it
 // through either tRPC's official Fastify plugin or our lean one.
-import { AppError, createTokenVerifier, type Runtime } from '@flash/core';
-import { createWaitingRoomDirectory } from '@flash/core/waiting-room/waiting-room.directory';
+import { AppError, createTokenVerifier, createWaitingRoomDirectory, type Runtime } from '@flash/core';
 import type { AnyTRPCRouter } from '@trpc/server';
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify';

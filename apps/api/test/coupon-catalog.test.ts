@@ -1,6 +1,5 @@
 import { buildServer } from '@flash/api';
-import { createRuntime, manualClock, signToken } from '@flash/core';
-import { drainCouponPending } from '@flash/core/coupon/coupon.persist';
+import { createRuntime, drainCouponPending, manualClock, signToken } from '@flash/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   call,

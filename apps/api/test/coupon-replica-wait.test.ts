@@ -1,8 +1,8 @@
 // REDIS_WAIT_REPLICAS on one Redis: a private primary with a private replica (WAIT succeeds),
 // and a private primary without one (WAIT times out). The shared 6379 is never given a replica.
-import { drainCouponPending, revokeUnreplicatedIssuance } from '@flash/core/coupon/coupon.persist';
-import { insertIssuedBatch, listIssuedUsers } from '@flash/core/coupon/coupon.repository';
-import { readPending, runIssueCoupon } from '@flash/core/coupon/coupon.store';
+import { drainCouponPending, revokeUnreplicatedIssuance } from '@flash/core';
+import { insertIssuedBatch, listIssuedUsers } from '@flash/core/internal/coupon/coupon.repository';
+import { readPending, runIssueCoupon } from '@flash/core/internal/coupon/coupon.store';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrivateRedis, startPrivateRedis } from '../../../test/redis-server.ts';

@@ -1,5 +1,5 @@
-import { drainCouponPending } from '@flash/core/coupon/coupon.persist';
-import { listIssuedUsers } from '@flash/core/coupon/coupon.repository';
+import { drainCouponPending } from '@flash/core';
+import { listIssuedUsers } from '@flash/core/internal/coupon/coupon.repository';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBin } from '../../../test/processes.ts';
 import { type PrivateRedis, startPrivateRedis } from '../../../test/redis-server.ts';

@@ -1,6 +1,5 @@
-import { manualClock } from '@flash/core';
-import { drainCouponPending } from '@flash/core/coupon/coupon.persist';
-import { listIssuedUsers } from '@flash/core/coupon/coupon.repository';
+import { drainCouponPending, manualClock } from '@flash/core';
+import { listIssuedUsers } from '@flash/core/internal/coupon/coupon.repository';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestServer, type TestServer } from '../../../test/support.ts';
 

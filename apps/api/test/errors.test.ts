@@ -1,5 +1,4 @@
-import { AppError } from '@flash/core';
-import { createWaitingRoomDirectory } from '@flash/core/waiting-room/waiting-room.directory';
+import { AppError, createWaitingRoomDirectory } from '@flash/core';
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

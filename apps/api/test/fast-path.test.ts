@@ -2,8 +2,7 @@
 // adapter: each case runs once through the official adapter, the Redis state of its coupon is
 // put back as it was, and the case runs again through the API (lean binding, direct call). A
 // manual clock keeps `issuedAt` and the rate limits identical between the two runs.
-import { createTokenVerifier, manualClock } from '@flash/core';
-import { createWaitingRoomDirectory } from '@flash/core/waiting-room/waiting-room.directory';
+import { createTokenVerifier, createWaitingRoomDirectory, manualClock } from '@flash/core';
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';

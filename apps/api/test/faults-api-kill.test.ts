@@ -1,7 +1,5 @@
-import { signToken } from '@flash/core';
-import { listIssuedUsers } from '@flash/core/coupon/coupon.repository';
-import { reconcileHolds } from '@flash/core/order/order-expiry.service';
-import { reconcile } from '@flash/core/reconcile/reconcile.service';
+import { reconcile, reconcileHolds, signToken } from '@flash/core';
+import { listIssuedUsers } from '@flash/core/internal/coupon/coupon.repository';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Child, httpCall, startApi, startChild } from '../../../test/processes.ts';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';

@@ -1,15 +1,23 @@
-import { signToken } from '@flash/core';
-import { couponMeta } from '@flash/core/coupon/coupon.model';
-import { drainCouponPending } from '@flash/core/coupon/coupon.persist';
-import { findCouponRow, listIssuedUsers, lockCouponForRestore } from '@flash/core/coupon/coupon.repository';
-import { createCoupon, issueCoupon } from '@flash/core/coupon/coupon.service';
-import { runRestoreCoupon } from '@flash/core/coupon/coupon.store';
-import { saveUnsavedOrders } from '@flash/core/order/order.persist';
-import { findOrderStatuses } from '@flash/core/order/order.repository';
-import { createOrder } from '@flash/core/order/order.service';
-import { readUnsavedOrders } from '@flash/core/order/order.store';
-import { createProduct, rebuildInventory } from '@flash/core/product/product.service';
-import { reconcile } from '@flash/core/reconcile/reconcile.service';
+import {
+  createCoupon,
+  createOrder,
+  createProduct,
+  drainCouponPending,
+  issueCoupon,
+  rebuildInventory,
+  reconcile,
+  saveUnsavedOrders,
+  signToken,
+} from '@flash/core';
+import { couponMeta } from '@flash/core/internal/coupon/coupon.model';
+import {
+  findCouponRow,
+  listIssuedUsers,
+  lockCouponForRestore,
+} from '@flash/core/internal/coupon/coupon.repository';
+import { runRestoreCoupon } from '@flash/core/internal/coupon/coupon.store';
+import { findOrderStatuses } from '@flash/core/internal/order/order.repository';
+import { readUnsavedOrders } from '@flash/core/internal/order/order.store';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Child, httpCall } from '../../../test/processes.ts';

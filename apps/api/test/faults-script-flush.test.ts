@@ -1,5 +1,5 @@
 import { signToken } from '@flash/core';
-import { listIssuedUsers } from '@flash/core/coupon/coupon.repository';
+import { listIssuedUsers } from '@flash/core/internal/coupon/coupon.repository';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Child, httpCall } from '../../../test/processes.ts';

@@ -1,6 +1,6 @@
 import { signToken } from '@flash/core';
-import { listIssuedUsers } from '@flash/core/coupon/coupon.repository';
-import { findOrderStatuses } from '@flash/core/order/order.repository';
+import { listIssuedUsers } from '@flash/core/internal/coupon/coupon.repository';
+import { findOrderStatuses } from '@flash/core/internal/order/order.repository';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Child, httpCall, startApi, startChild } from '../../../test/processes.ts';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';

@@ -1,5 +1,5 @@
 import { signToken } from '@flash/core';
-import { countExpiredOrders } from '@flash/core/metrics/metrics.store';
+import { countExpiredOrders } from '@flash/core/internal/metrics/metrics.store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestServer, type TestServer } from '../../../test/support.ts';
 

@@ -1,6 +1,5 @@
 import { buildServer } from '@flash/api';
-import { createRuntime, manualClock } from '@flash/core';
-import { expireDueOrders, reconcileHolds } from '@flash/core/order/order-expiry.service';
+import { createRuntime, expireDueOrders, manualClock, reconcileHolds } from '@flash/core';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestServer, type TestServer } from '../../../test/support.ts';
@@ -573,7 +572,7 @@ describe('expiry', () => {
     const races = 60;
     const p = await product(100, races);
     const u = await user(100 * races);
-    const { payOrder } = await import('@flash/core/payment/payment.service');
+    const { payOrder } = await import('@flash/core');
     let paid = 0;
     let expired = 0;
     for (let i = 0; i < races; i++) {

@@ -5,8 +5,7 @@
 // change (Postgres rows, Redis keys) when the call is refused.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AppErrorCode, QueueName, signToken } from '@flash/core';
-import { drainUnsavedOrders } from '@flash/core/order/order.persist';
+import { AppErrorCode, drainUnsavedOrders, QueueName, signToken } from '@flash/core';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { manualClock } from '@flash/core';
-import { recordSales, TOP_CACHE_MS } from '@flash/core/ranking/ranking.service';
+import { manualClock, recordSales, TOP_CACHE_MS } from '@flash/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, createTestServer, type TestServer } from '../../../test/support.ts';
 

@@ -2,8 +2,7 @@
 // contract's procedures, errors and header, the guard on coupon.issue and order.create (both
 // through the fast path, which serves single mutations), and the metrics. The service's clock
 // is manual, so admission is driven by moving it, not by sleeping.
-import { manualClock } from '@flash/core';
-import { signPass } from '@flash/core/waiting-room/pass';
+import { manualClock, signPass } from '@flash/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestServer, type TestServer } from '../../../test/support.ts';
 

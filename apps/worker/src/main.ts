@@ -5,12 +5,12 @@ import {
   createLifecycleLogger,
   createLogger,
   createRuntime,
+  ensureInventoryLoaded,
   exitOnStartupError,
   loadConfig,
   stopGracefully,
+  superviseCopies,
 } from '@flash/core';
-import { superviseCopies } from '@flash/core/process/processes';
-import { ensureInventoryLoaded } from '@flash/core/product/product.service';
 import { startWorkers } from './workers.ts';
 
 async function main(): Promise<void> {

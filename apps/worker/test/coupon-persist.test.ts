@@ -1,8 +1,13 @@
-import { createRuntime, QueueName } from '@flash/core';
-import { CouponPersistJob, type DrainResult } from '@flash/core/coupon/coupon.persist';
-import { insertIssuedBatch, listIssuedUsers } from '@flash/core/coupon/coupon.repository';
-import { createCoupon, issueCoupon } from '@flash/core/coupon/coupon.service';
-import { readPending, runIssueCoupon } from '@flash/core/coupon/coupon.store';
+import {
+  CouponPersistJob,
+  createCoupon,
+  createRuntime,
+  type DrainResult,
+  issueCoupon,
+  QueueName,
+} from '@flash/core';
+import { insertIssuedBatch, listIssuedUsers } from '@flash/core/internal/coupon/coupon.repository';
+import { readPending, runIssueCoupon } from '@flash/core/internal/coupon/coupon.store';
 import { Job } from 'bullmq';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 import { manualClock, QueueName } from '@flash/core';
-import { expiredOrders } from '@flash/core/metrics/metrics.store';
+import { expiredOrders } from '@flash/core/internal/metrics/metrics.store';
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {

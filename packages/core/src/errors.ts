@@ -155,7 +155,7 @@ export class AppError<C extends AppErrorCode = AppErrorCode> extends Error {
   }
 }
 
-const UNAVAILABLE_NET_CODES = new Set([
+const UNAVAILABLE_NET_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',

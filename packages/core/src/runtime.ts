@@ -2,27 +2,28 @@ import { type ChargeBatcher, createChargeBatcher } from './balance/balance.batch
 import type { GroupCommit } from './batch/group-commit.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
-import { createDb, type Db, DEFAULT_DB_POOL_SIZE } from './db/client.ts';
+import { createCouponState } from './coupon/coupon.state.ts';
+import { createDb, DEFAULT_DB_POOL_SIZE } from './db/client.ts';
 import { createOrderBatcher, type OrderBatcher } from './order/order.batch.ts';
 import { createOrderSaver, type UnsavedOrderRef } from './order/order.persist.ts';
+import { createOrderState } from './order/order.state.ts';
 import { createPaymentBatcher, type PaymentBatcher } from './payment/payment.batch.ts';
-import { createQueues, type Queues } from './queue/queues.ts';
+import { createProductState } from './product/product.state.ts';
+import { createQueues } from './queue/queues.ts';
+import { createJobTriggers } from './queue/throttled-add.ts';
+import { createRankingState } from './ranking/ranking.state.ts';
 import { connectRedisClient, isCluster, type RedisClient } from './redis/cluster.ts';
-import { createKeys, type Keys } from './redis/keys.ts';
+import { createKeys } from './redis/keys.ts';
 import { registerScripts } from './redis/scripts.ts';
+import type { Resources } from './resources.ts';
 
 /**
- * The shared resources every service function takes as its first argument. Built once per
- * process (API or worker) and closed on shutdown.
+ * The composition root: everything a process (API or worker) shares, built once here and closed
+ * on shutdown. Service functions take the part they use as their first argument (resources.ts);
+ * every cache, batcher and piece of work in flight is built in `createRuntime` below, so a
+ * reader finds all of the process' state in this one function.
  */
-export type Runtime = {
-  config: Config;
-  db: Db;
-  /** One Redis or a Cluster (REDIS_CLUSTER_NODES). */
-  redis: RedisClient;
-  keys: Keys;
-  queues: Queues;
-  clock: Clock;
+export type Runtime = Resources & {
   /** Group commit of orders without an idempotency key (order.batch.ts). */
   orderBatcher: OrderBatcher;
   /** Group commit of payments (payment.batch.ts). */
@@ -73,9 +74,15 @@ export async function createRuntime(
     maxInFlight: Math.max(1, Math.min(2, Math.floor(poolSize / 4))),
   });
   const clock = options.clock ?? systemClock;
+  // Everything the areas keep in memory: built here, once per runtime, so a reader sees all of it.
+  const jobTriggers = createJobTriggers();
+  const couponState = createCouponState();
+  const orderState = createOrderState();
+  const productState = createProductState();
+  const rankingState = createRankingState();
   // Payment batches too take at most two connections, for the same reason.
   const paymentBatcher = createPaymentBatcher(
-    { config, db, redis, keys, queues, clock },
+    { config, db, redis, keys, queues, clock, jobTriggers, couponState },
     { maxInFlight: Math.max(1, Math.min(2, Math.floor(poolSize / 4))) },
   );
   const orderSaver = createOrderSaver({ db, redis, keys });
@@ -90,6 +97,11 @@ export async function createRuntime(
     keys,
     queues,
     clock,
+    jobTriggers,
+    couponState,
+    orderState,
+    productState,
+    rankingState,
     orderBatcher,
     paymentBatcher,
     orderSaver,

@@ -111,6 +111,7 @@ describe('every Lua script with the keys the service passes it', () => {
     },
     holdStock: async () => {
       const reply = await holdOrder(rt().redis, rt().keys, {
+        listedAt: rt().orderState.listedAt,
         orderId: 'order-lua-cluster',
         nowMs: NOW.getTime(),
         lines: [{ productId: 1, quantity: 3 }],
@@ -128,6 +129,7 @@ describe('every Lua script with the keys the service passes it', () => {
       ];
       expect(
         await holdOrder(rt().redis, rt().keys, {
+          listedAt: rt().orderState.listedAt,
           orderId: 'order-lua-cluster-2',
           nowMs: NOW.getTime(),
           lines,

@@ -66,7 +66,7 @@ describe('catalog', () => {
       [b.id, { id: b.id, name: 'B', price: 200, imageUrl: null }],
     ]);
     // And again from memory, without asking Postgres.
-    const infos = await getProductInfos({ db: env.rt.db }, [a.id]);
+    const infos = await getProductInfos(env.rt, [a.id]);
     expect(infos.get(a.id)).toEqual({ id: a.id, name: 'A', price: 100, imageUrl: null });
   });
 

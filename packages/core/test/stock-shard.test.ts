@@ -170,7 +170,12 @@ describe('stock sharded by product', () => {
       { productId: b.id, quantity: 2 },
       { productId: a.id, quantity: 3 },
     ];
-    const reply = await holdOrder(rt().redis, rt().keys, { orderId, nowMs: Date.now(), lines });
+    const reply = await holdOrder(rt().redis, rt().keys, {
+      listedAt: rt().orderState.listedAt,
+      orderId,
+      nowMs: Date.now(),
+      lines,
+    });
     expect(reply).toEqual({ code: 'OUT_OF_STOCK', productId: b.id });
     expect(await readAvailable(rt().redis, rt().keys, [a.id, b.id])).toEqual([5, 1]);
     expect([(await holdsOf(a.id)).size, (await holdsOf(b.id)).size]).toEqual([0, 0]);
@@ -179,10 +184,24 @@ describe('stock sharded by product', () => {
       { productId: a.id, quantity: 3 },
       { productId: b.id, quantity: 1 },
     ];
-    expect(await holdOrder(rt().redis, rt().keys, { orderId, nowMs: Date.now(), lines: ok })).toEqual({
+    expect(
+      await holdOrder(rt().redis, rt().keys, {
+        listedAt: rt().orderState.listedAt,
+        orderId,
+        nowMs: Date.now(),
+        lines: ok,
+      }),
+    ).toEqual({
       code: 'OK',
     });
-    expect(await holdOrder(rt().redis, rt().keys, { orderId, nowMs: Date.now(), lines: ok })).toEqual({
+    expect(
+      await holdOrder(rt().redis, rt().keys, {
+        listedAt: rt().orderState.listedAt,
+        orderId,
+        nowMs: Date.now(),
+        lines: ok,
+      }),
+    ).toEqual({
       code: 'OK',
     });
     expect(await readAvailable(rt().redis, rt().keys, [a.id, b.id])).toEqual([2, 0]);
@@ -201,7 +220,12 @@ describe('stock sharded by product', () => {
       { productId: b.id, quantity: 1 },
     ]) {
       expect(
-        await holdOrder(rt().redis, rt().keys, { orderId, nowMs: rt().clock.now().getTime(), lines: [line] }),
+        await holdOrder(rt().redis, rt().keys, {
+          listedAt: rt().orderState.listedAt,
+          orderId,
+          nowMs: rt().clock.now().getTime(),
+          lines: [line],
+        }),
       ).toEqual({
         code: 'OK',
       });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { throttledAdd } from '../src/queue/throttled-add.ts';
+import { createJobTriggers, throttledAdd } from '../src/queue/throttled-add.ts';
 
 describe('throttledAdd', () => {
   beforeEach(() => {
@@ -10,7 +10,7 @@ describe('throttledAdd', () => {
   });
 
   it('adds at once, then at most once per interval, with one trailing add for a burst', () => {
-    const owner = {};
+    const owner = createJobTriggers();
     const add = vi.fn(async () => {});
     throttledAdd(owner, 'k', 100, add);
     expect(add).toHaveBeenCalledTimes(1);
@@ -31,8 +31,8 @@ describe('throttledAdd', () => {
 
   it('throttles each key and each owner on its own', () => {
     const add = vi.fn(async () => {});
-    const a = {};
-    const b = {};
+    const a = createJobTriggers();
+    const b = createJobTriggers();
     throttledAdd(a, 'k', 100, add);
     throttledAdd(a, 'other', 100, add);
     throttledAdd(b, 'k', 100, add);
@@ -44,7 +44,7 @@ describe('throttledAdd', () => {
   });
 
   it('drops a failed add, thrown or rejected, like a lost one (the sweep does the work)', async () => {
-    const owner = {};
+    const owner = createJobTriggers();
     expect(() =>
       throttledAdd(owner, 'closed', 100, () => {
         throw new Error('Connection is closed');

@@ -8,14 +8,17 @@
  * The endpoint is unauthenticated, as Prometheus endpoints usually are: it names procedures,
  * coupons and queues but no user. Expose it on the internal network only.
  */
-import { ALL_QUEUES, type Runtime } from '@flash/core';
 import {
+  ALL_QUEUES,
   COUPONS_REPORTED,
+  couponProgress,
   databaseTransactions,
+  expiredOrders,
   postgresBacklogs,
+  type Runtime,
   recentCoupons,
-} from '@flash/core/metrics/metrics.repository';
-import { couponProgress, expiredOrders, redisUsage } from '@flash/core/metrics/metrics.store';
+  redisUsage,
+} from '@flash/core';
 import type { FastifyPluginAsync } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
 import { clusterMetrics } from '../cluster.ts';

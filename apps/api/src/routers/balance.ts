@@ -1,4 +1,4 @@
-import { chargeBalance, getBalance } from '@flash/core/balance/balance.service';
+import { chargeBalance, getBalance } from '@flash/core';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { protectedProcedure, rateLimitedProcedure } from '../trpc/init.ts';

@@ -1,5 +1,4 @@
-import { getCoupon, listCoupons } from '@flash/core/coupon/coupon.catalog';
-import { issueCoupon, listMyCoupons } from '@flash/core/coupon/coupon.service';
+import { getCoupon, issueCoupon, listCoupons, listMyCoupons } from '@flash/core';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { fastMutation } from '../trpc/fast-path.ts';

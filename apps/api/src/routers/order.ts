@@ -1,5 +1,4 @@
-import { quoteOrder } from '@flash/core/order/order.quote';
-import { createOrder, getOrder, isOrderId, listOrders } from '@flash/core/order/order.service';
+import { createOrder, getOrder, isOrderId, listOrders, quoteOrder } from '@flash/core';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { fastMutation } from '../trpc/fast-path.ts';

@@ -1,4 +1,4 @@
-import { payOrder } from '@flash/core/payment/payment.service';
+import { payOrder } from '@flash/core';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { fastMutation } from '../trpc/fast-path.ts';

@@ -1,5 +1,4 @@
-import { getProduct, listProducts } from '@flash/core/product/product.service';
-import { getTopProducts } from '@flash/core/ranking/ranking.service';
+import { getProduct, getTopProducts, listProducts } from '@flash/core';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { publicProcedure } from '../trpc/init.ts';

@@ -1,8 +1,4 @@
-import {
-  getWaitingRoom,
-  joinWaitingRoom,
-  waitingRoomStatus,
-} from '@flash/core/waiting-room/waiting-room.service';
+import { getWaitingRoom, joinWaitingRoom, waitingRoomStatus } from '@flash/core';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { publicCache } from '../trpc/context.ts';

@@ -1,5 +1,4 @@
-import type { Runtime, TokenVerifier } from '@flash/core';
-import type { WaitingRoomDirectory } from '@flash/core/waiting-room/waiting-room.directory';
+import type { Runtime, TokenVerifier, WaitingRoomDirectory } from '@flash/core';
 import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify';
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 

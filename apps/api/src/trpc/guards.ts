@@ -4,10 +4,14 @@
  * them, and the waiting-room pass of a guarded call. tRPC's middleware chain (init.ts) and the lean binding's direct calls (fast-path.ts) both
  * run these functions, so the two paths cannot drift apart.
  */
-import type { AuthUser } from '@flash/core';
-import { AppError } from '@flash/core';
-import { enforceRateLimit } from '@flash/core/rate-limit/rate-limit.service';
-import { type GuardedItems, notAdmitted, passRefusal } from '@flash/core/waiting-room/waiting-room.guard';
+import {
+  AppError,
+  type AuthUser,
+  enforceRateLimit,
+  type GuardedItems,
+  notAdmitted,
+  passRefusal,
+} from '@flash/core';
 import type { TRPCError } from '@trpc/server';
 import type { Context } from './context.ts';
 import { countRefusal } from './waiting-room-metrics.ts';

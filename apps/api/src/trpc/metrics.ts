@@ -4,8 +4,7 @@
  * plugins/metrics.ts. Units sold need the order's lines, which `payment.pay` does not return:
  * paid order ids are buffered and summed in one query per scrape.
  */
-import type { Runtime } from '@flash/core';
-import { sumOrderUnits } from '@flash/core/metrics/metrics.repository';
+import { type Runtime, sumOrderUnits } from '@flash/core';
 import type { TRPCError } from '@trpc/server';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { appCodeOf } from './app-code.ts';

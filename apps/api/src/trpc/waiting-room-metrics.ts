@@ -10,11 +10,14 @@
  * serving shoppers costs nothing for them; with several API processes one reading is kept
  * (aggregator `first`), the counters are summed.
  */
-import type { Runtime } from '@flash/core';
-import { admittedThrough } from '@flash/core/waiting-room/admission';
-import type { PassRefusal } from '@flash/core/waiting-room/pass';
-import type { WaitingRoomDirectory } from '@flash/core/waiting-room/waiting-room.directory';
-import { readOldestWaitingSince, readRoom } from '@flash/core/waiting-room/waiting-room.store';
+import {
+  admittedThrough,
+  type PassRefusal,
+  type Runtime,
+  readOldestWaitingSince,
+  readRoom,
+  type WaitingRoomDirectory,
+} from '@flash/core';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { apiMetrics } from './metrics.ts';
 

@@ -1,10 +1,10 @@
-import { QueueName } from '@flash/core';
 import {
   CouponPersistJob,
   drainCouponPending,
+  QueueName,
   sweepCouponPending,
   ZCouponDrainJob,
-} from '@flash/core/coupon/coupon.persist';
+} from '@flash/core';
 import type { QueueWorker } from '../job.ts';
 
 /**

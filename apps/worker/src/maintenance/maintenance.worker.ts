@@ -1,6 +1,4 @@
-import { createLogger, QueueName } from '@flash/core';
-import { purgeIdempotencyKeys } from '@flash/core/idempotency/idempotency.service';
-import { reconcile } from '@flash/core/reconcile/reconcile.service';
+import { createLogger, purgeIdempotencyKeys, QueueName, reconcile } from '@flash/core';
 import type { QueueWorker } from '../job.ts';
 
 /** The contract keeps idempotency keys at least 24 hours; we keep them a little longer. */

@@ -1,6 +1,4 @@
-import { QueueName } from '@flash/core';
-import { countExpiredOrders } from '@flash/core/metrics/metrics.store';
-import { expireDueOrders, reconcileHolds } from '@flash/core/order/order-expiry.service';
+import { countExpiredOrders, expireDueOrders, QueueName, reconcileHolds } from '@flash/core';
 import type { QueueWorker } from '../job.ts';
 
 /**

@@ -1,5 +1,4 @@
-import { QueueName } from '@flash/core';
-import { drainUnsavedOrders, OrderPersistJob } from '@flash/core/order/order.persist';
+import { drainUnsavedOrders, OrderPersistJob, QueueName } from '@flash/core';
 import type { QueueWorker } from '../job.ts';
 
 /**

@@ -1,5 +1,4 @@
-import { createLogger, QueueName } from '@flash/core';
-import { exportOutboxBatch, exportOutboxMessage } from '@flash/core/outbox/outbox.service';
+import { createLogger, exportOutboxBatch, exportOutboxMessage, QueueName } from '@flash/core';
 import { z } from 'zod';
 import type { QueueWorker } from '../job.ts';
 

@@ -25,9 +25,6 @@ type Claims = Record<string, unknown>;
 const isObject = (value: unknown): value is Claims =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** Header segments already decoded and accepted (the check depends on nothing else). */
-const ACCEPTED_HEADERS = new Set<string>();
-
 function decodeSegment(segment: string): unknown {
   return JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
 }
@@ -47,11 +44,13 @@ function verifyHs256(
   token: string,
   hs256: (signingInput: string) => Uint8Array,
   maxTtlSeconds: number,
+  /** Header segments already decoded and accepted (the check depends on nothing else). */
+  acceptedHeaders: Set<string>,
 ): Claims {
   const firstDot = token.indexOf('.');
   const lastDot = token.lastIndexOf('.');
   const headerSegment = token.slice(0, firstDot);
-  if (!ACCEPTED_HEADERS.has(headerSegment)) {
+  if (!acceptedHeaders.has(headerSegment)) {
     let header: unknown;
     try {
       header = decodeSegment(headerSegment);
@@ -63,7 +62,7 @@ function verifyHs256(
     if (!isObject(header) || header.alg !== 'HS256' || header.crit !== undefined)
       throw unauthorized('Invalid token');
     // Every token of one issuer carries the same header: decode it once, not per token.
-    if (ACCEPTED_HEADERS.size < 16) ACCEPTED_HEADERS.add(headerSegment);
+    if (acceptedHeaders.size < 16) acceptedHeaders.add(headerSegment);
   }
   const expected = hs256(token.slice(0, lastDot));
   const signature = Buffer.from(token.slice(lastDot + 1), 'base64url');
@@ -142,6 +141,7 @@ export function createTokenVerifier(
   let older = new Map<string, Entry>();
   // A collision only admits a token on its first sighting, or makes a repeat wait one more call.
   const seen = new Int32Array(1 << DOORKEEPER_BITS);
+  const acceptedHeaders = new Set<string>();
 
   return {
     get cached() {
@@ -154,7 +154,7 @@ export function createTokenVerifier(
       const token = match[1]!;
       const cached = recent.get(token) ?? older.get(token);
       if (cached && cached.expiresAtMs + CLOCK_TOLERANCE_SECONDS * 1000 > Date.now()) return cached.user;
-      const payload = verifyHs256(token, hs256, maxTtlSeconds);
+      const payload = verifyHs256(token, hs256, maxTtlSeconds, acceptedHeaders);
       const sub = payload.sub;
       if (typeof sub !== 'string' || !USER_ID.test(sub) || !Number.isSafeInteger(Number(sub))) {
         throw unauthorized('Token subject must be a positive integer user id');

@@ -4,7 +4,7 @@ import { createGroupCommit, failed, type GroupCommit, ok, type Settled } from '.
 import type { Db } from '../db/client.ts';
 import type { Database } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
-import { findIdempotencyKeys, insertIdempotencyKeys } from '../idempotency/idempotency.repository.ts';
+import { findIdempotencyKeys, insertIdempotencyKeys } from '../idempotency/idempotency.service.ts';
 import { type ChargeWrite, lockBalancesForCharge, MAX_BALANCE, writeCharges } from './balance.repository.ts';
 
 /**

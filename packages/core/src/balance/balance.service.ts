@@ -1,7 +1,7 @@
 import { AppError, AppErrorCode } from '../errors.ts';
 import { requestHash } from '../idempotency/idempotency.service.ts';
-import type { Runtime } from '../runtime.ts';
-import type { ChargeResult } from './balance.batch.ts';
+import type { Resources } from '../resources.ts';
+import type { ChargeBatcher, ChargeResult } from './balance.batch.ts';
 import { findBalance } from './balance.repository.ts';
 
 export type { ChargeResult } from './balance.batch.ts';
@@ -12,7 +12,7 @@ export const MIN_CHARGE = 1000;
 /** Largest single charge, in KRW. */
 export const MAX_CHARGE = 10_000_000;
 
-export async function getBalance(rt: Pick<Runtime, 'db'>, userId: number): Promise<Balance> {
+export async function getBalance(rt: Pick<Resources, 'db'>, userId: number): Promise<Balance> {
   return { userId, balance: await findBalance(rt.db, userId) };
 }
 
@@ -23,7 +23,7 @@ export async function getBalance(rt: Pick<Runtime, 'db'>, userId: number): Promi
  * first call) returns the first answer and charges nothing more.
  */
 export async function chargeBalance(
-  rt: Pick<Runtime, 'chargeBatcher'>,
+  rt: { chargeBatcher: ChargeBatcher },
   userId: number,
   input: { amount: number; idempotencyKey?: string },
 ): Promise<ChargeResult> {

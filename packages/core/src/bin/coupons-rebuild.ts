@@ -4,7 +4,7 @@
 // it finds missing; this command restores all of them at once, before traffic asks.
 
 import { ConfigError, loadConfig } from '../config.ts';
-import { restoreAllCoupons } from '../coupon/coupon.restore.ts';
+import { restoreAllCoupons } from '../coupon/coupon.service.ts';
 import { TOOL_QUERY_DEADLINE_MS } from '../db/client.ts';
 import { createRuntime } from '../runtime.ts';
 

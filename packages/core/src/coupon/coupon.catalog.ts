@@ -1,7 +1,6 @@
 import type { CouponRow } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
-import { perRuntimeMap } from '../per-runtime.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Resources } from '../resources.ts';
 import { findCouponCached, rememberCoupon } from './coupon.cache.ts';
 import { couponMeta, type Discount, discountOf, windowClosed } from './coupon.model.ts';
 import { countIssuedRows, listOpenCouponRows } from './coupon.repository.ts';
@@ -22,12 +21,12 @@ export type PublicCoupon = {
   validDays: number | null;
 };
 
-type CatalogRuntime = Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock'>;
+type CatalogRuntime = Pick<Resources, 'db' | 'redis' | 'keys' | 'clock' | 'couponState'>;
 
 // Issued counts of coupons whose window closed and whose Redis state expired on purpose: final
-// (nothing is issued after the window), so Postgres is asked once per coupon and process.
+// (nothing is issued after the window), so Postgres is asked once per coupon and process
+// (couponState.finalCounts).
 const FINAL_MAX_ENTRIES = 10_000;
-const finalCountsOf = perRuntimeMap<number, Promise<number>>();
 
 function toPublic(row: CouponRow, issued: number): PublicCoupon {
   return {
@@ -53,7 +52,7 @@ async function issuedWithoutRedis(rt: CatalogRuntime, row: CouponRow): Promise<n
     triggerCouponRestore(rt, row.id);
     throw issueRefusal('NOT_LOADED', row.id);
   }
-  const cache = finalCountsOf(rt.db);
+  const cache = rt.couponState.finalCounts;
   let count = cache.get(row.id);
   if (!count) {
     if (cache.size >= FINAL_MAX_ENTRIES) cache.clear();

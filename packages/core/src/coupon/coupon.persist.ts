@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { perRuntimeMap } from '../per-runtime.ts';
 import { QueueName } from '../queue/queues.ts';
 import { throttledAdd } from '../queue/throttled-add.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Resources } from '../resources.ts';
 import { findCouponCached } from './coupon.cache.ts';
 import { liveHorizon } from './coupon.model.ts';
 import {
@@ -13,7 +12,10 @@ import {
   lockCouponForPersist,
   lockCouponForRestore,
 } from './coupon.repository.ts';
+import type { DrainResult } from './coupon.state.ts';
 import { ackPending, havePending, readPending, runRevokeIssuance } from './coupon.store.ts';
+
+export type { DrainResult } from './coupon.state.ts';
 
 /**
  * Persistence of issuances: `coupon.issue` answers from Redis, and these functions move what it
@@ -40,20 +42,20 @@ export const DRAIN_BATCH_SIZE = 5_000;
 /** A drain stops after this many batches (the next trigger or sweep continues), so a job stays bounded. */
 const MAX_BATCHES_PER_DRAIN = 200;
 
-export type DrainResult = { batches: number; persisted: number; inserted: number };
+type PersistRuntime = Pick<Resources, 'db' | 'redis' | 'keys' | 'couponState'>;
 
-// Drains running in this process, per runtime and coupon: a second request for the same coupon
-// joins the running drain (which makes one more pass for it) instead of racing it over the
-// same entries. Drains in other processes may still overlap; that is only wasted work.
-const drainsOf = perRuntimeMap<number, { promise: Promise<DrainResult>; again: boolean }>();
-
-/** Moves a coupon's pending issuances into Postgres until none are left. */
+/**
+ * Moves a coupon's pending issuances into Postgres until none are left. Drains running in this
+ * process are kept per runtime and coupon (couponState.drains): a second request for the same
+ * coupon joins the running drain (which makes one more pass for it) instead of racing it over
+ * the same entries. Drains in other processes may still overlap; that is only wasted work.
+ */
 export function drainCouponPending(
-  rt: Pick<Runtime, 'db' | 'redis' | 'keys'>,
+  rt: PersistRuntime,
   couponId: number,
   options: { batchSize?: number } = {},
 ): Promise<DrainResult> {
-  const drains = drainsOf(rt.redis);
+  const drains = rt.couponState.drains;
   const current = drains.get(couponId);
   if (current) {
     current.again = true;
@@ -79,11 +81,7 @@ export function drainCouponPending(
   return state.promise;
 }
 
-async function drainPasses(
-  rt: Pick<Runtime, 'db' | 'redis' | 'keys'>,
-  couponId: number,
-  batchSize: number,
-): Promise<DrainResult> {
+async function drainPasses(rt: PersistRuntime, couponId: number, batchSize: number): Promise<DrainResult> {
   const keys = rt.keys.coupon(couponId);
   const result: DrainResult = { batches: 0, persisted: 0, inserted: 0 };
   let validDays: number | null | undefined;
@@ -130,7 +128,7 @@ async function drainPasses(
  * state may exist (see COUPON_REDIS_RETENTION_MS), checked with one pipelined EXISTS.
  */
 export async function sweepCouponPending(
-  rt: Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock'>,
+  rt: PersistRuntime & Pick<Resources, 'clock'>,
 ): Promise<{ coupons: number; persisted: number }> {
   const ids = await listLiveCouponIds(rt.db, liveHorizon(rt.clock.now().getTime()));
   const pending = await havePending(
@@ -159,7 +157,7 @@ export async function sweepCouponPending(
  * row before (seen here, kept) or reads `pending` after (the entry is gone).
  */
 export async function revokeUnreplicatedIssuance(
-  rt: Pick<Runtime, 'db' | 'redis' | 'keys'>,
+  rt: Pick<Resources, 'db' | 'redis' | 'keys'>,
   couponId: number,
   issuance: { userId: number; issuedAtMs: number; pendingId: string },
 ): Promise<'revoked' | 'kept'> {
@@ -179,13 +177,13 @@ const DRAIN_TRIGGER_INTERVAL_MS = 100;
  * per coupon, plus one queued behind an active one). A lost trigger only delays persistence
  * until the sweep.
  */
-export function requestCouponDrain(rt: Pick<Runtime, 'queues'>, couponId: number): void {
-  throttledAdd(rt.queues, `coupon-drain:${couponId}`, DRAIN_TRIGGER_INTERVAL_MS, () =>
+export function requestCouponDrain(rt: Pick<Resources, 'queues' | 'jobTriggers'>, couponId: number): void {
+  throttledAdd(rt.jobTriggers, `coupon-drain:${couponId}`, DRAIN_TRIGGER_INTERVAL_MS, () =>
     addDrainJob(rt, couponId),
   );
 }
 
-function addDrainJob(rt: Pick<Runtime, 'queues'>, couponId: number): Promise<unknown> {
+function addDrainJob(rt: Pick<Resources, 'queues'>, couponId: number): Promise<unknown> {
   const data: TCouponDrainJob = { couponId };
   return rt.queues[QueueName.CouponPersist].add(CouponPersistJob.Drain, data, {
     deduplication: { id: `coupon-drain:${couponId}`, keepLastIfActive: true },

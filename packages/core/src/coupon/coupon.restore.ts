@@ -1,5 +1,4 @@
-import { perRuntimeMap } from '../per-runtime.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Resources } from '../resources.ts';
 import { couponMeta } from './coupon.model.ts';
 import {
   findCouponRow,
@@ -31,7 +30,7 @@ export type RestoreOutcome =
   | 'NOT_FOUND';
 
 export async function restoreCoupon(
-  rt: Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock'>,
+  rt: Pick<Resources, 'db' | 'redis' | 'keys' | 'clock'>,
   couponId: number,
 ): Promise<{ outcome: RestoreOutcome; issued?: number }> {
   const keys = rt.keys.coupon(couponId);
@@ -50,15 +49,15 @@ export async function restoreCoupon(
   });
 }
 
-// Restores running in this process, per runtime: a crowd hitting a lost coupon starts one.
-const restoringOf = perRuntimeMap<number, Promise<unknown>>();
-
-/** Starts a restore in the background unless one for this coupon is already running here. */
+/**
+ * Starts a restore in the background unless one for this coupon is already running here
+ * (couponState.restoring, per runtime): a crowd hitting a lost coupon starts one.
+ */
 export function triggerCouponRestore(
-  rt: Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock'>,
+  rt: Pick<Resources, 'db' | 'redis' | 'keys' | 'clock' | 'couponState'>,
   couponId: number,
 ): void {
-  const inFlight = restoringOf(rt.redis);
+  const inFlight = rt.couponState.restoring;
   if (inFlight.has(couponId)) return;
   const promise = restoreCoupon(rt, couponId)
     // A failed restore (a store down) is retried by the next request that finds the coupon missing.
@@ -69,7 +68,7 @@ export function triggerCouponRestore(
 
 /** `pnpm coupons:rebuild`: restores every coupon (or the given ones); loaded coupons are left alone. */
 export async function restoreAllCoupons(
-  rt: Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock'>,
+  rt: Pick<Resources, 'db' | 'redis' | 'keys' | 'clock'>,
   onResult: (couponId: number, outcome: RestoreOutcome, issued?: number) => void = () => {},
   couponIds?: number[],
 ): Promise<Record<RestoreOutcome, number>> {

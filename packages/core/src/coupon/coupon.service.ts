@@ -1,6 +1,6 @@
 import { AppError, AppErrorCode } from '../errors.ts';
 import { callerLimits, enforceRateLimit, rateLimitedError } from '../rate-limit/rate-limit.service.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Resources } from '../resources.ts';
 import { findCouponCached, rememberCoupon } from './coupon.cache.ts';
 import {
   couponMeta,
@@ -22,7 +22,12 @@ import { triggerCouponRestore } from './coupon.restore.ts';
 import { type IssueReply, issuedAtInRedis, runIssueCoupon, runRestoreCoupon } from './coupon.store.ts';
 
 export type { Discount } from './coupon.model.ts';
-export { ensureIssuedCouponRow } from './coupon.repository.ts';
+// For the reconciler and `pnpm coupons:rebuild`: which coupons may hold Redis state, the marker
+// of a loaded issued hash, and the restore of every coupon.
+export { liveHorizon } from './coupon.model.ts';
+export { ensureIssuedCouponRow, listLiveCouponIds } from './coupon.repository.ts';
+export { restoreAllCoupons } from './coupon.restore.ts';
+export { ISSUED_MARKER } from './coupon.store.ts';
 
 export type CreateCouponInput = NewCoupon;
 
@@ -33,7 +38,7 @@ export type CreateCouponInput = NewCoupon;
  * the admin would create a second coupon).
  */
 export async function createCoupon(
-  rt: Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock'>,
+  rt: Pick<Resources, 'db' | 'redis' | 'keys' | 'clock' | 'couponState'>,
   input: CreateCouponInput,
 ): Promise<{ couponId: number }> {
   const row = await insertCoupon(rt.db, input);
@@ -54,7 +59,10 @@ export type IssuedCoupon = { couponId: number; status: 'ISSUED'; issuedAt: strin
  * own cluster slot, next to the state the script decides on.
  */
 export async function issueCoupon(
-  rt: Pick<Runtime, 'config' | 'db' | 'redis' | 'keys' | 'clock' | 'queues'>,
+  rt: Pick<
+    Resources,
+    'config' | 'db' | 'redis' | 'keys' | 'clock' | 'queues' | 'jobTriggers' | 'couponState'
+  >,
   userId: number,
   couponId: number,
   /** A client's call, limited per user and per address (config.rateLimit); without it, not limited. */
@@ -125,7 +133,7 @@ export function issueRefusal(
  * fail closed with UNAVAILABLE until it is back.
  */
 async function notLoaded(
-  rt: Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock'>,
+  rt: Pick<Resources, 'db' | 'redis' | 'keys' | 'clock' | 'couponState'>,
   couponId: number,
   nowMs: number,
 ): Promise<never> {
@@ -154,7 +162,7 @@ export type MyCoupon = {
  * so a coupon is found in one place or the other at every moment and listed once.
  */
 export async function listMyCoupons(
-  rt: Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock'>,
+  rt: Pick<Resources, 'db' | 'redis' | 'keys' | 'clock'>,
   userId: number,
 ): Promise<{ items: MyCoupon[] }> {
   const now = rt.clock.now();
@@ -212,7 +220,7 @@ export type HeldCoupon = {
  * the caller (`expiresAt`). Undefined when the user does not hold it.
  */
 export async function findHeldCoupon(
-  rt: Pick<Runtime, 'db' | 'redis' | 'keys'>,
+  rt: Pick<Resources, 'db' | 'redis' | 'keys' | 'couponState'>,
   userId: number,
   couponId: number,
 ): Promise<HeldCoupon | undefined> {

@@ -1,6 +1,6 @@
 import type { ReplicaWait } from '../config.ts';
-import { limitArgs } from '../rate-limit/rate-limit.store.ts';
 import { Cluster, type RedisClient } from '../redis/cluster.ts';
+import { limitArgs } from '../redis/gcra.ts';
 import type { Keys } from '../redis/keys.ts';
 import { runScriptReplicated } from '../redis/replica-wait.ts';
 import { decodeReply, type ReplyOf } from '../redis/replies.ts';

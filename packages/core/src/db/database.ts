@@ -113,6 +113,10 @@ export type IdempotencyKeysTable = {
   created_at: GeneratedTimestamp;
 };
 
+/** Topics on the outbox; each row is one message for the data platform. */
+export const OutboxTopic = { OrderPaid: 'order.paid' } as const;
+export type OutboxTopic = (typeof OutboxTopic)[keyof typeof OutboxTopic];
+
 export type OutboxTable = {
   id: GeneratedBigInt;
   topic: string;
@@ -159,5 +163,8 @@ export type CouponRow = Selectable<CouponsTable>;
 export type IssuedCouponRow = Selectable<IssuedCouponsTable>;
 export type OrderRow = Selectable<OrdersTable>;
 export type OrderLineRow = Selectable<OrderLinesTable>;
+/** One line of an order as the order and payment flows use it. */
+export type OrderLine = { productId: number; quantity: number; unitPrice: number };
+export type OrderWithLines = OrderRow & { lines: OrderLine[] };
 export type LedgerRow = Selectable<BalanceLedgerTable>;
 export type WaitingRoomRow = Selectable<WaitingRoomsTable>;

@@ -4,6 +4,10 @@ import type { Db } from '../db/client.ts';
 import type { Database } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
 
+// The key claims that a group commit makes inside its own transaction (balance, order and
+// payment batches): the keys live in the transaction of the change they protect.
+export { findIdempotencyKeys, insertIdempotencyKeys, recordKeyAnswers } from './idempotency.repository.ts';
+
 /**
  * Idempotency keys for mutations (`balance.charge`, `order.create`, `payment.pay`).
  *

@@ -1,5 +1,8 @@
-import { listProductIds } from '../product/product.repository.ts';
-import type { Runtime } from '../runtime.ts';
+import { listProductIds } from '../product/product.service.ts';
+import type { Resources } from '../resources.ts';
+
+type ExpiryRuntime = Pick<Resources, 'db' | 'redis' | 'keys' | 'clock'>;
+
 import {
   expireOrderIfDue,
   findDuePendingOrderIds,
@@ -26,7 +29,7 @@ import {
  * same script that returns the units). The coupon is freed by the status change itself: only PENDING_PAYMENT orders
  * occupy the `orders_one_pending_per_coupon` index.
  */
-export async function expireDueOrders(rt: Runtime, limit = 500): Promise<number> {
+export async function expireDueOrders(rt: ExpiryRuntime, limit = 500): Promise<number> {
   const now = rt.clock.now();
   const due = await findDuePendingOrderIds(rt.db, now, limit);
   const products = await findOrderProductIds(rt.db, due);
@@ -58,7 +61,7 @@ const SWEEP_PAGE = 500;
  *   which leave that list here once idle and empty.
  */
 export async function reconcileHolds(
-  rt: Runtime,
+  rt: ExpiryRuntime,
   options: { orphanAfterMs?: number } = {},
 ): Promise<HoldReconciliation> {
   const released = new Set<string>();

@@ -6,8 +6,8 @@ import {
   findIdempotencyKeys,
   insertIdempotencyKeys,
   recordKeyAnswers,
-} from '../idempotency/idempotency.repository.ts';
-import { lockInventoryForHold } from '../product/inventory.repository.ts';
+} from '../idempotency/idempotency.service.ts';
+import { lockInventoryForHold } from '../product/inventory.service.ts';
 import { insertPendingOrders, type OrderLine, ordersCarryingKeys } from './order.repository.ts';
 
 /**

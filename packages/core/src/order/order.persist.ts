@@ -1,10 +1,9 @@
 import { createGroupCommit, type GroupCommit, ok } from '../batch/group-commit.ts';
 import type { OrderRow } from '../db/database.ts';
-import { perRuntimeMap } from '../per-runtime.ts';
-import { lockInventoryForHold } from '../product/inventory.repository.ts';
+import { lockInventoryForHold } from '../product/inventory.service.ts';
 import { QueueName } from '../queue/queues.ts';
 import { throttledAdd } from '../queue/throttled-add.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Resources } from '../resources.ts';
 import { insertPendingOrders, type NewOrder, type OrderLine } from './order.repository.ts';
 import {
   activeProductIds,
@@ -97,7 +96,8 @@ export function decodeUnsavedOrder(orderId: string, json: string): NewOrder {
   };
 }
 
-type PersistRuntime = Pick<Runtime, 'db' | 'redis' | 'keys'>;
+type PersistRuntime = Pick<Resources, 'db' | 'redis' | 'keys'>;
+type DrainRuntime = PersistRuntime & Pick<Resources, 'orderState'>;
 
 /** Orders of one product's slot. */
 export type UnsavedGroup = { productId: number; orderIds: string[] };
@@ -209,18 +209,14 @@ export async function ensureOrderSaved(
   return (await saveUnsavedOrders(rt, [{ productId: group.productId, orderIds: [orderId] }])) > 0;
 }
 
-// The drain running in this process, per runtime: a second caller joins it (and it makes one
-// more pass) instead of racing it over the same records. Drains in other processes may still
-// overlap; the inserts skip what the other saved, so that is only wasted work.
-const drainsOf = perRuntimeMap<'orders', { promise: Promise<number>; again: boolean }>();
-
-/** Saves every unsaved order, until none is left. Returns how many it saved. */
-export function drainUnsavedOrders(
-  rt: PersistRuntime,
-  options: { batchSize?: number } = {},
-): Promise<number> {
-  const drains = drainsOf(rt.redis);
-  const current = drains.get('orders');
+/**
+ * Saves every unsaved order, until none is left. Returns how many it saved. The drain running
+ * in this process is kept per runtime (orderState.drain): a second caller joins it (and it makes
+ * one more pass) instead of racing it over the same records. Drains in other processes may still
+ * overlap; the inserts skip what the other saved, so that is only wasted work.
+ */
+export function drainUnsavedOrders(rt: DrainRuntime, options: { batchSize?: number } = {}): Promise<number> {
+  const current = rt.orderState.drain;
   if (current) {
     current.again = true;
     return current.promise;
@@ -249,10 +245,10 @@ export function drainUnsavedOrders(
       } while (state.again);
       return saved;
     } finally {
-      drains.delete('orders');
+      rt.orderState.drain = undefined;
     }
   })();
-  drains.set('orders', state);
+  rt.orderState.drain = state;
   return state.promise;
 }
 
@@ -264,8 +260,8 @@ const DRAIN_TRIGGER_INTERVAL_MS = 100;
  * the process and deduplicated in BullMQ; a lost trigger only delays saving until the worker's
  * once-a-second drain.
  */
-export function requestOrderSave(rt: Pick<Runtime, 'queues'>): void {
-  throttledAdd(rt.queues, 'order-save', DRAIN_TRIGGER_INTERVAL_MS, () =>
+export function requestOrderSave(rt: Pick<Resources, 'queues' | 'jobTriggers'>): void {
+  throttledAdd(rt.jobTriggers, 'order-save', DRAIN_TRIGGER_INTERVAL_MS, () =>
     rt.queues[QueueName.OrderPersist].add(
       OrderPersistJob.Drain,
       {},

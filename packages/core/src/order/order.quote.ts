@@ -1,7 +1,7 @@
 import { findHeldCoupon } from '../coupon/coupon.service.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
 import { getProductsForOrder } from '../product/product.service.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Resources } from '../resources.ts';
 import { type Discount, type Priced, priceOrder } from './order.pricing.ts';
 import { couponHeldByPendingOrder, type OrderLine } from './order.repository.ts';
 import type { OrderLineInput } from './order.store.ts';
@@ -9,13 +9,19 @@ import type { OrderLineInput } from './order.store.ts';
 export type QuoteInput = { items: OrderLineInput[]; couponId?: number };
 export type Quote = Priced & { lines: OrderLine[] };
 
+/** What a quote reads: product prices (cached), the caller's coupon (cached rows) and open orders. */
+export type QuoteRuntime = Pick<
+  Resources,
+  'db' | 'redis' | 'keys' | 'clock' | 'productState' | 'couponState'
+>;
+
 /**
  * What `order.create` would charge for these items and this coupon now: the same product prices,
  * the same coupon rules and the same `priceOrder`, with no hold, no rate-limit count and no write.
  * Refuses as order.create would (PRODUCT_NOT_FOUND, COUPON_NOT_USABLE); stock is not checked,
  * since only the hold can promise it.
  */
-export async function quoteOrder(rt: Runtime, userId: number, input: QuoteInput): Promise<Quote> {
+export async function quoteOrder(rt: QuoteRuntime, userId: number, input: QuoteInput): Promise<Quote> {
   const products = await getProductsForOrder(
     rt,
     input.items.map((i) => i.productId),
@@ -39,7 +45,7 @@ export async function quoteOrder(rt: Runtime, userId: number, input: QuoteInput)
  * and backing no open order. The one rule for order.create and order.quote.
  */
 export async function usableCouponDiscount(
-  rt: Runtime,
+  rt: Omit<QuoteRuntime, 'productState'>,
   userId: number,
   couponId: number,
   now: Date = rt.clock.now(),

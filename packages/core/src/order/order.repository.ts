@@ -1,11 +1,10 @@
 import { sql, type Transaction } from 'kysely';
 import type { Db } from '../db/client.ts';
-import type { Database, OrderRow, OrderStatus } from '../db/database.ts';
+import type { Database, OrderLine, OrderRow, OrderStatus, OrderWithLines } from '../db/database.ts';
+
+export type { OrderLine, OrderWithLines } from '../db/database.ts';
 
 type DbOrTrx = Db | Transaction<Database>;
-
-export type OrderLine = { productId: number; quantity: number; unitPrice: number };
-export type OrderWithLines = OrderRow & { lines: OrderLine[] };
 
 export async function insertOrder(trx: DbOrTrx, order: OrderRow, lines: OrderLine[]): Promise<void> {
   await trx.insertInto('orders').values(order).execute();

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { OrderRow, OrderStatus } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
 import { findIdempotentResponse, requestHash } from '../idempotency/idempotency.service.ts';
-import { readAvailable } from '../product/inventory.store.ts';
+import { readAvailable } from '../product/inventory.service.ts';
 import { ensureInventoryLoaded, getProductsForOrder } from '../product/product.service.ts';
 import { callerLimits, enforceRateLimit, rateLimitedError } from '../rate-limit/rate-limit.service.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Resources } from '../resources.ts';
+import type { OrderBatcher } from './order.batch.ts';
 import { ORDER_SCOPE } from './order.batch.ts';
 import {
   encodeUnsavedOrder,
@@ -35,7 +36,30 @@ export type OrderView = {
   items: OrderLine[];
 };
 
+export { decodeUnsavedOrder, findUnsavedOrdersOf, type UnsavedOrderRef } from './order.persist.ts';
+// What the payment area and the reconciler use of orders: the row shapes, the orders still
+// waiting in Redis, and their records.
+export type { OrderLine, OrderWithLines } from './order.repository.ts';
+
 export type CreateOrderInput = { items: OrderLineInput[]; couponId?: number; idempotencyKey?: string };
+
+/** What order creation uses: its group commit and the resources and caches of the areas it asks. */
+export type OrderRuntime = Pick<
+  Resources,
+  | 'config'
+  | 'db'
+  | 'redis'
+  | 'keys'
+  | 'clock'
+  | 'queues'
+  | 'jobTriggers'
+  | 'couponState'
+  | 'orderState'
+  | 'productState'
+> & { orderBatcher: OrderBatcher };
+
+/** What reading a caller's orders uses (their unsaved orders are saved first). */
+type ReadRuntime = Pick<Resources, 'db' | 'redis' | 'keys'>;
 
 export function toOrderView(order: OrderWithLines): OrderView {
   return {
@@ -70,7 +94,7 @@ export function toOrderView(order: OrderWithLines): OrderView {
  * and a Redis that lost the inventory is rebuilt outside it (the rebuild waits for that lock).
  */
 export async function createOrder(
-  rt: Runtime,
+  rt: OrderRuntime,
   userId: number,
   input: CreateOrderInput,
   caller?: { ip: string },
@@ -80,7 +104,8 @@ export async function createOrder(
   // in its hold script, other one-line orders first, against the same buckets. An order of
   // several products counts against the procedure's own buckets.
   const oneLine = input.items.length === 1;
-  const fromRedis = oneLine && input.idempotencyKey === undefined && input.couponId === undefined;
+  const strategy = orderStrategy(input);
+  const fromRedis = strategy === answerFromRedis;
   const limits = caller ? callerLimits(rt, { userId, ip: caller.ip }) : undefined;
   const countCall = (on?: number) =>
     caller
@@ -157,48 +182,20 @@ export async function createOrder(
     closed_at: null,
   };
 
-  const view = () => toOrderView({ ...row, lines: [...lines].sort((a, b) => a.productId - b.productId) });
-  let held = false;
-  // From before the hold to the commit the order's transaction holds the shared inventory
-  // lock, so a rebuild after Redis lost its data waits for it (see lockInventoryForHold).
-  const attempt = fromRedis
-    ? // One product, neither key nor coupon (the rush on a hot product): the hold stores the
-      // order in Redis in the same atomic step and the order is answered; it is saved in
-      // Postgres moments later (order.persist.ts). Nothing else needs Postgres to decide it.
-      async () => {
-        await holdOrFail(rt, orderId, now, lines, {
-          record: { userId, json: encodeUnsavedOrder(row, lines) },
-          limits,
-        });
-        requestOrderSave(rt);
-        return view();
-      }
-    : // A coupon, several products or a key: the coupon's one open order is decided by Postgres'
-      // unique index, and an order whose holds span several slots is answered once it is
-      // committed (its holds cannot be stored with the order in one atomic step), so it joins
-      // a group commit (order.batch.ts), whose transaction took the lock. A key is claimed by
-      // the batch before the hold, for the whole batch in one statement: a second call with
-      // the same key waits for the first one's COMMIT and replays its answer, instead of
-      // competing for stock with the call it repeats.
-      async () => {
-        const ticket = await rt.orderBatcher.join(claim);
-        if ('replay' in ticket) return ticket.replay as OrderView;
-        try {
-          await holdOrFail(rt, orderId, now, lines);
-        } catch (err) {
-          // Leave before anything waits for a rebuild: the rebuild waits for this batch.
-          ticket.leave();
-          throw err;
-        }
-        held = true;
-        if ((await ticket.submit(row, lines, claim && view())) === 'coupon-taken') {
-          throw couponTaken(input.couponId!);
-        }
-        return view();
-      };
+  const order: PlacedOrder = {
+    orderId,
+    userId,
+    now,
+    lines,
+    row,
+    limits,
+    claim,
+    couponId: input.couponId,
+    held: false,
+  };
   try {
     try {
-      return await attempt();
+      return await strategy(rt, order);
     } catch (err) {
       if (!(err instanceof InventoryNotLoaded)) throw err;
       // Loaded outside the order's transaction: the load waits for open order transactions.
@@ -206,34 +203,117 @@ export async function createOrder(
         rt,
         lines.map((l) => l.productId),
       );
-      return await attempt();
+      return await strategy(rt, order);
     }
   } catch (err) {
-    if (err instanceof InventoryNotLoaded) {
-      throw new AppError(AppErrorCode.UNAVAILABLE, 'Inventory is being rebuilt, please retry');
-    }
-    if (held && isDefiniteRollback(err)) {
-      await endHolds(
-        rt.redis,
-        rt.keys,
-        orderId,
-        lines.map((l) => l.productId),
-        'release',
-      ).catch(() => {});
-    }
-    if (isUniqueViolation(err, 'orders_idempotency_key')) {
-      // The key's record was purged (kept 24 h) but an order still carries it.
-      throw new AppError(
-        AppErrorCode.IDEMPOTENCY_KEY_REUSED,
-        'Idempotency key was already used for another order',
-      );
-    }
-    if (isUniqueViolation(err, 'orders_one_pending_per_coupon')) throw couponTaken(input.couponId!);
-    throw err;
+    throw await orderFailure(rt, order, err);
   }
 }
 
-async function refuseIfSoldOut(rt: Runtime, lines: OrderLine[]): Promise<void> {
+/** An order being placed: what a strategy holds, records and answers. */
+type PlacedOrder = {
+  orderId: string;
+  userId: number;
+  now: Date;
+  lines: OrderLine[];
+  row: OrderRow;
+  limits: ReturnType<typeof callerLimits> | undefined;
+  claim: { userId: number; key: string; hash: string } | undefined;
+  couponId: number | undefined;
+  /** Set once its stock is held and its outcome is Postgres' (group-committed orders). */
+  held: boolean;
+};
+
+/** How an order is held, recorded and answered; chosen by its shape (orderStrategy). */
+type OrderStrategy = (rt: OrderRuntime, order: PlacedOrder) => Promise<OrderView>;
+
+/**
+ * The strategy for an order: `answerFromRedis` for one product with neither coupon nor key (the
+ * rush on a hot product), `groupCommit` for everything else. From before the hold to the commit
+ * the order's transaction (for a group commit) holds the shared inventory lock, so a rebuild
+ * after Redis lost its data waits for it (see lockInventoryForHold).
+ */
+export function orderStrategy(input: CreateOrderInput): OrderStrategy {
+  return input.items.length === 1 && input.idempotencyKey === undefined && input.couponId === undefined
+    ? answerFromRedis
+    : groupCommit;
+}
+
+function viewOf(order: PlacedOrder): OrderView {
+  return toOrderView({ ...order.row, lines: [...order.lines].sort((a, b) => a.productId - b.productId) });
+}
+
+/**
+ * One product, neither key nor coupon (the rush on a hot product): the hold stores the order in
+ * Redis in the same atomic step (counting the call against the caller's limits on the product)
+ * and the order is answered; it is saved in Postgres moments later (order.persist.ts). Nothing
+ * else needs Postgres to decide it.
+ */
+async function answerFromRedis(rt: OrderRuntime, order: PlacedOrder): Promise<OrderView> {
+  await holdOrFail(rt, order.orderId, order.now, order.lines, {
+    record: { userId: order.userId, json: encodeUnsavedOrder(order.row, order.lines) },
+    limits: order.limits,
+  });
+  requestOrderSave(rt);
+  return viewOf(order);
+}
+
+/**
+ * A coupon, several products or a key: the coupon's one open order is decided by Postgres'
+ * unique index, and an order whose holds span several slots is answered once it is committed
+ * (its holds cannot be stored with the order in one atomic step), so it joins a group commit
+ * (order.batch.ts), whose transaction took the lock. A key is claimed by the batch before the
+ * hold, for the whole batch in one statement: a second call with the same key waits for the
+ * first one's COMMIT and replays its answer, instead of competing for stock with the call it
+ * repeats.
+ */
+async function groupCommit(rt: OrderRuntime, order: PlacedOrder): Promise<OrderView> {
+  const ticket = await rt.orderBatcher.join(order.claim);
+  if ('replay' in ticket) return ticket.replay as OrderView;
+  try {
+    await holdOrFail(rt, order.orderId, order.now, order.lines);
+  } catch (err) {
+    // Leave before anything waits for a rebuild: the rebuild waits for this batch.
+    ticket.leave();
+    throw err;
+  }
+  order.held = true;
+  if ((await ticket.submit(order.row, order.lines, order.claim && viewOf(order))) === 'coupon-taken') {
+    throw couponTaken(order.couponId!);
+  }
+  return viewOf(order);
+}
+
+/**
+ * The error a failed placement answers. A hold whose order certainly did not commit is released
+ * now; after an unknown outcome (connection lost mid-commit) it is left for the orphan sweep,
+ * which releases it only once Postgres confirms the order does not exist.
+ */
+async function orderFailure(rt: OrderRuntime, order: PlacedOrder, err: unknown): Promise<unknown> {
+  if (err instanceof InventoryNotLoaded) {
+    return new AppError(AppErrorCode.UNAVAILABLE, 'Inventory is being rebuilt, please retry');
+  }
+  if (order.held && isDefiniteRollback(err)) {
+    await endHolds(
+      rt.redis,
+      rt.keys,
+      order.orderId,
+      order.lines.map((l) => l.productId),
+      'release',
+    ).catch(() => {});
+  }
+  if (isUniqueViolation(err, 'orders_idempotency_key')) {
+    // The key's record was purged (kept 24 h) but an order still carries it.
+    return new AppError(
+      AppErrorCode.IDEMPOTENCY_KEY_REUSED,
+      'Idempotency key was already used for another order',
+    );
+  }
+  if (isUniqueViolation(err, 'orders_one_pending_per_coupon')) return couponTaken(order.couponId!);
+  return err;
+}
+
+async function refuseIfSoldOut(rt: Pick<Resources, 'redis' | 'keys'>, lines: OrderLine[]): Promise<void> {
   const wanted = new Map<number, number>();
   for (const l of lines) wanted.set(l.productId, (wanted.get(l.productId) ?? 0) + l.quantity);
   const ids = [...wanted.keys()];
@@ -260,13 +340,14 @@ function couponTaken(couponId: number): AppError {
 class InventoryNotLoaded extends Error {}
 
 async function holdOrFail(
-  rt: Runtime,
+  rt: Pick<Resources, 'config' | 'redis' | 'keys' | 'orderState'>,
   orderId: string,
   now: Date,
   lines: OrderLineInput[],
   fromRedis?: Pick<Parameters<typeof holdOrder>[2], 'record' | 'limits'>,
 ): Promise<void> {
   const reply = await holdOrder(rt.redis, rt.keys, {
+    listedAt: rt.orderState.listedAt,
     orderId,
     nowMs: now.getTime(),
     lines,
@@ -291,6 +372,24 @@ async function holdOrFail(
   }
 }
 
+/**
+ * A paid order's holds become sold (the units leave the holds for good), exactly once per
+ * product: for the payment's step after its COMMIT. The hold sweep does the same for a payment
+ * whose process died before it.
+ */
+export function commitOrderHolds(
+  rt: Pick<Resources, 'redis' | 'keys'>,
+  order: { id: string; lines: { productId: number }[] },
+): Promise<number> {
+  return endHolds(
+    rt.redis,
+    rt.keys,
+    order.id,
+    order.lines.map((l) => l.productId),
+    'commit',
+  );
+}
+
 /** Errors after which Postgres certainly did not commit (as opposed to a lost connection). */
 function isDefiniteRollback(err: unknown): boolean {
   if (err instanceof AppError) return err.code !== AppErrorCode.UNAVAILABLE;
@@ -311,7 +410,7 @@ export function isOrderId(value: string): boolean {
   return UUID.test(value);
 }
 
-export async function getOrder(rt: Runtime, userId: number, orderId: string): Promise<OrderView> {
+export async function getOrder(rt: ReadRuntime, userId: number, orderId: string): Promise<OrderView> {
   if (!isOrderId(orderId)) throw new AppError(AppErrorCode.ORDER_NOT_FOUND, 'Order not found');
   let order = await findOrderForUser(rt.db, userId, orderId);
   // Not in Postgres yet: maybe answered from Redis moments ago (read-your-writes).
@@ -322,7 +421,7 @@ export async function getOrder(rt: Runtime, userId: number, orderId: string): Pr
 }
 
 export async function listOrders(
-  rt: Runtime,
+  rt: ReadRuntime,
   userId: number,
   page: { cursor?: string; limit: number },
 ): Promise<{ items: OrderView[]; nextCursor: string | null }> {

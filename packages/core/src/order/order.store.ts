@@ -1,8 +1,6 @@
 import type { ReplicaWait } from '../config.ts';
-import { perRuntimeMap } from '../per-runtime.ts';
-import type { CallerLimit } from '../rate-limit/rate-limit.service.ts';
-import { limitArgs } from '../rate-limit/rate-limit.store.ts';
 import { Cluster, type RedisClient } from '../redis/cluster.ts';
+import { type CallerLimit, limitArgs } from '../redis/gcra.ts';
 import type { Keys } from '../redis/keys.ts';
 import { runScriptReplicated } from '../redis/replica-wait.ts';
 import { decodeReply, type ReplyOf } from '../redis/replies.ts';
@@ -41,6 +39,8 @@ export async function holdOrder(
     orderId: string;
     nowMs: number;
     lines: OrderLineInput[];
+    /** When this process last listed each product as active (OrderState.listedAt, see registerActive). */
+    listedAt: Map<number, number>;
     /** The order's record for `unsaved` (order.persist.ts), and whose order it is: one line only. */
     record?: { userId: number; json: string };
     limits?: { user: CallerLimit; ip: CallerLimit };
@@ -78,7 +78,7 @@ export async function holdOrder(
   }
   // The order is held (and, with a record, answered): a list that cannot be written now must
   // not turn it into an error. The hold sweep lists the product from its unmatched hold.
-  await registerActive(redis, keys, held).catch(() => {});
+  await registerActive(redis, keys, hold.listedAt, held).catch(() => {});
   return { code: 'OK' };
 }
 
@@ -268,9 +268,6 @@ export async function forgetUnsavedIdsOf(
 const REGISTER_EVERY_MS = 5_000;
 const ACTIVE_PRODUCT_IDLE_MS = 60_000;
 
-// productId -> when this process last registered it, per runtime (keyed by its connection).
-const registeredAt = perRuntimeMap<number, number>();
-
 /**
  * Lists products as active (keys.ts, activeProducts) after a hold on them and before its
  * answer, so every answered unsaved order is in the slot of a listed product. A process writes
@@ -280,9 +277,14 @@ const registeredAt = perRuntimeMap<number, number>();
  * (never answered) are found by the sweep over every product (reconcileHolds, relistActive). Wall-clock time, not the runtime's clock: this is about
  * processes seeing each other's writes, not about the orders' own times.
  */
-export async function registerActive(redis: RedisClient, keys: Keys, productIds: number[]): Promise<void> {
+export async function registerActive(
+  redis: RedisClient,
+  keys: Keys,
+  /** productId -> when this process last listed it (OrderState.listedAt, one per runtime). */
+  memo: Map<number, number>,
+  productIds: number[],
+): Promise<void> {
   const nowMs = Date.now();
-  const memo = registeredAt(redis);
   const stale = productIds.filter((id) => !(nowMs - (memo.get(id) ?? -Infinity) < REGISTER_EVERY_MS));
   if (stale.length === 0) return;
   const args = stale.flatMap((id) => [nowMs, id]);

@@ -2,9 +2,7 @@ import { sql, type Transaction } from 'kysely';
 import type { Db } from '../db/client.ts';
 import type { Database } from '../db/database.ts';
 
-/** Topics on the outbox; each row is one message for the data platform. */
-export const OutboxTopic = { OrderPaid: 'order.paid' } as const;
-export type OutboxTopic = (typeof OutboxTopic)[keyof typeof OutboxTopic];
+export { OutboxTopic } from '../db/database.ts';
 
 export type OutboxMessage = { id: number; topic: string; key: string; payload: unknown; attempts: number };
 

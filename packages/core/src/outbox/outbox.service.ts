@@ -1,4 +1,4 @@
-import type { Runtime } from '../runtime.ts';
+import type { Resources } from '../resources.ts';
 import {
   claimUnpublished,
   findOutboxMessage,
@@ -18,7 +18,7 @@ export type ExportResult = 'published' | 'already-published' | 'missing' | 'logg
  * but before we mark the row). Throws on failure so BullMQ retries with backoff.
  */
 export async function exportOutboxMessage(
-  rt: Pick<Runtime, 'db' | 'config' | 'clock'>,
+  rt: Pick<Resources, 'db' | 'config' | 'clock'>,
   id: number,
   options: { timeoutMs?: number; log?: (msg: string, data: unknown) => void } = {},
 ): Promise<ExportResult> {
@@ -67,7 +67,7 @@ export type BatchExportOptions = {
  * platform drops it by its key.
  */
 export async function exportOutboxBatch(
-  rt: Pick<Runtime, 'db' | 'config' | 'clock'>,
+  rt: Pick<Resources, 'db' | 'config' | 'clock'>,
   options: BatchExportOptions = {},
 ): Promise<BatchExportResult> {
   return rt.db.transaction().execute(async (trx) => {

@@ -1,17 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { createGroupCommit, failed, ok, type Settled } from '../batch/group-commit.ts';
 import { ensureIssuedCouponRow, findHeldCoupon } from '../coupon/coupon.service.ts';
-import type { Database, OrderStatus } from '../db/database.ts';
+import type { Database } from '../db/database.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
-import { findIdempotencyKeys, insertIdempotencyKeys } from '../idempotency/idempotency.repository.ts';
-import type { OrderWithLines } from '../order/order.repository.ts';
-import { toOrderView } from '../order/order.service.ts';
-import { endHolds } from '../order/order.store.ts';
+import { findIdempotencyKeys, insertIdempotencyKeys } from '../idempotency/idempotency.service.ts';
+import { commitOrderHolds, type OrderWithLines } from '../order/order.service.ts';
 import { QueueName } from '../queue/queues.ts';
 import { throttledAdd } from '../queue/throttled-add.ts';
 import { recordSales } from '../ranking/ranking.service.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Resources } from '../resources.ts';
+import { couponKey, type Decision, decide, type PaymentRequest, type PaymentView } from './payment.decide.ts';
 import {
   lockBalances,
   lockIssuedCoupons,
@@ -42,24 +40,9 @@ import {
  * sold, the ranking counts the units); then every caller is answered.
  */
 
-export type PaymentView = {
-  paymentId: string;
-  orderId: string;
-  amount: number;
-  status: 'PAID';
-  balance: number;
-};
+export type { PaymentRequest, PaymentView } from './payment.decide.ts';
 
 export const PAYMENT_SCOPE = 'payment.pay';
-
-export type PaymentRequest = {
-  userId: number;
-  orderId: string;
-  /** The payment's clock: holds expire against it and it is the payment's time. */
-  now: Date;
-  /** An idempotency key and the hash of the request it stands for. */
-  idempotency?: { key: string; hash: string };
-};
 
 export type PaymentBatcher = {
   /**
@@ -78,12 +61,12 @@ export type PaymentBatcherOptions = {
   maxInFlight?: number;
 };
 
-type BatchRuntime = Pick<Runtime, 'db' | 'redis' | 'keys' | 'queues' | 'clock' | 'config'>;
+type BatchRuntime = Pick<
+  Resources,
+  'db' | 'redis' | 'keys' | 'queues' | 'clock' | 'config' | 'jobTriggers' | 'couponState'
+>;
 
-type Outcome =
-  | { kind: 'paid'; view: PaymentView; order: OrderWithLines; now: Date }
-  | { kind: 'replayed'; response: unknown }
-  | { kind: 'refused'; error: Error };
+type Outcome = Decision | { kind: 'replayed'; response: unknown };
 
 export function createPaymentBatcher(rt: BatchRuntime, options: PaymentBatcherOptions = {}): PaymentBatcher {
   const batches = createGroupCommit<PaymentRequest, PaymentView>({
@@ -134,7 +117,6 @@ async function commitBatch(rt: BatchRuntime, requests: PaymentRequest[]): Promis
 }
 
 const refused = (error: Error): Outcome => ({ kind: 'refused', error });
-const couponKey = (couponId: number, userId: number) => `${couponId}:${userId}`;
 
 /** Steps 1–4 of a batch (see the top of this file); returns each entry's outcome. */
 async function settle(
@@ -189,89 +171,16 @@ async function settle(
     ...new Set(candidates.flatMap((o) => o.lines.map((l) => l.productId))),
   ]);
 
-  // 3. Each payment in arrival order, as if alone: checks first, then its effects on the state.
-  const statuses = new Map<string, OrderStatus>();
+  // 3. Each payment in arrival order, as if alone (payment.decide.ts: the rules, pure).
+  const decisions = decide(
+    { orders, coupons, balances, stock },
+    requests.map((r, i) => (outcomes[i] ? undefined : r)),
+  );
   const accepted: PaymentWrite[] = [];
-  for (const [i, request] of requests.entries()) {
-    if (outcomes[i]) continue;
-    const order = orders.get(request.orderId);
-    if (!order || order.user_id !== request.userId) {
-      outcomes[i] = refused(new AppError(AppErrorCode.ORDER_NOT_FOUND, 'Order not found'));
-      continue;
-    }
-    const status = statuses.get(order.id) ?? order.status;
-    if (status !== 'PENDING_PAYMENT') {
-      outcomes[i] = refused(new AppError(AppErrorCode.ORDER_NOT_PAYABLE, `Order is ${status}`, { status }));
-      continue;
-    }
-    if (order.expires_at.getTime() <= request.now.getTime()) {
-      outcomes[i] = refused(
-        new AppError(AppErrorCode.ORDER_NOT_PAYABLE, 'Order hold has expired', { status: 'EXPIRED' }),
-      );
-      continue;
-    }
-    const amount = order.pay_amount;
-    const balanceBefore = balances.get(order.user_id) ?? 0;
-    if (balanceBefore < amount) {
-      outcomes[i] = refused(
-        new AppError(AppErrorCode.INSUFFICIENT_BALANCE, 'The balance does not cover this payment', {
-          amount,
-        }),
-      );
-      continue;
-    }
-    const covered = order.lines.filter((l) => (stock.get(l.productId) ?? 0) >= l.quantity).length;
-    if (covered !== order.lines.length) {
-      // Redis held units Postgres does not have: refuse rather than oversell; the reconciler reports the drift.
-      outcomes[i] = refused(
-        new Error(`stock commit for order ${order.id} matched ${covered} of ${order.lines.length} lines`),
-      );
-      continue;
-    }
-    const couponId = order.coupon_id;
-    const coupon = couponId === null ? undefined : couponKey(couponId, order.user_id);
-    if (couponId !== null && coupons.get(coupon!) !== 'AVAILABLE') {
-      outcomes[i] = refused(
-        new AppError(AppErrorCode.ORDER_NOT_PAYABLE, 'The order coupon is no longer usable', { couponId }),
-      );
-      continue;
-    }
-
-    const balanceAfter = balanceBefore - amount;
-    if (amount > 0) balances.set(order.user_id, balanceAfter);
-    for (const l of order.lines) stock.set(l.productId, stock.get(l.productId)! - l.quantity);
-    if (coupon !== undefined) coupons.set(coupon, 'USED');
-    statuses.set(order.id, 'PAID');
-    const paymentId = randomUUID();
-    const view: PaymentView = {
-      paymentId,
-      orderId: order.id,
-      amount,
-      status: 'PAID',
-      balance: balanceAfter,
-    };
-    accepted.push({
-      paymentId,
-      orderId: order.id,
-      userId: order.user_id,
-      amount,
-      paidAt: request.now,
-      couponId: order.coupon_id,
-      lines: order.lines,
-      balanceBefore,
-      balanceAfter,
-      outbox: JSON.stringify({
-        ...toOrderView({ ...order, status: 'PAID' }),
-        userId: order.user_id,
-        paymentId,
-        paidAt: request.now.toISOString(),
-      }),
-      idempotency: request.idempotency && {
-        key: request.idempotency.key,
-        response: JSON.stringify(view),
-      },
-    });
-    outcomes[i] = { kind: 'paid', view, order, now: request.now };
+  for (const [i, decision] of decisions.entries()) {
+    if (!decision) continue;
+    if (decision.kind === 'paid') accepted.push(decision.write);
+    outcomes[i] = decision;
   }
 
   // 4. One statement for everything; the keys of refused payments go, as in a rollback.
@@ -330,15 +239,7 @@ async function afterCommit(rt: BatchRuntime, outcomes: Outcome[]): Promise<void>
     byHour.set(hour, sold);
   }
   await Promise.allSettled([
-    ...paid.map(({ order }) =>
-      endHolds(
-        rt.redis,
-        rt.keys,
-        order.id,
-        order.lines.map((l) => l.productId),
-        'commit',
-      ),
-    ),
+    ...paid.map(({ order }) => commitOrderHolds(rt, order)),
     ...[...byHour.values()].map(({ soldAt, lines }) => recordSales(rt, lines, soldAt)),
   ]);
   requestOutboxExport(rt);
@@ -352,8 +253,8 @@ const EXPORT_TRIGGER_INTERVAL_MS = 100;
  * payment used to add a job that BullMQ's deduplication then dropped, a Redis script run per
  * payment for nothing. A lost trigger only delays the export until the outbox sweep.
  */
-function requestOutboxExport(rt: Pick<Runtime, 'queues'>): void {
-  throttledAdd(rt.queues, 'export-soon', EXPORT_TRIGGER_INTERVAL_MS, () =>
+function requestOutboxExport(rt: Pick<Resources, 'queues' | 'jobTriggers'>): void {
+  throttledAdd(rt.jobTriggers, 'export-soon', EXPORT_TRIGGER_INTERVAL_MS, () =>
     rt.queues[QueueName.OutboxExport].add(
       'export-soon',
       {},

@@ -1,7 +1,12 @@
 import { sql, type Transaction } from 'kysely';
-import type { Database, IssuedCouponStatus, OrderRow } from '../db/database.ts';
-import type { OrderLine, OrderWithLines } from '../order/order.repository.ts';
-import { OutboxTopic } from '../outbox/outbox.repository.ts';
+import {
+  type Database,
+  type IssuedCouponStatus,
+  type OrderLine,
+  type OrderRow,
+  type OrderWithLines,
+  OutboxTopic,
+} from '../db/database.ts';
 
 /**
  * The statements of a payment batch (payment.batch.ts). Each takes the whole batch at once, its

@@ -1,11 +1,17 @@
+import type { GroupCommit } from '../batch/group-commit.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
 import { requestHash } from '../idempotency/idempotency.service.ts';
-import { findUnsavedOrdersOf } from '../order/order.persist.ts';
-import { isOrderId } from '../order/order.service.ts';
-import type { Runtime } from '../runtime.ts';
-import type { PaymentView } from './payment.batch.ts';
+import { findUnsavedOrdersOf, isOrderId, type UnsavedOrderRef } from '../order/order.service.ts';
+import type { Resources } from '../resources.ts';
+import type { PaymentBatcher, PaymentView } from './payment.batch.ts';
 
 export type { PaymentView } from './payment.batch.ts';
+
+/** What paying uses: the payment group commit, and the saver of orders still waiting in Redis. */
+export type PayRuntime = Pick<Resources, 'db' | 'redis' | 'keys' | 'clock'> & {
+  paymentBatcher: PaymentBatcher;
+  orderSaver: GroupCommit<UnsavedOrderRef, void>;
+};
 
 /**
  * Pays an order in a Postgres transaction shared with the payments that arrive with it
@@ -17,7 +23,7 @@ export type { PaymentView } from './payment.batch.ts';
  * them if this process dies first. An idempotency key replays the first answer.
  */
 export async function payOrder(
-  rt: Runtime,
+  rt: PayRuntime,
   userId: number,
   input: { orderId: string; idempotencyKey?: string },
 ): Promise<PaymentView> {
@@ -45,7 +51,7 @@ export async function payOrder(
 }
 
 /** Saves the order if it is still waiting in Redis, together with this turn's others (rt.orderSaver). */
-async function ensureSaved(rt: Runtime, userId: number, orderId: string): Promise<void> {
+async function ensureSaved(rt: PayRuntime, userId: number, orderId: string): Promise<void> {
   const group = (await findUnsavedOrdersOf(rt, userId)).find((g) => g.orderIds.includes(orderId));
   if (group) await rt.orderSaver.submit({ productId: group.productId, orderId });
 }

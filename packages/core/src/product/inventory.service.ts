@@ -1,11 +1,17 @@
 import { AppError, AppErrorCode } from '../errors.ts';
-import { perRuntimeMap } from '../per-runtime.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Resources } from '../resources.ts';
 import { lockInventoryForRebuild, readInventorySnapshot } from './inventory.repository.ts';
 import { loadStockSnapshot, readAvailable, unloadStock } from './inventory.store.ts';
+
+// For the order area: the shared side of the inventory lock its transactions hold from before a
+// hold to the commit (see lockInventoryForHold), and the reads the reconciler compares.
+export { lockInventoryForHold, readInventorySnapshot } from './inventory.repository.ts';
+// Units Redis holds now, without loading what is missing (order.create's early sold-out refusal).
+export { readAvailable } from './inventory.store.ts';
+
 import { listProductIds } from './product.repository.ts';
 
-type InventoryRuntime = Pick<Runtime, 'db' | 'redis' | 'keys'>;
+type InventoryRuntime = Pick<Resources, 'db' | 'redis' | 'keys' | 'productState'>;
 
 export type InventoryRebuild = {
   /** Whether this call loaded any product (false: every product was loaded already). */
@@ -18,9 +24,6 @@ export type InventoryRebuild = {
 
 /** Products loaded at once by a rebuild. */
 const LOAD_CONCURRENCY = 100;
-
-// The tail of each runtime's queue of rebuilds in this process (see rebuildInventory).
-const rebuildQueue = perRuntimeMap<'tail', Promise<void>>();
 
 /**
  * Loads products' stock from Postgres (the committed truth) into Redis where it is missing:
@@ -44,9 +47,10 @@ export async function rebuildInventory(
 ): Promise<InventoryRebuild> {
   // A rebuild holds two connections (the lock, and the snapshot's REPEATABLE READ transaction,
   // which must start only once the lock is held); one at a time per process keeps concurrent
-  // callers from taking every pooled connection for locks that then wait for a snapshot.
-  const queue = rebuildQueue(rt.redis);
-  const previous = queue.get('tail') ?? Promise.resolve();
+  // callers from taking every pooled connection for locks that then wait for a snapshot
+  // (productState.rebuildTail: the last rebuild queued in this runtime).
+  const state = rt.productState;
+  const previous = state.rebuildTail ?? Promise.resolve();
   const run = previous.then(() =>
     rt.db.transaction().execute(async (trx) => {
       await lockInventoryForRebuild(trx);
@@ -73,19 +77,17 @@ export async function rebuildInventory(
     () => {},
     () => {},
   );
-  queue.set('tail', settled);
+  state.rebuildTail = settled;
   settled.then(() => {
-    if (queue.get('tail') === settled) queue.delete('tail');
+    if (state.rebuildTail === settled) state.rebuildTail = undefined;
   });
   return run;
 }
 
-// One load per product at a time per process and runtime: a burst of requests after a lost
-// master waits for one Postgres snapshot per product, not one each.
-const loading = perRuntimeMap<number, Promise<unknown>>();
-
 /**
  * Makes sure these products' stock is in Redis, loading from Postgres the ones that are not.
+ * One load per product at a time per runtime (productState.loading): a burst of requests after
+ * a lost master waits for one Postgres snapshot per product, not one each.
  * Without `productIds`, every product (what the worker does at start), a page at a time. Cheap
  * when loaded: one read of the counts, and the rebuild's lock only for products that are missing.
  */
@@ -98,7 +100,7 @@ export async function ensureInventoryLoaded(rt: InventoryRuntime, productIds?: n
     return;
   }
   const values = await readAvailable(rt.redis, rt.keys, productIds);
-  const flights = loading(rt.redis);
+  const flights = rt.productState.loading;
   const waits: Promise<unknown>[] = [];
   const missing: number[] = [];
   for (const [i, value] of values.entries()) {

@@ -1,7 +1,5 @@
-import type { Db } from '../db/client.ts';
 import { AppError, AppErrorCode } from '../errors.ts';
-import { perRuntimeMap } from '../per-runtime.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Resources } from '../resources.ts';
 import { readStocks, setNewProductAvailable } from './inventory.service.ts';
 import { addRestocked } from './inventory.store.ts';
 import {
@@ -13,25 +11,26 @@ import {
   type ProductInfo,
   toProductInfo,
 } from './product.repository.ts';
+import type { ProductState } from './product.state.ts';
 
 export { ensureInventoryLoaded, rebuildInventory } from './inventory.service.ts';
 export type { Product, ProductInfo } from './product.repository.ts';
+/** Product ids in pages (the sweeps over every product's holds). */
+export { listProductIds } from './product.repository.ts';
 
-type ProductRuntime = Pick<Runtime, 'db' | 'redis' | 'keys'>;
+type ProductRuntime = Pick<Resources, 'db' | 'redis' | 'keys' | 'productState'>;
 
 export type ProductPage = { items: Product[]; nextCursor: number | null };
 
 // Names and prices never change after a product is created, so hot reads (product.get,
 // product.top, order pricing) take them from memory. Entries still expire, so a hand-edited
 // row is picked up eventually, and the map is bounded. Unknown ids are never cached: a product
-// created by another process must be found at once. One map per database (tests run many).
+// created by another process must be found at once. One map per runtime (productState.infos).
 const INFO_TTL_MS = 60_000;
 const INFO_MAX_ENTRIES = 50_000;
-type CachedInfo = { info: ProductInfo; expiresAt: number };
-const infoCache = perRuntimeMap<number, CachedInfo>();
 
-function remember(db: Db, info: ProductInfo): void {
-  const cache = infoCache(db);
+function remember(state: ProductState, info: ProductInfo): void {
+  const cache = state.infos;
   if (cache.size >= INFO_MAX_ENTRIES) {
     // Drop the oldest insertion; good enough for a cache whose entries never go stale.
     const oldest = cache.keys().next();
@@ -46,10 +45,10 @@ function remember(db: Db, info: ProductInfo): void {
  * Ids of products that do not exist are simply absent from the map.
  */
 export async function getProductInfos(
-  rt: Pick<Runtime, 'db'>,
+  rt: Pick<Resources, 'db' | 'productState'>,
   productIds: number[],
 ): Promise<Map<number, ProductInfo>> {
-  const cache = infoCache(rt.db);
+  const cache = rt.productState.infos;
   const now = Date.now();
   const found = new Map<number, ProductInfo>();
   const missing: number[] = [];
@@ -60,7 +59,7 @@ export async function getProductInfos(
   }
   if (missing.length > 0) {
     for (const info of await findProductInfos(rt.db, [...new Set(missing)])) {
-      remember(rt.db, info);
+      remember(rt.productState, info);
       found.set(info.id, info);
     }
   }
@@ -72,7 +71,7 @@ export async function getProductInfos(
  * unknown id is absent; PRODUCT_NOT_FOUND is the caller's decision).
  */
 export async function getProductsForOrder(
-  rt: Pick<Runtime, 'db'>,
+  rt: Pick<Resources, 'db' | 'productState'>,
   productIds: number[],
 ): Promise<Map<number, ProductInfo>> {
   return getProductInfos(rt, productIds);
@@ -96,7 +95,7 @@ export async function listProducts(
   page: { cursor?: number; limit: number },
 ): Promise<ProductPage> {
   const infos = await listProductInfos(rt.db, page);
-  for (const info of infos) remember(rt.db, info);
+  for (const info of infos) remember(rt.productState, info);
   const stocks = await readStocks(
     rt,
     infos.map((p) => p.id),
@@ -120,7 +119,7 @@ export async function createProduct(
     await setNewProductAvailable(rt, inserted.id, inserted.stock);
     return inserted;
   });
-  remember(rt.db, toProductInfo(row));
+  remember(rt.productState, toProductInfo(row));
   const [stock] = await readStocks(rt, [row.id]);
   return { ...toProductInfo(row), stock: stock! };
 }
@@ -141,7 +140,7 @@ export async function restockProduct(
   }
   const row = await addStock(rt.db, productId, quantity);
   if (!row) throw notFound(productId);
-  remember(rt.db, toProductInfo(row));
+  remember(rt.productState, toProductInfo(row));
   const added = await addRestocked(rt.redis, rt.keys, productId, quantity);
   // Not loaded: the product's load reads the committed stock, this restock included.
   const stock = added === 'not-loaded' ? (await readStocks(rt, [productId]))[0]! : Math.max(0, added);

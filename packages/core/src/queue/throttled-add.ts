@@ -1,8 +1,6 @@
-import { perRuntimeMap } from '../per-runtime.ts';
-
 /**
  * Job adds that many calls ask for and one job serves ("drain this coupon", "export the
- * outbox"): at most one add per key and owner (a runtime's queues) in each interval, and a call
+ * outbox"): at most one add per key and owner (a runtime's `JobTriggers`) in each interval, and a call
  * inside the interval schedules one trailing add, so the last call of a burst is always
  * followed by a job. BullMQ's deduplication would also collapse the extra jobs, but only after
  * each call had paid for a script run in Redis; a flash crowd of thousands of calls per second
@@ -12,15 +10,19 @@ import { perRuntimeMap } from '../per-runtime.ts';
  */
 type Trigger = { lastAt: number; timer?: NodeJS.Timeout };
 
-const triggersOf = perRuntimeMap<string, Trigger>();
+/** The last add and the trailing add of each key: one per runtime, built in its root (runtime.ts). */
+export type JobTriggers = Map<string, Trigger>;
+
+export function createJobTriggers(): JobTriggers {
+  return new Map();
+}
 
 export function throttledAdd(
-  owner: object,
+  triggers: JobTriggers,
   key: string,
   intervalMs: number,
   add: () => Promise<unknown>,
 ): void {
-  const triggers = triggersOf(owner);
   const trigger = triggers.get(key);
   const now = Date.now();
   if (!trigger || now - trigger.lastAt >= intervalMs) {

@@ -1,6 +1,6 @@
 import { AppError, AppErrorCode } from '../errors.ts';
 import { getProductInfos } from '../product/product.service.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Resources } from '../resources.ts';
 import { sumSalesByHour } from './ranking.repository.ts';
 import {
   addSales,
@@ -35,7 +35,9 @@ import {
 export type TopItem = { productId: number; name: string; price: number; soldQuantity: number };
 export type TopProducts = { items: TopItem[] };
 
-type RankingRuntime = Pick<Runtime, 'db' | 'redis' | 'keys' | 'clock'>;
+type RankingRuntime = Pick<Resources, 'db' | 'redis' | 'keys' | 'clock'>;
+/** What the reads take: the ranking's in-flight work, and the product names and prices cache. */
+type ReadRuntime = RankingRuntime & Pick<Resources, 'rankingState' | 'productState'>;
 
 export const TOP_LIMIT = 5;
 export const TOP_CACHE_MS = 1000;
@@ -83,11 +85,9 @@ export async function rebuildRanking(
   return { loaded, hours: buckets.size, products: products.size };
 }
 
-// In-flight work shared by concurrent callers of one process, keyed by Redis key (which
-// carries the prefix, so runtimes with different prefixes never share).
-const inFlight = new Map<string, Promise<unknown>>();
-
-function shared<T>(key: string, work: () => Promise<T>): Promise<T> {
+/** In-flight work shared by concurrent callers of one runtime (rankingState), keyed by Redis key. */
+function shared<T>(rt: Pick<Resources, 'rankingState'>, key: string, work: () => Promise<T>): Promise<T> {
+  const inFlight = rt.rankingState.inFlight;
   let flight = inFlight.get(key) as Promise<T> | undefined;
   if (!flight) {
     flight = work().finally(() => inFlight.delete(key));
@@ -97,12 +97,14 @@ function shared<T>(key: string, work: () => Promise<T>): Promise<T> {
 }
 
 /** Rebuilds the ranking from Postgres when its marker is missing (one EXISTS when loaded). */
-export async function ensureRankingLoaded(rt: RankingRuntime): Promise<void> {
+export async function ensureRankingLoaded(
+  rt: RankingRuntime & Pick<Resources, 'rankingState'>,
+): Promise<void> {
   if (await isRankingLoaded(rt.redis, rt.keys)) return;
-  await shared(rt.keys.ranking.loaded, () => rebuildRanking(rt));
+  await shared(rt, rt.keys.ranking.loaded, () => rebuildRanking(rt));
 }
 
-async function currentTop(rt: RankingRuntime): Promise<CachedTop> {
+async function currentTop(rt: ReadRuntime): Promise<CachedTop> {
   const now = rt.clock.now();
   const cached = await readCachedTop(rt.redis, rt.keys);
   if (isFresh(cached, now.getTime(), TOP_CACHE_MS)) return cached;
@@ -119,8 +121,8 @@ async function currentTop(rt: RankingRuntime): Promise<CachedTop> {
 }
 
 /** product.top: the 5 best sellers of the last 72 hours with their names and prices. */
-export async function getTopProducts(rt: RankingRuntime): Promise<TopProducts> {
-  return shared(rt.keys.ranking.top, async () => {
+export async function getTopProducts(rt: ReadRuntime): Promise<TopProducts> {
+  return shared(rt, rt.keys.ranking.top, async () => {
     const top = await currentTop(rt);
     const infos = await getProductInfos(
       rt,

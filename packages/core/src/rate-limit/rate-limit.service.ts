@@ -1,7 +1,10 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { AppError, AppErrorCode, isUnavailableError } from '../errors.ts';
-import type { Runtime } from '../runtime.ts';
+import type { CallerLimit } from '../redis/gcra.ts';
+import type { Resources } from '../resources.ts';
 import { consumeRateLimits, limitSettings } from './rate-limit.store.ts';
+
+export type { CallerLimit } from '../redis/gcra.ts';
 
 export type RateLimitedCall = {
   procedure: string;
@@ -14,16 +17,13 @@ export type RateLimitedCall = {
   limiter?: (subject: string) => string;
 };
 
-/** One caller's limiter subject and GCRA settings; `intervalMicros: 0` = that limit is off. */
-export type CallerLimit = { subject: string; intervalMicros: number; burst: number };
-
 /**
  * The user and address limits that apply to one caller (config.rateLimit). Scripts that rate-limit
  * in the same step as their decision (coupon.issue's) take these; enforceRateLimit checks them on
  * their own.
  */
 export function callerLimits(
-  rt: Pick<Runtime, 'config'>,
+  rt: Pick<Resources, 'config'>,
   caller: { userId: number; ip: string },
 ): { user: CallerLimit; ip: CallerLimit } {
   const { user, ip } = rt.config.rateLimit;
@@ -52,7 +52,7 @@ export function rateLimitedError(limit: 'user' | 'ip', retryAfterMs: number): Ap
  * would turn a Redis outage into an outage of Postgres-only paths too.
  */
 export async function enforceRateLimit(
-  rt: Pick<Runtime, 'config' | 'redis' | 'keys' | 'clock'>,
+  rt: Pick<Resources, 'config' | 'redis' | 'keys' | 'clock'>,
   call: RateLimitedCall,
 ): Promise<'allowed' | 'unchecked'> {
   const { user, ip } = rt.config.rateLimit;

@@ -1,7 +1,10 @@
 import type { RateLimit } from '../config.ts';
 import type { RedisClient } from '../redis/cluster.ts';
+import { LIMIT_OFF, limitArgs, limitSettings } from '../redis/gcra.ts';
 import { decodeReply, type ReplyOf } from '../redis/replies.ts';
 import { runScript } from '../redis/scripts.ts';
+
+export { intervalMicros, limitArgs, limitSettings } from '../redis/gcra.ts';
 
 /** One limiter to check: its key (rt.keys.rateLimit) and the limit that applies to it. */
 export type RateLimitCheck = { key: string; limit: RateLimit };
@@ -9,24 +12,6 @@ export type RateLimitCheck = { key: string; limit: RateLimit };
 /** OK (counted by both limits), or RATE_LIMITED (counted by neither). */
 export type RateLimitReply = ReplyOf<'rateLimit'>;
 
-/** Microseconds between requests at the sustained rate; whole numbers keep the TAT exact. */
-export function intervalMicros(perSecond: number): number {
-  return Math.max(1, Math.round(1_000_000 / perSecond));
-}
-
-/**
- * A limit as the scripts take it (lib/gcra.lua): interval and burst, or 'off' (the scripts
- * refuse 0 and garbage, so a bug never switches a limit off silently).
- */
-export function limitArgs(limit: { intervalMicros: number; burst: number }): (string | number)[] {
-  return limit.intervalMicros > 0 ? [limit.intervalMicros, limit.burst] : ['off', 0];
-}
-
-/** A configured limit as GCRA settings; `perSecond: 0` (off) gives `intervalMicros: 0`. */
-export function limitSettings(limit: RateLimit): { intervalMicros: number; burst: number } {
-  return limit.perSecond > 0 ? { intervalMicros: intervalMicros(limit.perSecond), burst: limit.burst } : OFF;
-}
-const OFF = { intervalMicros: 0, burst: 0 };
 /** What the script answers a call it counted, for a call with no limit to count. */
 const ALLOWED: RateLimitReply = { code: 'OK' };
 
@@ -43,7 +28,7 @@ export async function consumeRateLimits(
 ): Promise<RateLimitReply> {
   const user = limitSettings(checks.user.limit);
   const ip = limitSettings(checks.ip.limit);
-  if (user === OFF && ip === OFF) return ALLOWED;
+  if (user === LIMIT_OFF && ip === LIMIT_OFF) return ALLOWED;
   const raw = await runScript(
     redis,
     'rateLimit',

@@ -1,10 +1,10 @@
 import { sql } from 'kysely';
-import { liveHorizon } from '../coupon/coupon.model.ts';
-import { listLiveCouponIds } from '../coupon/coupon.repository.ts';
-import { ISSUED_MARKER } from '../coupon/coupon.store.ts';
-import { decodeUnsavedOrder } from '../order/order.persist.ts';
-import { readInventorySnapshot } from '../product/inventory.repository.ts';
-import type { Runtime } from '../runtime.ts';
+import { ISSUED_MARKER, listLiveCouponIds, liveHorizon } from '../coupon/coupon.service.ts';
+import { decodeUnsavedOrder } from '../order/order.service.ts';
+import { readInventorySnapshot } from '../product/inventory.service.ts';
+import type { Resources } from '../resources.ts';
+
+type ReconcileRuntime = Pick<Resources, 'db' | 'redis' | 'keys' | 'clock'>;
 
 /**
  * What the reconciler can find. `critical` drift means an invariant is broken (something
@@ -67,7 +67,7 @@ function drift(
  * that persists over two passes.
  */
 export async function reconcile(
-  rt: Runtime,
+  rt: ReconcileRuntime,
   options: { expiryLagMs?: number; saveLagMs?: number } = {},
 ): Promise<ReconcileReport> {
   const now = rt.clock.now();
@@ -92,7 +92,7 @@ export async function reconcile(
   return { checkedAt: now.toISOString(), coupons, products, holds, drifts };
 }
 
-async function reconcileCoupons(rt: Runtime, now: Date, drifts: Drift[]): Promise<number> {
+async function reconcileCoupons(rt: ReconcileRuntime, now: Date, drifts: Drift[]): Promise<number> {
   const ids = await listLiveCouponIds(rt.db, liveHorizon(now.getTime()));
   if (ids.length === 0) return 0;
   const rows = await rt.db
@@ -190,7 +190,7 @@ async function reconcileCoupons(rt: Runtime, now: Date, drifts: Drift[]): Promis
 }
 
 async function reconcileInventory(
-  rt: Runtime,
+  rt: ReconcileRuntime,
   drifts: Drift[],
   options: { savedBeforeMs: number },
 ): Promise<{ products: number; holds: number }> {

@@ -35,7 +35,10 @@ const MAX_PIPELINE = 1000;
 
 // One lane (a group commit with one batch in flight: one WAIT out at a time) per connection,
 // wait setting and, on a Cluster, hash tag; a lane is dropped when it has nothing left to do.
-const lanesOf = new WeakMap<RedisClient, Map<string, GroupCommit<Call, Replicated>>>();
+// The lanes live on their connection (WAIT counts that connection's writes), like its scripts
+// (scripts.ts), not in this module.
+const LANES = Symbol('flash.replicaWaitLanes');
+type WithLanes = { [LANES]?: Map<string, GroupCommit<Call, Replicated>> };
 
 /** The part of a key that picks its cluster slot (Redis' hash tag rule). */
 function hashTag(key: string): string {
@@ -64,10 +67,11 @@ export function runScriptReplicated(
   args: (string | number)[],
 ): Promise<Replicated> {
   const script = loadedScript(redis, name);
-  let lanes = lanesOf.get(redis);
+  const connection = redis as RedisClient & WithLanes;
+  let lanes = connection[LANES];
   if (!lanes) {
     lanes = new Map();
-    lanesOf.set(redis, lanes);
+    connection[LANES] = lanes;
   }
   const id = `${wait.replicas}/${wait.timeoutMs}/${redis instanceof Cluster ? hashTag(keys[0] ?? '') : ''}`;
   let lane = lanes.get(id);

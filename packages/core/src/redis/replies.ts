@@ -94,8 +94,13 @@ export type ReplyOf<S extends ScriptName> = Reply<
 >;
 
 /** Code -> name. */
-const NAMES: ReplyCodeName[] = [];
-for (const [name, code] of Object.entries(ReplyCode)) NAMES[code] = name as ReplyCodeName;
+const NAMES: readonly ReplyCodeName[] = Object.entries(ReplyCode).reduce<ReplyCodeName[]>(
+  (names, [name, code]) => {
+    names[code] = name as ReplyCodeName;
+    return names;
+  },
+  [],
+);
 
 /**
  * The replies without a payload, built once: the hot path's answers (an issuance, a refusal)

@@ -50,8 +50,13 @@ export function readScripts(dir: string = LUA_DIR): LuaScript[] {
 /** A script as a connection runs it: the digest EVALSHA names it by. */
 export type LoadedScript = LuaScript & { sha: string };
 
-let defaultScripts: LuaScript[] | undefined;
-const registered = new WeakMap<RedisClient, Map<string, LoadedScript>>();
+/**
+ * The scripts registered on a connection live on that connection, as ioredis keeps its own
+ * `defineCommand` scripts on the client: state of the object the composition root built, never
+ * of this module (a process holds many connections: every runtime and test has its own).
+ */
+const SCRIPTS = Symbol('flash.scripts');
+type WithScripts = { [SCRIPTS]?: Map<string, LoadedScript> };
 
 /**
  * Makes scripts callable by name on a connection (once; safe to call on every use).
@@ -59,15 +64,12 @@ const registered = new WeakMap<RedisClient, Map<string, LoadedScript>>();
  * builds, and with auto-pipelining (used until 2026-12-02) it built one per batch of commands,
  * a cost that showed in every hot call's profile.
  */
-export function registerScripts(redis: RedisClient, scripts?: LuaScript[]): void {
-  if (!scripts) {
-    defaultScripts ??= readScripts();
-    scripts = defaultScripts;
-  }
-  let names = registered.get(redis);
+export function registerScripts(redis: RedisClient, scripts: LuaScript[] = readScripts()): void {
+  const connection = redis as RedisClient & WithScripts;
+  let names = connection[SCRIPTS];
   if (!names) {
     names = new Map();
-    registered.set(redis, names);
+    connection[SCRIPTS] = names;
   }
   for (const script of scripts) {
     if (names.has(script.name)) continue;
@@ -77,10 +79,11 @@ export function registerScripts(redis: RedisClient, scripts?: LuaScript[]): void
 
 /** A script as `redis` runs it (registering the default scripts on first use). */
 export function loadedScript(redis: RedisClient, name: string): LoadedScript {
-  let script = registered.get(redis)?.get(name);
+  const connection = redis as RedisClient & WithScripts;
+  let script = connection[SCRIPTS]?.get(name);
   if (!script) {
     registerScripts(redis);
-    script = registered.get(redis)?.get(name);
+    script = connection[SCRIPTS]?.get(name);
     if (!script) throw new Error(`Unknown Lua script ${name}`);
   }
   return script;

@@ -10,7 +10,7 @@
  */
 import { AppError, AppErrorCode } from '../errors.ts';
 import { callerLimits, enforceRateLimit, rateLimitedError } from '../rate-limit/rate-limit.service.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Resources } from '../resources.ts';
 import { admittedThrough, admittedThroughFor, estimatedWaitSeconds } from './admission.ts';
 import { signPass } from './pass.ts';
 import type { WaitingRoomDirectory } from './waiting-room.directory.ts';
@@ -30,7 +30,10 @@ import {
   type TicketState,
 } from './waiting-room.store.ts';
 
-type Rt = Pick<Runtime, 'config' | 'db' | 'redis' | 'keys' | 'clock'>;
+// What the API's waiting-room gauges read of a room's Redis hash.
+export { readOldestWaitingSince, readRoom } from './waiting-room.store.ts';
+
+type Rt = Pick<Resources, 'config' | 'db' | 'redis' | 'keys' | 'clock'>;
 
 export type WaitingRoomView = {
   roomId: number;

@@ -3,8 +3,8 @@
  * and the one-command reads. Every key is the room's (`{wr:<id>}`), one cluster slot per room.
  */
 
-import { limitArgs } from '../rate-limit/rate-limit.store.ts';
 import type { RedisClient } from '../redis/cluster.ts';
+import { limitArgs } from '../redis/gcra.ts';
 import type { Keys } from '../redis/keys.ts';
 import { decodeReply } from '../redis/replies.ts';
 import { runScript } from '../redis/scripts.ts';

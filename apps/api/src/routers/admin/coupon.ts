@@ -1,4 +1,4 @@
-import { createCoupon } from '@flash/core/coupon/coupon.service';
+import { createCoupon } from '@flash/core';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { adminProcedure } from '../../trpc/init.ts';

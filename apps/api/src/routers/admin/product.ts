@@ -1,4 +1,4 @@
-import { createProduct, restockProduct } from '@flash/core/product/product.service';
+import { createProduct, restockProduct } from '@flash/core';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { adminProcedure } from '../../trpc/init.ts';

@@ -1,4 +1,4 @@
-import { createWaitingRoom, updateWaitingRoom } from '@flash/core/waiting-room/waiting-room.service';
+import { createWaitingRoom, updateWaitingRoom } from '@flash/core';
 import type { TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { adminProcedure } from '../../trpc/init.ts';
