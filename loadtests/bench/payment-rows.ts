@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { chargeBalance, createRuntime, dropDatabase, ensureDatabase } from '@flash/core';
 import { drainUnsavedOrders } from '@flash/core/order/order.persist';
 import { createOrder } from '@flash/core/order/order.service';
-import { postgresCpuMs, startApi } from '../lib/children.ts';
+import { postgresCpuMs, startApi } from '../../test/processes.ts';
 import { mapLimit } from '../lib/client.ts';
 import { fmt, type RequestSpec } from '../lib/load.ts';
 import { mintToken } from '../lib/token.ts';

@@ -189,6 +189,7 @@ export function teardown(data) {
     orders,
     sendAll(calls.products),
     pass ? send({ ...calls.coupon, pass }) : { status: 0, body: 'the newcomer got no pass' },
+    send(calls.top),
   );
   console.log(`${orders.length} orders: ${expired} expired, units paid per product ${JSON.stringify(paid)}`);
   assertNone(violations);

@@ -126,6 +126,7 @@ export function teardown(data) {
     orders,
     sendAll(calls.products),
     send(calls.coupon),
+    send(calls.top),
   );
   console.log(`${orders.length} orders: ${expired} expired, units paid per product ${JSON.stringify(paid)}`);
   assertNone(violations);

@@ -16,7 +16,7 @@ import {
   type RedisClient,
 } from '@flash/core';
 import { countUnsavedOrders } from '@flash/core/order/order.store';
-import { postgresCpuMs, treeCpuTimeMs } from './children.ts';
+import { postgresCpuMs, treeCpuTimeMs } from '../../test/processes.ts';
 import type { Sql } from './invariants.ts';
 
 export type Backlog = { count: number; oldestMs: number };

@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as sale from '../scenarios/sale.js';
+import type { judgeFairness } from './fairness.ts';
 import type { MonitorTotals, Sample } from './monitor.ts';
 import { type Check, COLORS, esc, htmlPage, htmlTable, num, svgChart, verdictBanner } from './report-html.ts';
 
@@ -16,11 +17,12 @@ export type SaleReport = {
   sockets: number;
   funnel: {
     shoppers: number;
+    /** Behind a waiting room: shoppers who got their pass. */
+    admitted?: number;
     issued: number;
     ordersCreated: number;
     ordersPaid: number;
     ordersAbandoned: number;
-    ordersPaidTooLate: number;
     ordersExpired: number;
     unitsPaidPerProduct: number[];
   };
@@ -33,7 +35,28 @@ export type SaleReport = {
   perSecond: ({ ok: number; refused: number; unexpected: number } & Partial<Record<Step, number>>)[];
   samples: Sample[];
   totals: MonitorTotals;
-  perAnswer: Record<string, number>;
+  /** Per answer: CPU µs of each process, Redis commands, Postgres rows and commits. */
+  perAnswer: {
+    answers: number;
+    apiCpuUs: number;
+    redisCpuUs: number;
+    workerCpuUs: number;
+    postgresCpuUs: number;
+    redisCalls: number;
+    pgRows: number;
+    pgCommits: number;
+  };
+  /** The load generator's own CPU over the journeys (ms, and cores busy). */
+  loadgen: { cpuMs: number; coresBusy: number };
+  /** Behind a waiting room (`--waiting-room`): fairness, waits, looks and the room's Redis memory. */
+  room?: {
+    roomId: number;
+    fairness: ReturnType<typeof judgeFairness> & { positionsUp: number };
+    waits: { admitted: number; p50: number; p99: number; longest: number };
+    looksPerShopper: { mean: number; most: number };
+    memory?: { bytes: number; tickets: number; waiting: number; atMs: number; bytesPerShopper: number };
+    violations: string[];
+  };
   verdict?: {
     thresholds: { name: string; value: string; ok: boolean }[];
     /** The closing checks through the API (scenarios/sale.js verdict). */
@@ -58,11 +81,11 @@ const OUTCOME_LABELS: Record<string, string> = {
 
 const FUNNEL_LABELS: Record<keyof SaleReport['funnel'], string> = {
   shoppers: 'Shoppers who arrived',
+  admitted: 'Shoppers admitted by the waiting room',
   issued: 'Coupons issued',
   ordersCreated: 'Orders created',
   ordersPaid: 'Orders paid',
   ordersAbandoned: 'Orders left unpaid on purpose (abandoned)',
-  ordersPaidTooLate: 'Orders paid after their hold had ended',
   ordersExpired: 'Abandoned orders found EXPIRED at the end',
   unitsPaidPerProduct: 'Units paid, per product',
 };
@@ -81,7 +104,8 @@ const BACKLOG_NOTE =
   '"queue coupon-persist: jobs" are BullMQ jobs waiting in the coupon-persist queue: triggers that tell the worker to drain a coupon, at most one per coupon at a time, so that line stays near 0 even while thousands of issuances wait. ' +
   'The other "queue …" lines are the same for their queues. Orders to save: answered from Redis, not yet in Postgres; orders due to expire: unpaid past their hold; paid orders to export: not yet sent to the data platform.';
 
-const secs = (ms: number | undefined) => (ms === undefined ? '–' : `${(ms / 1000).toFixed(2)} s`);
+export const secs = (ms: number | undefined) =>
+  ms === undefined || !Number.isFinite(ms) ? '–' : `${(ms / 1000).toFixed(2)} s`;
 const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`;
 
 /** Every check that decides the run, and those not run yet. */
@@ -117,7 +141,7 @@ export function saleChecks(r: SaleReport): { checks: Check[]; pending: string[] 
   return { checks, pending };
 }
 
-export function renderSaleReport(r: SaleReport): string {
+export function renderSaleReport(r: SaleReport, json = `sale-${r.runId}.json`): string {
   const s = r.shape;
   const { checks, pending } = saleChecks(r);
   const ran = `${num(s.users)} shoppers arrived within ${s.durationSec} s for ${num(s.coupons)} coupons and ${s.products} products of ${num(s.stock)} units each; unpaid orders were held ${s.holdSeconds} s. ${s.abandonPct}% of shoppers abandon their order, ${s.retryPct}% send their order and payment twice, ${s.keyedPct}% use idempotency keys; ${num(r.sockets)} sockets. Started ${r.startedAt}.`;
@@ -158,12 +182,14 @@ export function renderSaleReport(r: SaleReport): string {
   const funnel = htmlTable(
     [
       ['', 'Count'],
-      ...(Object.keys(FUNNEL_LABELS) as (keyof SaleReport['funnel'])[]).map((k) => [
-        FUNNEL_LABELS[k],
-        Array.isArray(f[k])
-          ? (f[k] as number[]).map((n, i) => `product ${i + 1}: ${num(n)}`).join(', ')
-          : (f[k] as number),
-      ]),
+      ...(Object.keys(FUNNEL_LABELS) as (keyof SaleReport['funnel'])[])
+        .filter((k) => f[k] !== undefined)
+        .map((k) => [
+          FUNNEL_LABELS[k],
+          Array.isArray(f[k])
+            ? (f[k] as number[]).map((n, i) => `product ${i + 1}: ${num(n)}`).join(', ')
+            : (f[k] as number),
+        ]),
     ],
     'Funnel',
   );
@@ -302,14 +328,14 @@ export function renderSaleReport(r: SaleReport): string {
       : '<p>Nothing sold out.</p>',
     ...charts,
     resources,
-    `<p>Every number of this report, and the samples behind the charts: <a href="sale-${esc(r.runId)}.json">sale-${esc(r.runId)}.json</a>.</p>`,
+    `<p>Every number of this report, and the samples behind the charts: <a href="${esc(json)}">${esc(json)}</a>.</p>`,
   ]);
 }
 
 /** Writes the report's JSON and HTML next to each other (`<base>.json`, `<base>.html`); returns the HTML's path. */
 export function writeSaleReport(base: string, r: SaleReport): string {
   writeFileSync(`${base}.json`, JSON.stringify(r, null, 2));
-  writeFileSync(`${base}.html`, renderSaleReport(r));
+  writeFileSync(`${base}.html`, renderSaleReport(r, `${path.basename(base)}.json`));
   return `${base}.html`;
 }
 

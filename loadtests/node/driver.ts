@@ -6,7 +6,7 @@ import { mapLimit } from '../lib/client.ts';
 import type { RunEnv } from '../lib/env.ts';
 import type { LoadStats, RequestSpec } from '../lib/load.ts';
 import { mintToken } from '../lib/token.ts';
-import { type Call, dataOf, ordersPage } from '../scenarios/trpc.js';
+import type { Call } from '../scenarios/trpc.js';
 
 export type Answer = { status: number; body: string };
 
@@ -56,21 +56,6 @@ export function httpFor(url: string, secret: string): Http {
     },
     spec: (call) => ({ method: call.method, path: call.path, headers: headers(call), body: call.body }),
   };
-}
-
-/** Every order of a user, following order.list's cursor. */
-export async function allOrders(http: Http, user: number) {
-  const orders = [];
-  let cursor: string | undefined;
-  do {
-    const answer = await http.send(ordersPage(user, cursor));
-    if (answer.status !== 200)
-      throw new Error(`order.list for user ${user}: HTTP ${answer.status} ${answer.body}`);
-    const page = dataOf('order.list', answer.body);
-    orders.push(...page.items);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
-  return orders;
 }
 
 export type ScenarioContext = {
@@ -123,7 +108,7 @@ export type Scenario = {
 
 /**
  * The scenario module's thresholds against what autocannon measured. `unexpectedAnswers` are
- * the answers the module's isExpected refused; socket errors and timeouts count too.
+ * the answers the module did not expect; socket errors and timeouts count too.
  */
 export function judgeThresholds(
   t: { procedure?: string | undefined; p95: number; p99: number; unexpected: number },
