@@ -8,7 +8,8 @@
 //   options: --duration <s>  --connections <n>  --users <n>  --autocannon (ignore k6)  --keep (keep the database)
 //            --invariants-only (CI: latency thresholds are reported but do not fail the run; broken
 //            invariants and unexpected answers still do)
-//            --profile (CPU profiles of the API and the worker: where each answer's time goes)
+//            --no-profile (the Node driver runs the API and the worker with --cpu-prof, and the report
+//            says where each answer's time goes: per procedure, per worker queue; this turns it off)
 //   LOADTEST_<NAME>=<n> overrides a number of the scenario's shape (LOADTEST_COUPONS=200)
 import path from 'node:path';
 import { connectRedisClient, createKeys, type RedisTarget } from '@flash/core';
@@ -19,7 +20,7 @@ import { checkCoupons, checkPayments, checkStock, sqlPool } from './lib/invarian
 import { resolveK6, runK6 } from './lib/k6.ts';
 import { fmt } from './lib/load.ts';
 import { redisServerBin, startRedisServer } from './lib/redis-server.ts';
-import { addStoreChecks } from './lib/sale-report.ts';
+import { addStoreChecks, profileRows, QUEUE_ITEMS, withProfile } from './lib/sale-report.ts';
 import type { ScenarioResult } from './node/driver.ts';
 import { httpFor } from './node/driver.ts';
 import { saleScenario, saleWaitingRoomScenario } from './node/sale.ts';
@@ -123,14 +124,21 @@ async function main(): Promise<boolean> {
     `${scenario.name}: fresh database and Redis prefix ${run.config.redisKeyPrefix}${redisServer ? ` on a redis-server of its own (${redisServer.url})` : onCluster ? ' on the Redis Cluster of REDIS_CLUSTER_NODES' : ''}`,
   );
   let ok = true;
+  let report: string | undefined;
+  const items: Record<string, number> = {};
+  const profiles =
+    k6 || args.includes('--no-profile')
+      ? undefined
+      : path.join(ROOT, `loadtests/results/profiles/sale-${run.id}`);
+  const cpuProf = (name: string) =>
+    profiles ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profiles, name)}`] : [];
   try {
-    const api = await startApi(run.env);
+    const api = await startApi(run.env, cpuProf('api'));
     children.push(api);
-    const worker = await startWorker(run.env);
+    const worker = await startWorker(run.env, cpuProf('worker'));
     children.push(worker);
     const pids = { api: api.process.pid, worker: worker.process.pid, redis: redisServer?.process.pid };
     const violations: string[] = [];
-    let report: string | undefined;
 
     if (k6) {
       log(`running ${scenario.k6Script} with ${k6}`);
@@ -177,6 +185,10 @@ async function main(): Promise<boolean> {
     );
     violations.push(...storeViolations);
     if (report) log(`report: ${path.relative(ROOT, addStoreChecks(report, storeViolations))}`);
+    const db = sqlPool(run.config.databaseUrl);
+    for (const [queue, sql] of Object.entries(QUEUE_ITEMS))
+      items[queue] = (await db.query<{ n: number }>(sql)).rows[0]!.n;
+    await db.end();
     if (violations.length > 0) {
       ok = false;
       console.log(`invariants: ${violations.length} VIOLATIONS`);
@@ -195,9 +207,21 @@ async function main(): Promise<boolean> {
       );
     }
   } finally {
+    // Stopped gracefully: --cpu-prof writes the profiles as each process exits.
     for (const child of children.reverse()) await child.stop();
     if (!args.includes('--keep')) await run.cleanup();
     await redisServer?.stop();
+  }
+  if (report && profiles) {
+    const { api, worker } = profileRows(withProfile(report, profiles, items).profile!);
+    const line = (x: (typeof api)[number]) =>
+      `  ${x.name}: ${Math.round(x.ms)} ms${Number.isFinite(x.us) ? `, ${Math.round(x.us)} µs per ${x.n === undefined ? 'answer of the run' : 'one'}` : ''}`;
+    console.log(
+      `where the time went (CPU profiles in ${path.relative(ROOT, profiles)}; method in the report):`,
+    );
+    console.log(
+      ['API:', ...api.slice(0, 12).map(line), 'worker:', ...worker.slice(0, 8).map(line)].join('\n'),
+    );
   }
   return ok;
 }

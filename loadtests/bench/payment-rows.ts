@@ -198,6 +198,7 @@ function shareOfPgbench(r: BenchReport, id: string, share: number): TargetResult
 /** The payment targets of issue 24; a target whose rows did not run is left out. */
 export const PAYMENT_TARGETS: Target[] = [
   (r) => shareOfPgbench(r, 'payment.pay', 1),
+  (r) => shareOfPgbench(r, 'payment.pay.worker', 1),
   (r) => shareOfPgbench(r, 'payment.pay.hot', 0.3),
   (r) => {
     const row = rowOf(r, 'payment.pay');

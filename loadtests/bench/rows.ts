@@ -5,14 +5,19 @@
 // ROWS. `coupon: N` gives the row a coupon of quantity N (`couponOf(ctx, id)`), which the closing
 // checks cover; `rounds: true` measures it in every round, for rows a target compares.
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { runIssueCoupon } from '@flash/core/coupon/coupon.store';
-import { ROOT, startApi, startServer, startWorker } from '../../test/processes.ts';
+import { type Child, ROOT, startApi, startServer, startWorker, treeCpuTimeMs } from '../../test/processes.ts';
 import { apiClient } from '../lib/client.ts';
 import { checkCoupons, checkStock } from '../lib/invariants.ts';
 import { fmt, type RequestSpec } from '../lib/load.ts';
+import type { SaleReport } from '../lib/sale-report.ts';
 import { createCoupon, createProduct } from '../lib/seed.ts';
 import { mintBearerPack } from '../lib/token.ts';
+import { httpFor } from '../node/driver.ts';
+import { saleScenario } from '../node/sale.ts';
+import * as sale from '../scenarios/sale.js';
 import { log, settings } from './cli.ts';
 import {
   type Ctx,
@@ -349,22 +354,88 @@ function orderRow(id: string, topology: Topology) {
     );
 }
 
-/** Pays the orders the order.create row left (so it runs after it). */
-async function paymentRow(ctx: Ctx): Promise<BenchRow> {
-  const tokens = orderTokens(ctx);
-  const { rows: orders } = await ctx.db.query<{ id: string; user_id: number }>(
-    `SELECT id, user_id::int AS user_id FROM orders WHERE status = 'PENDING_PAYMENT' ORDER BY created_at`,
-  );
-  if (orders.length < 1000) throw new Error(`only ${orders.length} orders to pay; run order.create first`);
-  return withChild(startApi(ctx.run.env, nodeArgsFor('payment.pay')), async (api) => {
-    const stats = await measurePayments(
-      ctx,
-      api,
-      orders.map((o) => ({ id: o.id, token: tokens[o.user_id - 100]! })),
+/**
+ * Pays the orders the order.create row left (so it runs after it), with the API alone, or with
+ * the worker running beside it (`withWorker`: exporting each paid order, as in a sale); the
+ * worker's CPU over the row (warm-up included) per payment goes in the note.
+ */
+function paymentRow(id: string, withWorker: boolean) {
+  return async (ctx: Ctx): Promise<BenchRow> => {
+    const tokens = orderTokens(ctx);
+    const { rows: orders } = await ctx.db.query<{ id: string; user_id: number }>(
+      `SELECT id, user_id::int AS user_id FROM orders WHERE status = 'PENDING_PAYMENT' AND user_id BETWEEN 100 AND $1
+       ORDER BY created_at`,
+      [100 + ORDER_USERS - 1],
     );
-    const note = `${orders.length.toLocaleString('en-US')} orders made by the order.create row`;
-    return statsRow('payment.pay', 'payment.pay (/trpc, auth)', 'ours', stats, note);
-  });
+    if (orders.length < 1000) throw new Error(`only ${orders.length} orders to pay; run order.create first`);
+    const pay = (api: Child & { url: string }) =>
+      measurePayments(
+        ctx,
+        api,
+        orders.map((o) => ({ id: o.id, token: tokens[o.user_id - 100]! })),
+      );
+    return withChild(startApi(ctx.run.env, nodeArgsFor(id)), async (api) => {
+      let note = `${orders.length.toLocaleString('en-US')} orders made by the order.create row`;
+      if (!withWorker) return statsRow(id, 'payment.pay (/trpc, auth)', 'ours', await pay(api), note);
+      return withChild(startWorker(ctx.run.env, nodeArgsFor(`${id}-worker`)), async (worker) => {
+        const before = treeCpuTimeMs(worker.process.pid);
+        const stats = await pay(api);
+        const paid = stats.okWithWarmup ?? stats.requests;
+        const workerUs = ((treeCpuTimeMs(worker.process.pid) - before) * 1000) / paid;
+        note += `; worker running: ${Math.round(workerUs)} µs of its CPU per payment`;
+        return statsRow(id, 'payment.pay, worker running (/trpc, auth)', 'ours', stats, note);
+      });
+    });
+  };
+}
+
+/** The rehearsal's mix at a bench's scale: every step of the journey, keyed and keyless. */
+const SALE_SHAPE = {
+  users: 4000,
+  durationSec: 5,
+  coupons: 400,
+  stock: 1500,
+  thinkMinMs: 200,
+  thinkMaxMs: 1000,
+  holdSeconds: 5,
+};
+
+/**
+ * `sale`: the whole service as `pnpm start` runs it (API and worker) under the sale rehearsal's
+ * journey (loadtests/node/sale.ts) at SALE_SHAPE: answers per second over the journeys, p95/p99
+ * of every call, API CPU per answer. Its closing checks count as the run's invariants.
+ */
+async function saleRow(ctx: Ctx): Promise<BenchRow> {
+  const env = { ...ctx.run.env, ...sale.serviceEnv({ ...sale.shape, ...SALE_SHAPE }) };
+  return withChild(startApi(env, nodeArgsFor('sale')), (api) =>
+    withChild(startWorker(env, nodeArgsFor('sale-worker')), async (worker) => {
+      const result = await saleScenario.run({
+        run: ctx.run,
+        url: api.url,
+        http: httpFor(api.url, ctx.run.config.jwtSecret),
+        shape: (s) => ({ ...s, ...SALE_SHAPE }),
+        durationSec: SALE_SHAPE.durationSec,
+        connections: saleScenario.defaultConnections!,
+        pids: { api: api.process.pid, worker: worker.process.pid, redis: ctx.redisPid },
+        log,
+      });
+      ctx.violations.push(...result.violations.map((v) => `sale row: ${v}`));
+      const r = JSON.parse(readFileSync(result.report!, 'utf8')) as SaleReport;
+      const all = result.stats.at(-1)!.stats;
+      const note = `${SALE_SHAPE.users} shoppers within ${SALE_SHAPE.durationSec} s, ${r.sockets} sockets; worker ${Math.round(r.perAnswer.workerCpuUs)} µs CPU per answer; report ${path.relative(ROOT, result.report!)}`;
+      const stats = {
+        ...all,
+        serverCpuUs: r.perAnswer.apiCpuUs,
+        redisCpuUs: r.perAnswer.redisCpuUs,
+        postgresCpuUs: r.perAnswer.postgresCpuUs,
+        loadgenCpuUs: (r.loadgen.cpuMs * 1000) / all.requests,
+      };
+      return {
+        ...statsRow('sale', 'sale: the rehearsal’s journey, API + worker', 'ours', stats, note),
+        unit: 'answers/s',
+      };
+    }),
+  );
 }
 
 async function topRow(ctx: Ctx): Promise<BenchRow> {
@@ -521,11 +592,13 @@ export const ROWS: RowDef[] = [
   })),
   { id: 'order.create', run: orderRow('order.create', 'one Redis') },
   { id: 'order.create.cluster', optIn: true, run: orderRow('order.create.cluster', 'Redis Cluster') },
-  { id: 'payment.pay', run: paymentRow },
+  { id: 'payment.pay', run: paymentRow('payment.pay', false) },
+  { id: 'payment.pay.worker', run: paymentRow('payment.pay.worker', true) },
   { id: 'payment.pay.hot', run: hotPaymentRow },
   { id: 'pgbench', run: pgbenchRow },
   { id: 'product.top', rounds: true, run: topRow },
   { id: 'coupon.get', coupon: 100, run: couponGetRow },
   { id: 'waitingRoom.join', rounds: true, coupon: 1, run: waitingRoomRow('waitingRoom.join') },
   { id: 'waitingRoom.get', rounds: true, coupon: 1, run: waitingRoomRow('waitingRoom.get') },
+  { id: 'sale', run: saleRow },
 ];

@@ -12,9 +12,9 @@ import { ROOT, startApi, startWorker } from '../../test/processes.ts';
 import { apiClient } from '../lib/client.ts';
 import { checkCoupons, checkPayments, checkStock, type Violations } from '../lib/invariants.ts';
 import { fmt, SILENCE_MS } from '../lib/load.ts';
+import { summarizeProfiles } from '../lib/profile.ts';
 import { generatorName, log, settings, wanted } from './cli.ts';
 import { type Ctx, RESULTS_DIR, type RowDef, saveOrders, setup, withChild } from './harness.ts';
-import { summarizeProfiles } from './profile-summary.ts';
 import { type BenchReport, type BenchRow, type RoundStat, renderMarkdown } from './report.ts';
 import { ROWS } from './rows.ts';
 import { judge } from './targets.ts';
@@ -127,8 +127,9 @@ function withRatios(rows: BenchRow[]): BenchRow[] {
   const naive = rows.find((r) => r.id === 'naive');
   return rows.map((r) => ({
     ...r,
-    vsBare: bare && r.unit !== 'rows/s' && r.unit !== 'tx/s' ? r.rps / bare.rps : null,
-    vsNaive: naive && r.unit !== 'rows/s' && r.unit !== 'tx/s' ? r.rps / naive.rps : null,
+    // Rows/s, tx/s and a sale's answers/s (set by its arrivals) are not requests of a closed loop.
+    vsBare: bare && (r.unit === 'req/s' || r.unit === 'calls/s') ? r.rps / bare.rps : null,
+    vsNaive: naive && (r.unit === 'req/s' || r.unit === 'calls/s') ? r.rps / naive.rps : null,
   }));
 }
 
