@@ -148,6 +148,7 @@ async function main(): Promise<boolean> {
         DURATION: `${durationSec}s`,
         VUS: connections,
         RUN_ID: run.id,
+        ...(scenario === saleWaitingRoomScenario ? { WAITING_ROOM: 1 } : {}),
         // The same shape overrides the Node driver takes (LOADTEST_USERS -> USERS).
         ...Object.fromEntries(
           Object.entries(process.env)

@@ -153,7 +153,11 @@ type Rehearsal = {
     startedAt: string;
     loadAverageAtStart: number;
     perAnswer: { apiCpuUs: number };
-    verdict: { thresholds: { name: string; value: string; ok: boolean }[]; violations: string[]; storeViolations?: string[] };
+    verdict: {
+      thresholds: { name: string; value: string; ok: boolean }[];
+      violations: string[];
+      storeViolations?: string[];
+    };
   }[];
 };
 

@@ -18,7 +18,7 @@ import { mintBearerPack } from '../lib/token.ts';
 import { httpFor } from '../node/driver.ts';
 import { saleScenario } from '../node/sale.ts';
 import * as sale from '../scenarios/sale.js';
-import { log, settings } from './cli.ts';
+import { log, settings, wanted } from './cli.ts';
 import {
   type Ctx,
   couponIssueRequests,
@@ -367,7 +367,9 @@ function paymentRow(id: string, withWorker: boolean) {
        ORDER BY created_at`,
       [100 + ORDER_USERS - 1],
     );
-    if (orders.length < 1000) throw new Error(`only ${orders.length} orders to pay; run order.create first`);
+    if (orders.length < 100) throw new Error(`only ${orders.length} orders to pay; run order.create first`);
+    // payment.pay leaves half the orders to payment.pay.worker when both run.
+    if (!withWorker && wanted({ id: 'payment.pay.worker' })) orders.splice(orders.length >> 1);
     const pay = (api: Child & { url: string }) =>
       measurePayments(
         ctx,

@@ -48,7 +48,6 @@ export const saleScenario: Scenario = {
 export const saleWaitingRoomScenario: Scenario = {
   ...saleScenario,
   description: wr.description,
-  k6Script: 'loadtests/k6/sale-waiting-room.js',
   defaultDurationSec: wr.shape.durationSec,
   serviceEnv: () => sale.serviceEnv(withOverrides(wr.shape, process.env, 'LOADTEST_')),
   run: (ctx) => runSale(ctx, true),
