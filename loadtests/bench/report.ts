@@ -167,6 +167,8 @@ export function renderRehearsal(root: string): string {
   if (!existsSync(file)) return '';
   const r = JSON.parse(readFileSync(file, 'utf8')) as Rehearsal;
   const runs = r.runs.map((run) => {
+    if (!run.verdict)
+      return `**${run.variant}**, started ${run.startedAt}: its report kept no closing lines.`;
     const broken = run.verdict.violations.length + (run.verdict.storeViolations?.length ?? 0);
     return [
       `**${run.variant}**, started ${run.startedAt}, 1-minute load average ${run.loadAverageAtStart} at the start; API CPU ${Math.round(run.perAnswer.apiCpuUs)} µs per answer:`,
