@@ -118,6 +118,15 @@ export function okCount(stats: LoadStats): number {
   return Object.entries(stats.statusCounts).reduce((n, [s, c]) => (s.startsWith('2') ? n + c : n), 0);
 }
 
+/** A row that is not an HTTP window (a rate of rows, calls or transactions): no latency unless given. */
+export function plainRow(
+  row: Pick<BenchRow, 'id' | 'label' | 'kind' | 'unit' | 'rps' | 'requests' | 'durationSec'> &
+    Partial<BenchRow>,
+): BenchRow {
+  const none = Number.NaN;
+  return { p50: none, p95: none, p99: none, max: none, errors: 0, vsBare: null, vsNaive: null, ...row };
+}
+
 /** A table row from a measured HTTP row. */
 export function statsRow(
   id: string,

@@ -16,7 +16,16 @@ import { mapLimit } from '../lib/client.ts';
 import { fmt, type RequestSpec } from '../lib/load.ts';
 import { mintToken } from '../lib/token.ts';
 import { log, settings } from './cli.ts';
-import { type Ctx, json, type Measured, measure, nodeArgsFor, statsRow, withChild } from './harness.ts';
+import {
+  type Ctx,
+  json,
+  type Measured,
+  measure,
+  nodeArgsFor,
+  plainRow,
+  statsRow,
+  withChild,
+} from './harness.ts';
 import type { BenchReport, BenchRow, TargetResult } from './report.ts';
 import type { Target } from './targets.ts';
 
@@ -95,24 +104,18 @@ export async function pgbenchRow(ctx: Ctx): Promise<BenchRow> {
     log(
       `pgbench: ${fmt.rps(tps)} tx/s, latency average ${latency} ms, Postgres CPU ${Math.round((postgresMs * 1000) / done)} µs/tx`,
     );
-    return {
+    return plainRow({
       id: 'pgbench',
       label: 'pgbench TPC-B-like (Postgres alone)',
       kind: 'ceiling',
       unit: 'tx/s',
       rps: tps,
-      p50: Number.NaN,
-      p95: Number.NaN,
-      p99: Number.NaN,
-      max: Number.NaN,
       errors: failed,
       requests: done,
       durationSec,
       postgresCpuUs: (postgresMs * 1000) / done,
       note: `scale 10, -c 20 -j 2 -M prepared, latency average ${latency} ms; the payment rows' ceiling`,
-      vsBare: null,
-      vsNaive: null,
-    };
+    });
   } finally {
     await dropDatabase(databaseUrl);
   }

@@ -28,6 +28,7 @@ import {
   nodeArgsFor,
   ORDER_USERS,
   orderTokens,
+  plainRow,
   type RowDef,
   saveOrders,
   statsRow,
@@ -87,23 +88,16 @@ async function drainRow(ctx: Ctx): Promise<BenchRow> {
     // a second after the worker is ready); end-to-end includes that wait.
     const steadySec = (done - (firstAt ?? ready)) / 1000;
     const endToEnd = issued / ((done - ready) / 1000);
-    return {
+    return plainRow({
       id: 'worker.drain',
       label: 'worker drain (issuances persisted to Postgres)',
       kind: 'worker',
       unit: 'rows/s',
       rps: (issued - firstCount) / Math.max(steadySec, 1e-3),
-      p50: Number.NaN,
-      p95: Number.NaN,
-      p99: Number.NaN,
-      max: Number.NaN,
-      errors: 0,
       requests: issued,
       durationSec: steadySec,
       note: `${issued.toLocaleString('en-US')} pre-filled; ${fmt.rps(endToEnd)} rows/s counting from worker start`,
-      vsBare: null,
-      vsNaive: null,
-    };
+    });
   });
 }
 
@@ -125,23 +119,16 @@ async function luaRow(ctx: Ctx): Promise<BenchRow> {
   });
   const r = JSON.parse(output.trim().split('\n').pop()!);
   ctx.seen.set(couponId, { ok: r.issued, inFlight: 0 });
-  return {
+  return plainRow({
     id: 'lua',
     label: `coupon Lua script alone (ioredis, ${LUA_IN_FLIGHT} in flight)`,
     kind: 'ceiling',
     unit: 'calls/s',
-    rps: r.rps,
-    p50: r.p50,
-    p95: r.p95,
-    p99: r.p99,
-    max: r.max,
-    errors: r.errors,
+    ...{ rps: r.rps, p50: r.p50, p95: r.p95, p99: r.p99, max: r.max, errors: r.errors },
     requests: r.calls,
     durationSec: r.durationSec,
     note: 'no HTTP; one ioredis connection',
-    vsBare: null,
-    vsNaive: null,
-  };
+  });
 }
 
 /** The bare route (bare-server.ts): the Lua script behind Fastify, no tRPC, no auth. */

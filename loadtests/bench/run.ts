@@ -144,17 +144,7 @@ function writeMarkdown(markdown: string): void {
 function render(): void {
   const file = path.join(ROOT, 'docs/benchmarks.json');
   const saved = JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
-  // Reports from before the per-round figures kept each round's req/s alone; the round a row's
-  // table entry came from is the one with its req/s, and has its p99 and CPU.
-  const rounds = (saved.rounds ?? []).map((round) =>
-    Object.fromEntries(
-      Object.entries(round).map(([id, stat]): [string, RoundStat] => {
-        if (typeof stat !== 'number') return [id, stat];
-        const row = saved.rows.find((r) => r.id === id && r.rps === stat);
-        return [id, { rps: stat, p99: row?.p99 ?? Number.NaN, serverCpuUs: row?.serverCpuUs }];
-      }),
-    ),
-  );
+  const rounds = saved.rounds ?? [];
   saved.targets = judge({ ...saved, rounds });
   writeFileSync(file, `${JSON.stringify(saved, null, 2)}\n`);
   writeMarkdown(renderMarkdown({ ...saved, rounds }));
