@@ -105,38 +105,3 @@ export type Scenario = {
   serviceEnv?(): Record<string, string>;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 };
-
-/**
- * The scenario module's thresholds against what autocannon measured. `unexpectedAnswers` are
- * the answers the module did not expect; socket errors and timeouts count too.
- */
-export function judgeThresholds(
-  t: { procedure?: string | undefined; p95: number; p99: number; unexpected: number },
-  stats: LoadStats,
-  unexpectedAnswers: number,
-): Threshold[] {
-  const name = t.procedure ?? 'all calls';
-  const answered = Object.values(stats.statusCounts).reduce((n, c) => n + c, 0);
-  const nonOk = Object.entries(stats.statusCounts).reduce((n, [s, c]) => (s.startsWith('2') ? n : n + c), 0);
-  const socketErrors = Math.max(0, stats.errors - nonOk);
-  const rate = (unexpectedAnswers + socketErrors) / Math.max(1, answered + socketErrors);
-  return [
-    {
-      name: `${name} p95 < ${t.p95} ms`,
-      value: `${stats.p95.toFixed(1)} ms`,
-      ok: stats.p95 < t.p95,
-      latency: true,
-    },
-    {
-      name: `${name} p99 < ${t.p99} ms`,
-      value: `${stats.p99.toFixed(1)} ms`,
-      ok: stats.p99 < t.p99,
-      latency: true,
-    },
-    {
-      name: `${name} unexpected answers < ${t.unexpected * 100}%`,
-      value: `${(rate * 100).toFixed(3)}%`,
-      ok: rate < t.unexpected,
-    },
-  ];
-}
