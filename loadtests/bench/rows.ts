@@ -408,6 +408,7 @@ async function saleRow(ctx: Ctx): Promise<BenchRow> {
         durationSec: SALE_SHAPE.durationSec,
         connections: saleScenario.defaultConnections!,
         pids: { api: api.process.pid, worker: worker.process.pid, redis: ctx.redisPid },
+        sharedDatabase: true,
         log,
       });
       ctx.violations.push(...result.violations.map((v) => `sale row: ${v}`));

@@ -66,6 +66,8 @@ export type ScenarioContext = {
   connections: number;
   /** The service's processes (api, worker, and redis when the run has a Redis of its own). */
   pids: Record<string, number | undefined>;
+  /** Other products sell in the same database (the bench's sale row): product.top is not the sale's alone. */
+  sharedDatabase?: boolean;
   /** The scenario's shape with LOADTEST_<NAME> overrides (LOADTEST_USERS=2000), as k6's -e. */
   shape<T extends Record<string, number>>(shape: T): T;
   log(line: string): void;
