@@ -150,7 +150,7 @@ export function procedureOwners(dir = path.join(ROOT, 'apps/api/src/routers')): 
       if (key) keys.push({ key, at: i });
     }
     keys.forEach(({ key, at }, k) => {
-      const to = (keys[k + 1]?.at ?? end + 1) - 1;
+      const to = (keys[k + 1]?.at ?? end) - 1;
       const text = lines
         .slice(at, to + 1)
         .filter((l) => !/^\s*(\/\/|\/?\*)/.test(l))
