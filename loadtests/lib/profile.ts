@@ -184,6 +184,7 @@ function restOf(frames: ProfileNode['callFrame'][]): string {
   const leaf = frames[0]!;
   if (leaf.functionName === '(garbage collector)') return 'garbage collection';
   if (leaf.functionName === '(program)') return 'V8 and native code outside JavaScript';
+  if (frames.some((f) => f.url.startsWith('node:internal/modules/'))) return 'start-up: loading modules';
   for (const { url } of frames) {
     const area = /packages\/core\/src\/([\w-]+)\//.exec(url)?.[1];
     if (area) return `packages/core ${area} (in no owner's frames)`;

@@ -417,7 +417,13 @@ export function profileRows(p: NonNullable<SaleReport['profile']>) {
       })),
     ...Object.entries(a.rest)
       .sort((x, y) => y[1] - x[1])
-      .map(([name, ms]) => ({ name: `shared: ${name}`, ms, n: undefined, us: (ms * 1000) / all })),
+      // Start-up is paid once per process, not per answer.
+      .map(([name, ms]) => ({
+        name: `shared: ${name}`,
+        ms,
+        n: undefined,
+        us: name.startsWith('start-up') ? Number.NaN : (ms * 1000) / all,
+      })),
   ];
   return { all, api: rows(p.api, p.api.answers), worker: rows(p.worker, p.worker.items) };
 }
@@ -439,12 +445,12 @@ function profileTables(p: NonNullable<SaleReport['profile']>): string[] {
         'µs per answer (shared: per answer of the run)',
       ],
       api,
-      `API: ${num(p.api.busyMs, 0)} ms sampled busy of ${num(p.api.cpuMs, 0)} ms process CPU, ${num(all, 0)} answers`,
+      `API: ${num(p.api.busyMs, 0)} ms sampled busy over its life (process CPU during the sale: ${num(p.api.cpuMs, 0)} ms), ${num(all, 0)} answers`,
     ),
     table(
       ['Worker queue or shared work', 'ms sampled', 'items', 'µs per item (shared: per answer of the run)'],
       worker,
-      `Worker: ${num(p.worker.busyMs, 0)} ms sampled busy of ${num(p.worker.cpuMs, 0)} ms process CPU`,
+      `Worker: ${num(p.worker.busyMs, 0)} ms sampled busy over its life (process CPU during the sale: ${num(p.worker.cpuMs, 0)} ms)`,
     ),
   ];
 }
