@@ -3,11 +3,9 @@
 // server, Redis, Postgres and the load generator), and the row shape the report shows.
 //
 // Every HTTP row runs the same way: the server is a child process started fresh for the row,
-// the load generator drives it with BENCH_CONNECTIONS connections, and every request is distinct
-// (its own user, token or order) so that it succeeds (but in rows that measure a refusal, which
-// say so with `expectStatus`). The load generator is wrk when it is installed: it leaves the
-// server most of the cores. Otherwise autocannon in this process, which costs about as much CPU
-// per request as the server it measures (see loadtests/lib/wrk.ts).
+// autocannon (in this process, so it shares the cores) drives it with BENCH_CONNECTIONS
+// connections, and every request is distinct (its own user, token or order) so that it succeeds
+// (but in rows that measure a refusal, which say so with `expectStatus`).
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { connectRedisClient, createKeys, isCluster, type Keys, type RedisClient } from '@flash/core';
@@ -21,15 +19,14 @@ import {
   startApi,
   startWorker,
   treeCpuTimeMs,
-} from '../lib/children.ts';
+} from '../../test/processes.ts';
 import { apiClient } from '../lib/client.ts';
 import { createRunEnv, type RunEnv } from '../lib/env.ts';
 import { type Sql, sqlPool } from '../lib/invariants.ts';
-import { fmt, type LoadOptions, type LoadStats, type RequestSpec, runLoad } from '../lib/load.ts';
+import { fmt, type LoadStats, type RequestSpec, runLoad } from '../lib/load.ts';
 import { chargeUsers, createCoupon, createProduct } from '../lib/seed.ts';
 import { type BearerPack, mintToken } from '../lib/token.ts';
-import { runWrkLoad } from '../lib/wrk.ts';
-import { generatorName, log, settings } from './cli.ts';
+import { log, settings } from './cli.ts';
 import type { BenchRow } from './report.ts';
 
 export const RESULTS_DIR = path.join(ROOT, 'loadtests/results');
@@ -49,6 +46,8 @@ export type RowDef = {
   rounds?: boolean;
   /** Setup creates a coupon of this quantity for the row: `couponOf(ctx, id)`; checked at the end. */
   coupon?: number;
+  /** Runs only when named in `--only` (or `--cluster`): the cluster rows. */
+  optIn?: boolean;
   /** Runs the row once (`round` counts from 0) and returns what the table shows. */
   run(ctx: Ctx, round: number): Promise<BenchRow>;
 };
@@ -69,8 +68,10 @@ export type Ctx = {
   naiveOk: number;
   /** redis-server's pid, for its CPU per request (it is shared with anything else on the machine). */
   redisPid: number | undefined;
-  /** On a Redis Cluster, every node's redis-server instead: Redis CPU is their sum (cluster.ts). */
+  /** On a Redis Cluster, every node's redis-server instead: Redis CPU is their sum (topology.ts). */
   redisNodes?: { name: string; pid: number }[];
+  /** What rows on a Redis other than the run's found when they checked themselves. */
+  violations: string[];
 };
 
 export function couponOf(ctx: Ctx, rowId: string): number {
@@ -115,6 +116,15 @@ export async function withChild<T extends Child, R>(
 
 export function okCount(stats: LoadStats): number {
   return Object.entries(stats.statusCounts).reduce((n, [s, c]) => (s.startsWith('2') ? n + c : n), 0);
+}
+
+/** A row that is not an HTTP window (a rate of rows, calls or transactions): no latency unless given. */
+export function plainRow(
+  row: Pick<BenchRow, 'id' | 'label' | 'kind' | 'unit' | 'rps' | 'requests' | 'durationSec'> &
+    Partial<BenchRow>,
+): BenchRow {
+  const none = Number.NaN;
+  return { p50: none, p95: none, p99: none, max: none, errors: 0, vsBare: null, vsNaive: null, ...row };
 }
 
 /** A table row from a measured HTTP row. */
@@ -187,25 +197,14 @@ export async function measure(
     next,
     expectStatus: extra.expectStatus,
   };
-  const load = settings.wrk
-    ? (o: LoadOptions) => runWrkLoad({ ...o, threads: settings.wrkThreads, maxRps: settings.wrkMaxRps })
-    : runLoad;
-  const warm = await load({ ...base, durationSec: settings.warmupSec, amount: extra.warmupAmount });
+  const warm = await runLoad({ ...base, durationSec: settings.warmupSec, amount: extra.warmupAmount });
   const redisPids = ctx.redisNodes?.map((n) => n.pid) ?? [ctx.redisPid];
   const cpu = { server: treeCpuTimeMs(server.process.pid), redis: redisPids.map(cpuTimeMs) };
   const postgres = postgresCpuMs();
   const loadgen = process.cpuUsage();
-  const stats: Measured = await load({ ...base, durationSec: settings.durationSec, amount: extra.amount });
+  const stats: Measured = await runLoad({ ...base, durationSec: settings.durationSec, amount: extra.amount });
   const spent = process.cpuUsage(loadgen);
-  // wrk's own CPU in its window (without loading the requests); autocannon's is this process'.
-  const loadgenCpuMs = stats.loadgenCpuMs ?? (spent.user + spent.system) / 1000;
-  stats.loadgenCpuUs = (loadgenCpuMs * 1000) / stats.requests;
-  const repeats = (warm.repeats ?? 0) + (stats.repeats ?? 0);
-  if (repeats > 0) {
-    log(
-      `WARNING: wrk ran out of distinct requests and sent them again (${repeats} times); raise BENCH_WRK_MAX_RPS`,
-    );
-  }
+  stats.loadgenCpuUs = (spent.user + spent.system) / stats.requests;
   stats.postgresCpuUs = (postgresCpuSinceMs(postgres) * 1000) / stats.requests;
   stats.serverCpuUs = ((treeCpuTimeMs(server.process.pid) - cpu.server) * 1000) / stats.requests;
   const redisUs = redisPids.map((pid, i) => ((cpuTimeMs(pid) - cpu.redis[i]!) * 1000) / stats.requests);
@@ -223,19 +222,13 @@ export async function measure(
   return stats;
 }
 
-/**
- * A fresh database and Redis prefix, a coupon for every row that declares one, products, users.
- * `env` is added to the run's environment (the cluster comparison's Redis, cluster.ts).
- */
-export async function setup(rows: RowDef[], env: Record<string, string> = {}): Promise<Ctx> {
-  const run = await createRunEnv('bench', {
-    ...(settings.noLimits ? { RATE_LIMIT_USER_PER_SEC: '0', RATE_LIMIT_IP_PER_SEC: '0' } : {}),
-    ...env,
-  });
-  log(`fresh database and Redis prefix ${run.config.redisKeyPrefix}`);
-  log(
-    `load generator: ${generatorName}${settings.wrk || settings.generatorForced ? '' : ' (wrk is not installed: apt install wrk, brew install wrk)'}`,
+/** A fresh database and Redis prefix, a coupon for every row that declares one, products, users. */
+export async function setup(rows: RowDef[]): Promise<Ctx> {
+  const run = await createRunEnv(
+    'bench',
+    settings.noLimits ? { RATE_LIMIT_USER_PER_SEC: '0', RATE_LIMIT_IP_PER_SEC: '0' } : {},
   );
+  log(`fresh database and Redis prefix ${run.config.redisKeyPrefix}`);
   const redis = await connectRedisClient(run.config, 'command', 'bench-runner');
   const admin = mintToken(run.config.jwtSecret, 1, { admin: true, ttlSeconds: 6 * 3600 });
   const ctx: Ctx = {
@@ -248,6 +241,7 @@ export async function setup(rows: RowDef[], env: Record<string, string> = {}): P
     products: [],
     seen: new Map(),
     naiveOk: 0,
+    violations: [],
     redisPid: isCluster(run.config)
       ? undefined
       : Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]) || undefined,
@@ -287,14 +281,18 @@ export const orderTokens = (ctx: Ctx) =>
  * save on, as the drain row counts it: the worker's start-up is not the save's cost). In a full
  * run the same worker is also persisting the issuances the coupon rows left pending.
  */
-export async function saveOrders(ctx: Ctx): Promise<{ saved: number; rate: number; steady: number }> {
-  const unsaved = () => countUnsavedOrders(ctx.redis, ctx.keys);
+export async function saveOrders(
+  ctx: Ctx,
+  env = ctx.run.env,
+  redis = ctx.redis,
+): Promise<{ saved: number; rate: number; steady: number }> {
+  const unsaved = () => countUnsavedOrders(redis, ctx.keys);
   const before = await unsaved();
   if (before === 0) return { saved: 0, rate: 0, steady: 0 };
   log(`saving the ${before.toLocaleString('en-US')} orders answered from Redis`);
   const started = Date.now();
   let first: { at: number; left: number } | undefined;
-  await withChild(startWorker(ctx.run.env), async () => {
+  await withChild(startWorker(env), async () => {
     const deadline = Date.now() + 600_000;
     for (let left = before; left > 0; left = await unsaved()) {
       if (left < before && !first) first = { at: Date.now(), left };

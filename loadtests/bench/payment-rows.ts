@@ -11,12 +11,21 @@ import { randomBytes } from 'node:crypto';
 import { chargeBalance, createRuntime, dropDatabase, ensureDatabase } from '@flash/core';
 import { drainUnsavedOrders } from '@flash/core/order/order.persist';
 import { createOrder } from '@flash/core/order/order.service';
-import { postgresCpuMs, startApi } from '../lib/children.ts';
+import { postgresCpuMs, startApi } from '../../test/processes.ts';
 import { mapLimit } from '../lib/client.ts';
 import { fmt, type RequestSpec } from '../lib/load.ts';
 import { mintToken } from '../lib/token.ts';
 import { log, settings } from './cli.ts';
-import { type Ctx, json, type Measured, measure, nodeArgsFor, statsRow, withChild } from './harness.ts';
+import {
+  type Ctx,
+  json,
+  type Measured,
+  measure,
+  nodeArgsFor,
+  plainRow,
+  statsRow,
+  withChild,
+} from './harness.ts';
 import type { BenchReport, BenchRow, TargetResult } from './report.ts';
 import type { Target } from './targets.ts';
 
@@ -95,24 +104,18 @@ export async function pgbenchRow(ctx: Ctx): Promise<BenchRow> {
     log(
       `pgbench: ${fmt.rps(tps)} tx/s, latency average ${latency} ms, Postgres CPU ${Math.round((postgresMs * 1000) / done)} µs/tx`,
     );
-    return {
+    return plainRow({
       id: 'pgbench',
       label: 'pgbench TPC-B-like (Postgres alone)',
       kind: 'ceiling',
       unit: 'tx/s',
       rps: tps,
-      p50: Number.NaN,
-      p95: Number.NaN,
-      p99: Number.NaN,
-      max: Number.NaN,
       errors: failed,
       requests: done,
       durationSec,
       postgresCpuUs: (postgresMs * 1000) / done,
       note: `scale 10, -c 20 -j 2 -M prepared, latency average ${latency} ms; the payment rows' ceiling`,
-      vsBare: null,
-      vsNaive: null,
-    };
+    });
   } finally {
     await dropDatabase(databaseUrl);
   }
@@ -198,6 +201,7 @@ function shareOfPgbench(r: BenchReport, id: string, share: number): TargetResult
 /** The payment targets of issue 24; a target whose rows did not run is left out. */
 export const PAYMENT_TARGETS: Target[] = [
   (r) => shareOfPgbench(r, 'payment.pay', 1),
+  (r) => shareOfPgbench(r, 'payment.pay.worker', 1),
   (r) => shareOfPgbench(r, 'payment.pay.hot', 0.3),
   (r) => {
     const row = rowOf(r, 'payment.pay');

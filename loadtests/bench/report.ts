@@ -1,6 +1,6 @@
 // The benchmark's one table and docs/benchmarks.md. The markdown is generated from the JSON of
 // a run, followed by the hand-written page on how to read it (how-to-read.md beside this file).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fmt, SILENCE_MS } from '../lib/load.ts';
 
@@ -8,7 +8,7 @@ export type BenchRow = {
   id: string;
   label: string;
   kind: 'ceiling' | 'baseline' | 'ours' | 'reference' | 'worker';
-  unit: 'req/s' | 'calls/s' | 'rows/s' | 'tx/s';
+  unit: 'req/s' | 'calls/s' | 'rows/s' | 'tx/s' | 'answers/s';
   rps: number;
   p50: number;
   p95: number;
@@ -142,6 +142,51 @@ function chart(report: BenchReport): string {
   ].join('\n');
 }
 
+/** The default sale rehearsal's runs, as docs/adr/measurements keeps them (issue 30). */
+export const REHEARSAL_JSON = 'docs/adr/measurements/issue-30-default-rehearsal.json';
+
+type Rehearsal = {
+  command: string;
+  machine: string;
+  runs: {
+    variant: string;
+    startedAt: string;
+    loadAverageAtStart: number;
+    perAnswer: { apiCpuUs: number };
+    verdict: {
+      thresholds: { name: string; value: string; ok: boolean }[];
+      violations: string[];
+      storeViolations?: string[];
+    };
+  }[];
+};
+
+/** The closing lines of each run in REHEARSAL_JSON, with its machine and load average. */
+export function renderRehearsal(root: string): string {
+  const file = path.join(root, REHEARSAL_JSON);
+  if (!existsSync(file)) return '';
+  const r = JSON.parse(readFileSync(file, 'utf8')) as Rehearsal;
+  const runs = r.runs.map((run) => {
+    if (!run.verdict)
+      return `**${run.variant}**, started ${run.startedAt}: its report kept no closing lines.`;
+    const broken = run.verdict.violations.length + (run.verdict.storeViolations?.length ?? 0);
+    return [
+      `**${run.variant}**, started ${run.startedAt}, 1-minute load average ${run.loadAverageAtStart} at the start; API CPU ${Math.round(run.perAnswer.apiCpuUs)} µs per answer:`,
+      '',
+      '```',
+      ...run.verdict.thresholds.map((t) => `  ${t.ok ? '✓' : '✗'} ${t.name}: ${t.value}`),
+      broken === 0 ? 'invariants: all hold' : `invariants: ${broken} VIOLATIONS`,
+      '```',
+    ].join('\n');
+  });
+  return `## The sale rehearsal
+
+The default rehearsal's closing lines, rendered from [${path.basename(REHEARSAL_JSON)}](${path.relative('docs', REHEARSAL_JSON)}) (every other figure of those runs is there): \`${r.command}\`. Machine: ${r.machine}.
+
+${runs.join('\n\n')}
+`;
+}
+
 export function renderMarkdown(report: BenchReport): string {
   const m = report.machine;
   const s = report.settings;
@@ -178,6 +223,7 @@ ${
     : report.violations.map((v) => `- ${v}`).join('\n')
 }
 
+${renderRehearsal(path.resolve(import.meta.dirname, '../..'))}
 ${guide}
 `;
 }

@@ -2,22 +2,23 @@
 // (the coupon Lua script alone, and a bare Fastify route running it), tRPC's own adapter and the
 // naive `SELECT ... FOR UPDATE` baseline, then checks the invariants and writes
 // docs/benchmarks.json and docs/benchmarks.md. Options: cli.ts. Rows: rows.ts. Targets: targets.ts.
-// `--cluster` runs only the one-Redis-against-Redis-Cluster comparison instead (cluster.ts).
+// Where a row's Redis is (one, a primary with a replica, a cluster) is a parameter of the row
+// (topology.ts); `--cluster` runs the cluster rows next to their one-Redis pairs.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, startApi, startWorker } from '../lib/children.ts';
+import { ROOT, startApi, startWorker } from '../../test/processes.ts';
 import { apiClient } from '../lib/client.ts';
 import { checkCoupons, checkPayments, checkStock, type Violations } from '../lib/invariants.ts';
 import { fmt, SILENCE_MS } from '../lib/load.ts';
+import { summarizeProfiles } from '../lib/profile.ts';
 import { generatorName, log, settings, wanted } from './cli.ts';
-import { runClusterComparison } from './cluster.ts';
 import { type Ctx, RESULTS_DIR, type RowDef, saveOrders, setup, withChild } from './harness.ts';
-import { summarizeProfiles } from './profile-summary.ts';
 import { type BenchReport, type BenchRow, type RoundStat, renderMarkdown } from './report.ts';
 import { ROWS } from './rows.ts';
 import { judge } from './targets.ts';
+import { stopCluster } from './topology.ts';
 
 function logRow(row: BenchRow): void {
   const us = (n: number | undefined) => Math.round(n ?? Number.NaN);
@@ -126,8 +127,9 @@ function withRatios(rows: BenchRow[]): BenchRow[] {
   const naive = rows.find((r) => r.id === 'naive');
   return rows.map((r) => ({
     ...r,
-    vsBare: bare && r.unit !== 'rows/s' && r.unit !== 'tx/s' ? r.rps / bare.rps : null,
-    vsNaive: naive && r.unit !== 'rows/s' && r.unit !== 'tx/s' ? r.rps / naive.rps : null,
+    // Rows/s, tx/s and a sale's answers/s (set by its arrivals) are not requests of a closed loop.
+    vsBare: bare && (r.unit === 'req/s' || r.unit === 'calls/s') ? r.rps / bare.rps : null,
+    vsNaive: naive && (r.unit === 'req/s' || r.unit === 'calls/s') ? r.rps / naive.rps : null,
   }));
 }
 
@@ -142,17 +144,7 @@ function writeMarkdown(markdown: string): void {
 function render(): void {
   const file = path.join(ROOT, 'docs/benchmarks.json');
   const saved = JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
-  // Reports from before the per-round figures kept each round's req/s alone; the round a row's
-  // table entry came from is the one with its req/s, and has its p99 and CPU.
-  const rounds = (saved.rounds ?? []).map((round) =>
-    Object.fromEntries(
-      Object.entries(round).map(([id, stat]): [string, RoundStat] => {
-        if (typeof stat !== 'number') return [id, stat];
-        const row = saved.rows.find((r) => r.id === id && r.rps === stat);
-        return [id, { rps: stat, p99: row?.p99 ?? Number.NaN, serverCpuUs: row?.serverCpuUs }];
-      }),
-    ),
-  );
+  const rounds = saved.rounds ?? [];
   saved.targets = judge({ ...saved, rounds });
   writeFileSync(file, `${JSON.stringify(saved, null, 2)}\n`);
   writeMarkdown(renderMarkdown({ ...saved, rounds }));
@@ -173,19 +165,19 @@ function machineInfo(loadAtStart: number): BenchReport['machine'] {
 
 async function main(): Promise<void> {
   if (settings.render) return render();
-  if (settings.cluster) return runClusterComparison({ catchUp, checkInvariants, machineInfo });
   const started = Date.now();
   const loadAtStart = os.loadavg()[0]!;
   if (settings.profile) rmSync(path.join(RESULTS_DIR, 'profiles'), { recursive: true, force: true });
-  const rows = ROWS.filter((r) => wanted(r.id));
+  const rows = ROWS.filter(wanted);
   const ctx = await setup(rows);
   let result: Awaited<ReturnType<typeof runRows>>;
   let violations: Violations;
   try {
     result = await runRows(ctx, rows);
     await catchUp(ctx);
-    violations = await checkInvariants(ctx);
+    violations = [...ctx.violations, ...(await checkInvariants(ctx))];
   } finally {
+    stopCluster();
     await ctx.redis.quit();
     await ctx.db.end();
     if (!settings.keep) await ctx.run.cleanup();

@@ -125,7 +125,7 @@ export function allOrders(user) {
 
 /**
  * A scenario module's thresholds as k6 states them. `unexpected_answers` is the Rate each script
- * adds to with the module's isExpected.
+ * adds to with the answers the module does not expect.
  * @param {{ procedure?: string | undefined, p95: number, p99: number, unexpected: number }} t
  * @returns {Record<string, string[]>}
  */

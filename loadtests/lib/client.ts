@@ -1,42 +1,20 @@
-// A minimal client for the contract's plain-JSON wire format, for seeding and for the
-// closing invariant checks (the load itself goes through autocannon).
-
-export class ApiError extends Error {
-  readonly status: number;
-  readonly body: any;
-  constructor(status: number, body: any) {
-    super(`HTTP ${status}: ${body?.error?.data?.appCode ?? body?.error?.message ?? JSON.stringify(body)}`);
-    this.status = status;
-    this.body = body;
-  }
-  get appCode(): string | undefined {
-    return this.body?.error?.data?.appCode;
-  }
-}
+// A minimal client for the contract's plain-JSON wire format, for seeding and for the closing
+// invariant checks (the load itself goes through autocannon or the sale's socket pool).
+import { httpCall } from '../../test/processes.ts';
 
 export type Api = {
   query<T = any>(path: string, input?: unknown, token?: string): Promise<T>;
   mutate<T = any>(path: string, input?: unknown, token?: string): Promise<T>;
 };
 
+/** Calls that must succeed: their `data`, or an error with the status and the appCode. */
 export function apiClient(baseUrl: string): Api {
-  async function call(kind: 'query' | 'mutation', path: string, input: unknown, token?: string) {
-    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-    const res =
-      kind === 'query'
-        ? await fetch(
-            `${baseUrl}/trpc/${path}${input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`}`,
-            { headers },
-          )
-        : await fetch(`${baseUrl}/trpc/${path}`, {
-            method: 'POST',
-            headers: { ...headers, 'content-type': 'application/json' },
-            body: input === undefined ? undefined : JSON.stringify(input),
-          });
-    const body: any = await res.json();
-    if (!res.ok) throw new ApiError(res.status, body);
+  const call = async (kind: 'query' | 'mutation', path: string, input: unknown, token?: string) => {
+    const { status, body } = await httpCall(baseUrl, kind, path, input, token);
+    if (status !== 200)
+      throw new Error(`${path}: HTTP ${status}: ${body?.error?.data?.appCode ?? JSON.stringify(body)}`);
     return body.result.data;
-  }
+  };
   return {
     query: (path, input, token) => call('query', path, input, token),
     mutate: (path, input, token) => call('mutation', path, input, token),

@@ -1,5 +1,5 @@
 // Fairness of a waiting room, judged from what the service answered each shopper (the Node
-// driver of `pnpm loadtest sale --waiting-room`, loadtests/node/waiting-room.ts, records it):
+// driver of `pnpm loadtest sale --waiting-room`, loadtests/node/sale.ts, records it):
 // - join order: a join answered before another was sent holds the lower ticket;
 // - the room never goes back: a waitingRoom.get sent after another was answered shows at least
 //   as many admitted;

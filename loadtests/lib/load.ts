@@ -58,10 +58,6 @@ export type LoadStats = {
    * waited it out: that is what p99 is made of when it sits far above p95.
    */
   silences?: { count: number; totalMs: number; longestMs: number };
-  /** CPU the load generator spent in the window, when it runs in a process of its own (wrk). */
-  loadgenCpuMs?: number;
-  /** Requests sent a second time because the distinct ones rendered in advance ran out (wrk). */
-  repeats?: number;
 };
 
 /** The shortest gap between two answers (from any connection) that counts as a silence. */

@@ -16,7 +16,7 @@ import {
   type RedisClient,
 } from '@flash/core';
 import { countUnsavedOrders } from '@flash/core/order/order.store';
-import { postgresCpuMs, treeCpuTimeMs } from './children.ts';
+import { postgresCpuMs, treeCpuTimeMs } from '../../test/processes.ts';
 import type { Sql } from './invariants.ts';
 
 export type Backlog = { count: number; oldestMs: number };
@@ -142,12 +142,17 @@ export async function startMonitor(options: {
   const started = Date.now();
   const pgStart = await pgCounters(db);
   const callsStart = await commandCalls(redis);
+  // Postgres runs a process per connection: its CPU is what each process spent since the last
+  // look, added up, so a connection that closed in between takes nothing back.
+  let pgSeen = postgresCpuMs();
+  let pgCpu = 0;
   const cpuNow = () => {
     const cpu: Record<string, number> = {};
     for (const [name, pid] of Object.entries(pids)) cpu[name] = treeCpuTimeMs(pid);
-    let pg = 0;
-    for (const ms of postgresCpuMs().values()) pg += ms;
-    cpu.postgres = pg;
+    const now = postgresCpuMs();
+    for (const [pid, ms] of now) pgCpu += ms - (pgSeen.get(pid) ?? 0);
+    pgSeen = now;
+    cpu.postgres = pgCpu;
     return cpu;
   };
   const cpuStart = cpuNow();

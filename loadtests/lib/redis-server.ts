@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startChild } from './children.ts';
+import { startProcess } from '../../test/processes.ts';
 
 /** Whether a redis-server binary is on PATH (REDIS_SERVER_BIN overrides). */
 export function redisServerBin(): string | undefined {
@@ -55,13 +55,11 @@ export async function startRedisServer(bin: string, options: { replicaOf?: numbe
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'flash-redis-'));
   const args = redisServerArgs(port, dir, options.replicaOf);
-  const child = await startChild('redis-server', bin, {
+  const child = await startProcess('redis-server', bin, args, {
     env: process.env,
-    args,
     ready: options.replicaOf
       ? /MASTER <-> REPLICA sync: Finished with success/
       : /Ready to accept connections/,
-    direct: true,
   });
   return { ...child, port, url: `redis://127.0.0.1:${port}` };
 }

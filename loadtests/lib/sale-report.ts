@@ -4,7 +4,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as sale from '../scenarios/sale.js';
+import type { judgeFairness } from './fairness.ts';
 import type { MonitorTotals, Sample } from './monitor.ts';
+import { type Attribution, attribute, procedureOwners, queueOwners } from './profile.ts';
 import { type Check, COLORS, esc, htmlPage, htmlTable, num, svgChart, verdictBanner } from './report-html.ts';
 
 type Step = sale.Step;
@@ -16,11 +18,12 @@ export type SaleReport = {
   sockets: number;
   funnel: {
     shoppers: number;
+    /** Behind a waiting room: shoppers who got their pass. */
+    admitted?: number;
     issued: number;
     ordersCreated: number;
     ordersPaid: number;
     ordersAbandoned: number;
-    ordersPaidTooLate: number;
     ordersExpired: number;
     unitsPaidPerProduct: number[];
   };
@@ -33,7 +36,33 @@ export type SaleReport = {
   perSecond: ({ ok: number; refused: number; unexpected: number } & Partial<Record<Step, number>>)[];
   samples: Sample[];
   totals: MonitorTotals;
-  perAnswer: Record<string, number>;
+  /** Per answer: CPU µs of each process, Redis commands, Postgres rows and commits. */
+  perAnswer: {
+    answers: number;
+    apiCpuUs: number;
+    redisCpuUs: number;
+    workerCpuUs: number;
+    postgresCpuUs: number;
+    redisCalls: number;
+    pgRows: number;
+    pgCommits: number;
+  };
+  /** The load generator's own CPU over the journeys (ms, and cores busy). */
+  loadgen: { cpuMs: number; coresBusy: number };
+  /** Behind a waiting room (`--waiting-room`): fairness, waits, looks and the room's Redis memory. */
+  room?: {
+    roomId: number;
+    fairness: ReturnType<typeof judgeFairness> & { positionsUp: number };
+    waits: { admitted: number; p50: number; p99: number; longest: number };
+    looksPerShopper: { mean: number; most: number };
+    memory?: { bytes: number; tickets: number; waiting: number; atMs: number; bytesPerShopper: number };
+    violations: string[];
+  };
+  /** Where each answer's time went (`withProfile`), when the API and worker ran with --cpu-prof. */
+  profile?: {
+    api: Attribution & { cpuMs: number; answers: Record<string, number> };
+    worker: Attribution & { cpuMs: number; items: Record<string, number> };
+  };
   verdict?: {
     thresholds: { name: string; value: string; ok: boolean }[];
     /** The closing checks through the API (scenarios/sale.js verdict). */
@@ -58,11 +87,11 @@ const OUTCOME_LABELS: Record<string, string> = {
 
 const FUNNEL_LABELS: Record<keyof SaleReport['funnel'], string> = {
   shoppers: 'Shoppers who arrived',
+  admitted: 'Shoppers admitted by the waiting room',
   issued: 'Coupons issued',
   ordersCreated: 'Orders created',
   ordersPaid: 'Orders paid',
   ordersAbandoned: 'Orders left unpaid on purpose (abandoned)',
-  ordersPaidTooLate: 'Orders paid after their hold had ended',
   ordersExpired: 'Abandoned orders found EXPIRED at the end',
   unitsPaidPerProduct: 'Units paid, per product',
 };
@@ -81,7 +110,8 @@ const BACKLOG_NOTE =
   '"queue coupon-persist: jobs" are BullMQ jobs waiting in the coupon-persist queue: triggers that tell the worker to drain a coupon, at most one per coupon at a time, so that line stays near 0 even while thousands of issuances wait. ' +
   'The other "queue …" lines are the same for their queues. Orders to save: answered from Redis, not yet in Postgres; orders due to expire: unpaid past their hold; paid orders to export: not yet sent to the data platform.';
 
-const secs = (ms: number | undefined) => (ms === undefined ? '–' : `${(ms / 1000).toFixed(2)} s`);
+export const secs = (ms: number | undefined) =>
+  ms === undefined || !Number.isFinite(ms) ? '–' : `${(ms / 1000).toFixed(2)} s`;
 const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`;
 
 /** Every check that decides the run, and those not run yet. */
@@ -117,7 +147,7 @@ export function saleChecks(r: SaleReport): { checks: Check[]; pending: string[] 
   return { checks, pending };
 }
 
-export function renderSaleReport(r: SaleReport): string {
+export function renderSaleReport(r: SaleReport, json = `sale-${r.runId}.json`): string {
   const s = r.shape;
   const { checks, pending } = saleChecks(r);
   const ran = `${num(s.users)} shoppers arrived within ${s.durationSec} s for ${num(s.coupons)} coupons and ${s.products} products of ${num(s.stock)} units each; unpaid orders were held ${s.holdSeconds} s. ${s.abandonPct}% of shoppers abandon their order, ${s.retryPct}% send their order and payment twice, ${s.keyedPct}% use idempotency keys; ${num(r.sockets)} sockets. Started ${r.startedAt}.`;
@@ -158,12 +188,14 @@ export function renderSaleReport(r: SaleReport): string {
   const funnel = htmlTable(
     [
       ['', 'Count'],
-      ...(Object.keys(FUNNEL_LABELS) as (keyof SaleReport['funnel'])[]).map((k) => [
-        FUNNEL_LABELS[k],
-        Array.isArray(f[k])
-          ? (f[k] as number[]).map((n, i) => `product ${i + 1}: ${num(n)}`).join(', ')
-          : (f[k] as number),
-      ]),
+      ...(Object.keys(FUNNEL_LABELS) as (keyof SaleReport['funnel'])[])
+        .filter((k) => f[k] !== undefined)
+        .map((k) => [
+          FUNNEL_LABELS[k],
+          Array.isArray(f[k])
+            ? (f[k] as number[]).map((n, i) => `product ${i + 1}: ${num(n)}`).join(', ')
+            : (f[k] as number),
+        ]),
     ],
     'Funnel',
   );
@@ -302,14 +334,15 @@ export function renderSaleReport(r: SaleReport): string {
       : '<p>Nothing sold out.</p>',
     ...charts,
     resources,
-    `<p>Every number of this report, and the samples behind the charts: <a href="sale-${esc(r.runId)}.json">sale-${esc(r.runId)}.json</a>.</p>`,
+    ...(r.profile ? profileTables(r.profile) : []),
+    `<p>Every number of this report, and the samples behind the charts: <a href="${esc(json)}">${esc(json)}</a>.</p>`,
   ]);
 }
 
 /** Writes the report's JSON and HTML next to each other (`<base>.json`, `<base>.html`); returns the HTML's path. */
 export function writeSaleReport(base: string, r: SaleReport): string {
   writeFileSync(`${base}.json`, JSON.stringify(r, null, 2));
-  writeFileSync(`${base}.html`, renderSaleReport(r));
+  writeFileSync(`${base}.html`, renderSaleReport(r, `${path.basename(base)}.json`));
   return `${base}.html`;
 }
 
@@ -321,4 +354,103 @@ export function addStoreChecks(jsonPath: string, storeViolations: string[]): str
   const r = JSON.parse(readFileSync(jsonPath, 'utf8')) as SaleReport;
   r.verdict = { thresholds: [], violations: [], ...r.verdict, storeViolations };
   return writeSaleReport(path.join(path.dirname(jsonPath), path.basename(jsonPath, '.json')), r);
+}
+
+/** Which procedure answers each step of the journey. */
+const PROCEDURE_OF: Record<string, string> = {
+  issue: 'coupon.issue',
+  order: 'order.create',
+  charge: 'balance.charge',
+  pay: 'payment.pay',
+  join: 'waitingRoom.join',
+  get: 'waitingRoom.get',
+  status: 'waitingRoom.status',
+};
+
+/** What the worker's items are, per queue, counted in Postgres at the end of the run. */
+export const QUEUE_ITEMS: Record<string, string> = {
+  'coupon-persist': 'SELECT count(*)::int AS n FROM issued_coupons',
+  'order-persist': 'SELECT count(*)::int AS n FROM orders',
+  'order-expiry': "SELECT count(*)::int AS n FROM orders WHERE status = 'EXPIRED'",
+  'outbox-export': 'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NOT NULL',
+};
+
+export const PROFILE_METHOD =
+  'The API and the worker ran with node --cpu-prof (V8 samples the main thread about once a millisecond); the profiles cover each process from start to stop. ' +
+  "A busy sample counts for an API procedure when its stack holds that procedure's lines in its router file or a packages/core function the procedure calls (an async function's continuation keeps its own frame, so the work after each await counts too); " +
+  "for a worker queue when its stack holds the queue's folder, a core module it imports or a function it calls. The innermost such frame decides. " +
+  'What no procedure claims (HTTP and tRPC, token checks and limits, the drivers reading and writing sockets, garbage collection, helpers below an await) serves every call and is listed apart, per answer of the whole run. ' +
+  'Worker items are what each queue produced, counted in Postgres at the end: issuances persisted, orders saved, orders expired, paid orders exported. The process CPU (all threads, /proc) is beside the sampled main-thread time, so the sampled share can be judged.';
+
+/** Attributes the run's CPU profiles (`<dir>/api`, `<dir>/worker`) and adds them to the report. */
+export function withProfile(jsonPath: string, dir: string, items: Record<string, number>): SaleReport {
+  const r = JSON.parse(readFileSync(jsonPath, 'utf8')) as SaleReport;
+  const answers: Record<string, number> = {};
+  for (const [step, stat] of Object.entries(r.steps)) answers[PROCEDURE_OF[step] ?? step] = stat.n;
+  r.profile = {
+    api: {
+      ...attribute(path.join(dir, 'api'), procedureOwners()),
+      cpuMs: r.totals.cpuMs.api ?? Number.NaN,
+      answers,
+    },
+    worker: {
+      ...attribute(path.join(dir, 'worker'), queueOwners()),
+      cpuMs: r.totals.cpuMs.worker ?? Number.NaN,
+      items,
+    },
+  };
+  writeSaleReport(path.join(path.dirname(jsonPath), path.basename(jsonPath, '.json')), r);
+  return r;
+}
+
+/** The profile as rows: name, ms sampled, count, µs per item (a bucket of the rest: per answer of the run). */
+export function profileRows(p: NonNullable<SaleReport['profile']>) {
+  const all = Object.values(p.api.answers).reduce((a, b) => a + b, 0);
+  const rows = (a: Attribution, counts: Record<string, number>) => [
+    ...Object.entries(a.byOwner)
+      .sort((x, y) => y[1] - x[1])
+      .map(([name, ms]) => ({
+        name,
+        ms,
+        n: counts[name],
+        us: counts[name] ? (ms * 1000) / counts[name] : Number.NaN,
+      })),
+    ...Object.entries(a.rest)
+      .sort((x, y) => y[1] - x[1])
+      // Start-up is paid once per process, not per answer.
+      .map(([name, ms]) => ({
+        name: `shared: ${name}`,
+        ms,
+        n: undefined,
+        us: name.startsWith('start-up') ? Number.NaN : (ms * 1000) / all,
+      })),
+  ];
+  return { all, api: rows(p.api, p.api.answers), worker: rows(p.worker, p.worker.items) };
+}
+
+function profileTables(p: NonNullable<SaleReport['profile']>): string[] {
+  const { all, api, worker } = profileRows(p);
+  const table = (head: string[], list: ReturnType<typeof profileRows>['api'], caption: string) =>
+    htmlTable(
+      [head, ...list.map((x) => [x.name, num(x.ms, 0), x.n === undefined ? '–' : num(x.n, 0), num(x.us, 0)])],
+      caption,
+    );
+  return [
+    `<p><b>Where each answer's time goes.</b> ${esc(PROFILE_METHOD)}</p>`,
+    table(
+      [
+        'API procedure or shared work',
+        'ms sampled',
+        'answers',
+        'µs per answer (shared: per answer of the run)',
+      ],
+      api,
+      `API: ${num(p.api.busyMs, 0)} ms sampled busy over its life (process CPU during the sale: ${num(p.api.cpuMs, 0)} ms), ${num(all, 0)} answers`,
+    ),
+    table(
+      ['Worker queue or shared work', 'ms sampled', 'items', 'µs per item (shared: per answer of the run)'],
+      worker,
+      `Worker: ${num(p.worker.busyMs, 0)} ms sampled busy over its life (process CPU during the sale: ${num(p.worker.cpuMs, 0)} ms)`,
+    ),
+  ];
 }

@@ -21,13 +21,6 @@ export function mintToken(
   return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
 }
 
-/** `count` tokens for consecutive user ids starting at `firstUserId`. */
-export function mintTokens(secret: string, firstUserId: number, count: number): string[] {
-  const tokens = new Array<string>(count);
-  for (let i = 0; i < count; i++) tokens[i] = mintToken(secret, firstUserId + i);
-  return tokens;
-}
-
 /**
  * `count` bearer header values (`Bearer <token>`) for consecutive user ids, packed in one
  * buffer. A load run holds hundreds of thousands of them: as separate strings they filled the

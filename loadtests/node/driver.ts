@@ -6,7 +6,7 @@ import { mapLimit } from '../lib/client.ts';
 import type { RunEnv } from '../lib/env.ts';
 import type { LoadStats, RequestSpec } from '../lib/load.ts';
 import { mintToken } from '../lib/token.ts';
-import { type Call, dataOf, ordersPage } from '../scenarios/trpc.js';
+import type { Call } from '../scenarios/trpc.js';
 
 export type Answer = { status: number; body: string };
 
@@ -58,21 +58,6 @@ export function httpFor(url: string, secret: string): Http {
   };
 }
 
-/** Every order of a user, following order.list's cursor. */
-export async function allOrders(http: Http, user: number) {
-  const orders = [];
-  let cursor: string | undefined;
-  do {
-    const answer = await http.send(ordersPage(user, cursor));
-    if (answer.status !== 200)
-      throw new Error(`order.list for user ${user}: HTTP ${answer.status} ${answer.body}`);
-    const page = dataOf('order.list', answer.body);
-    orders.push(...page.items);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
-  return orders;
-}
-
 export type ScenarioContext = {
   run: RunEnv;
   url: string;
@@ -81,6 +66,8 @@ export type ScenarioContext = {
   connections: number;
   /** The service's processes (api, worker, and redis when the run has a Redis of its own). */
   pids: Record<string, number | undefined>;
+  /** Other products sell in the same database (the bench's sale row): product.top is not the sale's alone. */
+  sharedDatabase?: boolean;
   /** The scenario's shape with LOADTEST_<NAME> overrides (LOADTEST_USERS=2000), as k6's -e. */
   shape<T extends Record<string, number>>(shape: T): T;
   log(line: string): void;
@@ -120,38 +107,3 @@ export type Scenario = {
   serviceEnv?(): Record<string, string>;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 };
-
-/**
- * The scenario module's thresholds against what autocannon measured. `unexpectedAnswers` are
- * the answers the module's isExpected refused; socket errors and timeouts count too.
- */
-export function judgeThresholds(
-  t: { procedure?: string | undefined; p95: number; p99: number; unexpected: number },
-  stats: LoadStats,
-  unexpectedAnswers: number,
-): Threshold[] {
-  const name = t.procedure ?? 'all calls';
-  const answered = Object.values(stats.statusCounts).reduce((n, c) => n + c, 0);
-  const nonOk = Object.entries(stats.statusCounts).reduce((n, [s, c]) => (s.startsWith('2') ? n : n + c), 0);
-  const socketErrors = Math.max(0, stats.errors - nonOk);
-  const rate = (unexpectedAnswers + socketErrors) / Math.max(1, answered + socketErrors);
-  return [
-    {
-      name: `${name} p95 < ${t.p95} ms`,
-      value: `${stats.p95.toFixed(1)} ms`,
-      ok: stats.p95 < t.p95,
-      latency: true,
-    },
-    {
-      name: `${name} p99 < ${t.p99} ms`,
-      value: `${stats.p99.toFixed(1)} ms`,
-      ok: stats.p99 < t.p99,
-      latency: true,
-    },
-    {
-      name: `${name} unexpected answers < ${t.unexpected * 100}%`,
-      value: `${(rate * 100).toFixed(3)}%`,
-      ok: rate < t.unexpected,
-    },
-  ];
-}

@@ -9,12 +9,13 @@
 //
 // Closing check through the API: every retry answered the same order and payment, nobody paid
 // more units than were stocked, every abandoned order is EXPIRED, what product.get offers =
-// stock - paid units (nothing held once the expiries ran), the coupon is all given out.
+// stock - paid units (nothing held once the expiries ran), product.top ranks the paid units, the
+// coupon is all given out.
 //
 // The one definition of this scenario: loadtests/k6/sale.js and the Node runner
 // (loadtests/node/sale.ts) only send these calls, wait the think times it plans, and feed the
 // answers back here.
-import { adminMutation, appCodeOf, dataOf, mutation, query } from './trpc.js';
+import { adminMutation, appCodeOf, dataOf, mutation, query, ranking } from './trpc.js';
 
 /** @import { Call } from './trpc.js' */
 
@@ -48,7 +49,7 @@ export const describe = (s) =>
 export const description = describe(shape);
 
 /** Every step of the journey together (each step's percentiles are reported on their own). */
-export const thresholds = { procedure: undefined, p95: 2000, p99: 5000, unexpected: 0.001 };
+export const thresholds = { p95: 2000, p99: 5000, unexpected: 0.001 };
 
 /** The steps of a journey, in order. */
 export const STEPS = /** @type {const} */ (['issue', 'order', 'charge', 'pay']);
@@ -243,8 +244,8 @@ export function compareRetry(t, step, first, again) {
 }
 
 /**
- * The calls of the closing check: each abandoned order, every product, and a coupon.issue by a
- * shopper who never came (COUPON_SOLD_OUT once every coupon is out).
+ * The calls of the closing check: each abandoned order, every product, the top-5, and a
+ * coupon.issue by a shopper who never came (COUPON_SOLD_OUT once every coupon is out).
  * @param {Shape} s
  * @param {Tally} t
  * @param {number[]} productIds
@@ -254,6 +255,7 @@ export function closingCalls(s, t, productIds, couponId) {
   return {
     abandoned: t.abandoned.map((a) => query('order.get', { orderId: a.orderId }, a.user)),
     products: productIds.map((productId) => query('product.get', { productId })),
+    top: query('product.top'),
     coupon: mutation('coupon.issue', { couponId }, s.firstUser + s.users),
   };
 }
@@ -263,7 +265,8 @@ export function closingCalls(s, t, productIds, couponId) {
  * passed.
  * @param {Shape} s
  * @param {Tally} t
- * @param {{ abandoned: { status: number, body: string }[], products: { status: number, body: string }[], coupon: { status: number, body: string } }} answers
+ * @param {{ abandoned: A[], products: A[], top?: A, coupon: A }} answers  product.get answers in productIds' order
+ * @typedef {{ status: number, body: string }} A
  */
 export function verdict(s, t, answers) {
   /** @type {string[]} */
@@ -285,6 +288,20 @@ export function verdict(s, t, answers) {
         `product ${i + 1}: ${offered} on offer after the expiries, expected ${s.stock} - ${paid} paid`,
       );
   });
+  if (answers.top) {
+    // The sale's products are the only ones sold: product.top ranks their paid units.
+    const ids = answers.products.map((a) => (a.status === 200 ? dataOf('product.get', a.body).id : 0));
+    const want = ranking(t.paid.map((soldQuantity, i) => ({ productId: ids[i] ?? 0, soldQuantity })));
+    const got =
+      answers.top.status === 200
+        ? dataOf('product.top', answers.top.body).items.map((x) => ({
+            productId: x.productId,
+            soldQuantity: x.soldQuantity,
+          }))
+        : `HTTP ${answers.top.status}`;
+    if (JSON.stringify(got) !== JSON.stringify(want))
+      violations.push(`product.top is ${JSON.stringify(got)}, the paid units rank ${JSON.stringify(want)}`);
+  }
   if (s.users >= s.coupons) {
     const late =
       answers.coupon.status === 200
@@ -307,8 +324,9 @@ export function verdict(s, t, answers) {
  * @param {import('./procedures.ts').OutputOf<'order.list'>['items']} orders  all shoppers' orders
  * @param {{ status: number, body: string }[]} products  product.get answers, in productIds' order
  * @param {{ status: number, body: string }} coupon  the newcomer's coupon.issue answer
+ * @param {{ status: number, body: string }} [top]  the product.top answer
  */
-export function ordersVerdict(s, productIds, orders, products, coupon) {
+export function ordersVerdict(s, productIds, orders, products, coupon, top) {
   const t = newTally(s);
   /** @type {string[]} */
   const violations = [];
@@ -324,6 +342,6 @@ export function ordersVerdict(s, productIds, orders, products, coupon) {
     }
   }
   // Only paid orders hold stock now, so the tally's paid units are what product.get must show.
-  const result = verdict(s, { ...t, issued: 0 }, { abandoned: [], products, coupon });
+  const result = verdict(s, { ...t, issued: 0 }, { abandoned: [], products, top, coupon });
   return { violations: [...violations, ...result.violations], expired, paid: t.paid };
 }

@@ -2,36 +2,25 @@
 // violation it names and pass when everything adds up. k6 can't run here, and `pnpm loadtest`
 // is not part of `pnpm test`, so this is where their logic is checked in CI.
 import { describe, expect, it } from 'vitest';
-import * as crowd from './coupon-flash-crowd.js';
-import * as mixed from './mixed.js';
-import * as rush from './order-rush.js';
 import * as sale from './sale.js';
-import * as storm from './top-storm.js';
-import { isExpected, ranking, withOverrides } from './trpc.js';
+import { ranking, withOverrides } from './trpc.js';
 
 const ok = (data: unknown) => JSON.stringify({ result: { data } });
 const refused = (appCode: string) => JSON.stringify({ error: { data: { appCode } } });
 
 describe('trpc.js', () => {
   it('builds the wire format of queries and mutations', () => {
-    expect(crowd.nextIssue(crowd.shape, 7, () => 0)).toMatchObject({
+    const p = sale.plan(sale.shape, 'run', 0, () => 0);
+    expect(sale.issueCall(p, 7)).toMatchObject({
       method: 'POST',
       path: '/trpc/coupon.issue',
       body: '{"couponId":7}',
-      user: crowd.shape.firstUser,
+      user: sale.shape.firstUser,
     });
-    expect(rush.stockCall(3)).toMatchObject({
+    expect(sale.closingCalls(sale.shape, sale.newTally(sale.shape), [3], 7).products[0]).toMatchObject({
       method: 'GET',
       path: `/trpc/product.get?input=${encodeURIComponent('{"productId":3}')}`,
     });
-  });
-
-  it('expects successes and the listed refusals only', () => {
-    expect(isExpected(200, ok({}), [])).toBe(true);
-    expect(isExpected(409, refused('COUPON_SOLD_OUT'), crowd.refusals)).toBe(true);
-    expect(isExpected(409, refused('COUPON_NOT_ACTIVE'), crowd.refusals)).toBe(false);
-    expect(isExpected(500, '', crowd.refusals)).toBe(false);
-    expect(isExpected(409, 'not json', crowd.refusals)).toBe(false);
   });
 
   it('ranks by units, ties by the lower id, at most 5, nothing unsold', () => {
@@ -45,109 +34,6 @@ describe('trpc.js', () => {
       firstUser: 2,
     });
     expect(withOverrides({ users: 1 }, { LOADTEST_USERS: '5' }, 'LOADTEST_')).toEqual({ users: 5 });
-  });
-});
-
-describe('coupon-flash-crowd verdict', () => {
-  const s = { ...crowd.shape, quantity: 2, users: 4, firstUser: 100 };
-  const mine = (held: number[]) =>
-    held.map((n, i) => ({
-      user: 100 + i,
-      status: 200,
-      body: ok({ items: Array.from({ length: n }, () => ({ couponId: 1 })) }),
-    }));
-  const soldOut = { status: 409, body: refused('COUPON_SOLD_OUT') };
-
-  it('passes when exactly the quantity is held, once each', () => {
-    expect(crowd.verdict(s, 1, mine([1, 0, 1, 0]), soldOut, new Set([100, 102])).violations).toEqual([]);
-  });
-
-  it('fails for a coupon held twice, too many holders, a lost ISSUED and a newcomer served', () => {
-    expect(crowd.verdict(s, 1, mine([2, 0, 0, 0]), soldOut).violations.join()).toMatch(
-      /holds coupon 1 2 times/,
-    );
-    expect(crowd.verdict(s, 1, mine([1, 1, 1, 0]), soldOut).violations.join()).toMatch(/3 users hold/);
-    expect(crowd.verdict(s, 1, mine([1, 0, 1, 0]), soldOut, new Set([101])).violations.join()).toMatch(
-      /user 101 was told ISSUED/,
-    );
-    expect(crowd.verdict(s, 1, mine([1, 0, 1, 0]), { status: 200, body: ok({}) }).violations.join()).toMatch(
-      /newcomer/,
-    );
-  });
-});
-
-describe('order-rush verdict', () => {
-  const s = { ...rush.shape, stock: 10 };
-  it('passes when orders and what is left add up to the stock', () => {
-    expect(rush.verdict(s, { unitsInOrders: 7, stockLeft: 3, lowestSeen: 3, confirmedUnits: 7 })).toEqual([]);
-  });
-  it('fails for lost units, negative stock and confirmations without orders', () => {
-    expect(rush.verdict(s, { unitsInOrders: 6, stockLeft: 3 })).toHaveLength(1);
-    expect(rush.verdict(s, { unitsInOrders: 10, stockLeft: 0, lowestSeen: -1 })).toHaveLength(1);
-    expect(rush.verdict(s, { unitsInOrders: 7, stockLeft: 3, confirmedUnits: 8 })).toHaveLength(1);
-  });
-  it('counts units of pending and paid orders of the product only', () => {
-    const line = (productId: number, quantity: number) => ({ productId, quantity, unitPrice: 1 });
-    const orders = [
-      { status: 'PAID', items: [line(1, 2), line(2, 5)] },
-      { status: 'PENDING_PAYMENT', items: [line(1, 1)] },
-      { status: 'EXPIRED', items: [line(1, 4)] },
-    ] as Parameters<typeof rush.unitsInOrders>[1];
-    expect(rush.unitsInOrders(1, orders)).toBe(3);
-  });
-});
-
-describe('top-storm verdict', () => {
-  const products = storm.SOLD.map((_, i) => ({
-    id: i + 1,
-    name: `top ${i + 1}`,
-    price: 1000,
-    stock: 100,
-    imageUrl: null,
-  }));
-  const expected = storm.expectedTop(products);
-  it('accepts the ranking of the sales and nothing else', () => {
-    expect(expected.map((p) => p.productId)).toEqual([6, 2, 8, 3, 5]);
-    expect(storm.verdictFirst(ok({ items: expected }), expected)).toEqual([]);
-    expect(storm.verdictFirst(ok({ items: [...expected].reverse() }), expected)).toHaveLength(1);
-    expect(storm.verdictFirst(ok({ items: expected.slice(0, 4) }), expected)).toHaveLength(1);
-  });
-});
-
-describe('mixed', () => {
-  const s = { ...mixed.shape, users: 2, firstUser: 10, chargeSlots: 2, charge: 1000, stock: 5 };
-  const line = (productId: number, quantity: number) => ({ productId, quantity, unitPrice: 1 });
-  const order = (orderId: string, status: string, payAmount: number, items: ReturnType<typeof line>[]) =>
-    ({ orderId, status, payAmount, items }) as unknown as Parameters<typeof mixed.userVerdict>[3][number];
-
-  it('checks balances against every charge slot minus the paid orders, and units per product', () => {
-    const tally = mixed.newTally([1, 2]);
-    const orders = [order('a', 'PAID', 300, [line(1, 2)]), order('b', 'PENDING_PAYMENT', 100, [line(2, 1)])];
-    expect(mixed.userVerdict(s, tally, 10, orders, ok({ balance: 1700 }))).toEqual([]);
-    expect(mixed.userVerdict(s, mixed.newTally([1, 2]), 10, orders, ok({ balance: 2000 }))).toHaveLength(1);
-    expect(tally).toEqual({ 1: { held: 0, paid: 2 }, 2: { held: 1, paid: 0 } });
-    const stock = (productId: number, n: number) => ({ productId, body: ok({ stock: n }) });
-    expect(mixed.stockVerdict(s, tally, [stock(1, 3), stock(2, 4)])).toEqual([]);
-    expect(mixed.stockVerdict(s, tally, [stock(1, 4)])).toHaveLength(1);
-    const top = (items: unknown[]) => ok({ items });
-    expect(mixed.topVerdict(tally, top([{ productId: 1, name: 'x', price: 1, soldQuantity: 2 }]))).toEqual(
-      [],
-    );
-    expect(mixed.topVerdict(tally, top([]))).toHaveLength(1);
-  });
-
-  it('pays only orders it saw made, and retries one refused for the balance', () => {
-    const state = mixed.newState();
-    // 0.95 of the mix is 'pay' (MIX), which becomes an order while nothing is payable.
-    const call = mixed.nextCall(s, state, [1, 2], 'run', () => 0.95); // 'pay' with nothing payable
-    expect(call.kind).toBe('order');
-    mixed.onAnswer(state, call, 200, ok({ orderId: 'o1' }));
-    expect(state.payable).toEqual([{ user: call.user, orderId: 'o1' }]);
-    const pay = mixed.nextCall(s, state, [1, 2], 'run', () => 0.95);
-    expect(pay).toMatchObject({ kind: 'pay', procedure: 'payment.pay', body: '{"orderId":"o1"}' });
-    expect(state.payable).toEqual([]);
-    mixed.onAnswer(state, pay, 409, refused('INSUFFICIENT_BALANCE'));
-    expect(state.payable).toEqual([{ user: pay.user, orderId: 'o1' }]);
   });
 });
 
@@ -187,6 +73,24 @@ describe('sale.js', () => {
     told.issued = 5;
     expect(sale.verdict(s, told, answers).violations).toEqual([
       '5 shoppers were told ISSUED, 4 coupons exist',
+    ]);
+  });
+
+  it('checks that product.top ranks the paid units', () => {
+    const products = [
+      { status: 200, body: ok({ id: 11, stock: 3 }) },
+      { status: 200, body: ok({ id: 12, stock: 0 }) },
+    ];
+    const ranked = [
+      { productId: 12, name: 'b', price: 1, soldQuantity: 5 },
+      { productId: 11, name: 'a', price: 1, soldQuantity: 2 },
+    ];
+    const top = (items: unknown[]) => ({ status: 200, body: ok({ items }) });
+    expect(sale.verdict(s, clean(), { ...answers, products, top: top(ranked) }).violations).toEqual([]);
+    expect(
+      sale.verdict(s, clean(), { ...answers, products, top: top([...ranked].reverse()) }).violations,
+    ).toEqual([
+      'product.top is [{"productId":11,"soldQuantity":2},{"productId":12,"soldQuantity":5}], the paid units rank [{"productId":12,"soldQuantity":5},{"productId":11,"soldQuantity":2}]',
     ]);
   });
 

@@ -73,20 +73,6 @@ export function appCodeOf(body) {
 }
 
 /**
- * An answer the scenario expects: a success, or a refusal with one of `refusals` (409s such as
- * COUPON_SOLD_OUT are answers, not failures). Everything else counts as unexpected.
- * @param {number} status
- * @param {string | null | undefined} body
- * @param {readonly string[]} refusals
- */
-export function isExpected(status, body, refusals) {
-  if (status >= 200 && status < 300) return true;
-  if (status !== 409 || refusals.length === 0) return false;
-  const code = appCodeOf(body);
-  return code !== undefined && refusals.includes(code);
-}
-
-/**
  * One page of the caller's orders (order.list follows its cursor).
  * @param {number} user
  * @param {string | undefined} cursor
@@ -108,9 +94,6 @@ export function ranking(sales) {
     .sort((a, b) => b.soldQuantity - a.soldQuantity || a.productId - b.productId)
     .slice(0, 5);
 }
-
-/** product.top may be cached for a second: a check of it waits this long after the last sale. */
-export const TOP_CACHE_MS = 1500;
 
 /**
  * Shape settings with overrides from the environment, as numbers: k6's -e variables, or the

@@ -14,8 +14,8 @@
 // closing verdict (scenarios/sale.js). The Node driver adds fairness over all shoppers (the
 // rank correlation of join order against admission order) and Redis memory per shopper.
 //
-// The one definition of this scenario: loadtests/k6/sale-waiting-room.js and
-// loadtests/node/waiting-room.ts only send these calls and wait the times it plans.
+// The one definition of this scenario: loadtests/k6/sale.js (-e WAITING_ROOM=1) and
+// loadtests/node/sale.ts only send these calls and wait the times it plans.
 import * as sale from './sale.js';
 import { adminMutation, appCodeOf, dataOf, mutation, query } from './trpc.js';
 
