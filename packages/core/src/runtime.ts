@@ -82,7 +82,7 @@ export async function createRuntime(
   const rankingState = createRankingState();
   // Payment batches too take at most two connections, for the same reason.
   const paymentBatcher = createPaymentBatcher(
-    { config, db, redis, keys, queues, clock, jobTriggers, couponState },
+    { db, redis, keys, queues, clock, jobTriggers, couponState },
     { maxInFlight: Math.max(1, Math.min(2, Math.floor(poolSize / 4))) },
   );
   const orderSaver = createOrderSaver({ db, redis, keys });

@@ -63,7 +63,7 @@ export type PaymentBatcherOptions = {
 
 type BatchRuntime = Pick<
   Resources,
-  'db' | 'redis' | 'keys' | 'queues' | 'clock' | 'config' | 'jobTriggers' | 'couponState'
+  'db' | 'redis' | 'keys' | 'queues' | 'clock' | 'jobTriggers' | 'couponState'
 >;
 
 type Outcome = Decision | { kind: 'replayed'; response: unknown };
