@@ -5,8 +5,8 @@
 // With --limits the script also checks the caller's user and address limits (config.rateLimit),
 // as coupon.issue's call does: the same Redis work, without the API layer.
 import { connectRedis, createKeys, loadConfig } from '@flash/core';
-import { runIssueCoupon } from '@flash/core/coupon/coupon.store';
-import { callerLimits } from '@flash/core/rate-limit/rate-limit.service';
+import { runIssueCoupon } from '@flash/core/internal/coupon/coupon.store';
+import { callerLimits } from '@flash/core/internal/rate-limit/rate-limit.service';
 import Fastify from 'fastify';
 
 const couponId = Number(process.argv[2]);

@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { connectRedisClient, createKeys, isCluster, type Keys, type RedisClient } from '@flash/core';
-import { countUnsavedOrders } from '@flash/core/order/order.store';
+import { countUnsavedOrders } from '@flash/core/internal/order/order.store';
 import {
   type Child,
   cpuTimeMs,

@@ -4,7 +4,7 @@
 //   node loadtests/bench/lua-direct.ts <couponId> <inFlight> <warmupSec> <durationSec>
 // Prints one JSON line: { calls, durationSec, rps, p50, p95, p99, max, errors }.
 import { connectRedis, createKeys, loadConfig } from '@flash/core';
-import { runIssueCoupon } from '@flash/core/coupon/coupon.store';
+import { runIssueCoupon } from '@flash/core/internal/coupon/coupon.store';
 import { percentile, sortedLatencies } from '../lib/load.ts';
 
 const [couponId, inFlight, warmupSec, durationSec] = process.argv.slice(2).map(Number);

@@ -4,7 +4,7 @@
 //   node loadtests/bench/official-adapter-server.ts     (prints "listening on <url>")
 
 import { createRuntime, createTokenVerifier, loadConfig } from '@flash/core';
-import { createWaitingRoomDirectory } from '@flash/core/waiting-room/waiting-room.directory';
+import { createWaitingRoomDirectory } from '@flash/core/internal/waiting-room/waiting-room.directory';
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify from 'fastify';
 import { contextFactory } from '../../apps/api/src/trpc/context.ts';

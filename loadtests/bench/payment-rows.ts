@@ -9,8 +9,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chargeBalance, createRuntime, dropDatabase, ensureDatabase } from '@flash/core';
-import { drainUnsavedOrders } from '@flash/core/order/order.persist';
-import { createOrder } from '@flash/core/order/order.service';
+import { drainUnsavedOrders } from '@flash/core/internal/order/order.persist';
+import { createOrder } from '@flash/core/internal/order/order.service';
 import { postgresCpuMs, startApi } from '../../test/processes.ts';
 import { mapLimit } from '../lib/client.ts';
 import { fmt, type RequestSpec } from '../lib/load.ts';

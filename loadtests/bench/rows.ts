@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { runIssueCoupon } from '@flash/core/coupon/coupon.store';
+import { runIssueCoupon } from '@flash/core/internal/coupon/coupon.store';
 import { type Child, ROOT, startApi, startServer, startWorker, treeCpuTimeMs } from '../../test/processes.ts';
 import { apiClient } from '../lib/client.ts';
 import { checkCoupons, checkStock } from '../lib/invariants.ts';

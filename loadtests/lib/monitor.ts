@@ -15,7 +15,7 @@ import {
   type Queues,
   type RedisClient,
 } from '@flash/core';
-import { countUnsavedOrders } from '@flash/core/order/order.store';
+import { countUnsavedOrders } from '@flash/core/internal/order/order.store';
 import { postgresCpuMs, treeCpuTimeMs } from '../../test/processes.ts';
 import type { Sql } from './invariants.ts';
 

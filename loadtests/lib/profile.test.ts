@@ -69,7 +69,7 @@ describe('owners from the source', () => {
   writeFileSync(
     path.join(routers, 'order.ts'),
     [
-      "import { createOrder, getOrder, type Order } from '@flash/core/order/order.service';",
+      "import { createOrder, getOrder, type Order } from '@flash/core/internal/order/order.service';",
       "import { z } from 'zod';",
       'const ZOrder = z.object({ id: z.string() });',
       'export const orderRouter = {',
@@ -82,7 +82,7 @@ describe('owners from the source', () => {
   );
   writeFileSync(
     path.join(worker, 'order-persist', 'order-persist.worker.ts'),
-    "import { QueueName } from '@flash/core';\nimport { drainUnsavedOrders } from '@flash/core/order/order.persist';\n",
+    "import { QueueName } from '@flash/core';\nimport { drainUnsavedOrders } from '@flash/core/internal/order/order.persist';\n",
   );
 
   it("reads each router key's lines and the core functions it calls", () => {

@@ -124,7 +124,7 @@ function coreImports(source: string) {
       // Functions only (camelCase): not types, enums or schemas.
       if (/^[a-z]/.test(id) && !id.startsWith('type ')) names.add(id.split(/\s+as\s+/)[0]!);
     }
-    if (m[2]) files.push(`packages/core/src${m[2]}.ts`);
+    if (m[2]) files.push(`packages/core/src${m[2].replace(/^\/internal/, '')}.ts`);
   }
   return { names, files };
 }

@@ -14,7 +14,7 @@ import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { connectRedisClient, createKeys } from '@flash/core';
-import { countUnsavedOrders } from '@flash/core/order/order.store';
+import { countUnsavedOrders } from '@flash/core/internal/order/order.store';
 import { ROOT } from '../../test/processes.ts';
 import { judgeFairness, type Look, Records } from '../lib/fairness.ts';
 import { sqlPool } from '../lib/invariants.ts';
