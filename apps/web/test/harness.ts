@@ -11,7 +11,8 @@
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { signToken } from '@flash/core';
+import { buildServer } from '@flash/api';
+import { type Config, signToken } from '@flash/core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { TestContext } from 'vitest';
 import { ensureWebBuilt } from '../../../scripts/build-web.ts';
@@ -77,12 +78,16 @@ async function ensureWebBuiltAlone(): Promise<void> {
   }
 }
 
-export type Api = Child & { url: string };
+export type Api = { url: string };
 
 export type Stack = {
   env: TestEnv;
-  api: Api;
-  /** Further APIs on the same database and Redis, each with its own environment on top. */
+  api: Api & Child;
+  /**
+   * Further APIs on the same database and Redis, each with some settings of its own. They are
+   * the same server built in this process (booting another node would cost the CPU the browser
+   * needs), and they serve the same app.
+   */
   variants: Record<string, Api>;
   worker: Child;
   browser: Browser;
@@ -101,7 +106,7 @@ export type Stack = {
  * at once. Whatever started is stopped again if any part fails.
  */
 export async function startStack(
-  options: { variants?: Record<string, NodeJS.ProcessEnv> } = {},
+  options: { variants?: Record<string, Partial<Config>> } = {},
 ): Promise<Stack> {
   await ensureWebBuiltAlone();
   const browserStarting = launchChromium();
@@ -111,29 +116,26 @@ export async function startStack(
   try {
     env = await createTestEnv();
     const testEnv = env;
-    const api = (extra: NodeJS.ProcessEnv = {}) => {
-      const starting = startApi({ ...testEnv.childEnv, ...extra }, 90_000).then((child) => {
-        started.push(child);
-        return child;
-      });
-      pending.push(starting);
-      return starting;
-    };
+    const api = startApi(testEnv.childEnv, 90_000).then((child) => {
+      started.push(child);
+      return child;
+    });
+    const variants = Object.entries(options.variants ?? {}).map(async ([name, settings]) => {
+      const app = await buildServer({ ...testEnv.config, ...settings }, { logger: false });
+      started.push({ kill: () => app.close() });
+      const url = await app.listen({ port: 0, host: '127.0.0.1' });
+      return [name, { url }] as [string, Api];
+    });
     const worker = startChild('worker', testEnv.childEnv);
     started.push(worker);
-    const [main, browser, ...variants] = await Promise.all([
-      api(),
-      browserStarting,
-      ...Object.entries(options.variants ?? {}).map(
-        async ([name, extra]) => [name, await api(extra)] as const,
-      ),
-    ]);
+    pending.push(api, ...variants);
+    const [main, browser, named] = await Promise.all([api, browserStarting, Promise.all(variants)]);
     const context = await browser.newContext({ viewport: DESKTOP });
     const admin = await signToken(testEnv.config.jwtSecret, 1, { admin: true });
     return {
       env: testEnv,
       api: main,
-      variants: Object.fromEntries(variants),
+      variants: Object.fromEntries(named),
       worker,
       browser,
       context,
