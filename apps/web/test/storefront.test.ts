@@ -94,7 +94,8 @@ describe.concurrent('storefront in Chromium', () => {
     TEST_TIMEOUT,
   );
 
-  // First: most of it is waiting for the hold to run out, which the tests after it fill.
+  // The browser tests start in this order, the longest first, so that none is left running alone
+  // at the end; the expiry test leads, as most of it is waiting for the hold to run out.
   it(
     'an unpaid order shows its countdown, then EXPIRED',
     (t) =>
@@ -124,73 +125,6 @@ describe.concurrent('storefront in Chromium', () => {
         ]);
         // The stock came back with the expiry.
         expect((await call('query', 'product.get', { productId: item.id })).stock).toBe(5);
-        await closeShopper(shopper);
-      }),
-    TEST_TIMEOUT,
-  );
-
-  it(
-    'a shopper charges 50,000, and a charge below 1,000 reads as its sentence',
-    (t) =>
-      inBrowserSlot(async () => {
-        const shopper = await newShopper(stack, t);
-        const { page } = shopper;
-        const poll = pollerOf(t);
-        const me = await shopperAccount();
-        await signInAs(shopper, me.id);
-        await open(page, '/balance', 'Balance');
-        await poll(() => page.getByTestId('balance').textContent()).toBe('₩0');
-        await page.getByLabel('Amount to charge (KRW)').fill('50000');
-        await page.getByRole('button', { name: 'Charge' }).click();
-        await page.getByText('Charged ₩50,000. Your balance is ₩50,000.').waitFor();
-        await poll(() => page.getByTestId('balance').textContent()).toBe('₩50,000');
-        await inspect(shopper, 'balance');
-
-        await page.getByLabel('Amount to charge (KRW)').fill('500');
-        await page.getByRole('button', { name: 'Charge' }).click();
-        await poll(() => page.getByRole('alert').textContent()).toContain(
-          ERROR_MESSAGES.CHARGE_AMOUNT_TOO_SMALL,
-        );
-        await poll(() => page.getByTestId('balance').textContent()).toBe('₩50,000');
-        await inspect(shopper, 'balance.too-small');
-        await closeShopper(shopper);
-      }),
-    TEST_TIMEOUT,
-  );
-
-  it(
-    'a shopper claims a coupon: the sale page and My coupons say how long it is valid',
-    (t) =>
-      inBrowserSlot(async () => {
-        const shopper = await newShopper(stack, t);
-        const { page } = shopper;
-        const poll = pollerOf(t);
-        const expect = t.expect;
-        const name = unique('Welcome ₩5,000');
-        const couponId = await coupon(name, { validDays: 30 });
-        const me = await shopperAccount();
-        await signInAs(shopper, me.id);
-        await open(page, '/coupons', 'Coupon sales');
-        await page.getByRole('link', { name }).click();
-        await page.getByRole('heading', { level: 1, name }).waitFor();
-        await poll(() => page.getByTestId('remaining').textContent()).toBe('100');
-        expect(await page.getByTestId('validity').textContent()).toBe('valid 30 days after you claim it');
-        await inspect(shopper, 'coupon-sale.open');
-        await page.getByRole('button', { name: 'Claim coupon' }).click();
-        await page.getByText('You have this coupon.').waitFor();
-        await poll(() => page.getByTestId('remaining').textContent()).toBe('99');
-        const mine = (await call('query', 'coupon.mine', undefined, me.token)).items[0];
-        const until = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' }).format(
-          new Date(mine.expiresAt),
-        );
-        await poll(() => page.getByTestId('held-expiry').textContent()).toBe(until);
-        await inspect(shopper, 'coupon-sale.claimed');
-
-        await open(page, '/my-coupons', 'My coupons');
-        const held = page.locator(`[data-coupon-id="${couponId}"]`);
-        await poll(() => held.locator('[data-status]').textContent()).toBe('AVAILABLE');
-        expect(await held.getByTestId('expiry').textContent()).toBe(`valid until ${until} (30 days left)`);
-        await inspect(shopper, 'my-coupons');
         await closeShopper(shopper);
       }),
     TEST_TIMEOUT,
@@ -262,6 +196,50 @@ describe.concurrent('storefront in Chromium', () => {
   );
 
   it(
+    'the other pages pass axe too: top 5, an upcoming sale, a sold-out product, a page that does not exist',
+    (t) =>
+      inBrowserSlot(async () => {
+        const shopper = await newShopper(stack, t);
+        const { page } = shopper;
+        const best = await product(unique('Best seller'), 1_000, 10);
+        const soldOut = await product(unique('Mouse pad'), 12_000, 0);
+        const upcoming = unique('Midnight sale');
+        const upcomingId = await coupon(upcoming, {
+          issueStartsAt: new Date(Date.now() + HOUR).toISOString(),
+          issueEndsAt: new Date(Date.now() + 2 * HOUR).toISOString(),
+        });
+        const buyer = await shopperAccount(10_000);
+        const order = await call(
+          'mutation',
+          'order.create',
+          { items: [{ productId: best.id, quantity: 3 }] },
+          buyer.token,
+        );
+        await call('mutation', 'payment.pay', { orderId: order.orderId }, buyer.token);
+
+        await inspect(shopper, 'catalog.signed-out');
+        await open(page, '/top', 'Top 5 of the last 3 days');
+        await page.getByRole('link', { name: best.name }).waitFor();
+        await inspect(shopper, 'top');
+        await open(page, `/coupons/${upcomingId}`, upcoming);
+        await page.getByText('Not open yet.').waitFor();
+        await page.getByText('Opens in').waitFor();
+        await inspect(shopper, 'coupon-sale.upcoming');
+        await open(page, '/coupons', 'Coupon sales');
+        await inspect(shopper, 'coupons');
+        await open(page, `/products/${soldOut.id}`, soldOut.name);
+        await page.getByText('Sold out').waitFor();
+        await inspect(shopper, 'product.sold-out');
+        await open(page, '/cart', 'Cart');
+        await inspect(shopper, 'cart.empty');
+        await open(page, '/nowhere', 'Page not found');
+        await inspect(shopper, 'not-found');
+        await closeShopper(shopper);
+      }),
+    TEST_TIMEOUT,
+  );
+
+  it(
     'two shoppers race for the last coupon: one claims it, the other sees it sold out',
     (t) =>
       inBrowserSlot(async () => {
@@ -312,32 +290,6 @@ describe.concurrent('storefront in Chromium', () => {
         );
         expect([...issued].sort()).toEqual([0, 1]);
         await Promise.all([closeShopper(first), closeShopper(second)]);
-      }),
-    TEST_TIMEOUT,
-  );
-
-  it(
-    'a session the API no longer accepts ends with a notice to sign in again',
-    (t) =>
-      inBrowserSlot(async () => {
-        const shopper = await newShopper(stack, t);
-        const { page } = shopper;
-        const expect = t.expect;
-        const me = await shopperAccount();
-        await signInAs(shopper, me.id);
-        // The same user id, signed with another key: what an expired or forged token looks like to the API.
-        const forged = await signToken('another secret of at least thirty-two chars', me.id);
-        await page.evaluate((token) => sessionStorage.setItem('flash.token', token), forged);
-        await open(page, '/balance', 'Balance');
-        // A new page load reads the stored token, as opening the app again would.
-        await page.reload();
-        const notice = page.getByRole('alert').filter({ hasText: 'Your session ended.' });
-        await notice.waitFor();
-        await page.getByRole('button', { name: 'Sign in' }).waitFor();
-        await inspect(shopper, 'session-ended');
-        await signInAs(shopper, me.id);
-        expect(await notice.count()).toBe(0);
-        await closeShopper(shopper);
       }),
     TEST_TIMEOUT,
   );
@@ -403,44 +355,93 @@ describe.concurrent('storefront in Chromium', () => {
   );
 
   it(
-    'the other pages pass axe too: top 5, an upcoming sale, a sold-out product, a page that does not exist',
+    'a shopper claims a coupon: the sale page and My coupons say how long it is valid',
     (t) =>
       inBrowserSlot(async () => {
         const shopper = await newShopper(stack, t);
         const { page } = shopper;
-        const best = await product(unique('Best seller'), 1_000, 10);
-        const soldOut = await product(unique('Mouse pad'), 12_000, 0);
-        const upcoming = unique('Midnight sale');
-        const upcomingId = await coupon(upcoming, {
-          issueStartsAt: new Date(Date.now() + HOUR).toISOString(),
-          issueEndsAt: new Date(Date.now() + 2 * HOUR).toISOString(),
-        });
-        const buyer = await shopperAccount(10_000);
-        const order = await call(
-          'mutation',
-          'order.create',
-          { items: [{ productId: best.id, quantity: 3 }] },
-          buyer.token,
-        );
-        await call('mutation', 'payment.pay', { orderId: order.orderId }, buyer.token);
-
-        await inspect(shopper, 'catalog.signed-out');
-        await open(page, '/top', 'Top 5 of the last 3 days');
-        await page.getByRole('link', { name: best.name }).waitFor();
-        await inspect(shopper, 'top');
-        await open(page, `/coupons/${upcomingId}`, upcoming);
-        await page.getByText('Not open yet.').waitFor();
-        await page.getByText('Opens in').waitFor();
-        await inspect(shopper, 'coupon-sale.upcoming');
+        const poll = pollerOf(t);
+        const expect = t.expect;
+        const name = unique('Welcome ₩5,000');
+        const couponId = await coupon(name, { validDays: 30 });
+        const me = await shopperAccount();
+        await signInAs(shopper, me.id);
         await open(page, '/coupons', 'Coupon sales');
-        await inspect(shopper, 'coupons');
-        await open(page, `/products/${soldOut.id}`, soldOut.name);
-        await page.getByText('Sold out').waitFor();
-        await inspect(shopper, 'product.sold-out');
-        await open(page, '/cart', 'Cart');
-        await inspect(shopper, 'cart.empty');
-        await open(page, '/nowhere', 'Page not found');
-        await inspect(shopper, 'not-found');
+        await page.getByRole('link', { name }).click();
+        await page.getByRole('heading', { level: 1, name }).waitFor();
+        await poll(() => page.getByTestId('remaining').textContent()).toBe('100');
+        expect(await page.getByTestId('validity').textContent()).toBe('valid 30 days after you claim it');
+        await inspect(shopper, 'coupon-sale.open');
+        await page.getByRole('button', { name: 'Claim coupon' }).click();
+        await page.getByText('You have this coupon.').waitFor();
+        await poll(() => page.getByTestId('remaining').textContent()).toBe('99');
+        const mine = (await call('query', 'coupon.mine', undefined, me.token)).items[0];
+        const until = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' }).format(
+          new Date(mine.expiresAt),
+        );
+        await poll(() => page.getByTestId('held-expiry').textContent()).toBe(until);
+        await inspect(shopper, 'coupon-sale.claimed');
+
+        await open(page, '/my-coupons', 'My coupons');
+        const held = page.locator(`[data-coupon-id="${couponId}"]`);
+        await poll(() => held.locator('[data-status]').textContent()).toBe('AVAILABLE');
+        expect(await held.getByTestId('expiry').textContent()).toBe(`valid until ${until} (30 days left)`);
+        await inspect(shopper, 'my-coupons');
+        await closeShopper(shopper);
+      }),
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'a shopper charges 50,000, and a charge below 1,000 reads as its sentence',
+    (t) =>
+      inBrowserSlot(async () => {
+        const shopper = await newShopper(stack, t);
+        const { page } = shopper;
+        const poll = pollerOf(t);
+        const me = await shopperAccount();
+        await signInAs(shopper, me.id);
+        await open(page, '/balance', 'Balance');
+        await poll(() => page.getByTestId('balance').textContent()).toBe('₩0');
+        await page.getByLabel('Amount to charge (KRW)').fill('50000');
+        await page.getByRole('button', { name: 'Charge' }).click();
+        await page.getByText('Charged ₩50,000. Your balance is ₩50,000.').waitFor();
+        await poll(() => page.getByTestId('balance').textContent()).toBe('₩50,000');
+        await inspect(shopper, 'balance');
+
+        await page.getByLabel('Amount to charge (KRW)').fill('500');
+        await page.getByRole('button', { name: 'Charge' }).click();
+        await poll(() => page.getByRole('alert').textContent()).toContain(
+          ERROR_MESSAGES.CHARGE_AMOUNT_TOO_SMALL,
+        );
+        await poll(() => page.getByTestId('balance').textContent()).toBe('₩50,000');
+        await inspect(shopper, 'balance.too-small');
+        await closeShopper(shopper);
+      }),
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'a session the API no longer accepts ends with a notice to sign in again',
+    (t) =>
+      inBrowserSlot(async () => {
+        const shopper = await newShopper(stack, t);
+        const { page } = shopper;
+        const expect = t.expect;
+        const me = await shopperAccount();
+        await signInAs(shopper, me.id);
+        // The same user id, signed with another key: what an expired or forged token looks like to the API.
+        const forged = await signToken('another secret of at least thirty-two chars', me.id);
+        await page.evaluate((token) => sessionStorage.setItem('flash.token', token), forged);
+        await open(page, '/balance', 'Balance');
+        // A new page load reads the stored token, as opening the app again would.
+        await page.reload();
+        const notice = page.getByRole('alert').filter({ hasText: 'Your session ended.' });
+        await notice.waitFor();
+        await page.getByRole('button', { name: 'Sign in' }).waitFor();
+        await inspect(shopper, 'session-ended');
+        await signInAs(shopper, me.id);
+        expect(await notice.count()).toBe(0);
         await closeShopper(shopper);
       }),
     TEST_TIMEOUT,
