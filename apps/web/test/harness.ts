@@ -1,19 +1,13 @@
 // What both browser test files stand on: the real API and worker (child processes, as `pnpm start`
 // runs them) on a fresh database and Redis prefix, the app being the production build the API
-// serves at `/`, one Chromium, and a tab per shopper.
-//
-// Tabs of one browser context rather than a context each: the app keeps everything a shopper has
-// (token, cart, waiting-room passes) in sessionStorage, which is the tab's own, so two tabs are
-// two strangers to it; a context each cost Chromium several times the CPU (every context builds
-// its profile and loads and compiles the app afresh) and made the file CPU-bound on two cores.
-// `closeShopper` checks that the app left nothing the tabs share (cookies, localStorage), so a
-// change that breaks the assumption fails the test that made it.
+// serves at `/`, one Chromium for the file, and a browser context of its own for each shopper,
+// closed when its test ends.
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildServer } from '@flash/api';
 import { type Config, signToken } from '@flash/core';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { TestContext } from 'vitest';
 import { ensureWebBuilt } from '../../../scripts/build-web.ts';
 import { type Child, httpCall, startApi, startChild } from '../../../test/processes.ts';
@@ -91,8 +85,6 @@ export type Stack = {
   variants: Record<string, Api>;
   worker: Child;
   browser: Browser;
-  /** The one context every shopper's tab opens in (see the top of this file). */
-  context: BrowserContext;
   /** An admin's token. */
   admin: string;
   tokenOf(userId: number): Promise<string>;
@@ -130,7 +122,6 @@ export async function startStack(
     started.push(worker);
     pending.push(api, ...variants);
     const [main, browser, named] = await Promise.all([api, browserStarting, Promise.all(variants)]);
-    const context = await browser.newContext({ viewport: DESKTOP });
     const admin = await signToken(testEnv.config.jwtSecret, 1, { admin: true });
     return {
       env: testEnv,
@@ -138,7 +129,6 @@ export async function startStack(
       variants: Object.fromEntries(named),
       worker,
       browser,
-      context,
       admin,
       tokenOf: (userId) => signToken(testEnv.config.jwtSecret, userId),
       async call(kind, procedure, input, token = admin) {
@@ -162,23 +152,24 @@ export async function startStack(
   }
 }
 
-/** A shopper's tab: the page, what went wrong on it, and the test it belongs to. */
+/** A shopper's browser: its page, what went wrong on it, and the test it belongs to. */
 export type Shopper = { page: Page; problems: string[]; t: TestContext };
 
 let shoppers = 0;
 
 /**
- * A new tab on the app (on `base`, the stack's API unless given). It records uncaught errors and
- * CSP refusals in `problems`, is screenshotted if its test fails, and closes when the test ends,
- * so a finished test's page stops polling the API.
+ * A new browser context on the app (on `base`, the stack's API unless given). Its page records
+ * uncaught errors and CSP refusals in `problems`, is screenshotted if its test fails, and closes
+ * with the test, so a finished test's page stops polling the API.
  */
 export async function newShopper(
   stack: Stack,
   t: TestContext,
   options: { viewport?: typeof DESKTOP; base?: string } = {},
 ): Promise<Shopper> {
-  const page = await stack.context.newPage();
-  await page.setViewportSize(options.viewport ?? DESKTOP);
+  const context = await stack.browser.newContext({ viewport: options.viewport ?? DESKTOP });
+  t.onTestFinished(() => context.close().catch(() => {}));
+  const page = await context.newPage();
   page.setDefaultTimeout(UI_TIMEOUT);
   const problems: string[] = [];
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
@@ -193,20 +184,14 @@ export async function newShopper(
     mkdirSync(SCREENSHOTS, { recursive: true });
     await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true }).catch(() => {});
   });
-  t.onTestFinished(() => page.close().catch(() => {}));
   await page.goto(`${options.base ?? stack.api.url}/`);
   return { page, problems, t };
 }
 
-/**
- * The end of a shopper's visit: no uncaught error or CSP refusal on its pages, and nothing left
- * where another tab of the shared context would see it.
- */
+/** The end of a shopper's visit: no uncaught error or CSP refusal on any of its pages. */
 export async function closeShopper({ page, problems, t }: Shopper): Promise<void> {
   t.expect(problems).toEqual([]);
-  t.expect(await page.evaluate(() => localStorage.length), 'localStorage is shared between tabs').toBe(0);
-  t.expect(await page.context().cookies(), 'cookies are shared between tabs').toEqual([]);
-  await page.close();
+  await page.context().close();
 }
 
 /** Signs in through the header's form, as a shopper would outside production. */
