@@ -168,7 +168,6 @@ export async function newShopper(
   options: { viewport?: typeof DESKTOP; base?: string } = {},
 ): Promise<Shopper> {
   const context = await stack.browser.newContext({ viewport: options.viewport ?? DESKTOP });
-  t.onTestFinished(() => context.close().catch(() => {}));
   const page = await context.newPage();
   page.setDefaultTimeout(UI_TIMEOUT);
   const problems: string[] = [];
@@ -179,10 +178,15 @@ export async function newShopper(
     }
   });
   const number = ++shoppers;
-  t.onTestFailed(async () => {
-    const name = `failed.${t.task.name.slice(0, 30).replace(/\W+/g, '-')}.${number}`;
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true }).catch(() => {});
+  // vitest calls onTestFinished before onTestFailed: the screenshot of a failure is taken here,
+  // before the context closes.
+  t.onTestFinished(async () => {
+    if (t.task.result?.state === 'fail') {
+      const name = `failed.${t.task.name.slice(0, 30).replace(/\W+/g, '-')}.${number}`;
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true }).catch(() => {});
+    }
+    await context.close().catch(() => {});
   });
   await page.goto(`${options.base ?? stack.api.url}/`);
   return { page, problems, t };
