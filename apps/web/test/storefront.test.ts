@@ -5,8 +5,9 @@
 //
 // Every test stands alone: it makes its own products, coupons and shoppers (through the API,
 // unless the page itself is what is tested), checks its own pages for CSP violations and
-// uncaught errors, and the tests run at the same time. Expiry is watched on a second API whose
-// orders hold for HOLD_SECONDS, so nobody waits out the normal hold.
+// uncaught errors, and the tests run at the same time. Expiry is watched on a second API (the
+// same server, built in this process) whose orders hold for HOLD_SECONDS, so nobody waits out
+// the normal hold.
 import { signToken } from '@flash/core';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, it } from 'vitest';
