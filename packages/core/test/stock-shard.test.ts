@@ -184,26 +184,15 @@ describe('stock sharded by product', () => {
       { productId: a.id, quantity: 3 },
       { productId: b.id, quantity: 1 },
     ];
-    expect(
-      await holdOrder(rt().redis, rt().keys, {
+    const holdOk = () =>
+      holdOrder(rt().redis, rt().keys, {
         listedAt: rt().orderState.listedAt,
         orderId,
         nowMs: Date.now(),
         lines: ok,
-      }),
-    ).toEqual({
-      code: 'OK',
-    });
-    expect(
-      await holdOrder(rt().redis, rt().keys, {
-        listedAt: rt().orderState.listedAt,
-        orderId,
-        nowMs: Date.now(),
-        lines: ok,
-      }),
-    ).toEqual({
-      code: 'OK',
-    });
+      });
+    expect(await holdOk()).toEqual({ code: 'OK' });
+    expect(await holdOk()).toEqual({ code: 'OK' });
     expect(await readAvailable(rt().redis, rt().keys, [a.id, b.id])).toEqual([2, 0]);
     // Not an order anyone saved: the sweep gives both lines back.
     expect((await reconcileHolds(rt(), { orphanAfterMs: 0 })).orphansReleased).toBe(1);
