@@ -141,7 +141,17 @@ describe('operators: Prometheus /metrics', () => {
       .poll(async () => sample(await scrape(), 'flash_postgres_commits_total'), { interval: 300 })
       .toBeGreaterThan(commits);
     expect(sample(text, 'nodejs_eventloop_lag_p99_seconds')).toBeGreaterThanOrEqual(0);
-    expect(text).toMatch(/^nodejs_gc_duration_seconds_count\{kind="\w+"\} \d+/m);
+    // The GC histogram has a series once a collection has happened since the registry began, and
+    // a quiet test may not have collected yet: make young garbage (a scavenge follows a few MB of
+    // it) until the observer has reported one.
+    const churn = () => {
+      let kept = 0;
+      for (let i = 0; i < 200_000; i++) kept += new Array(32).fill(i).length;
+      return kept;
+    };
+    await expect
+      .poll(async () => (churn() > 0 ? scrape() : ''), { interval: 100 })
+      .toMatch(/^nodejs_gc_duration_seconds_count\{kind="\w+"\} \d+/m);
   });
 
   it('reports depth and failed jobs for every queue on each scrape', async () => {
