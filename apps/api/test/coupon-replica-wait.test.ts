@@ -3,6 +3,7 @@
 import { drainCouponPending, revokeUnreplicatedIssuance } from '@flash/core';
 import { insertIssuedBatch, listIssuedUsers } from '@flash/core/internal/coupon/coupon.repository';
 import { readPending, runIssueCoupon } from '@flash/core/internal/coupon/coupon.store';
+import { createReplicaWaiter } from '@flash/core/internal/redis/replica-wait';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrivateRedis, startPrivateRedis } from '../../../test/redis-server.ts';
@@ -59,8 +60,8 @@ describe('REDIS_WAIT_REPLICAS=1 with a replica', () => {
     expect(await onReplica.hlen(keys.issued)).toBe(301);
   });
 
-  const commandCalls = async (command: string): Promise<number> => {
-    const stats = await s.rt.redis.info('commandstats');
+  const commandCalls = async (command: string, on: TestServer = s): Promise<number> => {
+    const stats = await on.rt.redis.info('commandstats');
     return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
   };
 
@@ -75,17 +76,23 @@ describe('REDIS_WAIT_REPLICAS=1 with a replica', () => {
   });
 
   it('with REDIS_WAIT_REPLICAS=0 an issuance is the one EVALSHA it always was: no WAIT', async () => {
-    const plain = await createTestServer({ overrides: { REDIS_URL: primary.url } });
+    // A Redis of its own: the commands counted are this server's alone, not late work of the
+    // server above (a drain's acknowledgement is an EVALSHA too).
+    const own = await startPrivateRedis();
+    const plain = await createTestServer({ overrides: { REDIS_URL: own.url } });
     try {
       const couponId = await createCoupon(plain, 100);
       await issue(plain, couponId, 1); // loads the script on this connection's first use
-      const [waits, evals] = [await commandCalls('wait'), await commandCalls('evalsha')];
+      const counts = async () => [await commandCalls('wait', plain), await commandCalls('evalsha', plain)];
+      const [waits, evals] = await counts();
       const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => issue(plain, couponId, 2 + i)));
       expect(answers.filter((r) => r.status !== 200)).toEqual([]);
-      expect((await commandCalls('wait')) - waits).toBe(0);
-      expect((await commandCalls('evalsha')) - evals).toBe(50);
+      const [waitsAfter, evalsAfter] = await counts();
+      expect(waitsAfter! - waits!).toBe(0);
+      expect(evalsAfter! - evals!).toBe(50);
     } finally {
       await plain.cleanup();
+      await own.stop();
     }
   });
 });
@@ -143,7 +150,7 @@ describe('REDIS_WAIT_REPLICAS=1 without a replica (every WAIT times out)', () =>
     const couponId = await createCoupon(s, 10);
     const keys = s.rt.keys.coupon(couponId);
     const nowMs = Date.now();
-    const wait = { replicas: 1, timeoutMs: 20 };
+    const wait = createReplicaWaiter(s.rt.redis, { replicas: 1, timeoutMs: 20 });
     const reply = await runIssueCoupon(s.rt.redis, keys, { userId: 9, nowMs, wait });
     if (reply.code !== 'UNREPLICATED') throw new Error(`expected UNREPLICATED, got ${reply.code}`);
     // Inserted but not yet acknowledged: the moment between a batch's COMMIT and its XDEL.
@@ -159,7 +166,7 @@ describe('REDIS_WAIT_REPLICAS=1 without a replica (every WAIT times out)', () =>
     const couponId = await createCoupon(s, 1_000);
     const keys = s.rt.keys.coupon(couponId);
     const nowMs = Date.now();
-    const wait = { replicas: 1, timeoutMs: 10 };
+    const wait = createReplicaWaiter(s.rt.redis, { replicas: 1, timeoutMs: 10 });
     const users = Array.from({ length: 400 }, (_, i) => 5_000 + i);
     const issuances = await Promise.all(
       users.map(async (userId) => {

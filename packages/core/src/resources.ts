@@ -9,6 +9,7 @@ import type { JobTriggers } from './queue/throttled-add.ts';
 import type { RankingState } from './ranking/ranking.state.ts';
 import type { RedisClient } from './redis/cluster.ts';
 import type { Keys } from './redis/keys.ts';
+import type { ReplicaWaiter } from './redis/replica-wait.ts';
 
 /**
  * What the areas are built from: connections, settings, the clock, and the state each area keeps
@@ -23,6 +24,8 @@ export type Resources = {
   /** One Redis or a Cluster (REDIS_CLUSTER_NODES). */
   redis: RedisClient;
   keys: Keys;
+  /** Runs the scripts whose answers must reach replicas first (REDIS_WAIT_REPLICAS), owning their WAIT lanes. */
+  replicaWaiter: ReplicaWaiter;
   queues: Queues;
   clock: Clock;
   /** Job adds throttled per key (throttled-add.ts): coupon drains, order saves, outbox exports. */

@@ -14,7 +14,7 @@ import { createJobTriggers } from './queue/throttled-add.ts';
 import { createRankingState } from './ranking/ranking.state.ts';
 import { connectRedisClient, isCluster, type RedisClient } from './redis/cluster.ts';
 import { createKeys } from './redis/keys.ts';
-import { registerScripts } from './redis/scripts.ts';
+import { createReplicaWaiter } from './redis/replica-wait.ts';
 import type { Resources } from './resources.ts';
 
 /**
@@ -64,7 +64,6 @@ export async function createRuntime(
     await db.destroy();
     throw err;
   }
-  registerScripts(redis);
   const keys = createKeys(config.redisKeyPrefix);
   const queues = createQueues(queueRedis, (queue) => keys.bullPrefixOf(queue, isCluster(config)));
   // Order batches take at most a quarter of the pool (two of the default twenty): payments,
@@ -80,6 +79,7 @@ export async function createRuntime(
   const orderState = createOrderState();
   const productState = createProductState();
   const rankingState = createRankingState();
+  const replicaWaiter = createReplicaWaiter(redis, config.redisWait);
   // Payment batches too take at most two connections, for the same reason.
   const paymentBatcher = createPaymentBatcher(
     { db, redis, keys, queues, clock, jobTriggers, couponState },
@@ -95,6 +95,7 @@ export async function createRuntime(
     db,
     redis,
     keys,
+    replicaWaiter,
     queues,
     clock,
     jobTriggers,

@@ -38,6 +38,9 @@ describe('module-level state in packages/core', () => {
     expect(moduleStateViolations("import { perRuntimeMap } from '../per-runtime.ts';")).toEqual([
       '1: perRuntimeMap',
     ]);
+    expect(moduleStateViolations("const LANES = Symbol('flash.replicaWaitLanes');")).toEqual([
+      '1: top-level Symbol key',
+    ]);
   });
 
   it('leaves alone what cannot change, and state inside functions', () => {

@@ -16,6 +16,7 @@ import { addRestocked, loadStockSnapshot, readAvailable } from '../src/product/i
 import { addSales, hourIndex, loadBuckets, mergeTop, windowHours } from '../src/ranking/ranking.store.ts';
 import { consumeRateLimits } from '../src/rate-limit/rate-limit.store.ts';
 import { Cluster } from '../src/redis/cluster.ts';
+import { createReplicaWaiter } from '../src/redis/replica-wait.ts';
 import { readScripts } from '../src/redis/scripts.ts';
 import {
   readRoom,
@@ -76,7 +77,7 @@ describe('every Lua script with the keys the service passes it', () => {
       const reply = await runIssueCoupon(rt().redis, keys, {
         userId: 8,
         nowMs,
-        wait: { replicas: 2, timeoutMs: 10 },
+        wait: createReplicaWaiter(rt().redis, { replicas: 2, timeoutMs: 10 }),
       });
       if (reply.code !== 'UNREPLICATED') throw new Error(`expected UNREPLICATED, got ${reply.code}`);
       expect(

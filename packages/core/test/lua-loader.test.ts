@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateRedis } from '../../../test/redis-server.ts';
 import { createTestRuntime, type TestRuntime } from '../../../test/support.ts';
 import { QueueName } from '../src/queue/queues.ts';
-import { readScripts, registerScripts, runScript } from '../src/redis/scripts.ts';
+import { loadScript, readScripts, runScript } from '../src/redis/scripts.ts';
 
 describe('Lua script loader', () => {
   let env: TestRuntime;
@@ -83,17 +83,17 @@ describe('Lua script loader', () => {
     const redis = new Redis(server.url);
     try {
       const key = 'loader:counter';
-      const [incrBy] = readScripts(dir);
-      const sha = createHash('sha1').update(incrBy!.lua).digest('hex');
-      registerScripts(redis, [incrBy!]);
-      expect(await runScript(redis, 'incrBy', [key], [2])).toBe(2);
+      const incrBy = loadScript(readScripts(dir)[0]!);
+      const sha = createHash('sha1').update(incrBy.lua).digest('hex');
+      expect(incrBy.sha).toBe(sha);
+      expect(await runScript(redis, incrBy, [key], [2])).toBe(2);
       expect(await redis.script('EXISTS', sha)).toEqual([1]);
       await redis.script('FLUSH');
       expect(await redis.script('EXISTS', sha)).toEqual([0]);
-      expect(await runScript(redis, 'incrBy', [key], [3])).toBe(5);
+      expect(await runScript(redis, incrBy, [key], [3])).toBe(5);
       // The fallback put it back in the cache: the next call runs it by its sha again.
       expect(await redis.script('EXISTS', sha)).toEqual([1]);
-      expect(await runScript(redis, 'incrBy', [key], [1])).toBe(6);
+      expect(await runScript(redis, incrBy, [key], [1])).toBe(6);
     } finally {
       redis.disconnect();
       await server.stop();

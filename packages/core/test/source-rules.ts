@@ -31,8 +31,10 @@ export function stripComments(source: string): string {
  *   `new WeakSet`, `new Array`, `[]` or `{}`), unless its declared type is read-only
  *   (`ReadonlySet<…>`, `ReadonlyMap<…>`, `readonly …[]`, `Readonly<…>`): then the compiler
  *   forbids changing it;
- * - any use of `perRuntimeMap` (the module-level WeakMap of maps this codebase used to keep).
- * State belongs to an object the composition root builds (runtime.ts), or to a connection.
+ * - any use of `perRuntimeMap` (the module-level WeakMap of maps this codebase used to keep);
+ * - a top-level `Symbol(…)`: a module-private key to hang state on objects this module did not
+ *   build (a connection, a client), which is a WeakMap by another name.
+ * State belongs to an object the composition root builds (runtime.ts).
  */
 export function moduleStateViolations(source: string): string[] {
   const lines = stripComments(source).split('\n');
@@ -48,6 +50,10 @@ export function moduleStateViolations(source: string): string[] {
     if (!decl) continue;
     const type = decl[1]?.trim() ?? '';
     const init = decl[2]!.trim();
+    if (/^Symbol\s*\(/.test(init)) {
+      found.push(`${i + 1}: top-level Symbol key`);
+      continue;
+    }
     const readonly = /^(Readonly|readonly\s)/.test(type);
     if (!readonly && /^(new\s+(Weak)?(Map|Set)\b|new\s+Array\b|\[\s*\]|\{\s*\})/.test(init)) {
       found.push(`${i + 1}: top-level mutable collection`);

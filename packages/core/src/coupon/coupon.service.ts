@@ -61,7 +61,7 @@ export type IssuedCoupon = { couponId: number; status: 'ISSUED'; issuedAt: strin
 export async function issueCoupon(
   rt: Pick<
     Resources,
-    'config' | 'db' | 'redis' | 'keys' | 'clock' | 'queues' | 'jobTriggers' | 'couponState'
+    'config' | 'db' | 'redis' | 'keys' | 'replicaWaiter' | 'clock' | 'queues' | 'jobTriggers' | 'couponState'
   >,
   userId: number,
   couponId: number,
@@ -73,7 +73,7 @@ export async function issueCoupon(
     userId,
     nowMs,
     limits: caller ? callerLimits(rt, { userId, ip: caller.ip }) : undefined,
-    wait: rt.config.redisWait,
+    wait: rt.replicaWaiter,
   });
   switch (reply.code) {
     case 'OK':

@@ -1,8 +1,7 @@
-import type { ReplicaWait } from '../config.ts';
 import { Cluster, type RedisClient } from '../redis/cluster.ts';
 import { limitArgs } from '../redis/gcra.ts';
 import type { Keys } from '../redis/keys.ts';
-import { runScriptReplicated } from '../redis/replica-wait.ts';
+import type { ReplicaWaiter } from '../redis/replica-wait.ts';
 import { decodeReply, type ReplyOf } from '../redis/replies.ts';
 import { runScript } from '../redis/scripts.ts';
 import type { CouponMeta } from './coupon.model.ts';
@@ -49,7 +48,7 @@ export async function runIssueCoupon(
     userId: number;
     nowMs: number;
     limits?: { user: IssueLimit; ip: IssueLimit };
-    wait?: ReplicaWait;
+    wait?: ReplicaWaiter;
   },
 ): Promise<IssueReply | UnreplicatedIssue> {
   const user = args.limits?.user ?? NO_LIMIT;
@@ -66,13 +65,7 @@ export async function runIssueCoupon(
     return decodeReply('issueCoupon', await runScript(redis, 'issueCoupon', scriptKeys, scriptArgs));
   }
   scriptArgs.push('id');
-  const { raw, replicated } = await runScriptReplicated(
-    redis,
-    args.wait,
-    'issueCoupon',
-    scriptKeys,
-    scriptArgs,
-  );
+  const { raw, replicated } = await args.wait.run('issueCoupon', scriptKeys, scriptArgs);
   const reply = decodeReply('issueCoupon', raw);
   if (reply.code !== 'OK') return reply;
   if (reply.value === undefined)

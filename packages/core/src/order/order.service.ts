@@ -50,6 +50,7 @@ export type OrderRuntime = Pick<
   | 'db'
   | 'redis'
   | 'keys'
+  | 'replicaWaiter'
   | 'clock'
   | 'queues'
   | 'jobTriggers'
@@ -340,7 +341,7 @@ function couponTaken(couponId: number): AppError {
 class InventoryNotLoaded extends Error {}
 
 async function holdOrFail(
-  rt: Pick<Resources, 'config' | 'redis' | 'keys' | 'orderState'>,
+  rt: Pick<Resources, 'redis' | 'keys' | 'replicaWaiter' | 'orderState'>,
   orderId: string,
   now: Date,
   lines: OrderLineInput[],
@@ -352,7 +353,7 @@ async function holdOrFail(
     nowMs: now.getTime(),
     lines,
     ...fromRedis,
-    wait: rt.config.redisWait,
+    wait: rt.replicaWaiter,
   });
   switch (reply.code) {
     case 'OK':

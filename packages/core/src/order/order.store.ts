@@ -1,8 +1,7 @@
-import type { ReplicaWait } from '../config.ts';
 import { Cluster, type RedisClient } from '../redis/cluster.ts';
 import { type CallerLimit, limitArgs } from '../redis/gcra.ts';
 import type { Keys } from '../redis/keys.ts';
-import { runScriptReplicated } from '../redis/replica-wait.ts';
+import type { ReplicaWaiter } from '../redis/replica-wait.ts';
 import { decodeReply, type ReplyOf } from '../redis/replies.ts';
 import { runScript } from '../redis/scripts.ts';
 
@@ -44,7 +43,7 @@ export async function holdOrder(
     /** The order's record for `unsaved` (order.persist.ts), and whose order it is: one line only. */
     record?: { userId: number; json: string };
     limits?: { user: CallerLimit; ip: CallerLimit };
-    wait?: ReplicaWait;
+    wait?: ReplicaWaiter;
   },
 ): Promise<HoldReply | { code: 'UNREPLICATED' }> {
   const lines = [...hold.lines].sort((a, b) => a.productId - b.productId);
@@ -119,7 +118,7 @@ async function holdLine(
   if (!hold.wait || hold.wait.replicas === 0) {
     return decodeReply('holdStock', await runScript(redis, 'holdStock', scriptKeys, args));
   }
-  const { raw, replicated } = await runScriptReplicated(redis, hold.wait, 'holdStock', scriptKeys, args);
+  const { raw, replicated } = await hold.wait.run('holdStock', scriptKeys, args);
   const reply = decodeReply('holdStock', raw);
   return reply.code === 'OK' && !replicated ? { code: 'UNREPLICATED' } : reply;
 }

@@ -1,7 +1,7 @@
 import { createGroupCommit, failed, type GroupCommit, ok, type Settled } from '../batch/group-commit.ts';
 import type { ReplicaWait } from '../config.ts';
 import { Cluster, type RedisClient } from './cluster.ts';
-import { isNoScript, type LoadedScript, loadedScript } from './scripts.ts';
+import { isNoScript, type LoadedScript, runScript, shippedScript } from './scripts.ts';
 
 /**
  * Scripts whose answer must survive a failover (REDIS_WAIT_REPLICAS, docs/adr/0201): the script
@@ -33,13 +33,6 @@ type Call = { script: LoadedScript; keys: string[]; args: (string | number)[] };
 /** Most calls in one pipeline; more wait for the next one. */
 const MAX_PIPELINE = 1000;
 
-// One lane (a group commit with one batch in flight: one WAIT out at a time) per connection,
-// wait setting and, on a Cluster, hash tag; a lane is dropped when it has nothing left to do.
-// The lanes live on their connection (WAIT counts that connection's writes), like its scripts
-// (scripts.ts), not in this module.
-const LANES = Symbol('flash.replicaWaitLanes');
-type WithLanes = { [LANES]?: Map<string, GroupCommit<Call, Replicated>> };
-
 /** The part of a key that picks its cluster slot (Redis' hash tag rule). */
 function hashTag(key: string): string {
   const open = key.indexOf('{');
@@ -53,39 +46,47 @@ function isRedirection(err: unknown): boolean {
 }
 
 /**
- * Runs a registered script and waits until `wait.replicas` replicas acknowledged it or
- * `wait.timeoutMs` passed. Rejects as `runScript` does when the script itself failed (it may
- * or may not have run, as with any lost reply); `replicated: false` means it ran on the master
- * but is not known to be on enough replicas (a timeout, or the connection lost while waiting).
- * Callers with `wait.replicas === 0` call `runScript` instead: no WAIT, no extra work.
+ * Runs shipped scripts whose answer must survive a failover, for one connection and one wait
+ * setting. Built once per runtime (runtime.ts); it owns the lanes: one group commit with one
+ * batch in flight (one WAIT out at a time) per hash tag on a Cluster, one in all on one Redis. A
+ * lane is dropped when it has nothing left to do.
  */
-export function runScriptReplicated(
-  redis: RedisClient,
-  wait: ReplicaWait,
-  name: string,
-  keys: string[],
-  args: (string | number)[],
-): Promise<Replicated> {
-  const script = loadedScript(redis, name);
-  const connection = redis as RedisClient & WithLanes;
-  let lanes = connection[LANES];
-  if (!lanes) {
-    lanes = new Map();
-    connection[LANES] = lanes;
-  }
-  const id = `${wait.replicas}/${wait.timeoutMs}/${redis instanceof Cluster ? hashTag(keys[0] ?? '') : ''}`;
-  let lane = lanes.get(id);
-  if (!lane) {
-    const owner = lanes;
-    lane = createGroupCommit<Call, Replicated>({
-      maxBatch: MAX_PIPELINE,
-      maxInFlight: 1,
-      commit: (calls) => sendWithWait(redis, wait, calls, false),
-      onIdle: () => owner.delete(id),
-    });
-    lanes.set(id, lane);
-  }
-  return lane.submit({ script, keys, args });
+export type ReplicaWaiter = {
+  /** How many replicas must acknowledge a write (REDIS_WAIT_REPLICAS); 0: no WAIT at all. */
+  readonly replicas: number;
+  /**
+   * Runs a script and, when `wait.replicas` >= 1, waits until that many replicas acknowledged it
+   * or `wait.timeoutMs` passed. Rejects as `runScript` does when the script itself failed (it
+   * may or may not have run, as with any lost reply); `replicated: false` means it ran on the
+   * master but is not known to be on enough replicas (a timeout, or the connection lost while
+   * waiting). With `wait.replicas === 0` it is the one EVALSHA, `replicated: true`.
+   */
+  run(name: string, keys: string[], args: (string | number)[]): Promise<Replicated>;
+};
+
+export function createReplicaWaiter(redis: RedisClient, wait: ReplicaWait): ReplicaWaiter {
+  const lanes = new Map<string, GroupCommit<Call, Replicated>>();
+  const laneFor = (keys: string[]) => {
+    const id = redis instanceof Cluster ? hashTag(keys[0] ?? '') : '';
+    let lane = lanes.get(id);
+    if (!lane) {
+      lane = createGroupCommit<Call, Replicated>({
+        maxBatch: MAX_PIPELINE,
+        maxInFlight: 1,
+        commit: (calls) => sendWithWait(redis, wait, calls, false),
+        onIdle: () => lanes.delete(id),
+      });
+      lanes.set(id, lane);
+    }
+    return lane;
+  };
+  return {
+    replicas: wait.replicas,
+    async run(name, keys, args) {
+      if (wait.replicas === 0) return { raw: await runScript(redis, name, keys, args), replicated: true };
+      return laneFor(keys).submit({ script: shippedScript(name), keys, args });
+    },
+  };
 }
 
 /**

@@ -47,45 +47,28 @@ export function readScripts(dir: string = LUA_DIR): LuaScript[] {
     });
 }
 
-/** A script as a connection runs it: the digest EVALSHA names it by. */
+/** A script as Redis runs it: the digest EVALSHA names it by. */
 export type LoadedScript = LuaScript & { sha: string };
 
-/**
- * The scripts registered on a connection live on that connection, as ioredis keeps its own
- * `defineCommand` scripts on the client: state of the object the composition root built, never
- * of this module (a process holds many connections: every runtime and test has its own).
- */
-const SCRIPTS = Symbol('flash.scripts');
-type WithScripts = { [SCRIPTS]?: Map<string, LoadedScript> };
-
-/**
- * Makes scripts callable by name on a connection (once; safe to call on every use).
- * Not ioredis' `defineCommand`: that adds every script as a method to each pipeline ioredis
- * builds, and with auto-pipelining (used until 2026-12-02) it built one per batch of commands,
- * a cost that showed in every hot call's profile.
- */
-export function registerScripts(redis: RedisClient, scripts: LuaScript[] = readScripts()): void {
-  const connection = redis as RedisClient & WithScripts;
-  let names = connection[SCRIPTS];
-  if (!names) {
-    names = new Map();
-    connection[SCRIPTS] = names;
-  }
-  for (const script of scripts) {
-    if (names.has(script.name)) continue;
-    names.set(script.name, { ...script, sha: createHash('sha1').update(script.lua).digest('hex') });
-  }
+export function loadScript(script: LuaScript): LoadedScript {
+  return { ...script, sha: createHash('sha1').update(script.lua).digest('hex') };
 }
 
-/** A script as `redis` runs it (registering the default scripts on first use). */
-export function loadedScript(redis: RedisClient, name: string): LoadedScript {
-  const connection = redis as RedisClient & WithScripts;
-  let script = connection[SCRIPTS]?.get(name);
-  if (!script) {
-    registerScripts(redis);
-    script = connection[SCRIPTS]?.get(name);
-    if (!script) throw new Error(`Unknown Lua script ${name}`);
-  }
+/**
+ * The shipped scripts, read once when the process loads this module. They are constants of the
+ * build, the same for every connection, so they need no owner: a connection only caches them by
+ * digest (SCRIPT LOAD on the first EVAL, see `runScript`). Not ioredis' `defineCommand`: that adds
+ * every script as a method to each pipeline ioredis builds, a cost in every hot call's profile
+ * while auto-pipelining built one per batch of commands.
+ */
+const SHIPPED: ReadonlyMap<string, LoadedScript> = new Map(
+  readScripts().map((script) => [script.name, loadScript(script)]),
+);
+
+/** A shipped script by name (`scripts/lua/<name>-<keys>.lua`). */
+export function shippedScript(name: string): LoadedScript {
+  const script = SHIPPED.get(name);
+  if (!script) throw new Error(`Unknown Lua script ${name}`);
   return script;
 }
 
@@ -95,16 +78,16 @@ export function isNoScript(err: unknown): boolean {
 }
 
 /**
- * Runs a registered script. Typed wrappers in each area's `*.store.ts` call this and decode the
+ * Runs a shipped script (by name) or a loaded one. Typed wrappers in each area's `*.store.ts` call this and decode the
  * raw reply with `decodeReply` (replies.ts: the protocol every script answers in).
  */
 export function runScript(
   redis: RedisClient,
-  name: string,
+  script: string | LoadedScript,
   keys: string[],
   args: (string | number)[],
 ): Promise<unknown> {
-  const { sha, lua, numberOfKeys } = loadedScript(redis, name);
+  const { sha, lua, numberOfKeys } = typeof script === 'string' ? shippedScript(script) : script;
   return redis.evalsha(sha, numberOfKeys, ...keys, ...args).catch((err: unknown) => {
     if (!isNoScript(err)) throw err;
     // NOSCRIPT means the script did not run, so sending it again is safe. Plain EVAL carries the
