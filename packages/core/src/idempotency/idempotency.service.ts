@@ -64,53 +64,6 @@ async function findKeyRow(db: Db | Transaction<Database>, req: IdempotencyReques
 }
 
 /**
- * Runs `run` in one transaction, at most once per (user, scope, key).
- *
- * Without a key this is just `db.transaction().execute(run)`. With one, a replay (same key,
- * same request) returns the first call's answer as stored in Postgres: JSON round-tripped, so
- * Dates come back as ISO strings (what the API sends anyway). The first call gets `run`'s own
- * value. Waits for a concurrent first call with the same key rather than running twice.
- */
-export async function withIdempotency<T>(
-  db: Db,
-  opts: { userId: number; scope: string; key: string | undefined; request: unknown },
-  run: (trx: Transaction<Database>) => Promise<T>,
-): Promise<T> {
-  const { key } = opts;
-  if (key === undefined) return db.transaction().execute(run);
-  const req: IdempotencyRequest = { ...opts, key };
-  const hash = requestHash(opts.request);
-  return db.transaction().execute(async (trx) => {
-    // Blocks while another transaction holds an uncommitted row for this key.
-    const inserted = await trx
-      .insertInto('idempotency_keys')
-      .values({ user_id: req.userId, scope: req.scope, key, request_hash: hash, response: null })
-      .onConflict((oc) => oc.columns(['user_id', 'scope', 'key']).doNothing())
-      .returning('key')
-      .executeTakeFirst();
-    if (!inserted) {
-      // READ COMMITTED: this new statement sees the row the other transaction committed.
-      const row = await findKeyRow(trx, req);
-      if (!row) {
-        // Purged between the two statements; a retry by the client runs it as new.
-        throw new AppError(AppErrorCode.UNAVAILABLE, 'Idempotency key changed concurrently, please retry');
-      }
-      if (row.request_hash !== hash) throw reused(req.scope);
-      return row.response as T;
-    }
-    const result = await run(trx);
-    await trx
-      .updateTable('idempotency_keys')
-      .set({ response: JSON.stringify(result ?? null) })
-      .where('user_id', '=', req.userId)
-      .where('scope', '=', req.scope)
-      .where('key', '=', key)
-      .execute();
-    return result;
-  });
-}
-
-/**
  * The stored answer for a key that was already used with this request, without starting any
  * work: lets a caller skip side effects outside Postgres (Redis holds) on a replay.
  * Undefined when the key is unused (or its first call has not committed yet).
