@@ -1,0 +1,180 @@
+// One source for every number (issue #34, conventions "Numbers in docs"): a measured figure in
+// the README or under docs/ is either inside a block a script generates from JSON, or a number of
+// a JSON file under docs/ that the same document links (rounded as the document writes it). A
+// figure copied by hand from a run, with nothing behind it, goes stale silently; this test makes
+// it fail instead. Limits, defaults and targets are not measurements: they are written with a
+// comparison ("p99 ≤ 2 s") or listed in NOT_MEASURED below, each with its reason.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** Whole documents a script writes (`pnpm bench`); the contract's copy is checked by api-doc.test.ts. */
+const GENERATED_DOCS = new Set(['docs/benchmarks.md']);
+
+/**
+ * Figures with a unit that are not measurements, per document: the text as written (a range
+ * counts as one figure) and why it is not a measured figure.
+ */
+const NOT_MEASURED: Record<string, Record<string, string>> = {
+  'README.md': { '10 s': 'the graceful-stop deadline of `pnpm start`' },
+};
+
+const UNIT = String.raw`(?:req/s|rows/s|tx/s|calls/s|orders/s|payments/s|joins/s|µs|ms|s|min|×|%|bytes|KB|MB|GB|times)`;
+const NUMBER = String.raw`\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?`;
+/** A number, or a range of two, then its unit; not part of a word, a version or a commit hash. */
+const FIGURE = new RegExp(
+  String.raw`(?<![\w.,/:#-])(${NUMBER})(?:\s?[–-]\s?(${NUMBER}))?\s?${UNIT}(?![\w/])`,
+  'g',
+);
+/** Written as a bound, the figure is a target or a limit ("p99 ≤ 2 s", "under 100 ms"). */
+const BOUND = /(?:[≤<≥>]|\bat most|\bat least|\bunder|\bwithin|\bbelow|\babove|\bup to|\btarget(?:s|ed)?(?: is| of)?)\s*$/;
+
+type Figure = { line: number; text: string; values: number[] };
+
+/** Blanks out what this test does not read, keeping line numbers: code, comments, generated blocks. */
+function prose(markdown: string): string {
+  const blank = (m: string) => m.replace(/[^\n]/g, ' ');
+  return markdown
+    .replace(/<!-- (\w+):begin[\s\S]*?<!-- \1:end -->/g, blank)
+    .replace(/<!--[\s\S]*?-->/g, blank)
+    .replace(/```[\s\S]*?```/g, blank)
+    .replace(/`[^`\n]*`/g, blank)
+    .replace(/\]\([^)\n]*\)/g, blank);
+}
+
+/** The measured-looking figures of a document, bounds (targets, limits) left out. */
+function figuresOf(markdown: string): Figure[] {
+  const figures: Figure[] = [];
+  for (const [i, line] of prose(markdown).split('\n').entries()) {
+    for (const m of line.matchAll(FIGURE)) {
+      if (BOUND.test(line.slice(0, m.index))) continue;
+      const values = [m[1], m[2]].filter((v): v is string => v !== undefined);
+      figures.push({ line: i + 1, text: m[0], values: values.map((v) => Number(v.replaceAll(',', ''))) });
+    }
+  }
+  return figures;
+}
+
+/** Every number of a JSON document: numeric leaves, and strings that hold only numbers. */
+function numbersOf(json: unknown, into: number[] = []): number[] {
+  if (typeof json === 'number') into.push(json);
+  else if (typeof json === 'string' && /^[\d\s.,/-]+$/.test(json)) {
+    for (const n of json.match(/\d+(?:\.\d+)?/g) ?? []) into.push(Number(n));
+  } else if (Array.isArray(json)) for (const v of json) numbersOf(v, into);
+  else if (json && typeof json === 'object') for (const v of Object.values(json)) numbersOf(v, into);
+  return into;
+}
+
+function decimals(text: string): number {
+  return /\.(\d+)/.exec(text)?.[1]?.length ?? 0;
+}
+
+/** How a JSON number may be scaled to the unit a document writes (JSON keeps ms, bytes, ratios). */
+const SCALES: Record<string, number[]> = {
+  s: [1, 1e-3],
+  min: [1, 1 / 60, 1 / 60_000],
+  ms: [1, 1e-3, 1e3],
+  µs: [1, 1e3],
+  KB: [1, 1e-3, 1 / 1024],
+  MB: [1, 1e-6, 1 / 1024 ** 2],
+  '%': [1, 100],
+};
+
+/** True when some number of the JSON, rounded as the document writes the figure, is the figure. */
+function backed(figure: Figure, numbers: number[]): boolean {
+  const texts = figure.text.split(/\s?[–-]\s?/);
+  const unit = /[^\d\s.,–-]+$/.exec(figure.text)?.[0] ?? '';
+  const scales = SCALES[unit] ?? [1];
+  return figure.values.every((value, i) => {
+    const step = 10 ** -decimals(texts[i] ?? '');
+    return numbers.some((n) => scales.some((k) => Math.abs(n * k - value) <= step / 2 + 1e-9));
+  });
+}
+
+/** The JSON files under docs/ a document links, relative to the repository. */
+function linkedJson(doc: string, markdown: string): string[] {
+  const targets = [...markdown.matchAll(/\]\(([^)\s#]+\.json)(?:#[^)]*)?\)/g)].map((m) => m[1]!);
+  return [...new Set(targets.map((t) => relative(root, resolve(root, dirname(doc), t))))].filter((p) =>
+    p.startsWith('docs/'),
+  );
+}
+
+/** The figures of a document that neither a linked JSON nor the allow-list accounts for. */
+function unbacked(doc: string, markdown: string, readJson: (path: string) => unknown): string[] {
+  const numbers = linkedJson(doc, markdown).flatMap((p) => numbersOf(readJson(p)));
+  const allowed = NOT_MEASURED[doc] ?? {};
+  return figuresOf(markdown)
+    .filter((f) => !(f.text in allowed) && !backed(f, numbers))
+    .map((f) => `${doc}:${f.line} "${f.text}"`);
+}
+
+function documents(): string[] {
+  const found = ['README.md'];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.md') && !GENERATED_DOCS.has(path)) found.push(path);
+    }
+  };
+  walk('docs');
+  return found.sort();
+}
+
+const readJson = (path: string): unknown => JSON.parse(readFileSync(join(root, path), 'utf8'));
+
+describe('measured figures in the docs come from JSON', () => {
+  it.each(documents())('%s', (doc) => {
+    const markdown = readFileSync(join(root, doc), 'utf8');
+    expect(unbacked(doc, markdown, readJson)).toEqual([]);
+  });
+
+  it('every allow-listed figure is still in its document (the list does not outlive the text)', () => {
+    for (const [doc, figures] of Object.entries(NOT_MEASURED)) {
+      const texts = figuresOf(readFileSync(join(root, doc), 'utf8')).map((f) => f.text);
+      for (const figure of Object.keys(figures)) expect(texts, `${doc}: "${figure}"`).toContain(figure);
+    }
+  });
+
+  describe('the check itself', () => {
+    const json = { rows: [{ rps: 16390.4, p99: 12.94, note: 'not 1,234 req/s' }], users: '2000' };
+    const doc = [
+      '# A page',
+      'Measured with `pnpm bench` ([JSON](../benchmarks.json)): 16,390 req/s, p99 12.9 ms.',
+      'A hand-copied figure: 17,500 req/s, and a ratio 3.1×.',
+      'Targets are not measurements: p99 ≤ 2 s, under 100 ms; nor is `pnpm bench --rounds 3 s`.',
+      '```sh',
+      'echo 99 ms',
+      '```',
+      '<!-- x:begin -->',
+      '| 42 µs |',
+      '<!-- x:end -->',
+    ].join('\n');
+    const read = (path: string) => {
+      expect(path).toBe('docs/benchmarks.json');
+      return json;
+    };
+
+    it('fails on a figure no linked JSON holds, and on one only a prose string holds', () => {
+      expect(unbacked('docs/adr/page.md', doc, read)).toEqual([
+        'docs/adr/page.md:3 "17,500 req/s"',
+        'docs/adr/page.md:3 "3.1×"',
+      ]);
+      expect(unbacked('docs/adr/page.md', 'Not from JSON: 1,234 req/s ([JSON](../benchmarks.json)).', read)).toEqual(
+        ['docs/adr/page.md:1 "1,234 req/s"'],
+      );
+    });
+
+    it('fails on every figure of a page that links no JSON', () => {
+      expect(unbacked('docs/page.md', 'It made 16,390 req/s.', read)).toEqual(['docs/page.md:1 "16,390 req/s"']);
+    });
+
+    it('reads ranges as two figures, each to be found', () => {
+      const ranged = '[JSON](../benchmarks.json): 12.9–16,390 req/s, but 12.9–13.5 ms';
+      expect(unbacked('docs/adr/page.md', ranged, read)).toEqual(['docs/adr/page.md:1 "12.9–13.5 ms"']);
+    });
+  });
+});
