@@ -47,21 +47,22 @@ function prose(markdown: string): string {
 
 /** The measured-looking figures of a document, bounds (targets, limits) left out. */
 function figuresOf(markdown: string): Figure[] {
+  const text = prose(markdown);
   const figures: Figure[] = [];
-  for (const [i, line] of prose(markdown).split('\n').entries()) {
-    for (const m of line.matchAll(FIGURE)) {
-      if (BOUND.test(line.slice(0, m.index))) continue;
-      const values = [m[1], m[2]].filter((v): v is string => v !== undefined);
-      figures.push({ line: i + 1, text: m[0], values: values.map((v) => Number(v.replaceAll(',', ''))) });
-    }
+  for (const m of text.matchAll(FIGURE)) {
+    // A bound may sit at the end of the previous line ("p99 ≤" / "2 s").
+    if (BOUND.test(text.slice(Math.max(0, m.index - 40), m.index))) continue;
+    const values = [m[1], m[2]].filter((v): v is string => v !== undefined);
+    const line = text.slice(0, m.index).split('\n').length;
+    figures.push({ line, text: m[0], values: values.map((v) => Number(v.replaceAll(',', ''))) });
   }
   return figures;
 }
 
-/** Every number of a JSON document: numeric leaves, and strings that hold only numbers. */
+/** Every number of a JSON document: numeric leaves, and strings that are only numbers (and a unit). */
 function numbersOf(json: unknown, into: number[] = []): number[] {
   if (typeof json === 'number') into.push(json);
-  else if (typeof json === 'string' && /^[\d\s.,/-]+$/.test(json)) {
+  else if (typeof json === 'string' && /^[\d\s.,/-]+(?:µs|ms|s|%)?$/.test(json)) {
     for (const n of json.match(/\d+(?:\.\d+)?/g) ?? []) into.push(Number(n));
   } else if (Array.isArray(json)) for (const v of json) numbersOf(v, into);
   else if (json && typeof json === 'object') for (const v of Object.values(json)) numbersOf(v, into);
@@ -140,7 +141,7 @@ describe('measured figures in the docs come from JSON', () => {
   });
 
   describe('the check itself', () => {
-    const json = { rows: [{ rps: 16390.4, p99: 12.94, note: 'not 1,234 req/s' }], users: '2000' };
+    const json = { rows: [{ rps: 16390.4, p99: '12.94 ms', note: 'not 1,234 req/s' }], users: '2000' };
     const doc = [
       '# A page',
       'Measured with `pnpm bench` ([JSON](../benchmarks.json)): 16,390 req/s, p99 12.9 ms.',
