@@ -20,6 +20,29 @@ const GENERATED_DOCS = new Set(['docs/benchmarks.md']);
  */
 const NOT_MEASURED: Record<string, Record<string, string>> = {
   'README.md': { '10 s': 'the graceful-stop deadline of `pnpm start`' },
+  'docs/api.md': {
+    '30 s': 'the clock skew a token is allowed (contract)',
+    '1–2000 ms': 'the range REDIS_WAIT_TIMEOUT_MS accepts (contract)',
+  },
+  'docs/cluster.md': { '300 ms': 'the replica delay the failover test sets up' },
+  'docs/reliability.md': {
+    '2 s': "the pool's connect timeout",
+    '2000 ms': "the test cluster's cluster-node-timeout",
+    '300 ms': 'the replica delay the failover test sets up',
+    '3 s': "the client's statement deadline, and ioredis' command timeout",
+    '2.5 s': "Postgres' statement_timeout",
+    '30 s': "the worker's statement deadline, BullMQ's lock and stall check, the schedulers' period",
+    '2 ms': "the SCRIPT FLUSH interval of the test's fault",
+    '400 ms': "the third backoff wait of the failing-job test's settings",
+    '500 ms': 'the first backoff wait of the production job settings',
+    '0.5 s': "how often start.ts checks that its parent lives",
+    '10 s': 'the graceful-stop deadline of `pnpm start`, and the hold sweep period',
+    '60 s': 'the age at which the hold sweep releases an orphan hold',
+  },
+  'docs/scaling.md': {
+    '60%': "the model's provisioned utilisation (headroom)",
+    '100%': 'a share of one slot, the point where it saturates',
+  },
 };
 
 const UNIT = String.raw`(?:req/s|rows/s|tx/s|calls/s|orders/s|payments/s|joins/s|µs|ms|s|min|×|%|bytes|KB|MB|GB|times)`;
