@@ -20,6 +20,11 @@ const GENERATED_DOCS = new Set(['docs/benchmarks.md']);
  */
 const NOT_MEASURED: Record<string, Record<string, string>> = {
   'README.md': { '10 s': 'the graceful-stop deadline of `pnpm start`' },
+  'docs/adr/0200-stock-sharded-by-product.md': { '5 s': 'REGISTER_EVERY_MS, how often a process lists a product again' },
+  'docs/adr/0201-replica-wait.md': {
+    '500 ms': "REDIS_WAIT_TIMEOUT_MS's default",
+    '2000 ms': "the test cluster's cluster-node-timeout",
+  },
   'docs/api.md': {
     '30 s': 'the clock skew a token is allowed (contract)',
     '1–2000 ms': 'the range REDIS_WAIT_TIMEOUT_MS accepts (contract)',
