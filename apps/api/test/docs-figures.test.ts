@@ -20,7 +20,9 @@ const GENERATED_DOCS = new Set(['docs/benchmarks.md']);
  */
 const NOT_MEASURED: Record<string, Record<string, string>> = {
   'README.md': { '10 s': 'the graceful-stop deadline of `pnpm start`' },
-  'docs/adr/0200-stock-sharded-by-product.md': { '5 s': 'REGISTER_EVERY_MS, how often a process lists a product again' },
+  'docs/adr/0200-stock-sharded-by-product.md': {
+    '5 s': 'REGISTER_EVERY_MS, how often a process lists a product again',
+  },
   'docs/adr/0201-replica-wait.md': {
     '500 ms': "REDIS_WAIT_TIMEOUT_MS's default",
     '2000 ms': "the test cluster's cluster-node-timeout",
@@ -40,7 +42,7 @@ const NOT_MEASURED: Record<string, Record<string, string>> = {
     '2 ms': "the SCRIPT FLUSH interval of the test's fault",
     '400 ms': "the third backoff wait of the failing-job test's settings",
     '500 ms': 'the first backoff wait of the production job settings',
-    '0.5 s': "how often start.ts checks that its parent lives",
+    '0.5 s': 'how often start.ts checks that its parent lives',
     '10 s': 'the graceful-stop deadline of `pnpm start`, and the hold sweep period',
     '60 s': 'the age at which the hold sweep releases an orphan hold',
   },
@@ -50,7 +52,7 @@ const NOT_MEASURED: Record<string, Record<string, string>> = {
   },
 };
 
-const UNIT = String.raw`(?:req/s|rows/s|tx/s|calls/s|orders/s|payments/s|joins/s|µs|ms|s|min|×|%|bytes|KB|MB|GB|times)`;
+const UNIT = '(?:req/s|rows/s|tx/s|calls/s|orders/s|payments/s|joins/s|µs|ms|s|min|×|%|bytes|KB|MB|GB|times)';
 const NUMBER = String.raw`\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?`;
 /** A number, or a range of two, then its unit; not part of a word, a version or a commit hash. */
 const FIGURE = new RegExp(
@@ -58,7 +60,8 @@ const FIGURE = new RegExp(
   'g',
 );
 /** Written as a bound, the figure is a target or a limit ("p99 ≤ 2 s", "under 100 ms"). */
-const BOUND = /(?:[≤<≥>]|\bat most|\bat least|\bunder|\bwithin|\bbelow|\babove|\bup to|\btarget(?:s|ed)?(?: is| of)?)\s*$/;
+const BOUND =
+  /(?:[≤<≥>]|\bat most|\bat least|\bunder|\bwithin|\bbelow|\babove|\bup to|\btarget(?:s|ed)?(?: is| of)?)\s*$/;
 
 type Figure = { line: number; text: string; values: number[] };
 
@@ -192,13 +195,15 @@ describe('measured figures in the docs come from JSON', () => {
         'docs/adr/page.md:3 "17,500 req/s"',
         'docs/adr/page.md:3 "3.1×"',
       ]);
-      expect(unbacked('docs/adr/page.md', 'Not from JSON: 1,234 req/s ([JSON](../benchmarks.json)).', read)).toEqual(
-        ['docs/adr/page.md:1 "1,234 req/s"'],
-      );
+      expect(
+        unbacked('docs/adr/page.md', 'Not from JSON: 1,234 req/s ([JSON](../benchmarks.json)).', read),
+      ).toEqual(['docs/adr/page.md:1 "1,234 req/s"']);
     });
 
     it('fails on every figure of a page that links no JSON', () => {
-      expect(unbacked('docs/page.md', 'It made 16,390 req/s.', read)).toEqual(['docs/page.md:1 "16,390 req/s"']);
+      expect(unbacked('docs/page.md', 'It made 16,390 req/s.', read)).toEqual([
+        'docs/page.md:1 "16,390 req/s"',
+      ]);
     });
 
     it('reads ranges as two figures, each to be found', () => {
