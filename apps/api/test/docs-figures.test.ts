@@ -87,6 +87,35 @@ function figuresOf(markdown: string): Figure[] {
     const line = text.slice(0, m.index).split('\n').length;
     figures.push({ line, text: m[0], values: values.map((v) => Number(v.replaceAll(',', ''))) });
   }
+  return [...figures, ...tableFigures(text)].sort((a, b) => a.line - b.line);
+}
+
+/** A unit in a table's column header ("p99 ms", "API CPU µs per paid order"). */
+const HEADER_UNIT = /(?:^|[\s(])(req\/s|rows\/s|tx\/s|calls\/s|µs|ms|%)(?=$|[\s)])/;
+
+/** Numbers in table cells whose unit is in the column header (a cell with its own unit is prose's). */
+function tableFigures(text: string): Figure[] {
+  const lines = text.split('\n');
+  const cells = (line: string) =>
+    line
+      .trim()
+      .replace(/^\||\|$/g, '')
+      .split('|');
+  const figures: Figure[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    if (!/^\s*\|[\s:|-]+\|\s*$/.test(lines[i]!) || !lines[i - 1]!.trim().startsWith('|')) continue;
+    const units = cells(lines[i - 1]!).map((h) => HEADER_UNIT.exec(h)?.[1]);
+    for (let r = i + 1; r < lines.length && lines[r]!.trim().startsWith('|'); r++) {
+      for (const [c, cell] of cells(lines[r]!).entries()) {
+        const unit = units[c];
+        if (!unit || new RegExp(`\\d\\s?${UNIT}(?![\\w/])`).test(cell)) continue;
+        for (const m of cell.matchAll(new RegExp(`(?<![\\w.,/:#-])(?:${NUMBER})(?![\\w.])`, 'g'))) {
+          const value = Number(m[0].replaceAll(',', ''));
+          figures.push({ line: r + 1, text: `${m[0]} ${unit}`, values: [value] });
+        }
+      }
+    }
+  }
   return figures;
 }
 
@@ -203,6 +232,22 @@ describe('measured figures in the docs come from JSON', () => {
     it('fails on every figure of a page that links no JSON', () => {
       expect(unbacked('docs/page.md', 'It made 16,390 req/s.', read)).toEqual([
         'docs/page.md:1 "16,390 req/s"',
+      ]);
+    });
+
+    it('reads table cells with the unit of their column header', () => {
+      const table = [
+        '[JSON](../benchmarks.json)',
+        '',
+        '| row   |    req/s | p99 ms | load average |',
+        '| ----- | -------: | -----: | -----------: |',
+        '| after |   16,390 |   12.9 |          1.5 |',
+        '| hand  | 4,321; 9 | 44 ms  |            7 |',
+      ].join('\n');
+      expect(unbacked('docs/adr/page.md', table, read)).toEqual([
+        'docs/adr/page.md:6 "44 ms"',
+        'docs/adr/page.md:6 "4,321 req/s"',
+        'docs/adr/page.md:6 "9 req/s"',
       ]);
     });
 
