@@ -3,7 +3,9 @@
 // a JSON file under docs/ that the same document links (rounded as the document writes it). A
 // figure copied by hand from a run, with nothing behind it, goes stale silently; this test makes
 // it fail instead. Limits, defaults and targets are not measurements: they are written with a
-// comparison ("p99 ≤ 2 s") or listed in NOT_MEASURED below, each with its reason.
+// comparison ("p99 ≤ 2 s") or listed in NOT_MEASURED below, each with its reason. A figure is
+// found by value, so a small one can match some other number of a linked JSON by chance: the
+// test stops copies from creeping in; it does not prove each figure names the right field.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/** Whole documents a script writes (`pnpm bench`); the contract's copy is checked by api-doc.test.ts. */
+/** Whole documents a script writes: `pnpm bench` renders benchmarks.md from benchmarks.json. */
 const GENERATED_DOCS = new Set(['docs/benchmarks.md']);
 
 /**
