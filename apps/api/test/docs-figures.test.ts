@@ -93,7 +93,7 @@ function figuresOf(markdown: string): Figure[] {
 }
 
 /** A unit in a table's column header ("p99 ms", "API CPU µs per paid order"). */
-const HEADER_UNIT = /(?:^|[\s(])(req\/s|rows\/s|tx\/s|calls\/s|µs|ms|%)(?=$|[\s)])/;
+const HEADER_UNIT = /(?:^|[\s(])(req\/s|rows\/s|tx\/s|calls\/s|µs|ms|%)(?=$|[\s),/])/;
 
 /** Numbers in table cells whose unit is in the column header (a cell with its own unit is prose's). */
 function tableFigures(text: string): Figure[] {
