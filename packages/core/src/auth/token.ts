@@ -33,7 +33,8 @@ function decodeSegment(segment: string): unknown {
  * Verifies a compact HS256 JWS and its time claims the way jose's jwtVerify does with
  * `algorithms: ['HS256'], requiredClaims: ['exp', 'sub'], clockTolerance`, synchronously:
  * jose goes through WebCrypto, whose thread-pool round trip cost more than the whole rest of
- * `coupon.issue` (bench profile, docs/benchmarks.md). Signature first, claims after.
+ * `coupon.issue` (its profile is in the retired bench notes, `git show b96332d:loadtests/bench/notes.md`).
+ * Signature first, claims after.
  *
  * Every caller (tRPC procedures, the fast mutations, the queue dashboard) verifies here, so the
  * lifetime bound holds on every path: `exp − iat` may not exceed `maxTtlSeconds`. `iat` stays

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 
 /**
- * Statements one connection keeps prepared, at most. Postgres keeps each one until the
- * connection closes, about 40 KB with its plan (the payment's order lookup, measured in
- * `pg_backend_memory_contexts`), so the cap bounds a backend's share to about 5 MB. The code
+ * Statements one connection keeps prepared, at most. Postgres keeps each one with its plan
+ * until the connection closes (its size is measured in ADR 0004), so the cap bounds a
+ * backend's share of memory. The code
  * has about 110 query sites, most of one fixed text; the cap leaves room for them and stops
  * texts that vary (an `IN` list of each length) from growing without end.
  */

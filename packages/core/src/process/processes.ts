@@ -1,8 +1,8 @@
 // Several copies of one service on one machine (API_PROCESSES, WORKER_PROCESSES): this process
 // becomes a supervisor that forks `count` copies of its own entry script with Node's cluster
 // module and does no other work. API copies share the one listening port: the supervisor
-// accepts connections and hands them out round-robin (cluster's default on Linux), which
-// measured evener than SO_REUSEPORT's hash (docs/scaling.md).
+// accepts connections and hands them out round-robin (cluster's default on Linux); SO_REUSEPORT's
+// kernel hash spread them no more evenly and is Linux-only (docs/scaling.md, section 4).
 //
 // Stopping: SIGTERM, SIGINT or SIGHUP to the supervisor, or its parent closing the IPC channel
 // it was started with, sends SIGTERM to every copy (each stops gracefully as a single process
