@@ -4,8 +4,9 @@ import { drainCouponPending, revokeUnreplicatedIssuance } from '@flash/core';
 import { insertIssuedBatch, listIssuedUsers } from '@flash/core/internal/coupon/coupon.repository';
 import { readPending, runIssueCoupon } from '@flash/core/internal/coupon/coupon.store';
 import { createReplicaWaiter } from '@flash/core/internal/redis/replica-wait';
+import { shippedScript } from '@flash/core/internal/redis/scripts';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type PrivateRedis, startPrivateRedis } from '../../../test/redis-server.ts';
 import { call, createTestServer, type TestServer } from '../../../test/support.ts';
 
@@ -60,8 +61,8 @@ describe('REDIS_WAIT_REPLICAS=1 with a replica', () => {
     expect(await onReplica.hlen(keys.issued)).toBe(301);
   });
 
-  const commandCalls = async (command: string, on: TestServer = s): Promise<number> => {
-    const stats = await on.rt.redis.info('commandstats');
+  const commandCalls = async (command: string): Promise<number> => {
+    const stats = await s.rt.redis.info('commandstats');
     return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
   };
 
@@ -76,21 +77,33 @@ describe('REDIS_WAIT_REPLICAS=1 with a replica', () => {
   });
 
   it('with REDIS_WAIT_REPLICAS=0 an issuance is the one EVALSHA it always was: no WAIT', async () => {
-    // A Redis of its own: the commands counted are this server's alone, not late work of the
-    // server above (a drain's acknowledgement is an EVALSHA too).
+    // A Redis of its own, watched with MONITOR: the commands counted are this server's issue
+    // script and WAITs alone (BullMQ's job adds, also EVALSHA, are told apart by their digest).
     const own = await startPrivateRedis();
     const plain = await createTestServer({ overrides: { REDIS_URL: own.url } });
+    const watcher = new Redis(own.url);
     try {
       const couponId = await createCoupon(plain, 100);
       await issue(plain, couponId, 1); // loads the script on this connection's first use
-      const counts = async () => [await commandCalls('wait', plain), await commandCalls('evalsha', plain)];
-      const [waits, evals] = await counts();
+      const seen = { issueScripts: 0, waits: 0, marker: false };
+      const issueSha = shippedScript('issueCoupon').sha;
+      const monitor = await watcher.monitor();
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        const command = args[0]?.toLowerCase();
+        if (command === 'evalsha' && args[1] === issueSha) seen.issueScripts++;
+        if (command === 'wait') seen.waits++;
+        if (command === 'echo' && args[1] === 'end-of-crowd') seen.marker = true;
+      });
       const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => issue(plain, couponId, 2 + i)));
       expect(answers.filter((r) => r.status !== 200)).toEqual([]);
-      const [waitsAfter, evalsAfter] = await counts();
-      expect(waitsAfter! - waits!).toBe(0);
-      expect(evalsAfter! - evals!).toBe(50);
+      // MONITOR reports commands in the order Redis ran them: once the marker is seen, so is the crowd.
+      await plain.rt.redis.echo('end-of-crowd');
+      await vi.waitFor(() => expect(seen.marker).toBe(true));
+      expect(seen.waits).toBe(0);
+      expect(seen.issueScripts).toBe(50);
+      monitor.disconnect();
     } finally {
+      watcher.disconnect();
       await plain.cleanup();
       await own.stop();
     }
