@@ -48,9 +48,8 @@ app.post('/issue', async (req, reply) => {
       [COUPON_ID, userId, issuedAt],
     );
     if (inserted.rowCount !== 1) throw new Refused('COUPON_ALREADY_ISSUED');
-    await client.query('UPDATE bench_naive_coupons SET issued_count = issued_count + 1 WHERE id = $1', [
-      COUPON_ID,
-    ]);
+    const increment = 'UPDATE bench_naive_coupons SET issued_count = issued_count + 1 WHERE id = $1';
+    await client.query(increment, [COUPON_ID]);
     await client.query('COMMIT');
     return { couponId: COUPON_ID, status: 'ISSUED', issuedAt: issuedAt.toISOString() };
   } catch (err) {
@@ -62,12 +61,12 @@ app.post('/issue', async (req, reply) => {
   }
 });
 
-const stop = () => {
-  app.close().then(
-    () => pool.end().finally(() => process.exit(0)),
-    () => process.exit(1),
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () =>
+    app.close().then(
+      () => pool.end().finally(() => process.exit(0)),
+      () => process.exit(1),
+    ),
   );
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+}
 console.log(`naive baseline listening on ${await app.listen({ port: config.port, host: config.host })}`);
