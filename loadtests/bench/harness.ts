@@ -46,7 +46,7 @@ export type RowDef = Pick<BenchRow, 'id' | 'label' | 'kind' | 'note'> & {
   coupon?: number;
   /** Runs only when named in `--only` (or `--cluster`). */
   optIn?: boolean;
-  run(ctx: Ctx, round: number): Promise<Result>;
+  run(ctx: Ctx, round: number, id: string): Promise<Result>;
 };
 
 export type Ctx = {
@@ -99,14 +99,19 @@ export type Server = Child & { url: string };
 const okCount = (stats: LoadStats) =>
   Object.entries(stats.statusCounts).reduce((n, [s, c]) => (s.startsWith('2') ? n + c : n), 0);
 
-/** Runs one HTTP row; the successes clients saw (warm-up included) count for `couponId`. */
+/**
+ * Runs one HTTP row, `request(i)` being the i-th request (warm-up included); the successes
+ * clients saw count for `couponId`; with `users`, warns when the requests outnumbered them.
+ */
 export async function measure(
   ctx: Ctx,
   server: Server,
-  next: () => RequestSpec,
+  request: (i: number) => RequestSpec,
   couponId?: number,
-  extra: { amount?: number; warmupAmount?: number; expectStatus?: number } = {},
+  extra: { amount?: number; warmupAmount?: number; expectStatus?: number; users?: number } = {},
 ): Promise<Measured> {
+  let i = 0;
+  const next = () => request(i++);
   const base = { url: server.url, connections: settings.connections, next, expectStatus: extra.expectStatus };
   const warm = await runLoad({ ...base, durationSec: settings.warmupSec, amount: extra.warmupAmount });
   const serverMs = treeCpuTimeMs(server.process.pid);
@@ -118,6 +123,8 @@ export async function measure(
   const perRequest = (ms: number) => (ms * 1000) / stats.requests;
   const redisNow = ctx.redisPids.map(cpuTimeMs);
   const ok = okCount(warm) + okCount(stats);
+  if (extra.users !== undefined && i > extra.users)
+    log('WARNING: ran out of distinct users; the repeats were refused');
   if (couponId !== undefined) {
     const seen = ctx.seen.get(couponId) ?? { ok: 0, inFlight: 0 };
     ctx.seen.set(couponId, { ok: seen.ok + ok, inFlight: seen.inFlight + 2 * settings.connections });

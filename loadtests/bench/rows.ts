@@ -24,7 +24,7 @@ import { checkCoupons, checkStock } from '../lib/invariants.ts';
 import { fmt, type RequestSpec } from '../lib/load.ts';
 import type { SaleReport } from '../lib/sale-report.ts';
 import { createCoupon, createProduct } from '../lib/seed.ts';
-import { type BearerPack, mintBearerPack, mintToken } from '../lib/token.ts';
+import { mintBearerPack, mintToken } from '../lib/token.ts';
 import { httpFor } from '../node/driver.ts';
 import { saleScenario } from '../node/sale.ts';
 import * as sale from '../scenarios/sale.js';
@@ -64,20 +64,6 @@ const get = (procedure: string, input?: unknown): RequestSpec => ({
   method: 'GET',
   path: `/trpc/${procedure}${input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`}`,
 });
-/** Requests `make(0)`, `make(1)`, ... */
-const each = (make: (i: number) => RequestSpec) => {
-  let i = 0;
-  return () => make(i++);
-};
-/** POSTs cycling over `bodies`, each with the next user's token; `ranOut()` once users repeat. */
-function perUser(tokens: BearerPack, path: string, bodies: string[]) {
-  let n = 0;
-  const next = () => {
-    const i = n++;
-    return post(path, bodies[i % bodies.length]!, tokens.bearer(i % tokens.count));
-  };
-  return { next, ranOut: () => n > tokens.count };
-}
 
 /** worker.drain: one coupon's pending stream pre-filled through the Lua script, then persisted. */
 async function drainRow(ctx: Ctx): Promise<Result> {
@@ -110,27 +96,28 @@ async function luaRow(ctx: Ctx): Promise<Result> {
   return measured;
 }
 
-/** One sequence of users for every /issue row: each user issues once per coupon. */
-let issueUser = 1;
-function serveIssue(ctx: Ctx, id: string, script: string, args: string[], couponId?: number) {
+/** POST /issue on a server of its own, each request a new user (a user issues once per coupon). */
+function serveIssue(ctx: Ctx, id: string, round: number, script: string, args: string[], couponId?: number) {
   const options = { env: ctx.run.env, args, nodeArgs: nodeArgsFor(id) };
-  return withChild(startServer(id, `loadtests/bench/${script}`, options), (server) =>
-    measure(ctx, server, () => post('/issue', `{"userId":${issueUser++}}`), couponId),
+  const next = (i: number) => post('/issue', `{"userId":${round * 10_000_000 + i + 1}}`);
+  return withChild(startServer(id, `loadtests/bench/${script}`, options), (s) =>
+    measure(ctx, s, next, couponId),
   );
 }
 
 /** The bare route (bare-server.ts): the Lua script behind Fastify, no tRPC, no auth. */
-const bareRow = (id: string, limits: boolean) => (ctx: Ctx) =>
+const bareRow = (limits: boolean) => (ctx: Ctx, round: number, id: string) =>
   serveIssue(
     ctx,
     id,
+    round,
     'bare-server.ts',
     [`${couponOf(ctx, id)}`, ...(limits ? ['--limits'] : [])],
     couponOf(ctx, id),
   );
 
 async function naiveRow(ctx: Ctx): Promise<Result> {
-  const stats = await serveIssue(ctx, 'naive', 'naive-server.ts', [`${COUPON_QUANTITY}`]);
+  const stats = await serveIssue(ctx, 'naive', 0, 'naive-server.ts', [`${COUPON_QUANTITY}`]);
   ctx.naiveOk = stats.okWithWarmup;
   return stats;
 }
@@ -140,37 +127,38 @@ async function naiveRow(ctx: Ctx): Promise<Result> {
  * request, each round's users after the last's. On a Redis other than the run's (topology.ts)
  * the row makes coupons of its own there, one per master on a cluster, and checks them itself.
  */
-function couponIssueRow(
-  id: string,
-  o: { firstUser: number; official?: boolean; expectStatus?: number; topology?: Topology; wait?: number },
-) {
+function couponIssueRow(o: {
+  firstUser: number;
+  official?: boolean;
+  expectStatus?: number;
+  topology?: Topology;
+  wait?: number;
+}) {
   const topology = o.topology ?? 'one Redis';
   const env: Record<string, string> = o.wait === undefined ? {} : { REDIS_WAIT_REPLICAS: `${o.wait}` };
-  return (ctx: Ctx, round: number) =>
+  return (ctx: Ctx, round: number, id: string) =>
     onTopology(ctx, topology, env, async (t) => {
-      const secret = ctx.run.config.jwtSecret;
-      const tokens = mintBearerPack(secret, o.firstUser + round * COUPON_TOKENS, COUPON_TOKENS);
-      const script = 'loadtests/bench/official-adapter-server.ts';
+      const tokens = mintBearerPack(
+        ctx.run.config.jwtSecret,
+        o.firstUser + round * COUPON_TOKENS,
+        COUPON_TOKENS,
+      );
+      const official = { env: t.env, nodeArgs: nodeArgsFor(id) };
       const server = o.official
-        ? startServer('official', script, { env: t.env, nodeArgs: nodeArgsFor(id) })
+        ? startServer('official', 'loadtests/bench/official-adapter-server.ts', official)
         : startApi(t.env, nodeArgsFor(id));
       return withChild(server, async (api) => {
         const own = topology === 'one Redis';
-        const create = async (n: number) => ({
-          id: await createCoupon(apiClient(api.url), ctx.admin, {
-            name: `bench ${id} ${n}`,
-            totalQuantity: COUPON_QUANTITY,
-          }),
-        });
+        const coupon = { name: `bench ${id}`, totalQuantity: COUPON_QUANTITY };
+        const create = async () => ({ id: await createCoupon(apiClient(api.url), ctx.admin, coupon) });
         const coupons = own
           ? [couponOf(ctx, id)]
           : (await spread(t, (c) => ctx.keys.coupon(c.id).issued, create)).map((c) => c.id);
         const bodies = coupons.map((couponId) => JSON.stringify({ couponId }));
-        const requests = perUser(tokens, '/trpc/coupon.issue', bodies);
-        const stats = await measure(t.ctx, api, requests.next, own ? coupons[0] : undefined, {
-          expectStatus: o.expectStatus,
-        });
-        if (requests.ranOut()) log(`WARNING: ${id} ran out of distinct users; repeats answer 409`);
+        const next = (i: number) =>
+          post('/trpc/coupon.issue', bodies[i % bodies.length]!, tokens.bearer(i % tokens.count));
+        const users = tokens.count;
+        const stats = await measure(t.ctx, api, next, own ? coupons[0] : undefined, { ...o, users });
         if (!own) {
           const found = await checkIssuedOn(ctx, t, coupons, stats.okWithWarmup);
           ctx.violations.push(...found.map((v) => `${id} on ${topology}: ${v}`));
@@ -207,20 +195,19 @@ async function checkIssuedOn(ctx: Ctx, t: RowRedis, couponIds: number[], ok: num
  * makes 3 products of its own there, each on another master (each product's stock is its own
  * slot, ADR 0200), and checks their stock itself once a worker saved the orders.
  */
-function orderRow(id: string, topology: Topology) {
-  return (ctx: Ctx) =>
+function orderRow(topology: Topology) {
+  return (ctx: Ctx, _round: number, id: string) =>
     onTopology(ctx, topology, {}, (t) =>
       withApi(t.env, id, async (api) => {
         const client = apiClient(api.url);
         const own = topology === 'one Redis';
-        const create = (n: number) =>
-          createProduct(client, ctx.admin, { name: `bench ${id} ${n}`, price: 1000, stock: 10_000_000 });
+        const product = { name: `bench ${id}`, price: 1000, stock: 10_000_000 };
+        const create = () => createProduct(client, ctx.admin, product);
         const products = own ? ctx.products : await spread(t, (p) => ctx.keys.stock(p.id).available, create);
         const tokens = orderTokens(ctx);
         const bodies = products.map((p) => JSON.stringify({ items: [{ productId: p.id, quantity: 1 }] }));
-        const next = each((i) =>
-          post('/trpc/order.create', bodies[i % bodies.length]!, `Bearer ${tokens[i % tokens.length]}`),
-        );
+        const next = (i: number) =>
+          post('/trpc/order.create', bodies[i % bodies.length]!, `Bearer ${tokens[i % tokens.length]}`);
         const stats = await measure(t.ctx, api, next);
         // Answered from Redis; payment.pay needs them in Postgres. The save is timed, but not
         // part of the row's req/s (the coupon drain is a row of its own).
@@ -242,10 +229,10 @@ function orderRow(id: string, topology: Topology) {
 /** Pays each order once: the warm-up the first tenth, the measured window at most the rest. */
 function pay(ctx: Ctx, api: Server, orders: { id: string; token: string }[]) {
   const warmupAmount = Math.floor(orders.length / 10);
-  const next = each((i) => {
+  const next = (i: number) => {
     const order = orders[i % orders.length]!;
     return post('/trpc/payment.pay', JSON.stringify({ orderId: order.id }), `Bearer ${order.token}`);
-  });
+  };
   return measure(ctx, api, next, undefined, { warmupAmount, amount: orders.length - warmupAmount });
 }
 
@@ -254,8 +241,8 @@ function pay(ctx: Ctx, api: Server, orders: { id: string; token: string }[]) {
  * the worker running beside it, exporting each paid order as in a sale: its CPU over the row
  * (warm-up included) per payment goes in the note.
  */
-function paymentRow(id: string, withWorker: boolean) {
-  return async (ctx: Ctx): Promise<Result> => {
+function paymentRow(withWorker: boolean) {
+  return async (ctx: Ctx, _round: number, id: string): Promise<Result> => {
     const tokens = orderTokens(ctx);
     const { rows } = await ctx.db.query<{ id: string; user_id: number }>(
       `SELECT id, user_id::int AS user_id FROM orders
@@ -332,14 +319,8 @@ async function pgbenchRow(ctx: Ctx): Promise<Result> {
   const url = new URL(ctx.run.config.databaseUrl);
   url.pathname = `/bench_pgbench_${randomBytes(4).toString('hex')}`;
   await ensureDatabase(url.toString());
-  const conn = [
-    '-h',
-    url.hostname,
-    '-p',
-    url.port || '5432',
-    '-U',
-    decodeURIComponent(url.username || 'postgres'),
-  ];
+  const user = decodeURIComponent(url.username || 'postgres');
+  const conn = ['-h', url.hostname, '-p', url.port || '5432', '-U', user];
   const env = { ...process.env, PGPASSWORD: decodeURIComponent(url.password) };
   const pgbench = async (...args: string[]) =>
     (await run('pgbench', [...conn, ...args, url.pathname.slice(1)], { env, maxBuffer: 1 << 24 })).stdout;
@@ -423,218 +404,130 @@ async function saleRow(ctx: Ctx): Promise<Result> {
 
 /** A read storm: the same request (made once per row by `request`) over and over. */
 const readRow =
-  (id: string, request: (ctx: Ctx, api: Server, round: number) => RequestSpec | Promise<RequestSpec>) =>
-  (ctx: Ctx, round: number) =>
+  (request: (ctx: Ctx, api: Server, id: string) => RequestSpec | Promise<RequestSpec>) =>
+  (ctx: Ctx, _round: number, id: string) =>
     withApi(ctx.run.env, id, async (api) => {
-      const spec = await request(ctx, api, round);
+      const spec = await request(ctx, api, id);
       return measure(ctx, api, () => spec);
     });
+
+const topRow = readRow(() => get('product.top'));
+const couponGetRow = readRow((ctx, _, id) => get(id, { couponId: couponOf(ctx, id) }));
+const roomGetRow = readRow(async (ctx, api, id) => get(id, await openRoom(ctx, api, id)));
 
 /**
  * A waiting room of the row's own guarding the row's coupon (so no other row's calls need a
  * pass), admitting one a second: the crowd the room exists for, where nearly every join waits.
  */
-async function openRoom(ctx: Ctx, api: Server, id: string, round: number) {
-  const room = { name: `bench ${id} ${round}`, couponIds: [couponOf(ctx, id)], admitPerSecond: 1 };
+async function openRoom(ctx: Ctx, api: Server, id: string) {
+  const room = { name: `bench ${id}`, couponIds: [couponOf(ctx, id)], admitPerSecond: 1 };
   const { roomId } = await apiClient(api.url).mutate('admin.waitingRoom.create', room, ctx.admin);
   return { roomId: roomId as number };
 }
 
 /** waitingRoom.join: a distinct user and token per request, each taking a ticket. */
-async function joinRow(ctx: Ctx, round: number): Promise<Result> {
+async function joinRow(ctx: Ctx, round: number, id: string): Promise<Result> {
   const tokens = mintBearerPack(ctx.run.config.jwtSecret, 150_000_000 + round * COUPON_TOKENS, COUPON_TOKENS);
-  return withApi(ctx.run.env, 'waitingRoom.join', async (api) => {
-    const body = JSON.stringify(await openRoom(ctx, api, 'waitingRoom.join', round));
-    const requests = perUser(tokens, '/trpc/waitingRoom.join', [body]);
-    const stats = await measure(ctx, api, requests.next);
-    if (requests.ranOut()) log('waitingRoom.join: ran out of distinct users; repeats answered their ticket');
-    return stats;
+  return withApi(ctx.run.env, id, async (api) => {
+    const body = JSON.stringify(await openRoom(ctx, api, id));
+    const next = (i: number) => post('/trpc/waitingRoom.join', body, tokens.bearer(i % tokens.count));
+    return measure(ctx, api, next, undefined, { users: tokens.count });
   });
 }
 
-const issue = (id: string, label: string, note: string) =>
-  ({ id, label: `coupon.issue${label}`, kind: 'ours', note }) as const;
+/** What the table shows of each row: its kind, its label and a note under it (a run may give its own). */
+const SHOWN: Record<string, [kind: RowDef['kind'], label: string, note?: string]> = {
+  'worker.drain': ['worker', 'worker drain (issuances persisted to Postgres)'],
+  lua: [
+    'ceiling',
+    `coupon Lua script alone (ioredis, ${LUA_IN_FLIGHT} in flight)`,
+    'no HTTP; one ioredis connection',
+  ],
+  bare: ['ceiling', 'bare Fastify route + same Lua script', 'no tRPC, no auth, no limits'],
+  'bare.limited': [
+    'reference',
+    'bare route + same Lua script with the caller’s rate limits',
+    'the Redis work of coupon.issue, without the API layer',
+  ],
+  naive: ['baseline', 'naive: one Postgres transaction, SELECT … FOR UPDATE', 'pg pool of 20'],
+  'coupon.issue': ['ours', 'coupon.issue (/trpc, auth)', 'a distinct user and token per request'],
+  'coupon.issue.official': [
+    'reference',
+    'coupon.issue via tRPC’s own fastifyTRPCPlugin',
+    'same router and auth, official adapter',
+  ],
+  'coupon.issue.soldout': [
+    'ours',
+    'coupon.issue after the coupon ran out (/trpc, auth)',
+    'a distinct user and token per request; all but the first answered COUPON_SOLD_OUT (409)',
+  ],
+  'coupon.issue.cluster': [
+    'ours',
+    'coupon.issue, Redis Cluster (/trpc, auth)',
+    '3 masters + 3 replicas on this machine, 3 coupons in turn, one per master',
+  ],
+  'coupon.issue.replica': [
+    'ours',
+    'coupon.issue, REDIS_WAIT_REPLICAS=0 (/trpc, auth)',
+    'private primary + 1 replica, answered at once (the baseline of coupon.issue.wait1)',
+  ],
+  'coupon.issue.wait1': [
+    'ours',
+    'coupon.issue, REDIS_WAIT_REPLICAS=1 (/trpc, auth)',
+    'private primary + 1 replica; answered after WAIT 1 (compare coupon.issue.replica)',
+  ],
+  'order.create': ['ours', 'order.create (/trpc, auth)'],
+  'order.create.cluster': ['ours', 'order.create, Redis Cluster (/trpc, auth)'],
+  'payment.pay': ['ours', 'payment.pay (/trpc, auth)'],
+  'payment.pay.worker': ['ours', 'payment.pay, worker running (/trpc, auth)'],
+  'payment.pay.hot': ['ours', 'payment.pay, 10 users (/trpc, auth)'],
+  pgbench: ['ceiling', 'pgbench TPC-B-like (Postgres alone)'],
+  'product.top': ['ours', 'product.top (/trpc, public)', 'read storm'],
+  'coupon.get': ['ours', 'coupon.get (/trpc, public)', 'sale page poll'],
+  'waitingRoom.join': [
+    'ours',
+    'waitingRoom.join (/trpc, auth)',
+    'a distinct user per request, each a new ticket (waiting)',
+  ],
+  'waitingRoom.get': ['ours', 'waitingRoom.get (/trpc, public)', 'waiting page poll'],
+  sale: ['ours', 'sale: the rehearsal’s journey, API + worker'],
+};
+
+type Options = Pick<RowDef, 'unit' | 'rounds' | 'coupon' | 'optIn'>;
+const row = (id: string, run: RowDef['run'], options: Options = {}): RowDef => {
+  const [kind, label, note] = SHOWN[id]!;
+  return { id, kind, label, note, run, ...options };
+};
+const Q = COUPON_QUANTITY;
+const [replica, cluster] = ['primary + replica', 'Redis Cluster'] as const;
+const issueOptions = { rounds: true, coupon: Q };
 
 /** Every row, in the order a run measures them. */
 export const ROWS: RowDef[] = [
-  {
-    id: 'worker.drain',
-    label: 'worker drain (issuances persisted to Postgres)',
-    kind: 'worker',
-    unit: 'rows/s',
-    coupon: COUPON_QUANTITY,
-    run: drainRow,
-  },
-  {
-    id: 'lua',
-    label: `coupon Lua script alone (ioredis, ${LUA_IN_FLIGHT} in flight)`,
-    kind: 'ceiling',
-    unit: 'calls/s',
-    note: 'no HTTP; one ioredis connection',
-    coupon: COUPON_QUANTITY,
-    run: luaRow,
-  },
-  {
-    id: 'bare',
-    label: 'bare Fastify route + same Lua script',
-    kind: 'ceiling',
-    note: 'no tRPC, no auth, no limits',
-    rounds: true,
-    coupon: COUPON_QUANTITY,
-    run: bareRow('bare', false),
-  },
-  {
-    id: 'bare.limited',
-    label: 'bare route + same Lua script with the caller’s rate limits',
-    kind: 'reference',
-    note: 'the Redis work of coupon.issue, without the API layer',
-    coupon: COUPON_QUANTITY,
-    run: bareRow('bare.limited', true),
-  },
-  {
-    id: 'naive',
-    label: 'naive: one Postgres transaction, SELECT … FOR UPDATE',
-    kind: 'baseline',
-    note: 'pg pool of 20',
-    run: naiveRow,
-  },
-  {
-    ...issue('coupon.issue', ' (/trpc, auth)', 'a distinct user and token per request'),
-    rounds: true,
-    coupon: COUPON_QUANTITY,
-    run: couponIssueRow('coupon.issue', { firstUser: 10_000_000 }),
-  },
-  {
-    ...issue(
-      'coupon.issue.official',
-      ' via tRPC’s own fastifyTRPCPlugin',
-      'same router and auth, official adapter',
-    ),
-    kind: 'reference',
-    rounds: true,
-    coupon: COUPON_QUANTITY,
-    run: couponIssueRow('coupon.issue.official', { firstUser: 50_000_000, official: true }),
-  },
+  row('worker.drain', drainRow, { unit: 'rows/s', coupon: Q }),
+  row('lua', luaRow, { unit: 'calls/s', coupon: Q }),
+  row('bare', bareRow(false), { rounds: true, coupon: Q }),
+  row('bare.limited', bareRow(true), { coupon: Q }),
+  row('naive', naiveRow),
+  row('coupon.issue', couponIssueRow({ firstUser: 10_000_000 }), issueOptions),
+  row('coupon.issue.official', couponIssueRow({ firstUser: 50_000_000, official: true }), issueOptions),
   // Distinct users, so a 409 here can only be COUPON_SOLD_OUT: the answer the row measures, not
   // an error. The closing checks see that the coupon went to one user only.
-  {
-    ...issue(
-      'coupon.issue.soldout',
-      ' after the coupon ran out (/trpc, auth)',
-      'a distinct user and token per request; all but the first answered COUPON_SOLD_OUT (409)',
-    ),
-    coupon: 1,
-    run: couponIssueRow('coupon.issue.soldout', { firstUser: 90_000_000, expectStatus: 409 }),
-  },
-  {
-    ...issue(
-      'coupon.issue.cluster',
-      ', Redis Cluster (/trpc, auth)',
-      '3 masters + 3 replicas on this machine, 3 coupons in turn, one per master',
-    ),
-    optIn: true,
-    run: couponIssueRow('coupon.issue.cluster', { firstUser: 170_000_000, topology: 'Redis Cluster' }),
-  },
+  row('coupon.issue.soldout', couponIssueRow({ firstUser: 90_000_000, expectStatus: 409 }), { coupon: 1 }),
+  row('coupon.issue.cluster', couponIssueRow({ firstUser: 170_000_000, topology: cluster }), { optIn: true }),
   // What REDIS_WAIT_REPLICAS costs: the same call on a private primary with one replica, without
   // and with waiting for it (docs/adr/0201-replica-wait.md).
-  {
-    ...issue(
-      'coupon.issue.replica',
-      ', REDIS_WAIT_REPLICAS=0 (/trpc, auth)',
-      'private primary + 1 replica, answered at once (the baseline of coupon.issue.wait1)',
-    ),
-    run: couponIssueRow('coupon.issue.replica', {
-      firstUser: 110_000_000,
-      topology: 'primary + replica',
-      wait: 0,
-    }),
-  },
-  {
-    ...issue(
-      'coupon.issue.wait1',
-      ', REDIS_WAIT_REPLICAS=1 (/trpc, auth)',
-      'private primary + 1 replica; answered after WAIT 1 (compare coupon.issue.replica)',
-    ),
-    run: couponIssueRow('coupon.issue.wait1', {
-      firstUser: 130_000_000,
-      topology: 'primary + replica',
-      wait: 1,
-    }),
-  },
-  {
-    id: 'order.create',
-    label: 'order.create (/trpc, auth)',
-    kind: 'ours',
-    run: orderRow('order.create', 'one Redis'),
-  },
-  {
-    id: 'order.create.cluster',
-    label: 'order.create, Redis Cluster (/trpc, auth)',
-    kind: 'ours',
-    optIn: true,
-    run: orderRow('order.create.cluster', 'Redis Cluster'),
-  },
-  {
-    id: 'payment.pay',
-    label: 'payment.pay (/trpc, auth)',
-    kind: 'ours',
-    run: paymentRow('payment.pay', false),
-  },
-  {
-    id: 'payment.pay.worker',
-    label: 'payment.pay, worker running (/trpc, auth)',
-    kind: 'ours',
-    run: paymentRow('payment.pay.worker', true),
-  },
-  { id: 'payment.pay.hot', label: 'payment.pay, 10 users (/trpc, auth)', kind: 'ours', run: hotPaymentRow },
-  {
-    id: 'pgbench',
-    label: 'pgbench TPC-B-like (Postgres alone)',
-    kind: 'ceiling',
-    unit: 'tx/s',
-    run: pgbenchRow,
-  },
-  {
-    id: 'product.top',
-    label: 'product.top (/trpc, public)',
-    kind: 'ours',
-    note: 'read storm',
-    rounds: true,
-    run: readRow('product.top', () => get('product.top')),
-  },
-  {
-    id: 'coupon.get',
-    label: 'coupon.get (/trpc, public)',
-    kind: 'ours',
-    note: 'sale page poll',
-    coupon: 100,
-    run: readRow('coupon.get', (ctx) => get('coupon.get', { couponId: couponOf(ctx, 'coupon.get') })),
-  },
-  {
-    id: 'waitingRoom.join',
-    label: 'waitingRoom.join (/trpc, auth)',
-    kind: 'ours',
-    note: 'a distinct user per request, each a new ticket (waiting)',
-    rounds: true,
-    coupon: 1,
-    run: joinRow,
-  },
-  {
-    id: 'waitingRoom.get',
-    label: 'waitingRoom.get (/trpc, public)',
-    kind: 'ours',
-    note: 'waiting page poll',
-    rounds: true,
-    coupon: 1,
-    run: readRow('waitingRoom.get', async (ctx, api, round) =>
-      get('waitingRoom.get', await openRoom(ctx, api, 'waitingRoom.get', round)),
-    ),
-  },
-  {
-    id: 'sale',
-    label: 'sale: the rehearsal’s journey, API + worker',
-    kind: 'ours',
-    unit: 'answers/s',
-    run: saleRow,
-  },
+  row('coupon.issue.replica', couponIssueRow({ firstUser: 110_000_000, topology: replica, wait: 0 })),
+  row('coupon.issue.wait1', couponIssueRow({ firstUser: 130_000_000, topology: replica, wait: 1 })),
+  row('order.create', orderRow('one Redis')),
+  row('order.create.cluster', orderRow(cluster), { optIn: true }),
+  row('payment.pay', paymentRow(false)),
+  row('payment.pay.worker', paymentRow(true)),
+  row('payment.pay.hot', hotPaymentRow),
+  row('pgbench', pgbenchRow, { unit: 'tx/s' }),
+  row('product.top', topRow, { rounds: true }),
+  row('coupon.get', couponGetRow, { coupon: 100 }),
+  row('waitingRoom.join', joinRow, { rounds: true, coupon: 1 }),
+  row('waitingRoom.get', roomGetRow, { rounds: true, coupon: 1 }),
+  row('sale', saleRow, { unit: 'answers/s' }),
 ];

@@ -53,7 +53,7 @@ async function runRows(ctx: Ctx, rows: RowDef[]) {
     const stats: Record<string, RoundStat> = {};
     for (const def of rows.filter((d) => round === 0 || d.rounds)) {
       log(`--- ${def.id}${round > 0 ? ` (round ${round + 1})` : ''}`);
-      const row = toRow(def, await def.run(ctx, round));
+      const row = toRow(def, await def.run(ctx, round, def.id));
       logRow(row);
       if (def.rounds) stats[def.id] = { rps: row.rps, p99: row.p99, serverCpuUs: row.serverCpuUs };
       const i = table.findIndex((r) => r.id === def.id);
