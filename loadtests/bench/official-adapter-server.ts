@@ -29,11 +29,6 @@ await app.register(fastifyTRPCPlugin, {
 });
 
 for (const signal of ['SIGTERM', 'SIGINT']) {
-  process.on(signal, () =>
-    app.close().then(
-      () => rt.close().finally(() => process.exit(0)),
-      () => process.exit(1),
-    ),
-  );
+  process.on(signal, () => app.close().then(() => rt.close().finally(() => process.exit(0))));
 }
 console.log(`official adapter listening on ${await app.listen({ port: config.port, host: config.host })}`);

@@ -4,11 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fmt, type LoadStats, SILENCE_MS } from '../lib/load.ts';
 
-/**
- * CPU per request in the measured window, µs: the server (all its threads and children), the
- * row's redis-server(s), every Postgres process of the machine, and the load generator, which
- * shares the cores with them.
- */
+/** CPU per request in the measured window, µs: the server (all threads), Redis, every Postgres process, autocannon. */
 export type CpuPerRequest = {
   serverCpuUs?: number;
   redisCpuUs?: number;
@@ -98,53 +94,22 @@ function renderRounds(report: BenchReport): string {
   return `\nRound by round:\n\n${table(head, ['---:', '---', '---:', '---:', '---:', '---:'], rows)}\n`;
 }
 
-function chart(report: BenchReport): string {
-  const bars = report.rows.filter((r) => r.unit === 'req/s');
-  if (bars.length === 0) return '';
-  const top = Math.ceil(Math.max(...bars.map((r) => r.rps)) / 5000) * 5000;
-  return [
-    '```mermaid',
-    'xychart-beta',
-    `  title "HTTP throughput, req/s (${report.settings.connections} connections, same run)"`,
-    `  x-axis [${bars.map((r) => `"${r.id}"`).join(', ')}]`,
-    `  y-axis "req/s" 0 --> ${top}`,
-    `  bar [${bars.map((r) => Math.round(r.rps)).join(', ')}]`,
-    '```',
-  ].join('\n');
-}
-
 /** The default sale rehearsal's runs, as docs/adr/measurements keeps them (issue 30). */
 const REHEARSAL_JSON = 'docs/adr/measurements/issue-30-default-rehearsal.json';
 
-type Rehearsal = {
-  command: string;
-  machine: string;
-  runs: {
-    variant: string;
-    startedAt: string;
-    loadAverageAtStart: number;
-    perAnswer: { apiCpuUs: number };
-    verdict?: {
-      thresholds: { name: string; value: string; ok: boolean }[];
-      violations: string[];
-      storeViolations?: string[];
-    };
-  }[];
-};
-
-/** The closing lines of each run in REHEARSAL_JSON, with its machine and load average. */
+/** The closing lines of each run in REHEARSAL_JSON (lib/sale-report.ts's verdict), with its machine. */
 function renderRehearsal(root: string): string {
   const file = path.join(root, REHEARSAL_JSON);
   if (!existsSync(file)) return '';
-  const r = JSON.parse(readFileSync(file, 'utf8')) as Rehearsal;
-  const runs = r.runs.map(({ variant, startedAt, verdict, ...run }) => {
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  const runs = r.runs.map(({ variant, startedAt, verdict, ...run }: any) => {
     if (!verdict) return `**${variant}**, started ${startedAt}: its report kept no closing lines.`;
     const broken = verdict.violations.length + (verdict.storeViolations?.length ?? 0);
     return [
       `**${variant}**, started ${startedAt}, 1-minute load average ${run.loadAverageAtStart} at the start; API CPU ${Math.round(run.perAnswer.apiCpuUs)} µs per answer:`,
       '',
       '```',
-      ...verdict.thresholds.map((t) => `  ${t.ok ? '✓' : '✗'} ${t.name}: ${t.value}`),
+      ...verdict.thresholds.map((t: any) => `  ${t.ok ? '✓' : '✗'} ${t.name}: ${t.value}`),
       broken === 0 ? 'invariants: all hold' : `invariants: ${broken} VIOLATIONS`,
       '```',
     ].join('\n');
@@ -173,8 +138,6 @@ decisions these numbers back, with the measurements behind them, are in [docs/ad
 Run of ${report.generatedAt} (${report.totalSec.toFixed(0)} s): ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; load generator autocannon (in the runner process); ${s.connections} connections, ${s.warmupSec} s warm-up then ${s.durationSec} s measured per row; ${s.rounds ?? 1} round(s) of the compared rows.${load}
 
 ${renderTable(report)}
-
-${chart(report)}
 
 ## Targets
 

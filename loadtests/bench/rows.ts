@@ -1,7 +1,6 @@
-// The benchmark's rows, in the order they run: ROWS at the end of this file is the whole list.
-// An entry names the row and says how it is set up (`coupon: N`, a coupon of its own the closing
-// checks cover; `rounds: true`, measured in every round for the targets); its `run` starts the
-// server with `withChild` or `withApi`, drives it with `measure` and returns what it measured.
+// The benchmark's rows: ROWS at the end is the whole list, in the order a run measures them, and
+// SHOWN says what the table shows of each. A row's run starts its server (`withChild`, `withApi`),
+// drives it with `measure` and returns what it measured.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -47,11 +46,8 @@ import {
 import { onTopology, type RowRedis, spread, type Topology } from './topology.ts';
 
 const run = promisify(execFile);
-/** Large enough that no row runs out: every request of those rows is an issuance. */
-const COUPON_QUANTITY = 10_000_000;
-/** Tokens per coupon.issue row and round: more than any row issues at the rates seen on 2 cores. */
-const COUPON_TOKENS = 700_000;
-const LUA_IN_FLIGHT = 100;
+/** A coupon no row runs out of, and tokens per coupon.issue row and round: more than a row issues. */
+const [Q, TOKENS, LUA_IN_FLIGHT] = [10_000_000, 700_000, 100];
 
 const json = { 'content-type': 'application/json' };
 const post = (path: string, body: string, authorization?: string): RequestSpec => ({
@@ -65,7 +61,7 @@ const get = (procedure: string, input?: unknown): RequestSpec => ({
   path: `/trpc/${procedure}${input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`}`,
 });
 
-/** worker.drain: one coupon's pending stream pre-filled through the Lua script, then persisted. */
+/** One coupon's pending stream pre-filled through the Lua script, then persisted by a worker. */
 async function drainRow(ctx: Ctx): Promise<Result> {
   const couponId = couponOf(ctx, 'worker.drain');
   const keys = ctx.keys.coupon(couponId);
@@ -96,60 +92,45 @@ async function luaRow(ctx: Ctx): Promise<Result> {
   return measured;
 }
 
-/** POST /issue on a server of its own, each request a new user (a user issues once per coupon). */
-function serveIssue(ctx: Ctx, id: string, round: number, script: string, args: string[], couponId?: number) {
-  const options = { env: ctx.run.env, args, nodeArgs: nodeArgsFor(id) };
+/** POST /issue to a bench server, a new user each request (a user issues once per coupon). */
+function serveIssue(ctx: Ctx, id: string, round: number, args: string[], couponId?: number) {
+  const [script, ...rest] = args;
   const next = (i: number) => post('/issue', `{"userId":${round * 10_000_000 + i + 1}}`);
+  const options = { env: ctx.run.env, args: rest, nodeArgs: nodeArgsFor(id) };
   return withChild(startServer(id, `loadtests/bench/${script}`, options), (s) =>
     measure(ctx, s, next, couponId),
   );
 }
 
 /** The bare route (bare-server.ts): the Lua script behind Fastify, no tRPC, no auth. */
-const bareRow = (limits: boolean) => (ctx: Ctx, round: number, id: string) =>
-  serveIssue(
-    ctx,
-    id,
-    round,
-    'bare-server.ts',
-    [`${couponOf(ctx, id)}`, ...(limits ? ['--limits'] : [])],
-    couponOf(ctx, id),
-  );
+const bareRow = (limits: boolean) => (ctx: Ctx, round: number, id: string) => {
+  const args = ['bare-server.ts', `${couponOf(ctx, id)}`, ...(limits ? ['--limits'] : [])];
+  return serveIssue(ctx, id, round, args, couponOf(ctx, id));
+};
 
 async function naiveRow(ctx: Ctx): Promise<Result> {
-  const stats = await serveIssue(ctx, 'naive', 0, 'naive-server.ts', [`${COUPON_QUANTITY}`]);
+  const stats = await serveIssue(ctx, 'naive', 0, ['naive-server.ts', `${Q}`]);
   ctx.naiveOk = stats.okWithWarmup;
   return stats;
 }
 
+type IssueRow = { firstUser: number; official?: boolean; expectStatus?: number; topology?: Topology };
+
 /**
- * A coupon.issue row: the real API (or tRPC's own adapter), a distinct user and token per
- * request, each round's users after the last's. On a Redis other than the run's (topology.ts)
- * the row makes coupons of its own there, one per master on a cluster, and checks them itself.
+ * coupon.issue on the API (or tRPC's own adapter), a distinct user per request. On a Redis other
+ * than the run's the row makes coupons of its own there, one per master, and checks them itself.
  */
-function couponIssueRow(o: {
-  firstUser: number;
-  official?: boolean;
-  expectStatus?: number;
-  topology?: Topology;
-  wait?: number;
-}) {
-  const topology = o.topology ?? 'one Redis';
-  const env: Record<string, string> = o.wait === undefined ? {} : { REDIS_WAIT_REPLICAS: `${o.wait}` };
+function couponIssueRow({ topology = 'one Redis', ...o }: IssueRow, env: Record<string, string> = {}) {
   return (ctx: Ctx, round: number, id: string) =>
     onTopology(ctx, topology, env, async (t) => {
-      const tokens = mintBearerPack(
-        ctx.run.config.jwtSecret,
-        o.firstUser + round * COUPON_TOKENS,
-        COUPON_TOKENS,
-      );
+      const tokens = mintBearerPack(ctx.run.config.jwtSecret, o.firstUser + round * TOKENS, TOKENS);
       const official = { env: t.env, nodeArgs: nodeArgsFor(id) };
       const server = o.official
         ? startServer('official', 'loadtests/bench/official-adapter-server.ts', official)
         : startApi(t.env, nodeArgsFor(id));
       return withChild(server, async (api) => {
         const own = topology === 'one Redis';
-        const coupon = { name: `bench ${id}`, totalQuantity: COUPON_QUANTITY };
+        const coupon = { name: `bench ${id}`, totalQuantity: Q };
         const create = async () => ({ id: await createCoupon(apiClient(api.url), ctx.admin, coupon) });
         const coupons = own
           ? [couponOf(ctx, id)]
@@ -169,18 +150,12 @@ function couponIssueRow(o: {
 }
 
 /**
- * The coupons of a row on a Redis of its own, once a worker persisted them: each within its
- * quantity, Postgres equal to that Redis, and every success the clients saw (over the coupons
- * together: the load generator counts answers by status, not by coupon) issued.
+ * A row's coupons on a Redis of its own, once persisted: each within its quantity, Postgres equal
+ * to that Redis, every success the clients saw (over the coupons together) issued.
  */
 async function checkIssuedOn(ctx: Ctx, t: RowRedis, couponIds: number[], ok: number): Promise<string[]> {
   await untilDrained(t.env, unpersisted(ctx, t.redis, couponIds), 'issuances');
-  const coupons = couponIds.map((couponId) => ({
-    couponId,
-    quantity: COUPON_QUANTITY,
-    label: 'row',
-    drained: true,
-  }));
+  const coupons = couponIds.map((couponId) => ({ couponId, quantity: Q, label: 'row', drained: true }));
   const found = await checkCoupons(ctx.db, t.redis, ctx.keys, coupons);
   const sql = 'SELECT count(*)::int AS n FROM issued_coupons WHERE coupon_id = ANY($1)';
   const issued = (await ctx.db.query<{ n: number }>(sql, [couponIds])).rows[0]!.n;
@@ -191,9 +166,8 @@ async function checkIssuedOn(ctx: Ctx, t: RowRedis, couponIds: number[], ok: num
 }
 
 /**
- * One-line orders over the run's products (the payment rows pay them). On the cluster the row
- * makes 3 products of its own there, each on another master (each product's stock is its own
- * slot, ADR 0200), and checks their stock itself once a worker saved the orders.
+ * One-line orders over the run's products (the payment rows pay them). On the cluster, over 3
+ * products of its own, each on another master (ADR 0200), whose stock the row checks itself.
  */
 function orderRow(topology: Topology) {
   return (ctx: Ctx, _round: number, id: string) =>
@@ -209,8 +183,7 @@ function orderRow(topology: Topology) {
         const next = (i: number) =>
           post('/trpc/order.create', bodies[i % bodies.length]!, `Bearer ${tokens[i % tokens.length]}`);
         const stats = await measure(t.ctx, api, next);
-        // Answered from Redis; payment.pay needs them in Postgres. The save is timed, but not
-        // part of the row's req/s (the coupon drain is a row of its own).
+        // payment.pay needs them in Postgres; the save is timed, but not part of the row's req/s.
         const save = await untilDrained(t.env, unpersisted(ctx, t.redis, []), 'orders');
         if (!own) {
           const stock = [];
@@ -237,9 +210,8 @@ function pay(ctx: Ctx, api: Server, orders: { id: string; token: string }[]) {
 }
 
 /**
- * Pays the orders the order.create row left (so it runs after it), with the API alone, or with
- * the worker running beside it, exporting each paid order as in a sale: its CPU over the row
- * (warm-up included) per payment goes in the note.
+ * Pays the orders the order.create row left, with the API alone or with the worker beside it
+ * exporting each paid order as in a sale (its CPU per payment goes in the note).
  */
 function paymentRow(withWorker: boolean) {
   return async (ctx: Ctx, _round: number, id: string): Promise<Result> => {
@@ -270,30 +242,24 @@ function paymentRow(withWorker: boolean) {
   };
 }
 
-const HOT_USERS = 10;
-const HOT_FIRST_USER = 5_000_001;
-/** Orders to pay: more than the row pays at the rates seen on 2 cores. */
-const HOT_ORDERS = 15_000;
+const [HOT_USERS, HOT_FIRST_USER, HOT_ORDERS] = [10, 5_000_001, 15_000];
 
 /**
- * payment.pay for orders of only 10 users: each user's payments queue on their balance row. The
- * per-user rate limit is off for this row's API (it would throttle 10 users paying a sale's
- * worth of orders, by design: the row measures the contended row, not the limiter).
+ * payment.pay for orders of only 10 users, each user's payments queuing on their balance row. The
+ * per-user rate limit, which would throttle them by design, is off: the row measures the row lock.
  */
 async function hotPaymentRow(ctx: Ctx): Promise<Result> {
-  const tokens = Array.from({ length: HOT_USERS }, (_, i) =>
-    mintToken(ctx.run.config.jwtSecret, HOT_FIRST_USER + i),
-  );
-  // Charged and ordered through the core functions the API calls (a client in this process would
-  // take minutes), then saved in Postgres as the worker would: a payment must not pay for that.
+  const users = Array.from({ length: HOT_USERS }, (_, i) => HOT_FIRST_USER + i);
+  const tokens = users.map((u) => mintToken(ctx.run.config.jwtSecret, u));
+  // Made through the core functions (a client here would take minutes) and saved in Postgres as
+  // the worker would: a payment must not pay for that.
   const rt = await createRuntime(ctx.run.config, { name: 'bench-hot-payments' });
   let orders: { id: string; token: string }[];
   try {
-    for (let u = 0; u < 2 * HOT_USERS; u++)
-      await chargeBalance(rt, HOT_FIRST_USER + (u >> 1), { amount: 10_000_000 });
+    for (const u of [...users, ...users]) await chargeBalance(rt, u, { amount: 10_000_000 });
     orders = await mapLimit([...Array(HOT_ORDERS).keys()], 32, async (i) => {
       const items = [{ productId: ctx.products[i % ctx.products.length]!.id, quantity: 1 }];
-      const order = await createOrder(rt, HOT_FIRST_USER + (i % HOT_USERS), { items });
+      const order = await createOrder(rt, users[i % HOT_USERS]!, { items });
       return { id: order.orderId, token: tokens[i % HOT_USERS]! };
     });
     await drainUnsavedOrders(rt);
@@ -310,11 +276,7 @@ async function hotPaymentRow(ctx: Ctx): Promise<Result> {
 
 const PGBENCH = ['-c', '20', '-j', '2', '-M', 'prepared', '-b', 'tpcb-like', '-n'];
 
-/**
- * pgbench's TPC-B-like transaction (three updates, a select, an insert) on a scratch database
- * of scale 10: what this Postgres commits when nothing but SQL stands in the way. Its CPU per
- * transaction is every Postgres process's, as for the HTTP rows.
- */
+/** pgbench's TPC-B-like transaction on a scratch database: what Postgres commits with nothing in the way. */
 async function pgbenchRow(ctx: Ctx): Promise<Result> {
   const url = new URL(ctx.run.config.databaseUrl);
   url.pathname = `/bench_pgbench_${randomBytes(4).toString('hex')}`;
@@ -327,8 +289,7 @@ async function pgbenchRow(ctx: Ctx): Promise<Result> {
   try {
     await pgbench('-i', '-s', '10', '-q');
     await pgbench(...PGBENCH, '-T', `${settings.warmupSec}`);
-    // pgbench's backends exit with it, before a closing snapshot could see them: their CPU is
-    // sampled while they run (the last quarter second of each is lost).
+    // Its backends exit with it, before a closing snapshot could see them: sampled while they run.
     const before = postgresCpuMs();
     const last = new Map(before);
     const sample = () => {
@@ -368,10 +329,7 @@ const SALE_SHAPE = {
   holdSeconds: 5,
 };
 
-/**
- * `sale`: the whole service as `pnpm start` runs it (API and worker) under the sale rehearsal's
- * journey (loadtests/node/sale.ts) at SALE_SHAPE. Its closing checks count as the run's invariants.
- */
+/** The API and the worker under the rehearsal's journey (node/sale.ts); its checks count as the run's. */
 async function saleRow(ctx: Ctx): Promise<Result> {
   const env = { ...ctx.run.env, ...sale.serviceEnv({ ...sale.shape, ...SALE_SHAPE }) };
   return withApi(env, 'sale', (api) =>
@@ -415,10 +373,7 @@ const topRow = readRow(() => get('product.top'));
 const couponGetRow = readRow((ctx, _, id) => get(id, { couponId: couponOf(ctx, id) }));
 const roomGetRow = readRow(async (ctx, api, id) => get(id, await openRoom(ctx, api, id)));
 
-/**
- * A waiting room of the row's own guarding the row's coupon (so no other row's calls need a
- * pass), admitting one a second: the crowd the room exists for, where nearly every join waits.
- */
+/** A room guarding the row's own coupon, admitting one a second: nearly every join waits. */
 async function openRoom(ctx: Ctx, api: Server, id: string) {
   const room = { name: `bench ${id}`, couponIds: [couponOf(ctx, id)], admitPerSecond: 1 };
   const { roomId } = await apiClient(api.url).mutate('admin.waitingRoom.create', room, ctx.admin);
@@ -427,7 +382,7 @@ async function openRoom(ctx: Ctx, api: Server, id: string) {
 
 /** waitingRoom.join: a distinct user and token per request, each taking a ticket. */
 async function joinRow(ctx: Ctx, round: number, id: string): Promise<Result> {
-  const tokens = mintBearerPack(ctx.run.config.jwtSecret, 150_000_000 + round * COUPON_TOKENS, COUPON_TOKENS);
+  const tokens = mintBearerPack(ctx.run.config.jwtSecret, 150_000_000 + round * TOKENS, TOKENS);
   return withApi(ctx.run.env, id, async (api) => {
     const body = JSON.stringify(await openRoom(ctx, api, id));
     const next = (i: number) => post('/trpc/waitingRoom.join', body, tokens.bearer(i % tokens.count));
@@ -435,7 +390,7 @@ async function joinRow(ctx: Ctx, round: number, id: string): Promise<Result> {
   });
 }
 
-/** What the table shows of each row: its kind, its label and a note under it (a run may give its own). */
+/** What the table shows of each row: its kind, label and a note (a run may give its own). */
 const SHOWN: Record<string, [kind: RowDef['kind'], label: string, note?: string]> = {
   'worker.drain': ['worker', 'worker drain (issuances persisted to Postgres)'],
   lua: [
@@ -498,9 +453,9 @@ const row = (id: string, run: RowDef['run'], options: Options = {}): RowDef => {
   const [kind, label, note] = SHOWN[id]!;
   return { id, kind, label, note, run, ...options };
 };
-const Q = COUPON_QUANTITY;
 const [replica, cluster] = ['primary + replica', 'Redis Cluster'] as const;
 const issueOptions = { rounds: true, coupon: Q };
+const wait = (n: number) => ({ REDIS_WAIT_REPLICAS: `${n}` });
 
 /** Every row, in the order a run measures them. */
 export const ROWS: RowDef[] = [
@@ -517,8 +472,8 @@ export const ROWS: RowDef[] = [
   row('coupon.issue.cluster', couponIssueRow({ firstUser: 170_000_000, topology: cluster }), { optIn: true }),
   // What REDIS_WAIT_REPLICAS costs: the same call on a private primary with one replica, without
   // and with waiting for it (docs/adr/0201-replica-wait.md).
-  row('coupon.issue.replica', couponIssueRow({ firstUser: 110_000_000, topology: replica, wait: 0 })),
-  row('coupon.issue.wait1', couponIssueRow({ firstUser: 130_000_000, topology: replica, wait: 1 })),
+  row('coupon.issue.replica', couponIssueRow({ firstUser: 110_000_000, topology: replica }, wait(0))),
+  row('coupon.issue.wait1', couponIssueRow({ firstUser: 130_000_000, topology: replica }, wait(1))),
   row('order.create', orderRow('one Redis')),
   row('order.create.cluster', orderRow(cluster), { optIn: true }),
   row('payment.pay', paymentRow(false)),
