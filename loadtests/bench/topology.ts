@@ -15,15 +15,8 @@ import type { Ctx } from './harness.ts';
 
 export type Topology = 'one Redis' | 'primary + replica' | 'Redis Cluster';
 
-/** A row's Redis: its servers' environment, the run's context with its pids, a client, its masters. */
-export type RowRedis = {
-  env: NodeJS.ProcessEnv;
-  ctx: Ctx;
-  redis: RedisClient;
-  masters: number;
-  /** The master serving a key. */
-  place(key: string): Promise<string>;
-};
+/** A row's Redis: its servers' environment, the run's context with its redis-server pids, a client. */
+export type RowRedis = { env: NodeJS.ProcessEnv; ctx: Ctx; redis: RedisClient };
 
 let cluster: { seeds: string; pids: number[]; down(): void } | undefined;
 
@@ -34,16 +27,13 @@ export async function onTopology<R>(
   env: Record<string, string>,
   fn: (t: RowRedis) => Promise<R>,
 ): Promise<R> {
-  if (topology === 'one Redis') {
-    const place = async () => 'one Redis';
-    return fn({ env: { ...ctx.run.env, ...env }, ctx, redis: ctx.redis, masters: 1, place });
-  }
-  let rowEnv: NodeJS.ProcessEnv;
+  if (topology === 'one Redis') return fn({ env: { ...ctx.run.env, ...env }, ctx, redis: ctx.redis });
+  const rowEnv: NodeJS.ProcessEnv = { ...ctx.run.env, ...env };
   let redisPids: (number | undefined)[];
   let stop = async () => {};
   if (topology === 'Redis Cluster') {
     cluster ??= startCluster();
-    rowEnv = { ...ctx.run.env, ...env, REDIS_CLUSTER_NODES: cluster.seeds };
+    rowEnv.REDIS_CLUSTER_NODES = cluster.seeds;
     redisPids = cluster.pids;
   } else {
     const bin = redisServerBin();
@@ -53,28 +43,14 @@ export async function onTopology<R>(
       await primary.stop();
       throw err;
     });
-    stop = async () => {
-      await replica.stop();
-      await primary.stop();
-    };
-    rowEnv = { ...ctx.run.env, REDIS_URL: primary.url, ...env };
+    stop = () => replica.stop().then(primary.stop);
+    rowEnv.REDIS_URL = primary.url;
     redisPids = [primary.process.pid];
   }
   try {
     const redis = await connectRedisClient(loadConfig(rowEnv), 'command', 'bench');
-    const slots = redis instanceof Cluster ? redis.slots : undefined;
-    const place = async (key: string) => {
-      if (!slots) return 'primary';
-      return slots[Number(await masters(redis)[0]!.call('CLUSTER', 'KEYSLOT', key))]?.[0] ?? 'no master';
-    };
     try {
-      return await fn({
-        env: rowEnv,
-        ctx: { ...ctx, redisPids },
-        redis,
-        masters: masters(redis).length,
-        place,
-      });
+      return await fn({ env: rowEnv, ctx: { ...ctx, redisPids }, redis });
     } finally {
       await redis.quit();
     }
@@ -139,18 +115,22 @@ function startCluster(): NonNullable<typeof cluster> {
  * left, so the row's keys spread over the cluster as a sale's do; logs where each one is.
  */
 export async function spread<T extends { id: number }>(
-  t: RowRedis,
+  { redis }: RowRedis,
   keyOf: (item: T) => string,
-  create: (n: number) => Promise<T>,
+  create: () => Promise<T>,
 ): Promise<T[]> {
-  const picked: { item: T; master: string }[] = [];
-  for (let n = 0; picked.length < Math.min(3, t.masters); n++) {
-    const item = await create(n);
-    const master = await t.place(keyOf(item));
+  const master = async (key: string) =>
+    redis instanceof Cluster
+      ? redis.slots[Number(await redis.call('CLUSTER', 'KEYSLOT', key))]?.[0]
+      : 'primary';
+  const picked: { item: T; at?: string }[] = [];
+  for (let n = 0; picked.length < Math.min(3, masters(redis).length); n++) {
+    const item = await create();
+    const at = await master(keyOf(item));
     // An item on a master already taken stays unused (unless no other master turns up).
-    if (n < 40 && picked.some((p) => p.master === master)) continue;
-    picked.push({ item, master });
+    if (n < 40 && picked.some((p) => p.at === at)) continue;
+    picked.push({ item, at });
   }
-  log(`on ${picked.map((p) => `${p.item.id} → ${p.master}`).join(', ')}`);
+  log(`on ${picked.map((p) => `${p.item.id} → ${p.at}`).join(', ')}`);
   return picked.map((p) => p.item);
 }
