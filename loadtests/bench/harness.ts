@@ -1,8 +1,7 @@
 // What every benchmark row uses: the run's context (a fresh database and Redis prefix, seeded
-// coupons, products and users), `measure` (warm-up, then a measured window with the CPU of the
-// server, Redis, Postgres and the load generator), and the worker drains the rows wait for.
-// Every HTTP row starts its server fresh and autocannon, in this process, drives it; every request
-// is distinct (its own user, token or order) so that it succeeds, unless the row measures a refusal.
+// coupons, products and users), `measure` (warm-up, then a measured window with the CPU of every
+// process per request) and the worker drains rows wait for. autocannon, in this process, drives
+// each HTTP row's fresh server; each request is distinct (its own user, token or order).
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { connectRedisClient, createKeys, isCluster, type Keys, type RedisClient } from '@flash/core';
@@ -27,24 +26,23 @@ import { log, settings } from './cli.ts';
 import type { BenchRow, CpuPerRequest } from './report.ts';
 
 export const RESULTS_DIR = path.join(ROOT, 'loadtests/results');
-/** Users charged at setup (ids 100 on), for the order and payment rows. */
-export const ORDER_USERS = 2000;
-const PRODUCT_COUNT = 8;
+/** Users charged at setup (ids 100 on) for the order and payment rows, and products seeded. */
+export const [ORDER_USERS, PRODUCT_COUNT] = [2000, 8];
 
 export type Measured = LoadStats & CpuPerRequest & { okWithWarmup: number };
 /** What a row's run returns: its figures; a `note` replaces the entry's. */
 export type Result = Partial<BenchRow> &
   Pick<BenchRow, 'rps' | 'requests' | 'durationSec'> & { okWithWarmup?: number };
 
-/** One row of the benchmark: an entry of ROWS in rows.ts. */
+/**
+ * One row (ROWS in rows.ts): `rounds`, measured in every round for the targets; `coupon`, a coupon
+ * of that quantity made at setup (`couponOf`) that the closing checks cover; `optIn`, run only
+ * when named by `--only` or `--cluster`.
+ */
 export type RowDef = Pick<BenchRow, 'id' | 'label' | 'kind' | 'note'> & {
-  /** Default req/s. */
   unit?: BenchRow['unit'];
-  /** Measured in every round (BENCH_ROUNDS): the rows the targets compare. */
   rounds?: boolean;
-  /** Setup creates a coupon of this quantity for the row (`couponOf`); the closing checks cover it. */
   coupon?: number;
-  /** Runs only when named in `--only` (or `--cluster`). */
   optIn?: boolean;
   run(ctx: Ctx, round: number, id: string): Promise<Result>;
 };
@@ -52,19 +50,17 @@ export type RowDef = Pick<BenchRow, 'id' | 'label' | 'kind' | 'note'> & {
 export type Ctx = {
   run: RunEnv;
   db: Sql & { end(): Promise<void> };
-  /** The runner's own connection: a cluster client when the run's config names a cluster. */
   redis: RedisClient;
   keys: Keys;
   admin: string;
   coupons: Map<string, { couponId: number; quantity: number }>;
   products: { id: number; price: number; stock: number }[];
-  /** Successful answers seen per coupon, plus requests cut off in flight. */
+  /** Successes clients saw per coupon, plus requests cut off in flight; the naive baseline's. */
   seen: Map<number, { ok: number; inFlight: number }>;
-  /** Successes of the naive baseline, checked against its own tables at the end. */
   naiveOk: number;
   /** The redis-server(s) whose CPU a row counts (on a cluster, every node: topology.ts). */
   redisPids: (number | undefined)[];
-  /** What rows on a Redis other than the run's found when they checked themselves. */
+  /** What rows on a Redis of their own found when they checked themselves. */
   violations: string[];
 };
 
@@ -148,19 +144,9 @@ export async function setup(rows: RowDef[]): Promise<Ctx> {
     ? undefined
     : Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]) || undefined;
   const admin = mintToken(run.config.jwtSecret, 1, { admin: true, ttlSeconds: 6 * 3600 });
-  const ctx: Ctx = {
-    run,
-    db: sqlPool(run.config.databaseUrl),
-    redis,
-    keys: createKeys(run.config.redisKeyPrefix),
-    admin,
-    coupons: new Map(),
-    products: [],
-    seen: new Map(),
-    naiveOk: 0,
-    redisPids: [redisPid],
-    violations: [],
-  };
+  const [db, keys] = [sqlPool(run.config.databaseUrl), createKeys(run.config.redisKeyPrefix)];
+  const state = { coupons: new Map(), products: [], seen: new Map(), naiveOk: 0, violations: [] };
+  const ctx: Ctx = { run, db, redis, keys, admin, redisPids: [redisPid], ...state };
   await withChild(startApi(run.env), async (api) => {
     const client = apiClient(api.url);
     for (const { id, coupon } of rows) {
@@ -168,11 +154,8 @@ export async function setup(rows: RowDef[]): Promise<Ctx> {
       const couponId = await createCoupon(client, admin, { name: `bench ${id}`, totalQuantity: coupon });
       ctx.coupons.set(id, { couponId, quantity: coupon });
     }
-    for (let i = 1; i <= PRODUCT_COUNT; i++) {
-      ctx.products.push(
-        await createProduct(client, admin, { name: `bench product ${i}`, price: 1000, stock: 10_000_000 }),
-      );
-    }
+    const product = { name: 'bench product', price: 1000, stock: 10_000_000 };
+    for (let i = 0; i < PRODUCT_COUNT; i++) ctx.products.push(await createProduct(client, admin, product));
     await chargeUsers(client, orderTokens(ctx), 20_000_000);
   });
   log(`seeded ${ctx.coupons.size} coupons, ${PRODUCT_COUNT} products, ${ORDER_USERS} charged users`);
