@@ -38,32 +38,23 @@ export type Sale = typeof MILLION & { buyWithoutCoupon: number; abandon: number 
 export function costsFrom(bench: Bench): Costs {
   const row = (id: string, cpu = true) => {
     const r = bench.rows.find((x) => x.id === id);
+    const what = `row "${id}"${cpu ? ' with CPU figures' : ''}`;
     if (!r || (cpu && r.serverCpuUs === undefined))
-      throw new Error(
-        `docs/benchmarks.json has no row "${id}"${cpu ? ' with CPU figures' : ''}: run \`pnpm bench\``,
-      );
+      throw new Error(`docs/benchmarks.json has no ${what}: run \`pnpm bench\``);
     return r;
   };
-  const cost = (id: string): Cost => {
+  const cost = (id: string, source = `\`${id}\``): Cost => {
     const r = row(id);
-    return {
-      api: r.serverCpuUs!,
-      redis: r.redisCpuUs ?? 0,
-      postgres: r.postgresCpuUs ?? 0,
-      source: `\`${id}\``,
-    };
+    return { api: r.serverCpuUs!, redis: r.redisCpuUs ?? 0, postgres: r.postgresCpuUs ?? 0, source };
   };
-  const pay = cost('payment.pay');
   return {
     issue: cost('coupon.issue'),
     soldOut: cost('coupon.issue.soldout'),
     order: cost('order.create'),
-    // A charge is a subset of a payment's work (one balance row, a ledger row, a key): without a
+    // A charge is a subset of a payment's work (one balance row, a ledger row, a key): with no
     // row of its own, the payment's cost bounds it from above.
-    charge: bench.rows.some((r) => r.id === 'balance.charge' && r.serverCpuUs !== undefined)
-      ? cost('balance.charge')
-      : { ...pay, source: '`payment.pay` (no `balance.charge` row: an upper bound)' },
-    pay,
+    charge: cost('payment.pay', '`payment.pay` (no `balance.charge` row: an upper bound)'),
+    pay: cost('payment.pay'),
     drainPerSec: row('worker.drain', false).rps,
     payPerSec: row('payment.pay', false).rps,
     pgbenchPerSec: row('pgbench', false).rps,
@@ -120,25 +111,18 @@ export function render(bench: Bench, sale: Sale): string {
   const c = costsFrom(bench);
   const m = model(sale, c);
   const load = bench.machine.loadAverage;
-  const at = load
-    ? ` (1-minute load average ${dec(load.start, 1)} at its start, ${dec(load.end, 1)} at its end)`
-    : '';
+  const at =
+    load && ` (1-minute load average ${dec(load.start, 1)} at its start, ${dec(load.end, 1)} at its end)`;
   const cost = (name: string, x: Cost) =>
     `| ${name} | ${int(x.api)} | ${int(x.redis)} | ${int(x.postgres)} | ${x.source} |`;
-  const scaled = [1, 10, 100].map((scale) => {
-    const { users, durationSec, coupons, products, stock } = shape;
-    const s = {
-      ...funnel(),
-      shoppers: users * scale,
-      seconds: durationSec,
-      coupons: coupons * scale,
-      peak: 1,
-    };
-    const x = model({ ...s, stock: products * stock * scale }, c);
-    return `| ${scale}× | ${int(x.peakPerSec.issue)} | ${dec(x.apiCoresBusy, 1)} | ${pct(x.couponSlot)} | ${int(x.peakPerSec.pay)} |`;
+  const scaled = [1, 10, 100].map((k) => {
+    const { users, durationSec: seconds, coupons, products, stock } = shape;
+    const s = { shoppers: users * k, seconds, coupons: coupons * k, stock: products * stock * k, peak: 1 };
+    const x = model({ ...funnel(), ...s }, c);
+    return `| ${k}× | ${int(x.peakPerSec.issue)} | ${dec(x.apiCoresBusy, 1)} | ${pct(x.couponSlot)} | ${int(x.peakPerSec.pay)} |`;
   });
   const lines = [
-    `Inputs: \`pnpm bench\` of ${bench.generatedAt}${at}, from \`docs/benchmarks.json\`; the funnel from \`loadtests/scenarios/sale.js\`.`,
+    `Inputs: \`pnpm bench\` of ${bench.generatedAt}${at ?? ''}, from \`docs/benchmarks.json\`; the funnel from \`loadtests/scenarios/sale.js\`.`,
     '',
     '| call | API µs | Redis µs | Postgres µs | bench row |',
     '| --- | ---: | ---: | ---: | --- |',
@@ -187,18 +171,17 @@ export const readBench = (file = BENCH_JSON): Bench => JSON.parse(readFileSync(f
 
 if (import.meta.main) {
   const saleOptions = Object.keys(MILLION) as (keyof typeof MILLION)[];
-  const text = { type: 'string' } as const;
-  const { values } = parseArgs({
-    options: {
-      shoppers: text,
-      seconds: text,
-      coupons: text,
-      stock: text,
-      peak: text,
-      bench: text,
-      write: { type: 'boolean' },
-    },
-  });
+  const [text, flag] = [{ type: 'string' }, { type: 'boolean' }] as const;
+  const options = {
+    shoppers: text,
+    seconds: text,
+    coupons: text,
+    stock: text,
+    peak: text,
+    bench: text,
+    write: flag,
+  };
+  const { values } = parseArgs({ options });
   const sale: Sale = { ...funnel(), ...MILLION };
   for (const name of saleOptions) {
     const value = values[name];
