@@ -13,16 +13,9 @@
 // REDIS_CLUSTER_BASE_PORT, else 7700: the cluster's nodes listen on base..base+5, its bus on +10000).
 import { parseArgs } from 'node:util';
 
-const flag = { type: 'boolean' } as const;
+const [text, flag] = [{ type: 'string' }, { type: 'boolean' }] as const;
 const { values: options } = parseArgs({
-  options: {
-    only: { type: 'string' },
-    cluster: flag,
-    'no-write': flag,
-    profile: flag,
-    render: flag,
-    keep: flag,
-  },
+  options: { only: text, cluster: flag, 'no-write': flag, profile: flag, render: flag, keep: flag },
 });
 const env = (name: string, fallback: number) => Number(process.env[`BENCH_${name}`] || fallback);
 const CLUSTER_ROWS = ['coupon.issue', 'coupon.issue.cluster', 'order.create', 'order.create.cluster'];

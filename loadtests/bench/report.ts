@@ -5,12 +5,9 @@ import path from 'node:path';
 import { fmt, type LoadStats, SILENCE_MS } from '../lib/load.ts';
 
 /** CPU per request in the measured window, µs: the server (all threads), Redis, every Postgres process, autocannon. */
-export type CpuPerRequest = {
-  serverCpuUs?: number;
-  redisCpuUs?: number;
-  postgresCpuUs?: number;
-  loadgenCpuUs?: number;
-};
+export type CpuPerRequest = Partial<
+  Record<'serverCpuUs' | 'redisCpuUs' | 'postgresCpuUs' | 'loadgenCpuUs', number>
+>;
 
 export type BenchRow = Omit<LoadStats, 'statusCounts'> &
   Partial<Pick<LoadStats, 'statusCounts'>> &
