@@ -16,9 +16,9 @@ import {
   startWorker,
   treeCpuTimeMs,
 } from '../../test/processes.ts';
-import { apiClient } from '../lib/client.ts';
+import { apiClient, mapLimit } from '../lib/client.ts';
 import { createRunEnv, type RunEnv } from '../lib/env.ts';
-import { type Sql, sqlPool } from '../lib/invariants.ts';
+import { checkStock, type Sql, sqlPool } from '../lib/invariants.ts';
 import { fmt, type LoadStats, type RequestSpec, runLoad } from '../lib/load.ts';
 import { chargeUsers, createCoupon, createProduct } from '../lib/seed.ts';
 import { mintToken } from '../lib/token.ts';
@@ -160,6 +160,16 @@ export async function setup(rows: RowDef[]): Promise<Ctx> {
   });
   log(`seeded ${ctx.coupons.size} coupons, ${PRODUCT_COUNT} products, ${ORDER_USERS} charged users`);
   return ctx;
+}
+
+/** Stock checks (lib/invariants.ts) with what can still be ordered, as the API's product.get says. */
+export async function checkStockVia(api: Server, db: Sql, products: { id: number; stock: number }[]) {
+  const client = apiClient(api.url);
+  const stock = await mapLimit(products, 1, async ({ id, stock }) => {
+    const { stock: available } = await client.query('product.get', { productId: id });
+    return { id, initialStock: stock, available };
+  });
+  return checkStock(db, stock);
 }
 
 /** Tokens of the users charged at setup, in id order (ids 100 on). */

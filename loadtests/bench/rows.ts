@@ -19,7 +19,7 @@ import {
   treeCpuTimeMs,
 } from '../../test/processes.ts';
 import { apiClient, mapLimit } from '../lib/client.ts';
-import { checkCoupons, checkStock } from '../lib/invariants.ts';
+import { checkCoupons } from '../lib/invariants.ts';
 import { fmt, type RequestSpec } from '../lib/load.ts';
 import type { SaleReport } from '../lib/sale-report.ts';
 import { createCoupon, createProduct } from '../lib/seed.ts';
@@ -30,6 +30,7 @@ import * as sale from '../scenarios/sale.js';
 import { log, settings, wanted } from './cli.ts';
 import {
   type Ctx,
+  checkStockVia,
   couponOf,
   measure,
   nodeArgsFor,
@@ -173,10 +174,9 @@ function orderRow(topology: Topology) {
   return (ctx: Ctx, _round: number, id: string) =>
     onTopology(ctx, topology, {}, (t) =>
       withApi(t.env, id, async (api) => {
-        const client = apiClient(api.url);
         const own = topology === 'one Redis';
         const product = { name: `bench ${id}`, price: 1000, stock: 10_000_000 };
-        const create = () => createProduct(client, ctx.admin, product);
+        const create = () => createProduct(apiClient(api.url), ctx.admin, product);
         const products = own ? ctx.products : await spread(t, (p) => ctx.keys.stock(p.id).available, create);
         const tokens = orderTokens(ctx);
         const bodies = products.map((p) => JSON.stringify({ items: [{ productId: p.id, quantity: 1 }] }));
@@ -185,14 +185,8 @@ function orderRow(topology: Topology) {
         const stats = await measure(t.ctx, api, next);
         // payment.pay needs them in Postgres; the save is timed, but not part of the row's req/s.
         const save = await untilDrained(t.env, unpersisted(ctx, t.redis, []), 'orders');
-        if (!own) {
-          const stock = [];
-          for (const p of products) {
-            const { stock: available } = await client.query('product.get', { productId: p.id });
-            stock.push({ id: p.id, initialStock: p.stock, available });
-          }
-          ctx.violations.push(...(await checkStock(ctx.db, stock)).map((v) => `${id} on ${topology}: ${v}`));
-        }
+        const found = own ? [] : await checkStockVia(api, ctx.db, products);
+        ctx.violations.push(...found.map((v) => `${id} on ${topology}: ${v}`));
         const note = `1 line, ${products.length} products in turn, ${ORDER_USERS} users, answered from Redis; the worker then saved the ${save.done.toLocaleString('en-US')} orders in Postgres at ${fmt.rps(save.steady)} orders/s`;
         return { ...stats, note };
       }),
@@ -233,10 +227,8 @@ function paymentRow(withWorker: boolean) {
         const before = treeCpuTimeMs(worker.process.pid);
         const stats = await pay(ctx, api, orders);
         const workerUs = ((treeCpuTimeMs(worker.process.pid) - before) * 1000) / stats.okWithWarmup;
-        return {
-          ...stats,
-          note: `${note}; worker running: ${Math.round(workerUs)} µs of its CPU per payment`,
-        };
+        const worked = `; worker running: ${Math.round(workerUs)} µs of its CPU per payment`;
+        return { ...stats, note: note + worked };
       });
     });
   };
