@@ -34,11 +34,7 @@ export type Measured = LoadStats & CpuPerRequest & { okWithWarmup: number };
 export type Result = Partial<BenchRow> &
   Pick<BenchRow, 'rps' | 'requests' | 'durationSec'> & { okWithWarmup?: number };
 
-/**
- * One row (ROWS in rows.ts): `rounds`, measured in every round for the targets; `coupon`, a coupon
- * of that quantity made at setup (`couponOf`) that the closing checks cover; `optIn`, run only
- * when named by `--only` or `--cluster`.
- */
+/** A row (ROWS): `rounds` for the targets; `coupon`, one made at setup; `optIn`, only by name. */
 export type RowDef = Pick<BenchRow, 'id' | 'label' | 'kind' | 'note'> & {
   unit?: BenchRow['unit'];
   rounds?: boolean;
@@ -95,10 +91,7 @@ export type Server = Child & { url: string };
 const okCount = (stats: LoadStats) =>
   Object.entries(stats.statusCounts).reduce((n, [s, c]) => (s.startsWith('2') ? n + c : n), 0);
 
-/**
- * Runs one HTTP row, `request(i)` being the i-th request (warm-up included); the successes
- * clients saw count for `couponId`; with `users`, warns when the requests outnumbered them.
- */
+/** One HTTP row, `request(i)` the i-th request; the successes clients saw count for `couponId`. */
 export async function measure(
   ctx: Ctx,
   server: Server,
@@ -184,9 +177,8 @@ export const unpersisted = (ctx: Ctx, redis: RedisClient, couponIds: number[]) =
 };
 
 /**
- * Starts a worker and waits until `left()` reaches 0. Returns how many there were, the rate from
- * the worker's start and the steady rate from the first item persisted on (the worker's first
- * sweep may start a while after it is ready; that wait is not the items' cost).
+ * A worker until `left()` reaches 0: how many there were, the rate from its start, and the steady
+ * rate from the first item persisted on (its first sweep may start a while after it is ready).
  */
 export async function untilDrained(
   env: NodeJS.ProcessEnv,

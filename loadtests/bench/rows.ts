@@ -117,10 +117,7 @@ async function naiveRow(ctx: Ctx): Promise<Result> {
 
 type IssueRow = { firstUser: number; official?: boolean; expectStatus?: number; topology?: Topology };
 
-/**
- * coupon.issue on the API (or tRPC's own adapter), a distinct user per request. On a Redis other
- * than the run's the row makes coupons of its own there, one per master, and checks them itself.
- */
+/** coupon.issue, a user per request; on a Redis of its own, over coupons it makes and checks there. */
 function couponIssueRow({ topology = 'one Redis', ...o }: IssueRow, env: Record<string, string> = {}) {
   return (ctx: Ctx, round: number, id: string) =>
     onTopology(ctx, topology, env, async (t) => {
@@ -150,10 +147,7 @@ function couponIssueRow({ topology = 'one Redis', ...o }: IssueRow, env: Record<
     });
 }
 
-/**
- * A row's coupons on a Redis of its own, once persisted: each within its quantity, Postgres equal
- * to that Redis, every success the clients saw (over the coupons together) issued.
- */
+/** Coupons on a row's own Redis, once persisted: the coupon checks, and the clients' successes. */
 async function checkIssuedOn(ctx: Ctx, t: RowRedis, couponIds: number[], ok: number): Promise<string[]> {
   await untilDrained(t.env, unpersisted(ctx, t.redis, couponIds), 'issuances');
   const coupons = couponIds.map((couponId) => ({ couponId, quantity: Q, label: 'row', drained: true }));
@@ -166,10 +160,7 @@ async function checkIssuedOn(ctx: Ctx, t: RowRedis, couponIds: number[], ok: num
   return found;
 }
 
-/**
- * One-line orders over the run's products (the payment rows pay them). On the cluster, over 3
- * products of its own, each on another master (ADR 0200), whose stock the row checks itself.
- */
+/** One-line orders (the payment rows pay them); on the cluster over products of its own (ADR 0200). */
 function orderRow(topology: Topology) {
   return (ctx: Ctx, _round: number, id: string) =>
     onTopology(ctx, topology, {}, (t) =>
@@ -203,10 +194,7 @@ function pay(ctx: Ctx, api: Server, orders: { id: string; token: string }[]) {
   return measure(ctx, api, next, undefined, { warmupAmount, amount: orders.length - warmupAmount });
 }
 
-/**
- * Pays the orders the order.create row left, with the API alone or with the worker beside it
- * exporting each paid order as in a sale (its CPU per payment goes in the note).
- */
+/** Pays order.create's orders, with the worker beside the API (exporting them, as in a sale) or not. */
 function paymentRow(withWorker: boolean) {
   return async (ctx: Ctx, _round: number, id: string): Promise<Result> => {
     const tokens = orderTokens(ctx);

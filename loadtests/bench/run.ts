@@ -28,10 +28,7 @@ import { stopCluster } from './topology.ts';
 const none = Number.NaN;
 const EMPTY = { p50: none, p95: none, p99: none, max: none, errors: 0, vsBare: null, vsNaive: null };
 
-/**
- * Runs every wanted row once, then the `rounds` rows again (BENCH_ROUNDS in all), keeping each
- * row's best round in the table: other work on a shared machine can only slow a round down.
- */
+/** Every row, then the `rounds` rows again; the table keeps each row's best (other work only slows). */
 async function runRows(ctx: Ctx, rows: RowDef[]) {
   const table: BenchRow[] = [];
   const rounds: Record<string, RoundStat>[] = [];

@@ -110,10 +110,7 @@ function startCluster(): NonNullable<typeof cluster> {
   return { seeds: up.stdout.trim().split('\n').pop()!, pids, down };
 }
 
-/**
- * Up to 3 items, made on demand by `create`, whose keys sit one per master while masters are
- * left, so the row's keys spread over the cluster as a sale's do; logs where each one is.
- */
+/** Up to 3 items (made by `create`) whose keys sit on different masters, as a sale's spread. */
 export async function spread<T extends { id: number }>(
   { redis }: RowRedis,
   keyOf: (item: T) => string,
