@@ -1,6 +1,7 @@
 // The benchmark's report: its JSON shape and docs/benchmarks.md, generated from the JSON of a run
 // and followed by the hand-written page on how to read it (how-to-read.md beside this file).
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fmt, type LoadStats, SILENCE_MS } from '../lib/load.ts';
 
@@ -29,15 +30,7 @@ export type TargetResult = { target: string; measured: string; met: boolean };
 
 export type BenchReport = {
   generatedAt: string;
-  machine: {
-    cpus: number;
-    cpuModel: string;
-    memoryGiB: number;
-    node: string;
-    platform: string;
-    /** 1-minute load average when the run started and ended: other work on the machine shows here. */
-    loadAverage?: { start: number; end: number };
-  };
+  machine: ReturnType<typeof machineOf>;
   settings: { connections: number; durationSec: number; warmupSec: number; drainN: number; rounds?: number };
   rows: BenchRow[];
   /** The rows measured in every round, round by round (the first is the main pass). */
@@ -46,6 +39,14 @@ export type BenchReport = {
   violations: string[];
   totalSec: number;
 };
+
+/** The machine of a run; the 1-minute load average at its start and end shows other work on it. */
+export function machineOf(loadAtStart: number) {
+  const [cpus, platform] = [os.cpus(), `${os.platform()} ${os.release()}`];
+  const [cpuModel, memoryGiB] = [cpus[0]?.model ?? 'unknown', Math.round(os.totalmem() / 2 ** 30)];
+  const loadAverage = { start: loadAtStart, end: os.loadavg()[0]! };
+  return { cpus: cpus.length, cpuModel, memoryGiB, node: process.version, platform, loadAverage };
+}
 
 const us = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '' : `${Math.round(n)}`);
 const ratio = (n: number | null) => (n === null ? '' : `${n.toFixed(n >= 10 ? 1 : 2)}×`);
@@ -96,9 +97,7 @@ export function renderMarkdown(report: BenchReport): string {
   const s = report.settings;
   const guide = readFileSync(path.join(import.meta.dirname, 'how-to-read.md'), 'utf8').trim();
   const targets = report.targets.map((t) => [t.target, t.measured, t.met ? 'met' : '**missed**']);
-  const load = m.loadAverage
-    ? ` 1-minute load average ${m.loadAverage.start.toFixed(1)} at the start, ${m.loadAverage.end.toFixed(1)} at the end.`
-    : '';
+  const load = ` 1-minute load average ${m.loadAverage.start.toFixed(1)} at the start, ${m.loadAverage.end.toFixed(1)} at the end.`;
   return `# Benchmarks
 
 The latest \`pnpm bench\` run, its targets, and [how to read them](#how-to-read-the-numbers). The

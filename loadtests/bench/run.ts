@@ -19,7 +19,7 @@ import {
   untilDrained,
   withChild,
 } from './harness.ts';
-import { type BenchReport, type BenchRow, type RoundStat, renderMarkdown } from './report.ts';
+import { type BenchReport, type BenchRow, machineOf, type RoundStat, renderMarkdown } from './report.ts';
 import { ROWS } from './rows.ts';
 import { judge } from './targets.ts';
 import { stopCluster } from './topology.ts';
@@ -113,7 +113,6 @@ async function main(): Promise<void> {
     if (!settings.keep) await ctx.run.cleanup();
   }
 
-  const cpus = os.cpus();
   const { connections, durationSec, warmupSec, drainN, rounds } = settings;
   const rate = (id: string, r: BenchRow) => {
     const base = result.table.find((x) => x.id === id);
@@ -122,14 +121,7 @@ async function main(): Promise<void> {
   };
   const report: BenchReport = {
     generatedAt: new Date().toISOString(),
-    machine: {
-      cpus: cpus.length,
-      cpuModel: cpus[0]?.model ?? 'unknown',
-      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-      node: process.version,
-      platform: `${os.platform()} ${os.release()}`,
-      loadAverage: { start: loadAtStart, end: os.loadavg()[0]! },
-    },
+    machine: machineOf(loadAtStart),
     settings: { connections, durationSec, warmupSec, drainN, rounds },
     rows: result.table.map((r) => ({ ...r, vsBare: rate('bare', r), vsNaive: rate('naive', r) })),
     rounds: result.rounds,

@@ -21,7 +21,7 @@ function sameRound(r: BenchReport, lead: string, other: string): [RoundStat, Rou
 /** Rounded toward a miss: 14.996× reads as a 14.99× that missed 15×, never as "15.00×". */
 const times = (x: number, up = false) => `${((up ? Math.ceil : Math.floor)(x * 100) / 100).toFixed(2)}×`;
 const percent = (x: number) => `${(Math.floor(x * 1000) / 10).toFixed(1)}%`;
-const us = (n: number) => Math.round(n);
+const us = (n: number | undefined) => Math.round(n ?? Number.NaN);
 
 const shareOfBare = (r: BenchReport, id: string, share: number) => {
   const x = row(r, id)?.vsBare;
@@ -70,10 +70,7 @@ export const TARGETS: Target[] = [
     // "As cheap as product.top": the poll every waiting page makes, against the read storm row.
     const [get, top] = sameRound(r, 'waitingRoom.get', 'product.top');
     if (!get || !top) return undefined;
-    const cpu =
-      get.serverCpuUs !== undefined && top.serverCpuUs !== undefined
-        ? `, server CPU ${us(get.serverCpuUs)} against ${us(top.serverCpuUs)} µs/request`
-        : '';
+    const cpu = `, server CPU ${us(get.serverCpuUs)} against ${us(top.serverCpuUs)} µs/request`;
     const x = get.rps / top.rps;
     return check('waitingRoom.get ≥ 0.9× product.top’s req/s, same round', x >= 0.9, `${times(x)}${cpu}`);
   },
