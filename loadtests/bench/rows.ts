@@ -98,9 +98,8 @@ function serveIssue(ctx: Ctx, id: string, round: number, args: string[], couponI
   const [script, ...rest] = args;
   const next = (i: number) => post('/issue', `{"userId":${round * 10_000_000 + i + 1}}`);
   const options = { env: ctx.run.env, args: rest, nodeArgs: nodeArgsFor(id) };
-  return withChild(startServer(id, `loadtests/bench/${script}`, options), (s) =>
-    measure(ctx, s, next, couponId),
-  );
+  const server = startServer(id, `loadtests/bench/${script}`, options);
+  return withChild(server, (s) => measure(ctx, s, next, couponId));
 }
 
 /** The bare route (bare-server.ts): the Lua script behind Fastify, no tRPC, no auth. */
@@ -136,12 +135,10 @@ function couponIssueRow({ topology = 'one Redis', ...o }: IssueRow, env: Record<
         const bodies = coupons.map((couponId) => JSON.stringify({ couponId }));
         const next = (i: number) =>
           post('/trpc/coupon.issue', bodies[i % bodies.length]!, tokens.bearer(i % tokens.count));
-        const users = tokens.count;
-        const stats = await measure(t.ctx, api, next, own ? coupons[0] : undefined, { ...o, users });
-        if (!own) {
-          const found = await checkIssuedOn(ctx, t, coupons, stats.okWithWarmup);
-          ctx.violations.push(...found.map((v) => `${id} on ${topology}: ${v}`));
-        }
+        const extra = { ...o, users: tokens.count };
+        const stats = await measure(t.ctx, api, next, own ? coupons[0] : undefined, extra);
+        const found = own ? [] : await checkIssuedOn(ctx, t, coupons, stats.okWithWarmup);
+        ctx.violations.push(...found.map((v) => `${id} on ${topology}: ${v}`));
         return stats;
       });
     });
@@ -248,10 +245,8 @@ async function hotPaymentRow(ctx: Ctx): Promise<Result> {
   }
   const env = { ...ctx.run.env, RATE_LIMIT_USER_PER_SEC: '0' };
   const stats = await withApi(env, 'payment.pay.hot', (api) => pay(ctx, api, orders));
-  return {
-    ...stats,
-    note: `${orders.length.toLocaleString('en-US')} orders of ${HOT_USERS} users: each user's balance row contended; per-user rate limit off`,
-  };
+  const note = `${orders.length.toLocaleString('en-US')} orders of ${HOT_USERS} users: each user's balance row contended; per-user rate limit off`;
+  return { ...stats, note };
 }
 
 const PGBENCH = ['-c', '20', '-j', '2', '-M', 'prepared', '-b', 'tpcb-like', '-n'];
@@ -266,9 +261,10 @@ async function pgbenchRow(ctx: Ctx): Promise<Result> {
   const env = { ...process.env, PGPASSWORD: decodeURIComponent(url.password) };
   const pgbench = async (...args: string[]) =>
     (await run('pgbench', [...conn, ...args, url.pathname.slice(1)], { env, maxBuffer: 1 << 24 })).stdout;
+  const tpcb = (seconds: number) => pgbench(...PGBENCH, '-T', `${seconds}`);
   try {
     await pgbench('-i', '-s', '10', '-q');
-    await pgbench(...PGBENCH, '-T', `${settings.warmupSec}`);
+    await tpcb(settings.warmupSec);
     // Its backends exit with it, before a closing snapshot could see them: sampled while they run.
     const before = postgresCpuMs();
     const last = new Map(before);
@@ -276,9 +272,7 @@ async function pgbenchRow(ctx: Ctx): Promise<Result> {
       for (const [pid, ms] of postgresCpuMs()) last.set(pid, ms);
     };
     const timer = setInterval(sample, 250);
-    const out = await pgbench(...PGBENCH, '-T', `${settings.durationSec}`).finally(() =>
-      clearInterval(timer),
-    );
+    const out = await tpcb(settings.durationSec).finally(() => clearInterval(timer));
     sample();
     let postgresMs = 0;
     for (const [pid, ms] of last) postgresMs += ms - (before.get(pid) ?? 0);
