@@ -34,7 +34,6 @@ export type Costs = Record<'issue' | 'soldOut' | 'order' | 'charge' | 'pay', Cos
 /** N shoppers over T seconds, K coupons, S units, peak over average arrivals; b and a of the funnel. */
 export type Sale = typeof MILLION & { buyWithoutCoupon: number; abandon: number };
 
-/** The per-call costs the model needs, from one bench run; a row it lacks is an error, named. */
 export function costsFrom(bench: Bench): Costs {
   const row = (id: string, cpu = true) => {
     const r = bench.rows.find((x) => x.id === id);
@@ -106,7 +105,6 @@ export const funnel = () => ({
   abandon: shape.abandonPct / 100,
 });
 
-/** The generated block of docs/scaling.md. */
 export function render(bench: Bench, sale: Sale): string {
   const c = costsFrom(bench);
   const m = model(sale, c);
@@ -160,7 +158,6 @@ export function render(bench: Bench, sale: Sale): string {
   return `${BEGIN}\n\n${lines.join('\n')}\n\n${END}`;
 }
 
-/** docs/scaling.md with its generated block replaced by `block`. */
 export function withBlock(doc: string, block: string): string {
   const [from, to] = [doc.indexOf(BEGIN), doc.indexOf(END)];
   if (from === -1 || to < from) throw new Error(`docs/scaling.md has no ${BEGIN} … ${END} block`);
@@ -170,43 +167,32 @@ export function withBlock(doc: string, block: string): string {
 export const readBench = (file = BENCH_JSON): Bench => JSON.parse(readFileSync(file, 'utf8'));
 
 if (import.meta.main) {
-  const saleOptions = Object.keys(MILLION) as (keyof typeof MILLION)[];
-  const [text, flag] = [{ type: 'string' }, { type: 'boolean' }] as const;
-  const options = {
-    shoppers: text,
-    seconds: text,
-    coupons: text,
-    stock: text,
-    peak: text,
-    bench: text,
-    write: flag,
+  const fail = (message: string): never => {
+    console.error(message);
+    return process.exit(2);
   };
-  const { values } = parseArgs({ options });
+  const saleOptions = Object.keys(MILLION) as (keyof typeof MILLION)[];
+  const [n, flag] = [{ type: 'string' }, { type: 'boolean' }] as const;
+  const { values } = parseArgs({
+    options: { shoppers: n, seconds: n, coupons: n, stock: n, peak: n, bench: n, write: flag },
+  });
   const sale: Sale = { ...funnel(), ...MILLION };
-  for (const name of saleOptions) {
-    const value = values[name];
-    if (value === undefined) continue;
-    if (!(Number(value) > 0)) {
-      console.error(`--${name} must be a positive number, not "${value}"`);
-      process.exit(2);
-    }
-    sale[name] = Number(value);
+  for (const name of saleOptions.filter((option) => values[option] !== undefined)) {
+    sale[name] = Number(values[name]);
+    if (!(sale[name] > 0)) fail(`--${name} must be a positive number, not "${values[name]}"`);
   }
-  const block = render(readBench(values.bench ?? BENCH_JSON), sale);
+  const bench = values.bench ?? BENCH_JSON;
+  const block = render(readBench(bench), sale);
   if (!values.write) {
     console.log(block);
   } else if (saleOptions.some((name) => name in values)) {
-    console.error('--write renders the documented sale only; drop the sale options to write docs/scaling.md');
-    process.exit(2);
+    fail('--write renders the documented sale only; drop the sale options to write docs/scaling.md');
   } else {
     writeFileSync(SCALING_MD, withBlock(readFileSync(SCALING_MD, 'utf8'), block));
     // In the project's format (Biome pads the tables), so lint stays clean.
     spawnSync(path.join(ROOT, 'node_modules/.bin/biome'), ['format', '--write', SCALING_MD], {
       stdio: 'ignore',
     });
-    console.log(
-      'docs/scaling.md: the generated block rewritten from',
-      path.relative(ROOT, values.bench ?? BENCH_JSON),
-    );
+    console.log('docs/scaling.md: the generated block rewritten from', path.relative(ROOT, bench));
   }
 }

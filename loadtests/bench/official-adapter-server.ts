@@ -14,19 +14,14 @@ const rt = await createRuntime(config, { name: 'bench-official-adapter' });
 const app = Fastify({
   logger: { level: config.logLevel },
   routerOptions: { maxParamLength: 2000 },
-  bodyLimit: 256 * 1024,
+  bodyLimit: 262_144,
 });
-await app.register(fastifyTRPCPlugin, {
-  prefix: '/trpc',
-  trpcOptions: {
-    router: appRouter,
-    createContext: contextFactory(
-      rt,
-      createTokenVerifier(config.jwtSecret),
-      createWaitingRoomDirectory(rt.db),
-    ),
-  },
-});
+const createContext = contextFactory(
+  rt,
+  createTokenVerifier(config.jwtSecret),
+  createWaitingRoomDirectory(rt.db),
+);
+await app.register(fastifyTRPCPlugin, { prefix: '/trpc', trpcOptions: { router: appRouter, createContext } });
 
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.on(signal, () => app.close().then(() => rt.close().finally(() => process.exit(0))));

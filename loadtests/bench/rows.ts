@@ -370,7 +370,7 @@ const SHOWN: Record<string, [kind: RowDef['kind'], label: string, note?: string]
   lua: [
     'ceiling',
     `coupon Lua script alone (ioredis, ${LUA_IN_FLIGHT} in flight)`,
-    'no HTTP; one ioredis connection',
+    'no HTTP; one connection',
   ],
   bare: ['ceiling', 'bare Fastify route + same Lua script', 'no tRPC, no auth, no limits'],
   'bare.limited': [
