@@ -51,9 +51,8 @@ export type Ctx = {
   admin: string;
   coupons: Map<string, { couponId: number; quantity: number }>;
   products: { id: number; price: number; stock: number }[];
-  /** Successes clients saw per coupon, plus requests cut off in flight; the naive baseline's. */
+  /** Successes clients saw per coupon, plus requests cut off in flight. */
   seen: Map<number, { ok: number; inFlight: number }>;
-  naiveOk: number;
   /** The redis-server(s) whose CPU a row counts (on a cluster, every node: topology.ts). */
   redisPids: (number | undefined)[];
   /** What rows on a Redis of their own found when they checked themselves. */
@@ -113,7 +112,7 @@ export async function measure(
   const redisNow = ctx.redisPids.map(cpuTimeMs);
   const ok = okCount(warm) + okCount(stats);
   if (extra.users !== undefined && i > extra.users)
-    log('WARNING: ran out of distinct users; the repeats were refused');
+    log('WARNING: ran out of distinct users; the rest were repeats');
   if (couponId !== undefined) {
     const seen = ctx.seen.get(couponId) ?? { ok: 0, inFlight: 0 };
     ctx.seen.set(couponId, { ok: seen.ok + ok, inFlight: seen.inFlight + 2 * settings.connections });
@@ -138,7 +137,7 @@ export async function setup(rows: RowDef[]): Promise<Ctx> {
     : Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]) || undefined;
   const admin = mintToken(run.config.jwtSecret, 1, { admin: true, ttlSeconds: 6 * 3600 });
   const [db, keys] = [sqlPool(run.config.databaseUrl), createKeys(run.config.redisKeyPrefix)];
-  const state = { coupons: new Map(), products: [], seen: new Map(), naiveOk: 0, violations: [] };
+  const state = { coupons: new Map(), products: [], seen: new Map(), violations: [] };
   const ctx: Ctx = { run, db, redis, keys, admin, redisPids: [redisPid], ...state };
   await withChild(startApi(run.env), async (api) => {
     const client = apiClient(api.url);

@@ -108,9 +108,15 @@ const bareRow = (limits: boolean) => (ctx: Ctx, round: number, id: string) => {
   return serveIssue(ctx, id, round, args, couponOf(ctx, id));
 };
 
+/** The naive baseline (naive-server.ts); its own tables are then checked against what clients saw. */
 async function naiveRow(ctx: Ctx): Promise<Result> {
   const stats = await serveIssue(ctx, 'naive', 0, ['naive-server.ts', `${Q}`]);
-  ctx.naiveOk = stats.okWithWarmup;
+  const sql = `SELECT (SELECT count(*) FROM bench_naive_issued)::int AS rows,
+                      (SELECT issued_count FROM bench_naive_coupons WHERE id = 1) AS counted`;
+  const { rows, counted } = (await ctx.db.query<{ rows: number; counted: number }>(sql)).rows[0]!;
+  const ok = stats.okWithWarmup;
+  if (rows !== counted || rows < ok || rows > ok + 2 * settings.connections)
+    ctx.violations.push(`naive baseline: ${rows} rows, counter ${counted}, clients saw ${ok}`);
   return stats;
 }
 

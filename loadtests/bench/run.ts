@@ -59,15 +59,6 @@ async function checkInvariants(ctx: Ctx): Promise<string[]> {
     return { couponId, quantity, label: `${id} row`, seen: ctx.seen.get(couponId), drained: true };
   });
   const violations = await checkCoupons(ctx.db, ctx.redis, ctx.keys, coupons);
-  const naive = await ctx.db
-    .query<{ rows: number; counted: number }>(
-      `SELECT (SELECT count(*) FROM bench_naive_issued)::int AS rows,
-              (SELECT issued_count FROM bench_naive_coupons WHERE id = 1) AS counted`,
-    )
-    .catch(() => undefined);
-  const { rows = ctx.naiveOk, counted = rows } = naive?.rows[0] ?? {}; // no naive row: nothing to compare
-  if (rows !== counted || rows < ctx.naiveOk || rows > ctx.naiveOk + 2 * settings.connections)
-    violations.push(`naive baseline: ${rows} rows, counter ${counted}, clients saw ${ctx.naiveOk}`);
   violations.push(
     ...(await withChild(startApi(ctx.run.env), (api) => checkStockVia(api, ctx.db, ctx.products))),
   );
