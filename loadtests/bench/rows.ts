@@ -127,9 +127,9 @@ function couponIssueRow({ topology = 'one Redis', ...o }: IssueRow, env: Record<
   return (ctx: Ctx, round: number, id: string) =>
     onTopology(ctx, topology, env, async (t) => {
       const tokens = mintBearerPack(ctx.run.config.jwtSecret, o.firstUser + round * TOKENS, TOKENS);
-      const official = { env: t.env, nodeArgs: nodeArgsFor(id) };
+      const options = { env: t.env, nodeArgs: nodeArgsFor(id) };
       const server = o.official
-        ? startServer('official', 'loadtests/bench/official-adapter-server.ts', official)
+        ? startServer('official', 'loadtests/bench/official-adapter-server.ts', options)
         : startApi(t.env, nodeArgsFor(id));
       return withChild(server, async (api) => {
         const own = topology === 'one Redis';
@@ -141,7 +141,7 @@ function couponIssueRow({ topology = 'one Redis', ...o }: IssueRow, env: Record<
         const bodies = coupons.map((couponId) => JSON.stringify({ couponId }));
         const next = (i: number) =>
           post('/trpc/coupon.issue', bodies[i % bodies.length]!, tokens.bearer(i % tokens.count));
-        const extra = { ...o, users: tokens.count };
+        const extra = { expectStatus: o.expectStatus, users: tokens.count };
         const stats = await measure(t.ctx, api, next, own ? coupons[0] : undefined, extra);
         const found = own ? [] : await checkIssuedOn(ctx, t, coupons, stats.okWithWarmup);
         ctx.violations.push(...found.map((v) => `${id} on ${topology}: ${v}`));
