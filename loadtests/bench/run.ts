@@ -24,8 +24,8 @@ import { ROWS } from './rows.ts';
 import { judge } from './targets.ts';
 import { stopCluster } from './topology.ts';
 
-/** What a row that is not an HTTP window (rows/s, calls/s, tx/s) leaves out. */
 const none = Number.NaN;
+/** What a row that is not an HTTP window (rows/s, calls/s, tx/s) leaves out. */
 const EMPTY = { p50: none, p95: none, p99: none, max: none, errors: 0, vsBare: null, vsNaive: null };
 
 /** Every row, then the `rounds` rows again; the table keeps each row's best (other work only slows). */
