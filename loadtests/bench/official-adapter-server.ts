@@ -2,7 +2,6 @@
 // options, served through tRPC's own `fastifyTRPCPlugin` (Fetch Request/Response per call).
 // The benchmark runs `coupon.issue` against it to show what the adapter costs.
 //   node loadtests/bench/official-adapter-server.ts     (prints "listening on <url>")
-
 import { createRuntime, createTokenVerifier, loadConfig } from '@flash/core';
 import { createWaitingRoomDirectory } from '@flash/core/internal/waiting-room/waiting-room.directory';
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
@@ -15,26 +14,16 @@ const rt = await createRuntime(config, { name: 'bench-official-adapter' });
 const app = Fastify({
   logger: { level: config.logLevel },
   routerOptions: { maxParamLength: 2000 },
-  bodyLimit: 256 * 1024,
+  bodyLimit: 262_144,
 });
-await app.register(fastifyTRPCPlugin, {
-  prefix: '/trpc',
-  trpcOptions: {
-    router: appRouter,
-    createContext: contextFactory(
-      rt,
-      createTokenVerifier(config.jwtSecret),
-      createWaitingRoomDirectory(rt.db),
-    ),
-  },
-});
+const createContext = contextFactory(
+  rt,
+  createTokenVerifier(config.jwtSecret),
+  createWaitingRoomDirectory(rt.db),
+);
+await app.register(fastifyTRPCPlugin, { prefix: '/trpc', trpcOptions: { router: appRouter, createContext } });
 
-const stop = () => {
-  app.close().then(
-    () => rt.close().finally(() => process.exit(0)),
-    () => process.exit(1),
-  );
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => app.close().then(() => rt.close().finally(() => process.exit(0))));
+}
 console.log(`official adapter listening on ${await app.listen({ port: config.port, host: config.host })}`);

@@ -1,56 +1,71 @@
-// The benchmark's rows, in the order they run: ROWS at the end of this file is the whole list.
-//
-// To add a row: write a function `(ctx, round) => Promise<BenchRow>` that starts its server
-// with `withChild`, drives it with `measure` and returns `statsRow(...)`, then add one entry to
-// ROWS. `coupon: N` gives the row a coupon of quantity N (`couponOf(ctx, id)`), which the closing
-// checks cover; `rounds: true` measures it in every round, for rows a target compares.
+// The benchmark's rows: ROWS at the end is the whole list, in the order a run measures them, and
+// SHOWN says what the table shows of each. A row's run starts its server (`withChild`, `withApi`),
+// drives it with `measure` and returns what it measured.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { chargeBalance, createRuntime, dropDatabase, ensureDatabase } from '@flash/core';
 import { runIssueCoupon } from '@flash/core/internal/coupon/coupon.store';
-import { type Child, ROOT, startApi, startServer, startWorker, treeCpuTimeMs } from '../../test/processes.ts';
-import { apiClient } from '../lib/client.ts';
-import { checkCoupons, checkStock } from '../lib/invariants.ts';
+import { drainUnsavedOrders } from '@flash/core/internal/order/order.persist';
+import { createOrder } from '@flash/core/internal/order/order.service';
+import {
+  postgresCpuMs,
+  ROOT,
+  startApi,
+  startServer,
+  startWorker,
+  treeCpuTimeMs,
+} from '../../test/processes.ts';
+import { apiClient, mapLimit } from '../lib/client.ts';
+import { checkCoupons } from '../lib/invariants.ts';
 import { fmt, type RequestSpec } from '../lib/load.ts';
 import type { SaleReport } from '../lib/sale-report.ts';
 import { createCoupon, createProduct } from '../lib/seed.ts';
-import { mintBearerPack } from '../lib/token.ts';
+import { mintBearerPack, mintToken } from '../lib/token.ts';
 import { httpFor } from '../node/driver.ts';
 import { saleScenario } from '../node/sale.ts';
 import * as sale from '../scenarios/sale.js';
 import { log, settings, wanted } from './cli.ts';
 import {
   type Ctx,
-  couponIssueRequests,
+  checkStockVia,
   couponOf,
-  json,
   measure,
   nodeArgsFor,
   ORDER_USERS,
   orderTokens,
-  plainRow,
+  type Result,
   type RowDef,
-  saveOrders,
-  statsRow,
+  type Server,
+  unpersisted,
+  untilDrained,
+  withApi,
   withChild,
 } from './harness.ts';
-import { hotPaymentRow, measurePayments, pgbenchRow } from './payment-rows.ts';
-import type { BenchRow } from './report.ts';
 import { onTopology, type RowRedis, spread, type Topology } from './topology.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const run = promisify(execFile);
+/** A coupon no row runs out of, and tokens per coupon.issue row and round: more than a row issues. */
+const [Q, TOKENS, LUA_IN_FLIGHT] = [10_000_000, 700_000, 100];
 
-/** Large enough that no row runs out: every request of those rows is an issuance. */
-const COUPON_QUANTITY = 10_000_000;
-/** Tokens minted per coupon.issue row and round: more than any row issues at the rates seen on 2 cores. */
-const COUPON_TOKENS = 700_000;
-const LUA_IN_FLIGHT = 100;
+const json = { 'content-type': 'application/json' };
+const post = (path: string, body: string, authorization?: string): RequestSpec => ({
+  method: 'POST',
+  path,
+  headers: authorization ? { ...json, authorization } : json,
+  body,
+});
+const get = (procedure: string, input?: unknown): RequestSpec => ({
+  method: 'GET',
+  path: `/trpc/${procedure}${input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`}`,
+});
 
-/** Worker drain rate: pre-fill one coupon's pending stream through the Lua script, then start the worker. */
-async function drainRow(ctx: Ctx): Promise<BenchRow> {
+/** One coupon's pending stream pre-filled through the Lua script, then persisted by a worker. */
+async function drainRow(ctx: Ctx): Promise<Result> {
   const couponId = couponOf(ctx, 'worker.drain');
   const keys = ctx.keys.coupon(couponId);
-  const started = Date.now();
   let issued = 0;
   for (let first = 1; first <= settings.drainN; first += 2000) {
     const batch = Array.from({ length: Math.min(2000, settings.drainN - first + 1) }, (_, i) =>
@@ -59,325 +74,228 @@ async function drainRow(ctx: Ctx): Promise<BenchRow> {
     for (const result of await Promise.all(batch)) if (result.code === 'OK') issued++;
   }
   ctx.seen.set(couponId, { ok: issued, inFlight: 0 });
-  log(`pre-filled ${issued} pending issuances in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-
-  const count = async () =>
-    (
-      await ctx.db.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM issued_coupons WHERE coupon_id = $1',
-        [couponId],
-      )
-    ).rows[0]!.n;
-  return withChild(startWorker(ctx.run.env, nodeArgsFor('worker-drain')), async () => {
-    const ready = performance.now();
-    let firstAt: number | undefined;
-    let firstCount = 0;
-    let n = 0;
-    const deadline = ready + 300_000;
-    while (n < issued && performance.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-      n = await count();
-      if (firstAt === undefined && n > 0) {
-        firstAt = performance.now();
-        firstCount = n;
-      }
-    }
-    const done = performance.now();
-    if (n < issued) throw new Error(`worker persisted only ${n} of ${issued} issuances in 300 s`);
-    // Steady rate: from the first rows in Postgres to the last (the first sweep can start up to
-    // a second after the worker is ready); end-to-end includes that wait.
-    const steadySec = (done - (firstAt ?? ready)) / 1000;
-    const endToEnd = issued / ((done - ready) / 1000);
-    return plainRow({
-      id: 'worker.drain',
-      label: 'worker drain (issuances persisted to Postgres)',
-      kind: 'worker',
-      unit: 'rows/s',
-      rps: (issued - firstCount) / Math.max(steadySec, 1e-3),
-      requests: issued,
-      durationSec: steadySec,
-      note: `${issued.toLocaleString('en-US')} pre-filled; ${fmt.rps(endToEnd)} rows/s counting from worker start`,
-    });
-  });
+  const sql = 'SELECT count(*)::int AS n FROM issued_coupons WHERE coupon_id = $1';
+  const left = async () => issued - (await ctx.db.query<{ n: number }>(sql, [couponId])).rows[0]!.n;
+  const d = await untilDrained(ctx.run.env, left, 'issuances', nodeArgsFor('worker-drain'));
+  const note = `${issued.toLocaleString('en-US')} pre-filled; ${fmt.rps(d.rate)} rows/s counting from worker start`;
+  return { rps: d.steady, requests: issued, durationSec: d.steadySec, note };
 }
 
-/** The coupon script alone, in a child process (lua-direct.ts), no HTTP. */
-async function luaRow(ctx: Ctx): Promise<BenchRow> {
+/** The coupon script alone, in a child process (lua-direct.ts): no HTTP. */
+async function luaRow(ctx: Ctx): Promise<Result> {
   const couponId = couponOf(ctx, 'lua');
-  const argv = [
-    ...(nodeArgsFor('lua-direct') ?? []),
-    path.join(ROOT, 'loadtests/bench/lua-direct.ts'),
-    String(couponId),
-    String(LUA_IN_FLIGHT),
-    String(settings.warmupSec),
-    String(settings.durationSec),
-  ];
-  const output = await new Promise<string>((resolve, reject) => {
-    execFile(process.execPath, argv, { env: ctx.run.env, maxBuffer: 1 << 20 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`lua-direct failed: ${stderr}`)) : resolve(stdout),
-    );
-  });
-  const r = JSON.parse(output.trim().split('\n').pop()!);
-  ctx.seen.set(couponId, { ok: r.issued, inFlight: 0 });
-  return plainRow({
-    id: 'lua',
-    label: `coupon Lua script alone (ioredis, ${LUA_IN_FLIGHT} in flight)`,
-    kind: 'ceiling',
-    unit: 'calls/s',
-    ...{ rps: r.rps, p50: r.p50, p95: r.p95, p99: r.p99, max: r.max, errors: r.errors },
-    requests: r.calls,
-    durationSec: r.durationSec,
-    note: 'no HTTP; one ioredis connection',
-  });
+  const args = [couponId, LUA_IN_FLIGHT, settings.warmupSec, settings.durationSec].map(String);
+  const script = path.join(import.meta.dirname, 'lua-direct.ts');
+  const argv = [...(nodeArgsFor('lua-direct') ?? []), script, ...args];
+  const { stdout } = await run(process.execPath, argv, { env: ctx.run.env });
+  const { issued, ...measured } = JSON.parse(stdout.trim().split('\n').pop()!);
+  ctx.seen.set(couponId, { ok: issued, inFlight: 0 });
+  return measured;
+}
+
+/** POST /issue to a bench server, a new user each request (a user issues once per coupon). */
+function serveIssue(ctx: Ctx, id: string, round: number, args: string[], couponId?: number) {
+  const [script, ...rest] = args;
+  const next = (i: number) => post('/issue', `{"userId":${round * 10_000_000 + i + 1}}`);
+  const options = { env: ctx.run.env, args: rest, nodeArgs: nodeArgsFor(id) };
+  const server = startServer(id, `loadtests/bench/${script}`, options);
+  return withChild(server, (s) => measure(ctx, s, next, couponId));
 }
 
 /** The bare route (bare-server.ts): the Lua script behind Fastify, no tRPC, no auth. */
-function bareRow(id: string, limits: boolean, label: string, kind: BenchRow['kind'], note: string) {
-  let user = 1; // across rounds: each user may issue once
-  return (ctx: Ctx): Promise<BenchRow> => {
-    const couponId = couponOf(ctx, id);
-    const server = startServer(id, 'loadtests/bench/bare-server.ts', {
-      env: ctx.run.env,
-      args: [String(couponId), ...(limits ? ['--limits'] : [])],
-      nodeArgs: nodeArgsFor(id),
-    });
-    return withChild(server, async (s) => {
-      const next = (): RequestSpec => ({
-        method: 'POST',
-        path: '/issue',
-        headers: json,
-        body: `{"userId":${user++}}`,
-      });
-      return statsRow(id, label, kind, await measure(ctx, s, next, couponId), note);
-    });
-  };
+const bareRow = (limits: boolean) => (ctx: Ctx, round: number, id: string) => {
+  const args = ['bare-server.ts', `${couponOf(ctx, id)}`, ...(limits ? ['--limits'] : [])];
+  return serveIssue(ctx, id, round, args, couponOf(ctx, id));
+};
+
+/** The naive baseline (naive-server.ts); its own tables are then checked against what clients saw. */
+async function naiveRow(ctx: Ctx): Promise<Result> {
+  const stats = await serveIssue(ctx, 'naive', 0, ['naive-server.ts', `${Q}`]);
+  const sql = `SELECT (SELECT count(*) FROM bench_naive_issued)::int AS rows,
+                      (SELECT issued_count FROM bench_naive_coupons WHERE id = 1) AS counted`;
+  const { rows, counted } = (await ctx.db.query<{ rows: number; counted: number }>(sql)).rows[0]!;
+  const ok = stats.okWithWarmup;
+  if (rows !== counted || rows < ok || rows > ok + 2 * settings.connections)
+    ctx.violations.push(`naive baseline: ${rows} rows, counter ${counted}, clients saw ${ok}`);
+  return stats;
 }
 
-async function naiveRow(ctx: Ctx): Promise<BenchRow> {
-  const server = startServer('naive', 'loadtests/bench/naive-server.ts', {
-    env: ctx.run.env,
-    args: [String(COUPON_QUANTITY)],
-    nodeArgs: nodeArgsFor('naive'),
-  });
-  return withChild(server, async (s) => {
-    let user = 1;
-    const next = (): RequestSpec => ({
-      method: 'POST',
-      path: '/issue',
-      headers: json,
-      body: `{"userId":${user++}}`,
-    });
-    const stats = await measure(ctx, s, next);
-    ctx.naiveOk = stats.okWithWarmup ?? 0;
-    const label = 'naive: one Postgres transaction, SELECT … FOR UPDATE';
-    return statsRow('naive', label, 'baseline', stats, 'pg pool of 20');
-  });
-}
+type IssueRow = { firstUser: number; official?: boolean; expectStatus?: number; topology?: Topology };
 
-/**
- * A coupon.issue row: the real API (or tRPC's own adapter), a distinct user and token per
- * request, the users of each round after those of the last (from `firstUser`). On a Redis other
- * than the run's (`topology`, topology.ts) the row makes coupons of its own there, one per master
- * on a cluster, and checks them itself once a worker persisted them.
- */
-function couponIssueRow(
-  id: string,
-  row: {
-    firstUser: number;
-    /** Served by tRPC's own fastifyTRPCPlugin (official-adapter-server.ts) instead of the API. */
-    official?: boolean;
-    label: string;
-    kind: BenchRow['kind'];
-    note: string;
-    /** The answer the row measures when it is not a success (see LoadOptions). */
-    expectStatus?: number;
-    topology?: Topology;
-    /** REDIS_WAIT_REPLICAS for the API. */
-    waitReplicas?: number;
-  },
-) {
-  const topology = row.topology ?? 'one Redis';
-  const env: Record<string, string> =
-    row.waitReplicas === undefined ? {} : { REDIS_WAIT_REPLICAS: String(row.waitReplicas) };
-  return (ctx: Ctx, round: number): Promise<BenchRow> =>
+/** coupon.issue, a user per request; on a Redis of its own, over coupons it makes and checks there. */
+function couponIssueRow({ topology = 'one Redis', ...o }: IssueRow, env: Record<string, string> = {}) {
+  return (ctx: Ctx, round: number, id: string) =>
     onTopology(ctx, topology, env, async (t) => {
-      const started = Date.now();
-      const tokens = mintBearerPack(
-        ctx.run.config.jwtSecret,
-        row.firstUser + round * COUPON_TOKENS,
-        COUPON_TOKENS,
-      );
-      log(`minted ${tokens.count.toLocaleString('en-US')} tokens in ${Date.now() - started} ms`);
-      const server = row.official
-        ? startServer('official', 'loadtests/bench/official-adapter-server.ts', {
-            env: t.env,
-            nodeArgs: nodeArgsFor(id),
-          })
+      const tokens = mintBearerPack(ctx.run.config.jwtSecret, o.firstUser + round * TOKENS, TOKENS);
+      const options = { env: t.env, nodeArgs: nodeArgsFor(id) };
+      const server = o.official
+        ? startServer('official', 'loadtests/bench/official-adapter-server.ts', options)
         : startApi(t.env, nodeArgsFor(id));
       return withChild(server, async (api) => {
         const own = topology === 'one Redis';
+        const coupon = { name: `bench ${id}`, totalQuantity: Q };
+        const create = async () => ({ id: await createCoupon(apiClient(api.url), ctx.admin, coupon) });
         const coupons = own
-          ? [{ id: couponOf(ctx, id) }]
-          : await spread(
-              t,
-              Math.min(3, t.masters),
-              (c) => ctx.keys.coupon(c.id).issued,
-              async (n) => ({
-                id: await createCoupon(apiClient(api.url), ctx.admin, {
-                  name: `bench ${id} ${n}`,
-                  totalQuantity: COUPON_QUANTITY,
-                }),
-              }),
-            );
-        const requests = couponIssueRequests(
-          tokens,
-          coupons.map((c) => c.id),
-        );
-        const stats = await measure(t.ctx, api, requests.next, own ? coupons[0]!.id : undefined, {
-          expectStatus: row.expectStatus,
-        });
-        if (requests.ranOut()) log(`WARNING: ${id} ran out of distinct users; repeats answer 409`);
-        if (!own) {
-          const found = await checkIssuedOn(
-            ctx,
-            t,
-            coupons.map((c) => c.id),
-            stats.okWithWarmup ?? 0,
-          );
-          ctx.violations.push(...found.map((v) => `${id} on ${topology}: ${v}`));
-        }
-        return statsRow(id, row.label, row.kind, stats, row.note);
+          ? [couponOf(ctx, id)]
+          : (await spread(t, (c) => ctx.keys.coupon(c.id).issued, create)).map((c) => c.id);
+        const bodies = coupons.map((couponId) => JSON.stringify({ couponId }));
+        const next = (i: number) =>
+          post('/trpc/coupon.issue', bodies[i % bodies.length]!, tokens.bearer(i % tokens.count));
+        const extra = { expectStatus: o.expectStatus, users: tokens.count };
+        const stats = await measure(t.ctx, api, next, own ? coupons[0] : undefined, extra);
+        const found = own ? [] : await checkIssuedOn(ctx, t, coupons, stats.okWithWarmup);
+        ctx.violations.push(...found.map((v) => `${id} on ${topology}: ${v}`));
+        return stats;
       });
     });
 }
 
-/**
- * The coupons of a row on a Redis of its own, once a worker persisted them: each within its
- * quantity, Postgres equal to that Redis, and every success the clients saw (over the coupons
- * together: the load generator counts answers by status, not by coupon) issued.
- */
+/** Coupons on a row's own Redis, once persisted: the coupon checks, and the clients' successes. */
 async function checkIssuedOn(ctx: Ctx, t: RowRedis, couponIds: number[], ok: number): Promise<string[]> {
-  const pending = async () => {
-    let n = 0;
-    for (const id of couponIds) n += await t.redis.xlen(ctx.keys.coupon(id).pending);
-    return n;
-  };
-  await withChild(startWorker(t.env), async () => {
-    for (const deadline = Date.now() + 600_000; (await pending()) > 0; await sleep(200)) {
-      if (Date.now() > deadline)
-        throw new Error('the worker did not persist the issuances within 10 minutes');
-    }
-  });
-  const coupons = couponIds.map((couponId) => ({
-    couponId,
-    quantity: COUPON_QUANTITY,
-    label: 'row',
-    drained: true,
-  }));
+  await untilDrained(t.env, unpersisted(ctx, t.redis, couponIds), 'issuances');
+  const coupons = couponIds.map((couponId) => ({ couponId, quantity: Q, label: 'row', drained: true }));
   const found = await checkCoupons(ctx.db, t.redis, ctx.keys, coupons);
-  const { rows } = await ctx.db.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM issued_coupons WHERE coupon_id = ANY($1)',
-    [couponIds],
-  );
-  const issued = rows[0]!.n;
+  const sql = 'SELECT count(*)::int AS n FROM issued_coupons WHERE coupon_id = ANY($1)';
+  const issued = (await ctx.db.query<{ n: number }>(sql, [couponIds])).rows[0]!.n;
   const inFlight = 2 * settings.connections;
   if (issued < ok || issued > ok + inFlight)
     found.push(`clients saw ${ok} issued (+ up to ${inFlight} cut off) but Postgres holds ${issued}`);
   return found;
 }
 
-/**
- * One-line orders over the run's products (the payment rows pay them). On the cluster the row
- * makes 3 products of its own there, each on another master (each product's stock is its own
- * slot, ADR 0200), and checks their stock itself once a worker saved the orders.
- */
-function orderRow(id: string, topology: Topology) {
-  return (ctx: Ctx): Promise<BenchRow> =>
+/** One-line orders (the payment rows pay them); on the cluster over products of its own (ADR 0200). */
+function orderRow(topology: Topology) {
+  return (ctx: Ctx, _round: number, id: string) =>
     onTopology(ctx, topology, {}, (t) =>
-      withChild(startApi(t.env, nodeArgsFor(id)), async (api) => {
-        const client = apiClient(api.url);
+      withApi(t.env, id, async (api) => {
         const own = topology === 'one Redis';
-        const products = own
-          ? ctx.products
-          : await spread<{ id: number; stock: number }>(
-              t,
-              Math.min(3, t.masters),
-              (p) => ctx.keys.stock(p.id).available,
-              (n) =>
-                createProduct(client, ctx.admin, {
-                  name: `bench ${id} ${n}`,
-                  price: 1000,
-                  stock: 10_000_000,
-                }),
-            );
+        const product = { name: `bench ${id}`, price: 1000, stock: 10_000_000 };
+        const create = () => createProduct(apiClient(api.url), ctx.admin, product);
+        const products = own ? ctx.products : await spread(t, (p) => ctx.keys.stock(p.id).available, create);
         const tokens = orderTokens(ctx);
         const bodies = products.map((p) => JSON.stringify({ items: [{ productId: p.id, quantity: 1 }] }));
-        let i = 0;
-        const stats = await measure(t.ctx, api, () => {
-          const n = i++;
-          return {
-            method: 'POST',
-            path: '/trpc/order.create',
-            headers: { ...json, authorization: `Bearer ${tokens[n % tokens.length]}` },
-            body: bodies[n % bodies.length],
-          };
-        });
-        // Answered from Redis; the worker saves them in Postgres (timed here, not part of the
-        // row's req/s, as the coupon drain is a row of its own), and payment.pay needs them saved.
-        const save = await saveOrders(ctx, t.env, t.redis);
-        if (!own) {
-          const stock = [];
-          for (const p of products)
-            stock.push({
-              id: p.id,
-              initialStock: p.stock,
-              available: (await client.query('product.get', { productId: p.id })).stock,
-            });
-          ctx.violations.push(...(await checkStock(ctx.db, stock)).map((v) => `${id} on ${topology}: ${v}`));
-        }
-        const note = `1 line, ${products.length} products in turn, ${ORDER_USERS} users, answered from Redis; the worker then saved the ${save.saved.toLocaleString('en-US')} orders in Postgres at ${fmt.rps(save.steady)} orders/s`;
-        return statsRow(id, `order.create${own ? '' : `, ${topology}`} (/trpc, auth)`, 'ours', stats, note);
+        const next = (i: number) =>
+          post('/trpc/order.create', bodies[i % bodies.length]!, `Bearer ${tokens[i % tokens.length]}`);
+        const stats = await measure(t.ctx, api, next);
+        // payment.pay needs them in Postgres; the save is timed, but not part of the row's req/s.
+        const save = await untilDrained(t.env, unpersisted(ctx, t.redis, []), 'orders');
+        const found = own ? [] : await checkStockVia(api, ctx.db, products);
+        ctx.violations.push(...found.map((v) => `${id} on ${topology}: ${v}`));
+        const note = `1 line, ${products.length} products in turn, ${ORDER_USERS} users, answered from Redis; the worker then saved the ${save.done.toLocaleString('en-US')} orders in Postgres at ${fmt.rps(save.steady)} orders/s`;
+        return { ...stats, note };
       }),
     );
 }
 
-/**
- * Pays the orders the order.create row left (so it runs after it), with the API alone, or with
- * the worker running beside it (`withWorker`: exporting each paid order, as in a sale); the
- * worker's CPU over the row (warm-up included) per payment goes in the note.
- */
-function paymentRow(id: string, withWorker: boolean) {
-  return async (ctx: Ctx): Promise<BenchRow> => {
+/** Pays each order once: the warm-up the first tenth, the measured window at most the rest. */
+function pay(ctx: Ctx, api: Server, orders: { id: string; token: string }[]) {
+  const warmupAmount = Math.floor(orders.length / 10);
+  const next = (i: number) => {
+    const order = orders[i % orders.length]!;
+    return post('/trpc/payment.pay', JSON.stringify({ orderId: order.id }), `Bearer ${order.token}`);
+  };
+  return measure(ctx, api, next, undefined, { warmupAmount, amount: orders.length - warmupAmount });
+}
+
+/** Pays order.create's orders, with the worker beside the API (exporting them, as in a sale) or not. */
+function paymentRow(withWorker: boolean) {
+  return async (ctx: Ctx, _round: number, id: string): Promise<Result> => {
     const tokens = orderTokens(ctx);
-    const { rows: orders } = await ctx.db.query<{ id: string; user_id: number }>(
-      `SELECT id, user_id::int AS user_id FROM orders WHERE status = 'PENDING_PAYMENT' AND user_id BETWEEN 100 AND $1
-       ORDER BY created_at`,
-      [100 + ORDER_USERS - 1],
+    const { rows } = await ctx.db.query<{ id: string; user_id: number }>(
+      `SELECT id, user_id::int AS user_id FROM orders
+       WHERE status = 'PENDING_PAYMENT' AND user_id BETWEEN 100 AND $1 ORDER BY created_at`,
+      [99 + ORDER_USERS],
     );
     // payment.pay leaves half the orders to payment.pay.worker when both run.
-    if (!withWorker && wanted({ id: 'payment.pay.worker' })) orders.splice(orders.length >> 1);
-    // The warm-up pays a tenth, at least one per connection.
-    if (orders.length < 10 * settings.connections)
-      throw new Error(`${id}: only ${orders.length} orders to pay; run order.create first (for longer)`);
-    const pay = (api: Child & { url: string }) =>
-      measurePayments(
-        ctx,
-        api,
-        orders.map((o) => ({ id: o.id, token: tokens[o.user_id - 100]! })),
-      );
-    return withChild(startApi(ctx.run.env, nodeArgsFor(id)), async (api) => {
-      let note = `${orders.length.toLocaleString('en-US')} orders made by the order.create row`;
-      if (!withWorker) return statsRow(id, 'payment.pay (/trpc, auth)', 'ours', await pay(api), note);
+    if (!withWorker && wanted({ id: 'payment.pay.worker' })) rows.splice(rows.length >> 1);
+    if (rows.length < 10 * settings.connections)
+      throw new Error(`${id}: only ${rows.length} orders to pay; run order.create first (for longer)`);
+    const orders = rows.map((o) => ({ id: o.id, token: tokens[o.user_id - 100]! }));
+    const note = `${orders.length.toLocaleString('en-US')} orders made by the order.create row`;
+    return withApi(ctx.run.env, id, async (api) => {
+      if (!withWorker) return { ...(await pay(ctx, api, orders)), note };
       return withChild(startWorker(ctx.run.env, nodeArgsFor(`${id}-worker`)), async (worker) => {
         const before = treeCpuTimeMs(worker.process.pid);
-        const stats = await pay(api);
-        const paid = stats.okWithWarmup ?? stats.requests;
-        const workerUs = ((treeCpuTimeMs(worker.process.pid) - before) * 1000) / paid;
-        note += `; worker running: ${Math.round(workerUs)} µs of its CPU per payment`;
-        return statsRow(id, 'payment.pay, worker running (/trpc, auth)', 'ours', stats, note);
+        const stats = await pay(ctx, api, orders);
+        const workerUs = ((treeCpuTimeMs(worker.process.pid) - before) * 1000) / stats.okWithWarmup;
+        const worked = `; worker running: ${Math.round(workerUs)} µs of its CPU per payment`;
+        return { ...stats, note: note + worked };
       });
     });
   };
+}
+
+const [HOT_USERS, HOT_FIRST_USER, HOT_ORDERS] = [10, 5_000_001, 15_000];
+
+/**
+ * payment.pay for orders of only 10 users, each user's payments queuing on their balance row. The
+ * per-user rate limit, which would throttle them by design, is off: the row measures the row lock.
+ */
+async function hotPaymentRow(ctx: Ctx): Promise<Result> {
+  const users = Array.from({ length: HOT_USERS }, (_, i) => HOT_FIRST_USER + i);
+  const tokens = users.map((u) => mintToken(ctx.run.config.jwtSecret, u));
+  // Made through the core functions (a client here would take minutes) and saved in Postgres as
+  // the worker would: a payment must not pay for that.
+  const rt = await createRuntime(ctx.run.config, { name: 'bench-hot-payments' });
+  let orders: { id: string; token: string }[];
+  try {
+    for (const u of [...users, ...users]) await chargeBalance(rt, u, { amount: 10_000_000 });
+    orders = await mapLimit([...Array(HOT_ORDERS).keys()], 32, async (i) => {
+      const items = [{ productId: ctx.products[i % ctx.products.length]!.id, quantity: 1 }];
+      const order = await createOrder(rt, users[i % HOT_USERS]!, { items });
+      return { id: order.orderId, token: tokens[i % HOT_USERS]! };
+    });
+    await drainUnsavedOrders(rt);
+  } finally {
+    await rt.close();
+  }
+  const env = { ...ctx.run.env, RATE_LIMIT_USER_PER_SEC: '0' };
+  const stats = await withApi(env, 'payment.pay.hot', (api) => pay(ctx, api, orders));
+  const note = `${orders.length.toLocaleString('en-US')} orders of ${HOT_USERS} users: each user's balance row contended; per-user rate limit off`;
+  return { ...stats, note };
+}
+
+const PGBENCH = ['-c', '20', '-j', '2', '-M', 'prepared', '-b', 'tpcb-like', '-n'];
+
+/** pgbench's TPC-B-like transaction on a scratch database: what Postgres commits with nothing in the way. */
+async function pgbenchRow(ctx: Ctx): Promise<Result> {
+  const url = new URL(ctx.run.config.databaseUrl);
+  url.pathname = `/bench_pgbench_${randomBytes(4).toString('hex')}`;
+  await ensureDatabase(url.toString());
+  const user = decodeURIComponent(url.username || 'postgres');
+  const conn = ['-h', url.hostname, '-p', url.port || '5432', '-U', user];
+  const env = { ...process.env, PGPASSWORD: decodeURIComponent(url.password) };
+  const pgbench = async (...args: string[]) =>
+    (await run('pgbench', [...conn, ...args, url.pathname.slice(1)], { env, maxBuffer: 1 << 24 })).stdout;
+  const tpcb = (seconds: number) => pgbench(...PGBENCH, '-T', `${seconds}`);
+  try {
+    await pgbench('-i', '-s', '10', '-q');
+    await tpcb(settings.warmupSec);
+    // Its backends exit with it, before a closing snapshot could see them: sampled while they run.
+    const before = postgresCpuMs();
+    const last = new Map(before);
+    const sample = () => {
+      for (const [pid, ms] of postgresCpuMs()) last.set(pid, ms);
+    };
+    const timer = setInterval(sample, 250);
+    const out = await tpcb(settings.durationSec).finally(() => clearInterval(timer));
+    sample();
+    let postgresMs = 0;
+    for (const [pid, ms] of last) postgresMs += ms - (before.get(pid) ?? 0);
+    const field = (re: RegExp) => Number(re.exec(out)?.[1]);
+    const [tps, done] = [field(/tps = ([\d.]+)/), field(/actually processed: (\d+)/)];
+    if (!Number.isFinite(tps) || !done) throw new Error(`pgbench: no result in\n${out}`);
+    return {
+      rps: tps,
+      errors: field(/number of failed transactions: (\d+)/) || 0,
+      requests: done,
+      durationSec: settings.durationSec,
+      postgresCpuUs: (postgresMs * 1000) / done,
+      note: `scale 10, -c 20 -j 2 -M prepared, latency average ${field(/latency average = ([\d.]+) ms/)} ms; the payment rows' ceiling`,
+    };
+  } finally {
+    await dropDatabase(url.toString());
+  }
 }
 
 /** The rehearsal's mix at a bench's scale: every step of the journey, keyed and keyless. */
@@ -391,14 +309,10 @@ const SALE_SHAPE = {
   holdSeconds: 5,
 };
 
-/**
- * `sale`: the whole service as `pnpm start` runs it (API and worker) under the sale rehearsal's
- * journey (loadtests/node/sale.ts) at SALE_SHAPE: answers per second over the journeys, p95/p99
- * of every call, API CPU per answer. Its closing checks count as the run's invariants.
- */
-async function saleRow(ctx: Ctx): Promise<BenchRow> {
+/** The API and the worker under the rehearsal's journey (node/sale.ts); its checks count as the run's. */
+async function saleRow(ctx: Ctx): Promise<Result> {
   const env = { ...ctx.run.env, ...sale.serviceEnv({ ...sale.shape, ...SALE_SHAPE }) };
-  return withChild(startApi(env, nodeArgsFor('sale')), (api) =>
+  return withApi(env, 'sale', (api) =>
     withChild(startWorker(env, nodeArgsFor('sale-worker')), async (worker) => {
       const result = await saleScenario.run({
         run: ctx.run,
@@ -407,190 +321,148 @@ async function saleRow(ctx: Ctx): Promise<BenchRow> {
         shape: (s) => ({ ...s, ...SALE_SHAPE }),
         durationSec: SALE_SHAPE.durationSec,
         connections: saleScenario.defaultConnections!,
-        pids: { api: api.process.pid, worker: worker.process.pid, redis: ctx.redisPid },
+        pids: { api: api.process.pid, worker: worker.process.pid, redis: ctx.redisPids[0] },
         sharedDatabase: true,
         log,
       });
       ctx.violations.push(...result.violations.map((v) => `sale row: ${v}`));
       const r = JSON.parse(readFileSync(result.report!, 'utf8')) as SaleReport;
       const all = result.stats.at(-1)!.stats;
-      const note = `${SALE_SHAPE.users} shoppers within ${SALE_SHAPE.durationSec} s, ${r.sockets} sockets; worker ${Math.round(r.perAnswer.workerCpuUs)} µs CPU per answer; report ${path.relative(ROOT, result.report!)}`;
-      const stats = {
+      return {
         ...all,
         serverCpuUs: r.perAnswer.apiCpuUs,
         redisCpuUs: r.perAnswer.redisCpuUs,
         postgresCpuUs: r.perAnswer.postgresCpuUs,
         loadgenCpuUs: (r.loadgen.cpuMs * 1000) / all.requests,
-      };
-      return {
-        ...statsRow('sale', 'sale: the rehearsal’s journey, API + worker', 'ours', stats, note),
-        unit: 'answers/s',
+        note: `${SALE_SHAPE.users} shoppers within ${SALE_SHAPE.durationSec} s, ${r.sockets} sockets; worker ${Math.round(r.perAnswer.workerCpuUs)} µs CPU per answer; report ${path.relative(ROOT, result.report!)}`,
       };
     }),
   );
 }
 
-async function topRow(ctx: Ctx): Promise<BenchRow> {
-  return withChild(startApi(ctx.run.env, nodeArgsFor('product.top')), async (api) => {
-    const stats = await measure(ctx, api, () => ({ method: 'GET', path: '/trpc/product.top' }));
-    return statsRow('product.top', 'product.top (/trpc, public)', 'ours', stats, 'read storm');
-  });
-}
-
-/** `coupon.get`: the sale page's poll of what is left (cached coupon, one Redis round trip). */
-async function couponGetRow(ctx: Ctx): Promise<BenchRow> {
-  const input = encodeURIComponent(JSON.stringify({ couponId: couponOf(ctx, 'coupon.get') }));
-  return withChild(startApi(ctx.run.env, nodeArgsFor('coupon.get')), async (api) => {
-    const stats = await measure(ctx, api, () => ({ method: 'GET', path: `/trpc/coupon.get?input=${input}` }));
-    return statsRow('coupon.get', 'coupon.get (/trpc, public)', 'ours', stats, 'sale page poll');
-  });
-}
-
-/**
- * The waiting room's two crowd calls, each against a room of its own that guards the row's own
- * coupon (so no other row's calls need a pass). `waitingRoom.join`: a distinct user and token
- * per request, each taking a ticket (one script: limits and ticket); `waitingRoom.get`: the
- * public poll every waiting page makes (one HMGET), as product.top's read storm.
- */
-function waitingRoomRow(id: 'waitingRoom.join' | 'waitingRoom.get') {
-  return async (ctx: Ctx, round: number): Promise<BenchRow> => {
-    const tokens =
-      id === 'waitingRoom.join'
-        ? mintBearerPack(ctx.run.config.jwtSecret, 150_000_000 + round * COUPON_TOKENS, COUPON_TOKENS)
-        : undefined;
-    return withChild(startApi(ctx.run.env, nodeArgsFor(id)), async (api) => {
-      const { roomId } = await apiClient(api.url).mutate<{ roomId: number }>(
-        'admin.waitingRoom.create',
-        // Admitting one a second: the crowd the room exists for, where nearly every join waits.
-        { name: `bench ${id} ${round}`, couponIds: [couponOf(ctx, id)], admitPerSecond: 1 },
-        ctx.admin,
-      );
-      const body = JSON.stringify({ roomId });
-      const getPath = `/trpc/waitingRoom.get?input=${encodeURIComponent(body)}`;
-      let i = 0;
-      const next = (): RequestSpec =>
-        tokens
-          ? {
-              method: 'POST',
-              path: '/trpc/waitingRoom.join',
-              headers: { ...json, authorization: tokens.bearer(i++ % tokens.count) },
-              body,
-            }
-          : { method: 'GET', path: getPath };
-      const stats = await measure(ctx, api, next);
-      if (tokens && i > tokens.count) log(`${id}: ran out of distinct users; repeats answered their ticket`);
-      return id === 'waitingRoom.join'
-        ? statsRow(
-            id,
-            'waitingRoom.join (/trpc, auth)',
-            'ours',
-            stats,
-            'a distinct user per request, each a new ticket (waiting)',
-          )
-        : statsRow(id, 'waitingRoom.get (/trpc, public)', 'ours', stats, 'waiting page poll');
+/** A read storm: the same request (made once per row by `request`) over and over. */
+const readRow =
+  (request: (ctx: Ctx, api: Server, id: string) => RequestSpec | Promise<RequestSpec>) =>
+  (ctx: Ctx, _round: number, id: string) =>
+    withApi(ctx.run.env, id, async (api) => {
+      const spec = await request(ctx, api, id);
+      return measure(ctx, api, () => spec);
     });
-  };
+
+const topRow = readRow(() => get('product.top'));
+const couponGetRow = readRow((ctx, _, id) => get(id, { couponId: couponOf(ctx, id) }));
+const roomGetRow = readRow(async (ctx, api, id) => get(id, await openRoom(ctx, api, id)));
+
+/** A room guarding the row's own coupon, admitting one a second: nearly every join waits. */
+async function openRoom(ctx: Ctx, api: Server, id: string) {
+  const room = { name: `bench ${id}`, couponIds: [couponOf(ctx, id)], admitPerSecond: 1 };
+  const { roomId } = await apiClient(api.url).mutate('admin.waitingRoom.create', room, ctx.admin);
+  return { roomId: roomId as number };
 }
+
+/** waitingRoom.join: a distinct user and token per request, each taking a ticket. */
+async function joinRow(ctx: Ctx, round: number, id: string): Promise<Result> {
+  const tokens = mintBearerPack(ctx.run.config.jwtSecret, 150_000_000 + round * TOKENS, TOKENS);
+  return withApi(ctx.run.env, id, async (api) => {
+    const body = JSON.stringify(await openRoom(ctx, api, id));
+    const next = (i: number) => post('/trpc/waitingRoom.join', body, tokens.bearer(i % tokens.count));
+    return measure(ctx, api, next, undefined, { users: tokens.count });
+  });
+}
+
+/** What the table shows of each row: its kind, label and a note (a run may give its own). */
+const SHOWN: Record<string, [kind: RowDef['kind'], label: string, note?: string]> = {
+  'worker.drain': ['worker', 'worker drain (issuances persisted to Postgres)'],
+  lua: [
+    'ceiling',
+    `coupon Lua script alone (ioredis, ${LUA_IN_FLIGHT} in flight)`,
+    'no HTTP; one connection',
+  ],
+  bare: ['ceiling', 'bare Fastify route + same Lua script', 'no tRPC, no auth, no limits'],
+  'bare.limited': [
+    'reference',
+    'bare route + same Lua script with the caller’s rate limits',
+    'the Redis work of coupon.issue, without the API layer',
+  ],
+  naive: ['baseline', 'naive: one Postgres transaction, SELECT … FOR UPDATE', 'pg pool of 20'],
+  'coupon.issue': ['ours', 'coupon.issue (/trpc, auth)', 'a distinct user and token per request'],
+  'coupon.issue.official': [
+    'reference',
+    'coupon.issue via tRPC’s own fastifyTRPCPlugin',
+    'same router and auth, official adapter',
+  ],
+  'coupon.issue.soldout': [
+    'ours',
+    'coupon.issue after the coupon ran out (/trpc, auth)',
+    'a distinct user and token per request; all but the first answered COUPON_SOLD_OUT (409)',
+  ],
+  'coupon.issue.cluster': [
+    'ours',
+    'coupon.issue, Redis Cluster (/trpc, auth)',
+    '3 masters + 3 replicas on this machine, 3 coupons in turn, one per master',
+  ],
+  'coupon.issue.replica': [
+    'ours',
+    'coupon.issue, REDIS_WAIT_REPLICAS=0 (/trpc, auth)',
+    'private primary + 1 replica, answered at once (the baseline of coupon.issue.wait1)',
+  ],
+  'coupon.issue.wait1': [
+    'ours',
+    'coupon.issue, REDIS_WAIT_REPLICAS=1 (/trpc, auth)',
+    'private primary + 1 replica; answered after WAIT 1 (compare coupon.issue.replica)',
+  ],
+  'order.create': ['ours', 'order.create (/trpc, auth)'],
+  'order.create.cluster': ['ours', 'order.create, Redis Cluster (/trpc, auth)'],
+  'payment.pay': ['ours', 'payment.pay (/trpc, auth)'],
+  'payment.pay.worker': ['ours', 'payment.pay, worker running (/trpc, auth)'],
+  'payment.pay.hot': ['ours', 'payment.pay, 10 users (/trpc, auth)'],
+  pgbench: ['ceiling', 'pgbench TPC-B-like (Postgres alone)'],
+  'product.top': ['ours', 'product.top (/trpc, public)', 'read storm'],
+  'coupon.get': ['ours', 'coupon.get (/trpc, public)', 'sale page poll'],
+  'waitingRoom.join': [
+    'ours',
+    'waitingRoom.join (/trpc, auth)',
+    'a distinct user per request, each a new ticket (waiting)',
+  ],
+  'waitingRoom.get': ['ours', 'waitingRoom.get (/trpc, public)', 'waiting page poll'],
+  sale: ['ours', 'sale: the rehearsal’s journey, API + worker'],
+};
+
+type Options = Pick<RowDef, 'unit' | 'rounds' | 'coupon' | 'optIn'>;
+const row = (id: string, run: RowDef['run'], options: Options = {}): RowDef => {
+  const [kind, label, note] = SHOWN[id]!;
+  return { id, kind, label, note, run, ...options };
+};
+const [replica, cluster] = ['primary + replica', 'Redis Cluster'] as const;
+const issueOptions = { rounds: true, coupon: Q };
+const wait = (n: number) => ({ REDIS_WAIT_REPLICAS: `${n}` });
 
 /** Every row, in the order a run measures them. */
 export const ROWS: RowDef[] = [
-  { id: 'worker.drain', coupon: COUPON_QUANTITY, run: drainRow },
-  { id: 'lua', coupon: COUPON_QUANTITY, run: luaRow },
-  {
-    id: 'bare',
-    rounds: true,
-    coupon: COUPON_QUANTITY,
-    run: bareRow(
-      'bare',
-      false,
-      'bare Fastify route + same Lua script',
-      'ceiling',
-      'no tRPC, no auth, no limits',
-    ),
-  },
-  {
-    id: 'bare.limited',
-    coupon: COUPON_QUANTITY,
-    run: bareRow(
-      'bare.limited',
-      true,
-      'bare route + same Lua script with the caller’s rate limits',
-      'reference',
-      'the Redis work of coupon.issue, without the API layer',
-    ),
-  },
-  { id: 'naive', run: naiveRow },
-  {
-    id: 'coupon.issue',
-    rounds: true,
-    coupon: COUPON_QUANTITY,
-    run: couponIssueRow('coupon.issue', {
-      firstUser: 10_000_000,
-      label: 'coupon.issue (/trpc, auth)',
-      kind: 'ours',
-      note: 'a distinct user and token per request',
-    }),
-  },
-  {
-    id: 'coupon.issue.official',
-    rounds: true,
-    coupon: COUPON_QUANTITY,
-    run: couponIssueRow('coupon.issue.official', {
-      firstUser: 50_000_000,
-      official: true,
-      label: 'coupon.issue via tRPC’s own fastifyTRPCPlugin',
-      kind: 'reference',
-      note: 'same router and auth, official adapter',
-    }),
-  },
+  row('worker.drain', drainRow, { unit: 'rows/s', coupon: Q }),
+  row('lua', luaRow, { unit: 'calls/s', coupon: Q }),
+  row('bare', bareRow(false), { rounds: true, coupon: Q }),
+  row('bare.limited', bareRow(true), { coupon: Q }),
+  row('naive', naiveRow),
+  row('coupon.issue', couponIssueRow({ firstUser: 10_000_000 }), issueOptions),
+  row('coupon.issue.official', couponIssueRow({ firstUser: 50_000_000, official: true }), issueOptions),
   // Distinct users, so a 409 here can only be COUPON_SOLD_OUT: the answer the row measures, not
   // an error. The closing checks see that the coupon went to one user only.
-  {
-    id: 'coupon.issue.soldout',
-    coupon: 1,
-    run: couponIssueRow('coupon.issue.soldout', {
-      firstUser: 90_000_000,
-      label: 'coupon.issue after the coupon ran out (/trpc, auth)',
-      kind: 'ours',
-      note: 'a distinct user and token per request; all but the first answered COUPON_SOLD_OUT (409)',
-      expectStatus: 409,
-    }),
-  },
-  {
-    id: 'coupon.issue.cluster',
-    optIn: true,
-    run: couponIssueRow('coupon.issue.cluster', {
-      firstUser: 170_000_000,
-      label: 'coupon.issue, Redis Cluster (/trpc, auth)',
-      kind: 'ours',
-      note: '3 masters + 3 replicas on this machine, 3 coupons in turn, one per master',
-      topology: 'Redis Cluster',
-    }),
-  },
+  row('coupon.issue.soldout', couponIssueRow({ firstUser: 90_000_000, expectStatus: 409 }), { coupon: 1 }),
+  row('coupon.issue.cluster', couponIssueRow({ firstUser: 170_000_000, topology: cluster }), { optIn: true }),
   // What REDIS_WAIT_REPLICAS costs: the same call on a private primary with one replica, without
   // and with waiting for it (docs/adr/0201-replica-wait.md).
-  ...[0, 1].map((wait) => ({
-    id: wait ? 'coupon.issue.wait1' : 'coupon.issue.replica',
-    run: couponIssueRow(wait ? 'coupon.issue.wait1' : 'coupon.issue.replica', {
-      firstUser: wait ? 130_000_000 : 110_000_000,
-      label: `coupon.issue, REDIS_WAIT_REPLICAS=${wait} (/trpc, auth)`,
-      kind: 'ours' as const,
-      note: wait
-        ? 'private primary + 1 replica; answered after WAIT 1 (compare coupon.issue.replica)'
-        : 'private primary + 1 replica, answered at once (the baseline of coupon.issue.wait1)',
-      topology: 'primary + replica' as const,
-      waitReplicas: wait,
-    }),
-  })),
-  { id: 'order.create', run: orderRow('order.create', 'one Redis') },
-  { id: 'order.create.cluster', optIn: true, run: orderRow('order.create.cluster', 'Redis Cluster') },
-  { id: 'payment.pay', run: paymentRow('payment.pay', false) },
-  { id: 'payment.pay.worker', run: paymentRow('payment.pay.worker', true) },
-  { id: 'payment.pay.hot', run: hotPaymentRow },
-  { id: 'pgbench', run: pgbenchRow },
-  { id: 'product.top', rounds: true, run: topRow },
-  { id: 'coupon.get', coupon: 100, run: couponGetRow },
-  { id: 'waitingRoom.join', rounds: true, coupon: 1, run: waitingRoomRow('waitingRoom.join') },
-  { id: 'waitingRoom.get', rounds: true, coupon: 1, run: waitingRoomRow('waitingRoom.get') },
-  { id: 'sale', run: saleRow },
+  row('coupon.issue.replica', couponIssueRow({ firstUser: 110_000_000, topology: replica }, wait(0))),
+  row('coupon.issue.wait1', couponIssueRow({ firstUser: 130_000_000, topology: replica }, wait(1))),
+  row('order.create', orderRow('one Redis')),
+  row('order.create.cluster', orderRow(cluster), { optIn: true }),
+  row('payment.pay', paymentRow(false)),
+  row('payment.pay.worker', paymentRow(true)),
+  row('payment.pay.hot', hotPaymentRow),
+  row('pgbench', pgbenchRow, { unit: 'tx/s' }),
+  row('product.top', topRow, { rounds: true }),
+  row('coupon.get', couponGetRow, { coupon: 100 }),
+  row('waitingRoom.join', joinRow, { rounds: true, coupon: 1 }),
+  row('waitingRoom.get', roomGetRow, { rounds: true, coupon: 1 }),
+  row('sale', saleRow, { unit: 'answers/s' }),
 ];
