@@ -1,6 +1,6 @@
 // The benchmark's report: its JSON shape and docs/benchmarks.md, generated from the JSON of a run
 // and followed by the hand-written page on how to read it (how-to-read.md beside this file).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fmt, type LoadStats, SILENCE_MS } from '../lib/load.ts';
@@ -92,6 +92,50 @@ function renderRounds(report: BenchReport): string {
   return `\nRound by round:\n\n${table(head, ['---:', '---', '---:', '---:', '---:', '---:'], rows)}\n`;
 }
 
+/** The HTTP rows' throughput as a bar chart (GitHub renders mermaid): the spread at a glance. */
+function chart(report: BenchReport): string {
+  const bars = report.rows.filter((r) => r.unit === 'req/s');
+  if (bars.length === 0) return '';
+  const top = Math.ceil(Math.max(...bars.map((r) => r.rps)) / 5000) * 5000;
+  return [
+    '```mermaid',
+    'xychart-beta',
+    `  title "HTTP throughput, req/s (${report.settings.connections} connections, same run)"`,
+    `  x-axis [${bars.map((r) => `"${r.id}"`).join(', ')}]`,
+    `  y-axis "req/s" 0 --> ${top}`,
+    `  bar [${bars.map((r) => Math.round(r.rps)).join(', ')}]`,
+    '```',
+  ].join('\n');
+}
+
+/** The default sale rehearsal's runs, as docs/adr/measurements keeps them (issue 30). */
+const REHEARSAL_JSON = 'docs/adr/measurements/issue-30-default-rehearsal.json';
+
+/** The closing lines of each run in REHEARSAL_JSON (lib/sale-report.ts's verdict), with its machine. */
+function renderRehearsal(root: string): string {
+  const file = path.join(root, REHEARSAL_JSON);
+  if (!existsSync(file)) return '';
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  const runs = r.runs.map(({ variant, startedAt, verdict, ...run }: any) => {
+    if (!verdict) return `**${variant}**, started ${startedAt}: its report kept no closing lines.`;
+    const broken = verdict.violations.length + (verdict.storeViolations?.length ?? 0);
+    return [
+      `**${variant}**, started ${startedAt}, 1-minute load average ${run.loadAverageAtStart} at the start; API CPU ${Math.round(run.perAnswer.apiCpuUs)} µs per answer:`,
+      '',
+      '```',
+      ...verdict.thresholds.map((t: any) => `  ${t.ok ? '✓' : '✗'} ${t.name}: ${t.value}`),
+      broken === 0 ? 'invariants: all hold' : `invariants: ${broken} VIOLATIONS`,
+      '```',
+    ].join('\n');
+  });
+  return `## The sale rehearsal
+
+The default rehearsal's closing lines, rendered from [${path.basename(REHEARSAL_JSON)}](${path.relative('docs', REHEARSAL_JSON)}) (every other figure of those runs is there): \`${r.command}\`. Machine: ${r.machine}.
+
+${runs.join('\n\n')}
+`;
+}
+
 export function renderMarkdown(report: BenchReport): string {
   const m = report.machine;
   const s = report.settings;
@@ -107,6 +151,8 @@ Run of ${report.generatedAt} (${report.totalSec.toFixed(0)} s): ${m.cpus} × ${m
 
 ${renderTable(report)}
 
+${chart(report)}
+
 ## Targets
 
 ${table(['target', 'measured', ''], ['---', '---', '---'], targets)}
@@ -119,6 +165,7 @@ ${
     : report.violations.map((v) => `- ${v}`).join('\n')
 }
 
+${renderRehearsal(path.resolve(import.meta.dirname, '../..'))}
 ${guide}
 `;
 }
