@@ -1,5 +1,5 @@
-// Fairness of a waiting room, judged from what the service answered each shopper (the Node
-// driver of `pnpm loadtest sale --waiting-room`, loadtests/node/sale.ts, records it):
+// Fairness of a waiting room, judged from what the service answered each shopper (node/sale.ts
+// records it):
 // - join order: a join answered before another was sent holds the lower ticket;
 // - the room never goes back: a waitingRoom.get sent after another was answered shows at least
 //   as many admitted;
@@ -10,9 +10,7 @@
 //   lower ticket was still told "not yet") counts as an inversion at the instant it was told.
 //   The rank correlation of this order with the ticket (join) order is 1.0 exactly when no
 //   answer contradicts admission in ticket order (ties broken by ticket).
-// A shopper's own positions never going up is checked by the driver as the answers come.
-import { spearman as rankCorrelation } from '../scenarios/waiting-room.js';
-
+// A shopper's own positions never going up is checked as the answers come (waitForPass).
 /** One waitingRoom.get answer: when it was sent and received (ms), and its admittedThrough. */
 export type Look = { sentAt: number; receivedAt: number; through: number };
 
@@ -118,4 +116,27 @@ export function judgeFairness(rec: Records, n: number, looks: Look[]) {
   if (spearman !== 1)
     violations.push(`rank correlation of join order vs admission order is ${spearman}, not 1`);
   return { spearman, ranked: admittedOnes.length, joinOrderBreaks, roomWentBack, inversions, violations };
+}
+
+/**
+ * Spearman's rank correlation of two equally long series, ties broken by index (tickets admitted
+ * by one answer rank in ticket order).
+ */
+export function rankCorrelation(xs: ArrayLike<number>, ys: ArrayLike<number>): number {
+  const n = xs.length;
+  if (n < 2) return 1;
+  const rank = (v: ArrayLike<number>) => {
+    const r = new Float64Array(n);
+    Array.from({ length: n }, (_, i) => i)
+      .sort((a, b) => v[a]! - v[b]! || a - b)
+      .forEach((i, k) => {
+        r[i] = k;
+      });
+    return r;
+  };
+  const rx = rank(xs);
+  const ry = rank(ys);
+  let d2 = 0;
+  for (let i = 0; i < n; i++) d2 += (rx[i]! - ry[i]!) ** 2;
+  return 1 - (6 * d2) / (n * (n * n - 1));
 }

@@ -1,109 +1,106 @@
-// The Node side of a load-test scenario: sends the calls a scenario module
-// (loadtests/scenarios/*.js) describes, over fetch for setup and checks and through autocannon
-// for the load, with a bearer token per user, and judges the thresholds the module states.
-
+// The Node side of the sale rehearsal: sends the scenario modules' calls with a bearer token per
+// user over a keep-alive pool of sockets, and the context and result of a run.
+import http from 'node:http';
 import { mapLimit } from '../lib/client.ts';
 import type { RunEnv } from '../lib/env.ts';
-import type { LoadStats, RequestSpec } from '../lib/load.ts';
+import type { LoadStats } from '../lib/load.ts';
 import { mintToken } from '../lib/token.ts';
 import type { Call } from '../scenarios/trpc.js';
 
+/** `status` 0: no answer (a socket error or a timeout, described in `body`). */
 export type Answer = { status: number; body: string };
 
 export type Http = {
-  /** Sends one call (its user's token, or the admin's) and returns the answer, whatever its status. */
   send(call: Call): Promise<Answer>;
-  /** Like send, for many calls, at most `limit` in flight; answers in the calls' order. */
+  /** Like send, at most `limit` in flight; answers in the calls' order. */
   sendAll(calls: Call[], limit?: number): Promise<Answer[]>;
-  /** Sends a call that must succeed (setup): its parsed `data`, or throws with the answer. */
+  /** A call that must succeed (setup): its `data`, or throws with the answer. */
   ok<T = any>(call: Call): Promise<T>;
-  /** The call as autocannon sends it. */
-  spec(call: Call): RequestSpec;
+  close(): void;
 };
 
-export function httpFor(url: string, secret: string): Http {
-  const tokens = new Map<number, string>();
+export function httpFor(url: string, secret: string, sockets = 32): Http {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
+  const { hostname, port } = new URL(url);
   const admin = `Bearer ${mintToken(secret, 1, { admin: true, ttlSeconds: 6 * 3600 })}`;
+  const tokens = new Map<number, string>();
   const bearer = (user: number) => {
-    let token = tokens.get(user);
-    if (!token) {
-      token = `Bearer ${mintToken(secret, user)}`;
-      tokens.set(user, token);
-    }
+    const token = tokens.get(user) ?? `Bearer ${mintToken(secret, user)}`;
+    tokens.set(user, token);
     return token;
   };
-  const headers = (call: Call): Record<string, string> => {
-    const h: Record<string, string> = call.body === undefined ? {} : { 'content-type': 'application/json' };
-    if (call.admin) h.authorization = admin;
-    else if (call.user !== undefined) h.authorization = bearer(call.user);
-    return h;
-  };
-  const send = async (call: Call): Promise<Answer> => {
-    const res = await fetch(`${url}${call.path}`, {
-      method: call.method,
-      headers: headers(call),
-      body: call.body,
+  const send = (call: Call) =>
+    new Promise<Answer>((resolve) => {
+      const headers: Record<string, string> = {};
+      if (call.body !== undefined) headers['content-type'] = 'application/json';
+      if (call.admin) headers.authorization = admin;
+      else if (call.user !== undefined) headers.authorization = bearer(call.user);
+      if (call.pass) headers['x-waiting-room-pass'] = call.pass;
+      const options = { host: hostname, port, method: call.method, path: call.path, headers, agent };
+      const req = http.request(options, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', (err) => resolve({ status: 0, body: String(err) }));
+      });
+      req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
+      req.on('error', (err) => resolve({ status: 0, body: String(err) }));
+      req.end(call.body);
     });
-    return { status: res.status, body: await res.text() };
-  };
   return {
     send,
     sendAll: (calls, limit = 32) => mapLimit(calls, limit, send),
     async ok(call) {
-      const answer = await send(call);
-      if (answer.status !== 200) throw new Error(`${call.procedure}: HTTP ${answer.status} ${answer.body}`);
-      return JSON.parse(answer.body).result.data;
+      const a = await send(call);
+      if (a.status !== 200) throw new Error(`${call.procedure}: HTTP ${a.status} ${a.body}`);
+      return JSON.parse(a.body).result.data;
     },
-    spec: (call) => ({ method: call.method, path: call.path, headers: headers(call), body: call.body }),
+    close: () => agent.destroy(),
   };
 }
 
 export type ScenarioContext = {
   run: RunEnv;
   url: string;
+  /** For setup and the closing calls; the journeys get a pool of `connections` sockets. */
   http: Http;
   durationSec: number;
   connections: number;
-  /** The service's processes (api, worker, and redis when the run has a Redis of its own). */
+  /** The processes whose CPU is followed (api, worker, and redis when the run has its own). */
   pids: Record<string, number | undefined>;
   /** Other products sell in the same database (the bench's sale row): product.top is not the sale's alone. */
   sharedDatabase?: boolean;
-  /** The scenario's shape with LOADTEST_<NAME> overrides (LOADTEST_USERS=2000), as k6's -e. */
+  /** The shape with overrides (LOADTEST_<NAME>). */
   shape<T extends Record<string, number>>(shape: T): T;
   log(line: string): void;
 };
 
-/**
- * A threshold as k6 states them: a name, the measured value and whether it passed. `latency`
- * thresholds are the ones `--invariants-only` (CI) reports without failing on.
- */
+/** A threshold judged: `latency` ones are reported, not judged, with --invariants-only (CI). */
 export type Threshold = { name: string; value: string; ok: boolean; latency?: boolean };
 
 export type ScenarioResult = {
-  /** One line per request kind in the summary table. */
+  /** Per step, and last the journey's calls together. */
   stats: { name: string; stats: LoadStats }[];
   thresholds: Threshold[];
   /** Invariants checked through the API (the Postgres and Redis checks are the runner's). */
   violations: string[];
-  /** Facts worth printing (sold out after N, orders paid, ...). */
+  /** `report: <the HTML report>`. */
   notes: string[];
-  /** The run's own one-line description, when its shape differs from the default one. */
-  description?: string;
-  /** The JSON of an HTML report, to which the runner adds its store checks (lib/sale-report.ts). */
-  report?: string;
+  /** The report's JSON, to which the runner adds its store checks and the profile. */
+  report: string;
 };
 
 export type Scenario = {
+  /** `sale` or `sale --waiting-room` */
   name: string;
-  description: string;
-  /** The k6 script of the same scenario, under loadtests/k6/. */
-  k6Script: string;
+  /** The k6 script that drives the same scenario, and its extra -e variables. */
+  k6: { script: string; env: Record<string, string> };
   defaultDurationSec: number;
-  /** Sockets or virtual users when --connections is not given (100 otherwise). */
-  defaultConnections?: number;
-  /** Runs against a redis-server of its own when one is installed, so Redis's figures are the run's. */
-  privateRedis?: boolean;
-  /** Environment the service runs with for this scenario (ORDER_HOLD_SECONDS, ...). */
-  serviceEnv?(): Record<string, string>;
+  defaultConnections: number;
+  /** Environment the service runs with (ORDER_HOLD_SECONDS). */
+  serviceEnv(): Record<string, string>;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 };

@@ -3,7 +3,7 @@
 // is not part of `pnpm test`, so this is where their logic is checked in CI.
 import { describe, expect, it } from 'vitest';
 import * as sale from './sale.js';
-import { ranking, withOverrides } from './trpc.js';
+import { type Call, ranking, withOverrides } from './trpc.js';
 
 const ok = (data: unknown) => JSON.stringify({ result: { data } });
 const refused = (appCode: string) => JSON.stringify({ error: { data: { appCode } } });
@@ -113,6 +113,16 @@ describe('sale.js', () => {
     expect(sale.outcomeOf('pay', 409, late)).toBe('ORDER_EXPIRED');
     expect(sale.outcomeOf('pay', 409, refused('ORDER_NOT_PAYABLE'))).toBe('unexpected');
     expect(sale.outcomeOf('pay', 500, '')).toBe('unexpected');
+    expect(sale.outcomeOf('pay', 0, 'timeout')).toBe('NO_ANSWER');
+    // Behind a room: a waiting step expects no refusal, a pass holder no NOT_ADMITTED.
+    expect(sale.outcomeOf('join', 200, ok({}))).toBe('ok');
+    expect(sale.outcomeOf('join', 503, '')).toBe('UNAVAILABLE');
+    expect(sale.outcomeOf('get', 404, '')).toBe('unexpected');
+    const notAdmitted = JSON.stringify({ error: { data: { appCode: 'NOT_ADMITTED', roomId: 1 } } });
+    expect(sale.outcomeOf('issue', 403, notAdmitted)).toBe('NOT_ADMITTED');
+    expect(sale.kindOf('NOT_ADMITTED')).toBe('unexpected');
+    expect(sale.kindOf('OUT_OF_STOCK')).toBe('refused');
+    expect(sale.kindOf('RATE_LIMITED')).toBe('shed');
   });
 
   it('retries only calls that are safe to repeat', () => {
@@ -122,6 +132,39 @@ describe('sale.js', () => {
     expect(sale.retries('order', keyless, 'UNAVAILABLE', 1)).toBe(false);
     expect(sale.retries('order', keyed, 'UNAVAILABLE', sale.RETRY_ATTEMPTS)).toBe(false);
     expect(sale.retries('order', keyed, 'OUT_OF_STOCK', 1)).toBe(false);
+    expect(sale.retries('order', keyed, 'NO_ANSWER', 1)).toBe(false);
+    // A waiting page asks again after no answer: joining twice answers the same ticket.
+    expect(sale.retries('join', keyed, 'NO_ANSWER', 1)).toBe(true);
+  });
+
+  it('walks the journey: the pass on the guarded calls, the tally, a retry sent twice', async () => {
+    const sent: Call[] = [];
+    const data: Record<string, unknown> = {
+      'coupon.issue': {},
+      'order.create': { orderId: 'o1', payAmount: 25000 },
+      'balance.charge': {},
+      'payment.pay': { paymentId: 'p1' },
+    };
+    const io: sale.Io = {
+      send: async (_step, call) => {
+        sent.push(call);
+        return { status: 200, body: ok(data[call.procedure]) };
+      },
+      count: () => {},
+      sleep: async () => {},
+    };
+    const p = { ...sale.plan(s, 'r', 0, () => 0), product: 1, retries: true, abandons: false };
+    const t = sale.newTally(s);
+    await sale.shop(io, p, { couponId: 7, productIds: [11, 12] }, t, 'the-pass');
+    expect(sent.map((c) => [c.procedure, c.pass])).toEqual([
+      ['coupon.issue', 'the-pass'],
+      ['order.create', 'the-pass'],
+      ['order.create', 'the-pass'],
+      ['balance.charge', undefined],
+      ['payment.pay', undefined],
+      ['payment.pay', undefined],
+    ]);
+    expect(t).toMatchObject({ issued: 1, ordered: [0, 1], paid: [0, 1], retryMismatches: [] });
   });
 
   it('judges from the orders alone where no tally is kept (k6)', () => {
