@@ -205,8 +205,8 @@ export function saleTables(r: SaleReport): Table[] {
   const most = (name: string, pick: 'count' | 'oldestMs') =>
     Math.max(0, ...during.map((x) => x.backlogs[name]?.[pick] ?? 0));
   tables.push({
-    title:
-      'Worker backlogs: coupon-persist = issuances in the pending streams, order-persist = orders answered from Redis not yet saved, order-expiry = unpaid orders past their hold, outbox-export = paid orders not yet exported, queue = BullMQ jobs waiting',
+    title: 'Worker backlogs',
+    note: 'coupon-persist: issuances in the pending streams; order-persist: orders answered from Redis, not yet saved; order-expiry: unpaid orders past their hold; outbox-export: paid orders not yet exported; queue …: BullMQ jobs waiting (one trigger per coupon, so near 0 while issuances wait).',
     rows: [
       ['Backlog', 'Most waiting during the sale', 'Oldest during the sale', 'Waiting at the end'],
       ...Object.keys(r.samples[0]?.backlogs ?? {}).map((name) => [
