@@ -1,5 +1,5 @@
-// A minimal client for the contract's plain-JSON wire format, for seeding and for the closing
-// invariant checks (the load itself goes through autocannon or the sale's socket pool).
+// Calls that must succeed, for the benchmark's seeding and the store checks (the rehearsal's
+// calls go through node/driver.ts httpFor).
 import { httpCall } from '../../test/processes.ts';
 
 export type Api = {
@@ -7,7 +7,7 @@ export type Api = {
   mutate<T = any>(path: string, input?: unknown, token?: string): Promise<T>;
 };
 
-/** Calls that must succeed: their `data`, or an error with the status and the appCode. */
+/** Their `data`, or an error with the status and the appCode. */
 export function apiClient(baseUrl: string): Api {
   const call = async (kind: 'query' | 'mutation', path: string, input: unknown, token?: string) => {
     const { status, body } = await httpCall(baseUrl, kind, path, input, token);
