@@ -2,14 +2,14 @@
 // names and pass a fair room, and the scenario's poll plan must wait until a ticket's turn.
 import { describe, expect, it } from 'vitest';
 import * as wr from '../scenarios/waiting-room.js';
-import { judgeFairness, type Look, Records, rankCorrelation } from './fairness.ts';
+import { judgeFairness, type Look, rankCorrelation, records } from './fairness.ts';
 
 /**
  * A fair room: shopper i joins at 10·i ms (answered 5 ms later) and gets ticket i+1; the room
  * admits one ticket every 20 ms from t = 100, each shopper looks once, 3 ms after its turn.
  */
 function fairRun(n: number) {
-  const rec = new Records(n);
+  const rec = records(n);
   const looks: Look[] = [];
   for (let i = 0; i < n; i++) {
     rec.ticket[i] = i + 1;

@@ -14,31 +14,26 @@
 /** One waitingRoom.get answer: when it was sent and received (ms), and its admittedThrough. */
 export type Look = { sentAt: number; receivedAt: number; through: number };
 
-/** One shopper's record, in flat arrays indexed by shopper (100,000 objects cost the driver GC). */
-export class Records {
-  readonly ticket: Float64Array;
-  readonly joinSentAt: Float64Array;
-  readonly joinReceivedAt: Float64Array;
-  /** Last answer that said "not admitted yet" (sent at), and the first that said "in" (received at). */
-  readonly lastNotYetSentAt: Float64Array;
-  readonly admittedAt: Float64Array;
-  readonly passAt: Float64Array;
-  readonly looks: Uint16Array;
-  constructor(n: number) {
-    this.ticket = new Float64Array(n);
-    this.joinSentAt = new Float64Array(n).fill(Number.NaN);
-    this.joinReceivedAt = new Float64Array(n).fill(Number.NaN);
-    this.lastNotYetSentAt = new Float64Array(n).fill(Number.NEGATIVE_INFINITY);
-    this.admittedAt = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
-    this.passAt = new Float64Array(n).fill(Number.NaN);
-    this.looks = new Uint16Array(n);
-  }
+/**
+ * What each shopper was told, in flat arrays indexed by shopper (100,000 objects cost the driver
+ * GC): the last "not admitted yet" (sent at) and the first "in" (received at) among them.
+ */
+export type Records = ReturnType<typeof records>;
+
+export function records(n: number) {
+  const col = (fill: number) => new Float64Array(n).fill(fill);
+  return {
+    ticket: col(0),
+    joinSentAt: col(Number.NaN),
+    joinReceivedAt: col(Number.NaN),
+    lastNotYetSentAt: col(Number.NEGATIVE_INFINITY),
+    admittedAt: col(Number.POSITIVE_INFINITY),
+    passAt: col(Number.NaN),
+    looks: new Uint16Array(n),
+  };
 }
 
-/**
- * Fairness from the answers, as the head of this file defines it. Shoppers are taken in ticket order; a
- * shopper without a ticket (its join failed, already reported as unexpected) is left out.
- */
+/** Fairness as the head of this file defines it; a shopper without a ticket (its join failed) is left out. */
 export function judgeFairness(rec: Records, n: number, looks: Look[]) {
   const violations: string[] = [];
   const byTicket = Array.from({ length: n }, (_, i) => i)

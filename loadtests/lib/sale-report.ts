@@ -2,78 +2,13 @@
 // and in the HTML page (which adds the verdict headline and the chart of answers per second).
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Threshold } from '../node/driver.ts';
+import type { SaleReport } from '../node/sale.ts';
 import { kindOf } from '../scenarios/sale.js';
-import type * as wr from '../scenarios/waiting-room.js';
-import type { judgeFairness } from './fairness.ts';
-import type { MonitorTotals, Sample } from './monitor.ts';
+import type { Sample } from './monitor.ts';
 import { type Attribution, attribute, procedureOwners, queueOwners } from './profile.ts';
 import { type Check, COLORS, esc, htmlPage, htmlTable, num, svgChart, verdictBanner } from './report-html.ts';
 
-type Stat = { n: number; p50: number; p95: number; p99: number; max: number };
-
-export type SaleReport = {
-  runId: string;
-  startedAt: string;
-  /** The sale's shape (behind a room: with the room's settings). */
-  shape: wr.Shape;
-  sockets: number;
-  funnel: {
-    shoppers: number;
-    /** Behind a waiting room: shoppers who got their pass. */
-    admitted?: number;
-    issued: number;
-    ordersCreated: number;
-    ordersPaid: number;
-    ordersAbandoned: number;
-    ordersExpired: number;
-    unitsPaidPerProduct: number[];
-  };
-  /** ms after the first arrival of each kind of expected refusal (per product for OUT_OF_STOCK). */
-  soldOutAtMs: Record<string, number>;
-  journeysMs: number;
-  expiredAtMs: number;
-  /** Per step (and "funnel calls"): answers by outcome (scenarios/sale.js outcomeOf). */
-  outcomes: Record<string, Record<string, number>>;
-  steps: Record<string, Stat>;
-  /** Answers per second of the run: by kind, and the funnel steps answered ok. */
-  perSecond: ({ ok: number; refused: number; unexpected: number } & Record<string, number>)[];
-  samples: Sample[];
-  totals: MonitorTotals;
-  /** Per answer: CPU µs of each process, Redis commands, Postgres rows and commits. */
-  perAnswer: {
-    answers: number;
-    apiCpuUs: number;
-    redisCpuUs: number;
-    workerCpuUs: number;
-    postgresCpuUs: number;
-    redisCalls: number;
-    pgRows: number;
-    pgCommits: number;
-  };
-  /** The load generator's own CPU over the journeys. */
-  loadgen: { cpuMs: number; coresBusy: number };
-  room?: {
-    roomId: number;
-    fairness: ReturnType<typeof judgeFairness> & { positionsUp: number };
-    waits: { admitted: number; p50: number; p99: number; longest: number };
-    looksPerShopper: { mean: number; most: number };
-    memory?: { bytes: number; tickets: number; waiting: number; atMs: number; bytesPerShopper: number };
-    violations: string[];
-  };
-  /** Where each answer's time went, when the API and the worker ran with --cpu-prof. */
-  profile?: {
-    api: Attribution & { cpuMs: number; answers: Record<string, number> };
-    worker: Attribution & { cpuMs: number; items: Record<string, number> };
-  };
-  verdict: {
-    thresholds: Threshold[];
-    /** The closing checks through the API. */
-    violations: string[];
-    /** The runner's Postgres and Redis checks after the worker drained; absent until they ran. */
-    storeViolations?: string[];
-  };
-};
+export type { SaleReport };
 
 /** `note`: the page shows it under the title, the console leaves it out. */
 type Table = { title: string; note?: string; rows: (string | number)[][] };
@@ -130,12 +65,12 @@ export function saleTables(r: SaleReport): Table[] {
     ],
   ];
   for (const [step, st] of Object.entries(r.steps)) {
-    const o = Object.entries(r.outcomes[step] ?? {});
+    const o = Object.entries(st.statusCounts);
     const of = (kind: string) => o.filter(([k]) => kindOf(k) === kind);
     const count = (kind: string) => of(kind).reduce((n, [, c]) => n + c, 0);
     answers.push([
       step,
-      st.n,
+      st.requests,
       count('ok'),
       of('refused')
         .map(([k, n]) => `${num(n)} ${k}`)
@@ -393,7 +328,7 @@ export function finishReport(
   if (profiles) {
     const answers: Record<string, number> = {};
     for (const [step, st] of Object.entries(r.steps))
-      if (PROCEDURE_OF[step]) answers[PROCEDURE_OF[step]] = st.n;
+      if (PROCEDURE_OF[step]) answers[PROCEDURE_OF[step]] = st.requests;
     r.profile = {
       api: {
         ...attribute(path.join(profiles.dir, 'api'), procedureOwners()),

@@ -1,25 +1,23 @@
 // The sale rehearsal in Node, plain or behind a waiting room: one async journey per shopper
 // (scenarios/sale.js `shop`, behind a room after waiting-room.js `waitForPass`) that waits its
 // planned arrival; the calls share a keep-alive pool of `--connections` sockets. A monitor samples
-// the service once a second until the last abandoned order expired; the report goes to
-// loadtests/results/sale[-waiting-room]-<run>.html and .json (lib/sale-report.ts).
+// the service until the last abandoned order expired; the report (lib/sale-report.ts) goes to
+// loadtests/results/sale[-waiting-room]-<run>.html and .json.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { connectRedisClient, createKeys } from '@flash/core';
 import { countUnsavedOrders } from '@flash/core/internal/order/order.store';
 import { ROOT } from '../../test/processes.ts';
-import { judgeFairness, type Look, Records } from '../lib/fairness.ts';
+import { judgeFairness, type Look, type Records, records } from '../lib/fairness.ts';
 import { sqlPool } from '../lib/invariants.ts';
 import { type LoadStats, percentile } from '../lib/load.ts';
 import { startMonitor } from '../lib/monitor.ts';
-import { type SaleReport, writeSaleReport } from '../lib/sale-report.ts';
+import type { Attribution } from '../lib/profile.ts';
+import { writeSaleReport } from '../lib/sale-report.ts';
 import * as sale from '../scenarios/sale.js';
 import { withOverrides } from '../scenarios/trpc.js';
 import * as wr from '../scenarios/waiting-room.js';
 import { httpFor, type Scenario, type ScenarioContext, type Threshold } from './driver.ts';
-
-type Room = NonNullable<SaleReport['room']>;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 export const saleScenario: Scenario = {
   name: 'sale',
@@ -39,7 +37,31 @@ export const saleWaitingRoomScenario: Scenario = {
   run: (ctx) => runSale(ctx, true),
 };
 
+/** Every number of a run; lib/sale-report.ts renders it, the runner adds the store checks and the profile. */
+export type SaleReport = Awaited<ReturnType<typeof measure>>;
+/** The journey's calls together (behind a room: the admitted shoppers'), as a row of the steps. */
+const FUNNEL = 'funnel calls';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
 async function runSale(ctx: ScenarioContext, withRoom: boolean) {
+  const report = await measure(ctx, withRoom);
+  const dir = path.join(ROOT, 'loadtests/results');
+  mkdirSync(dir, { recursive: true });
+  const file = writeSaleReport(
+    path.join(dir, `${withRoom ? 'sale-waiting-room' : 'sale'}-${ctx.run.id}`),
+    report,
+  );
+  return {
+    stats: Object.entries(report.steps).map(([name, stats]) => ({ name, stats })),
+    thresholds: report.verdict.thresholds,
+    violations: report.verdict.violations,
+    notes: [`report: ${path.relative(ROOT, file)}`],
+    report: file.replace(/\.html$/, '.json'),
+  };
+}
+
+async function measure(ctx: ScenarioContext, withRoom: boolean) {
   // The room's settings are read only behind a room.
   const s = ctx.shape({ ...(withRoom ? wr.shape : sale.shape), durationSec: ctx.durationSec }) as wr.Shape;
   const couponId: number = (await ctx.http.ok(sale.createCoupon(s))).couponId;
@@ -52,10 +74,10 @@ async function runSale(ctx: ScenarioContext, withRoom: boolean) {
     `${s.users} shoppers within ${s.durationSec} s${roomId ? ` through room ${roomId} admitting ${s.admitPerSecond}/s` : ''} for ${s.coupons} coupons and ${s.products} × ${s.stock} units; orders held ${s.holdSeconds} s; ${ctx.connections} sockets`,
   );
   const steps: string[] = withRoom ? [...wr.WAIT_STEPS, ...sale.STEPS] : [...sale.STEPS];
-  const latencies = Object.fromEntries(steps.map((k) => [k, [] as number[]]));
-  const outcomes = Object.fromEntries(steps.map((k) => [k, {} as Record<string, number>]));
-  const perSecond: SaleReport['perSecond'] = [];
-  const firstRefusal: Record<string, number> = {};
+  const latencies = Object.fromEntries([...steps, FUNNEL].map((k) => [k, [] as number[]]));
+  const outcomes = Object.fromEntries([...steps, FUNNEL].map((k) => [k, {} as Record<string, number>]));
+  const perSecond: ({ ok: number; refused: number; unexpected: number } & Record<string, number>)[] = [];
+  const soldOutAtMs: Record<string, number> = {};
   const tally = sale.newTally(s);
   const pool = httpFor(ctx.url, ctx.run.config.jwtSecret, ctx.connections);
   let shed = 0;
@@ -64,10 +86,12 @@ async function runSale(ctx: ScenarioContext, withRoom: boolean) {
   let joined = 0;
 
   // Behind a room: what each shopper was told when, for fairness and the waits.
-  const rec = new Records(s.users + 1);
+  const rec = records(s.users + 1);
   const looks: Look[] = [];
   const positionsUp: string[] = [];
-  let memory: Room['memory'];
+  let memory:
+    | { bytes: number; tickets: number; waiting: number; atMs: number; bytesPerShopper: number }
+    | undefined;
   const db = sqlPool(ctx.run.config.databaseUrl);
   const redis = await connectRedisClient(ctx.run.config, 'command', 'loadtest-monitor');
   const keys = createKeys(ctx.run.config.redisKeyPrefix);
@@ -78,13 +102,13 @@ async function runSale(ctx: ScenarioContext, withRoom: boolean) {
         await redis.call('MEMORY', 'USAGE', keys.waitingRoom(roomId!).room, 'SAMPLES', '0'),
       );
       const room = JSON.parse((await pool.send(wr.roomCall(roomId!))).body).result.data;
-      const tickets: number = room.joined;
+      const atMs = performance.now() - started;
       memory = {
         bytes,
-        tickets,
-        waiting: tickets - room.admittedThrough,
-        atMs: performance.now() - started,
-        bytesPerShopper: bytes / Math.max(1, tickets),
+        tickets: room.joined,
+        waiting: room.joined - room.admittedThrough,
+        atMs,
+        bytesPerShopper: bytes / room.joined,
       };
     } catch (err) {
       ctx.log(`Redis memory of the room not read: ${err}`);
@@ -99,21 +123,24 @@ async function runSale(ctx: ScenarioContext, withRoom: boolean) {
     },
     count(step, call, a, outcome) {
       const at = a.receivedAt! - started;
-      latencies[step]!.push(a.receivedAt! - a.sentAt!);
-      outcomes[step]![outcome] = (outcomes[step]![outcome] ?? 0) + 1;
+      const funnel = (sale.STEPS as readonly string[]).includes(step);
+      for (const k of funnel ? [step, FUNNEL] : [step]) {
+        latencies[k]!.push(a.receivedAt! - a.sentAt!);
+        outcomes[k]![outcome] = (outcomes[k]![outcome] ?? 0) + 1;
+      }
       const sec = Math.floor(at / 1000);
       for (let i = perSecond.length; i <= sec; i++) perSecond.push({ ok: 0, refused: 0, unexpected: 0 });
       const b = perSecond[sec]!;
       const kind = sale.kindOf(outcome);
       if (kind === 'ok') {
         b.ok++;
-        if (!(wr.WAIT_STEPS as readonly string[]).includes(step)) b[step] = (b[step] ?? 0) + 1;
+        if (funnel) b[step] = (b[step] ?? 0) + 1;
         if (step === 'order') lastOrderAt = a.receivedAt!;
         if (step === 'join' && ++joined === s.users) void memoryProbe();
       } else if (kind === 'refused') {
         b.refused++;
         const product = outcome === 'OUT_OF_STOCK' ? JSON.parse(call.body!).items[0].productId : undefined;
-        firstRefusal[product ? `${outcome} product ${product}` : outcome] ??= at;
+        soldOutAtMs[product ? `${outcome} product ${product}` : outcome] ??= at;
       } else {
         b.unexpected++;
         if (kind === 'shed') shed++;
@@ -163,10 +190,10 @@ async function runSale(ctx: ScenarioContext, withRoom: boolean) {
     // on a busy machine the worker gets a bounded while longer.
     await sleep(lastOrderAt + s.holdSeconds * 1000 + 1500 - performance.now());
     for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(500)) {
-      const { rows } = await db.query<{ n: number }>(
+      const { rows } = await db.query(
         "SELECT count(*)::int AS n FROM orders WHERE status = 'PENDING_PAYMENT'",
       );
-      if (rows[0]!.n === 0 && (await countUnsavedOrders(redis, keys)) === 0) break;
+      if (rows[0].n === 0 && (await countUnsavedOrders(redis, keys)) === 0) break;
     }
     const totals = await monitor.stop();
     const expiredAtMs = performance.now() - started;
@@ -186,25 +213,18 @@ async function runSale(ctx: ScenarioContext, withRoom: boolean) {
           : await pool.send({ ...calls.coupon, pass: newcomerPass }),
     });
 
-    const stats = Object.fromEntries(steps.map((k) => [k, statsOf(latencies[k]!, outcomes[k]!, journeysMs)]));
-    const funnelOutcomes: Record<string, number> = {};
-    for (const k of sale.STEPS)
-      for (const [o, n] of Object.entries(outcomes[k]!)) funnelOutcomes[o] = (funnelOutcomes[o] ?? 0) + n;
-    const funnel = statsOf(
-      sale.STEPS.flatMap((k) => latencies[k]!),
-      funnelOutcomes,
-      journeysMs,
+    const stats = Object.fromEntries(
+      [...steps, FUNNEL].map((k) => [k, statsOf(latencies[k]!, outcomes[k]!, journeysMs)]),
     );
     const answers = steps.reduce((n, k) => n + latencies[k]!.length, 0);
-    const unexpected = tally.unexpected.length + shed;
-    const room = roomId ? roomReport(rec, s, looks, positionsUp, memory, roomId) : undefined;
+    const room = roomId ? roomReport(rec, s.users, looks, positionsUp, memory, roomId) : undefined;
     const thresholds = judge(withRoom ? wr.thresholds : sale.thresholds, {
-      funnel_calls: funnel,
+      funnel_calls: stats[FUNNEL],
       step_join: stats.join,
-      unexpected_answers: unexpected / Math.max(1, answers),
+      unexpected_answers: (tally.unexpected.length + shed) / Math.max(1, answers),
     });
     const perAnswer = (ms: number | undefined) => ((ms ?? Number.NaN) * 1000) / answers;
-    const report: SaleReport = {
+    return {
       runId: ctx.run.id,
       startedAt,
       shape: s,
@@ -219,16 +239,12 @@ async function runSale(ctx: ScenarioContext, withRoom: boolean) {
         ordersExpired: expired,
         unitsPaidPerProduct: tally.paid,
       },
-      soldOutAtMs: firstRefusal,
+      /** ms after the first arrival of each kind of expected refusal (per product for OUT_OF_STOCK). */
+      soldOutAtMs,
       journeysMs,
       expiredAtMs,
-      outcomes: { ...outcomes, [FUNNEL]: funnelOutcomes },
-      steps: Object.fromEntries(
-        [...steps, FUNNEL].map((k) => {
-          const { requests: n, p50, p95, p99, max } = stats[k] ?? funnel;
-          return [k, { n, p50, p95, p99, max }];
-        }),
-      ),
+      /** Per step and for the funnel's calls; statusCounts: answers by outcome (sale.js outcomeOf). */
+      steps: stats,
       perSecond,
       samples: monitor.samples,
       totals,
@@ -244,20 +260,19 @@ async function runSale(ctx: ScenarioContext, withRoom: boolean) {
       },
       loadgen: { cpuMs: loadgenCpuMs, coresBusy: loadgenCpuMs / journeysMs },
       room,
-      verdict: { thresholds, violations: [...violations, ...(room?.violations ?? [])] },
-    };
-    const dir = path.join(ROOT, 'loadtests/results');
-    mkdirSync(dir, { recursive: true });
-    const file = writeSaleReport(
-      path.join(dir, `${withRoom ? 'sale-waiting-room' : 'sale'}-${ctx.run.id}`),
-      report,
-    );
-    return {
-      stats: [...steps.map((k) => ({ name: k, stats: stats[k]! })), { name: FUNNEL, stats: funnel }],
-      thresholds,
-      violations: report.verdict.violations,
-      notes: [`report: ${path.relative(ROOT, file)}`],
-      report: file.replace(/\.html$/, '.json'),
+      /** Where each answer's time went, when the API and the worker ran with --cpu-prof (the runner adds it). */
+      profile: undefined as
+        | {
+            api: Attribution & { cpuMs: number; answers: Record<string, number> };
+            worker: Attribution & { cpuMs: number; items: Record<string, number> };
+          }
+        | undefined,
+      verdict: {
+        thresholds,
+        violations: [...violations, ...(room?.violations ?? [])],
+        /** The runner's Postgres and Redis checks after the worker drained. */
+        storeViolations: undefined as string[] | undefined,
+      },
     };
   } finally {
     pool.close();
@@ -266,20 +281,17 @@ async function runSale(ctx: ScenarioContext, withRoom: boolean) {
   }
 }
 
-/** The journey's calls together (behind a room: the admitted shoppers'), as a row of the steps. */
-const FUNNEL = 'funnel calls';
-const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-
 /** Fairness, waits and memory of the room, from what the shoppers were told. */
 function roomReport(
   rec: Records,
-  s: wr.Shape,
+  n: number,
   looks: Look[],
   positionsUp: string[],
-  memory: Room['memory'],
+  memory:
+    | { bytes: number; tickets: number; waiting: number; atMs: number; bytesPerShopper: number }
+    | undefined,
   roomId: number,
-): Room {
-  const n = s.users;
+) {
   const fairness = judgeFairness(rec, n, looks);
   const waits = Float64Array.from(
     Array.from({ length: n }, (_, i) => rec.passAt[i]! - rec.joinReceivedAt[i]!).filter(Number.isFinite),
@@ -305,11 +317,11 @@ function roomReport(
   };
 }
 
-/** The scenario's thresholds, k6 expressions, judged on the driver's numbers (a rate, or latencies). */
+/** The scenario's thresholds, k6 expressions, judged on the driver's numbers (latencies, or a rate). */
 function judge(spec: Record<string, string[]>, metrics: Record<string, LoadStats | number | undefined>) {
   return Object.entries(spec).flatMap(([metric, exprs]) =>
     exprs.map((expr): Threshold => {
-      const [, stat, op, limit] = /^(p\(\d+\)|rate|count)(<=?)([\d.]+)$/.exec(expr)!;
+      const [, stat, op, limit] = /^(p\(\d+\)|rate)(<=?)([\d.]+)$/.exec(expr)!;
       const m = metrics[metric];
       const value = typeof m === 'object' ? m[`p${stat!.slice(2, -1)}` as 'p95' | 'p99'] : (m ?? Number.NaN);
       return {
@@ -322,20 +334,22 @@ function judge(spec: Record<string, string[]>, metrics: Record<string, LoadStats
   );
 }
 
+/** Refusals the sale expects (sold out, expired) are answers, not errors. */
 function statsOf(ms: number[], outcomes: Record<string, number>, windowMs: number): LoadStats {
   const sorted = Float64Array.from(ms).sort();
-  // Refusals the sale expects (sold out, expired) are answers, not errors.
   const errors = Object.entries(outcomes).reduce(
-    (n, [o, c]) => (sale.kindOf(o) === 'refused' || o === 'ok' ? n : n + c),
+    (n, [o, c]) => (sale.kindOf(o) === 'ok' || sale.kindOf(o) === 'refused' ? n : n + c),
     0,
   );
+  const [p50, p95, p99] = [50, 95, 99].map((p) => percentile(sorted, p)) as [number, number, number];
+  const durationSec = windowMs / 1000;
   return {
     requests: ms.length,
-    durationSec: windowMs / 1000,
-    rps: ms.length / (windowMs / 1000),
-    p50: percentile(sorted, 50),
-    p95: percentile(sorted, 95),
-    p99: percentile(sorted, 99),
+    durationSec,
+    rps: ms.length / durationSec,
+    p50,
+    p95,
+    p99,
     max: sorted.at(-1) ?? Number.NaN,
     errors,
     statusCounts: outcomes,

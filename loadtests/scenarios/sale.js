@@ -28,10 +28,7 @@ export const shape = {
 };
 /** @typedef {typeof shape} Shape */
 
-/**
- * In k6's syntax, which the Node driver evaluates too: funnel_calls are the journey's calls,
- * unexpected_answers the share of answers the sale does not expect (shed load included).
- */
+/** In k6's syntax, judged by the Node driver too (funnel_calls: the journey's calls; shed load is unexpected). */
 export const thresholds = { funnel_calls: ['p(95)<2000', 'p(99)<5000'], unexpected_answers: ['rate<0.001'] };
 
 export const STEPS = /** @type {const} */ (['issue', 'order', 'charge', 'pay']);
@@ -40,11 +37,7 @@ export const STEPS = /** @type {const} */ (['issue', 'order', 'charge', 'pay']);
 /** The refusals each step expects; a waiting room's steps expect none. @type {Record<string, string[]>} */
 export const REFUSALS = { issue: ['COUPON_SOLD_OUT'], order: ['OUT_OF_STOCK'], pay: ['ORDER_EXPIRED'] };
 
-/**
- * Load shed (429, 503) is retried after a pause where that is safe: keyed calls, coupon.issue
- * (a repeat answers COUPON_ALREADY_ISSUED) and the room's calls. A keyless order is not: a
- * second one could buy twice.
- */
+/** Shed load is retried after a pause where that is safe (see `retries`). */
 export const RETRY_ATTEMPTS = 4;
 export const RETRY_PAUSE_MS = 1000;
 
@@ -70,16 +63,11 @@ export function createProducts(s) {
 }
 
 /**
- * What one shopper will do, drawn once on arrival.
- * @typedef {{
- *   user: number, arriveMs: number, product: number, keyed: boolean, retries: boolean,
- *   abandons: boolean, buysWithoutCoupon: boolean, thinkMs: [number, number, number], key: string
- * }} Plan
- * @param {Shape} s
- * @param {string} runId  makes this run's idempotency keys its own
- * @param {number} index  0 .. users-1 (users: the newcomer of the closing check)
- * @param {() => number} random
- * @returns {Plan}
+ * What one shopper will do, drawn once on arrival (`runId` makes the run's idempotency keys its
+ * own; index `users` is the closing check's newcomer).
+ * @typedef {{ user: number, arriveMs: number, product: number, keyed: boolean, retries: boolean,
+ *   abandons: boolean, buysWithoutCoupon: boolean, thinkMs: [number, number, number], key: string }} Plan
+ * @param {Shape} s @param {string} runId @param {number} index @param {() => number} random @returns {Plan}
  */
 export function plan(s, runId, index, random) {
   const pct = (/** @type {number} */ p) => random() * 100 < p;
@@ -104,12 +92,7 @@ export function issueCall(p, couponId) {
   return mutation('coupon.issue', { couponId }, p.user);
 }
 
-/**
- * The order, or undefined when this shopper leaves without a coupon.
- * @param {Plan} p
- * @param {number[]} productIds
- * @param {number | undefined} couponId  the coupon, when the shopper got it
- */
+/** The order (with the coupon when the shopper got it), or undefined when it leaves. @param {Plan} p @param {number[]} productIds @param {number} [couponId] */
 export function orderCall(p, productIds, couponId) {
   if (couponId === undefined && !p.buysWithoutCoupon) return undefined;
   /** @type {import('./procedures.ts').InputOf<'order.create'>} */
@@ -134,13 +117,9 @@ export function payCall(p, orderId) {
 }
 
 /**
- * How an answer counts: `ok`, one of the step's expected refusals, load shed (UNAVAILABLE,
- * RATE_LIMITED), or unexpected: NO_ANSWER (socket error, timeout), NOT_ADMITTED (to a shopper
- * holding a pass), `unexpected`.
- * @param {string} step
- * @param {number} status
- * @param {string | null | undefined} body
- * @returns {string}
+ * How an answer counts: `ok`, one of the step's expected refusals, shed (UNAVAILABLE, RATE_LIMITED)
+ * or unexpected (NO_ANSWER: socket error or timeout; NOT_ADMITTED to a pass holder; `unexpected`).
+ * @param {string} step @param {number} status @param {string | null | undefined} body @returns {string}
  */
 export function outcomeOf(step, status, body) {
   if (status >= 200 && status < 300) return 'ok';
@@ -157,11 +136,7 @@ export function outcomeOf(step, status, body) {
   return code === 'NOT_ADMITTED' ? code : 'unexpected';
 }
 
-/**
- * `refused`: a refusal the sale expects; `shed`: thresholds count it, the invariants do not.
- * @param {string} outcome
- * @returns {'ok' | 'refused' | 'shed' | 'unexpected'}
- */
+/** `refused`: expected by the sale; `shed`: thresholds count it, invariants do not. @param {string} outcome */
 export function kindOf(outcome) {
   if (outcome === 'ok') return 'ok';
   if (outcome === 'UNAVAILABLE' || outcome === 'RATE_LIMITED') return 'shed';
@@ -169,12 +144,10 @@ export function kindOf(outcome) {
 }
 
 /**
- * Whether a call is sent again after RETRY_PAUSE_MS; a waiting page also asks again when it got
- * no answer (joining twice answers the same ticket, the other waiting calls only read).
- * @param {string} step
- * @param {Call} call
- * @param {string} outcome
- * @param {number} attempt  1 for the first call
+ * Whether a call goes again after RETRY_PAUSE_MS: shed keyed calls and coupon.issue (a repeat
+ * answers COUPON_ALREADY_ISSUED), not a keyless order (it could buy twice); a waiting page also
+ * asks again after no answer (joining twice answers the same ticket, the rest only read).
+ * @param {string} step @param {Call} call @param {string} outcome @param {number} attempt  1 for the first
  */
 export function retries(step, call, outcome, attempt) {
   if (attempt >= RETRY_ATTEMPTS) return false;
@@ -184,8 +157,8 @@ export function retries(step, call, outcome, attempt) {
 }
 
 /**
- * What a driver gives the journeys: `send` (one call, the answer whatever its status), `count`
- * (each answer with its outcome) and `sleep`.
+ * What a driver gives the journeys: `send` one call (the answer whatever its status), `count`
+ * each answer with its outcome, `sleep`.
  * @typedef {{ status: number, body: string, sentAt?: number, receivedAt?: number }} Answer
  * @typedef {{
  *   send(step: string, call: Call): Promise<Answer>,
@@ -197,9 +170,7 @@ export function retries(step, call, outcome, attempt) {
 /**
  * One step's call, sent again while `retries` says so: the last answer with its outcome and the
  * first attempt's sentAt (a join answered late may have taken its ticket then).
- * @param {Io} io
- * @param {string} step
- * @param {Call} call
+ * @param {Io} io @param {string} step @param {Call} call
  */
 export async function send(io, step, call) {
   /** @type {number | undefined} */
@@ -215,13 +186,10 @@ export async function send(io, step, call) {
 }
 
 /**
- * What the journeys counted, for the verdict.
- * @typedef {{
- *   issued: number, ordered: number[], paid: number[], abandoned: { user: number, orderId: string }[],
- *   retryMismatches: string[], unexpected: string[]
- * }} Tally  ordered/paid: units per product index
- * @param {Shape} s
- * @returns {Tally}
+ * What the journeys counted, for the verdict (ordered, paid: units per product index).
+ * @typedef {{ issued: number, ordered: number[], paid: number[], abandoned: { user: number, orderId: string }[],
+ *   retryMismatches: string[], unexpected: string[] }} Tally
+ * @param {Shape} s @returns {Tally}
  */
 export function newTally(s) {
   const zeros = () => Array.from({ length: s.products }, () => 0);
@@ -232,15 +200,11 @@ export function newTally(s) {
 export const orderOf = (body) => dataOf('order.create', body);
 
 /**
- * Two sends of one keyed call: when both succeed they answer the same order or payment. A
- * refusal is not kept under its key, so the other send may still succeed (on stock an expiry
- * gave back in between). Returns the answer the shopper goes on with: the success, if any.
+ * Two sends of one keyed call: when both succeed they answer the same order or payment. A refusal
+ * is not kept under its key, so the other may still succeed (on stock an expiry gave back); the
+ * shopper goes on with the success, if any.
  * @template {{ status: number, body: string }} A
- * @param {Tally} t
- * @param {'order' | 'pay'} step
- * @param {A} first
- * @param {A} again
- * @returns {A}
+ * @param {Tally} t @param {'order' | 'pay'} step @param {A} first @param {A} again @returns {A}
  */
 export function compareRetry(t, step, first, again) {
   const id = (/** @type {A} */ a) =>
@@ -250,15 +214,7 @@ export function compareRetry(t, step, first, again) {
   return first.status !== 200 && again.status === 200 ? again : first;
 }
 
-/**
- * A retrying shopper sends its keyed order or payment twice at once, as a client retrying a
- * timed-out call.
- * @param {Io} io
- * @param {Tally} t
- * @param {'order' | 'pay'} step
- * @param {Call} call
- * @param {boolean} twice
- */
+/** A retrying shopper's keyed call goes twice at once, as a client retrying a timed-out call. @param {Io} io @param {Tally} t @param {'order' | 'pay'} step @param {Call} call @param {boolean} twice */
 async function keyed(io, t, step, call, twice) {
   if (!twice) return send(io, step, call);
   const [first, again] = await Promise.all([send(io, step, call), send(io, step, call)]);
@@ -266,12 +222,8 @@ async function keyed(io, t, step, call, twice) {
 }
 
 /**
- * One shopper's journey once it arrived (behind a room: with its pass on the guarded calls).
- * @param {Io} io
- * @param {Plan} p
- * @param {{ couponId: number, productIds: number[] }} sale
- * @param {Tally} t
- * @param {string} [pass]
+ * One shopper's journey once it arrived (behind a room: its pass on the guarded calls).
+ * @param {Io} io @param {Plan} p @param {{ couponId: number, productIds: number[] }} sale @param {Tally} t @param {string} [pass]
  */
 export async function shop(io, p, sale, t, pass) {
   const guarded = (/** @type {Call} */ call) => (pass ? { ...call, pass } : call);
@@ -296,12 +248,8 @@ export async function shop(io, p, sale, t, pass) {
 }
 
 /**
- * The calls of the closing check: each abandoned order, every product, the top-5, and a
- * coupon.issue by a shopper who never came.
- * @param {Shape} s
- * @param {Tally} t
- * @param {number[]} productIds
- * @param {number} couponId
+ * The closing check's calls: each abandoned order, every product, the top-5, and a coupon.issue
+ * by a shopper who never came. @param {Shape} s @param {Tally} t @param {number[]} productIds @param {number} couponId
  */
 export function closingCalls(s, t, productIds, couponId) {
   return {
@@ -313,13 +261,11 @@ export function closingCalls(s, t, productIds, couponId) {
 }
 
 /**
- * The closing verdict once the hold time and the expiry sweep have passed: every retry answered
- * alike, every abandoned order EXPIRED, on offer = stock − paid units, product.top ranks the paid
- * units, a newcomer finds the coupon sold out, nobody told ISSUED beyond the coupons.
- * @param {Shape} s
- * @param {Tally} t
- * @param {{ abandoned: A[], products: A[], top?: A, coupon: A }} answers  product.get answers in productIds' order
+ * The closing verdict after the hold time and the expiry sweep: every retry answered alike, every
+ * abandoned order EXPIRED, on offer = stock − paid units, product.top ranks the paid units, a
+ * newcomer finds the coupon sold out, nobody told ISSUED beyond the coupons.
  * @typedef {{ status: number, body: string }} A
+ * @param {Shape} s @param {Tally} t @param {{ abandoned: A[], products: A[], top?: A, coupon: A }} answers  products in productIds' order
  */
 export function verdict(s, t, answers) {
   const violations = [...t.retryMismatches, ...t.unexpected.slice(0, 20)];
@@ -365,14 +311,10 @@ export function verdict(s, t, answers) {
 }
 
 /**
- * The verdict where no tally is kept across shoppers (k6's virtual users share nothing): from
- * every shopper's orders after the hold time, all PAID or EXPIRED, and the paid units as the tally.
- * @param {Shape} s
- * @param {number[]} productIds
- * @param {import('./procedures.ts').OutputOf<'order.list'>['items']} orders  all shoppers' orders
- * @param {A[]} products  product.get answers, in productIds' order
- * @param {A} coupon  the newcomer's coupon.issue answer
- * @param {A} [top]  the product.top answer
+ * The verdict without a tally across shoppers (k6's virtual users share nothing): every order
+ * PAID or EXPIRED after the hold time, the paid units as the tally.
+ * @param {Shape} s @param {number[]} productIds @param {import('./procedures.ts').OutputOf<'order.list'>['items']} orders
+ * @param {A[]} products @param {A} coupon @param {A} [top]
  */
 export function ordersVerdict(s, productIds, orders, products, coupon, top) {
   const t = newTally(s);
