@@ -11,7 +11,9 @@ import { redisServerBin, startRedisServer } from './lib/redis-server.ts';
 import { finishReport, QUEUE_ITEMS, saleText } from './lib/sale-report.ts';
 import { httpFor } from './node/driver.ts';
 import { saleScenario, saleWaitingRoomScenario } from './node/sale.ts';
+import * as sale from './scenarios/sale.js';
 import { withOverrides } from './scenarios/trpc.js';
+import * as wr from './scenarios/waiting-room.js';
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -33,11 +35,14 @@ if (positionals[0] !== 'sale') {
   process.exit(2);
 }
 if (opts.users) process.env.LOADTEST_USERS = opts.users;
-const scenario = opts['waiting-room'] ? saleWaitingRoomScenario : saleScenario;
+const room = opts['waiting-room'];
+const scenario = room ? saleWaitingRoomScenario : saleScenario;
+const name = room ? 'sale --waiting-room' : 'sale';
+const shape = withOverrides(room ? wr.shape : sale.shape, process.env, 'LOADTEST_');
 const log = (line: string) => console.log(`[loadtest] ${line}`);
 
 async function main(): Promise<boolean> {
-  const durationSec = Number(opts.duration ?? scenario.defaultDurationSec);
+  const durationSec = Number(opts.duration ?? shape.durationSec);
   const connections = Number(opts.connections ?? scenario.defaultConnections);
   const k6 = opts.autocannon ? undefined : resolveK6();
   // On a cluster (REDIS_CLUSTER_NODES) the sale runs there; else on a redis-server of its own
@@ -46,11 +51,11 @@ async function main(): Promise<boolean> {
   const redisBin = onCluster ? undefined : redisServerBin();
   const redisServer = redisBin ? await startRedisServer(redisBin) : undefined;
   const run = await createRunEnv('loadtest', {
-    ...scenario.serviceEnv(),
+    ...sale.serviceEnv(shape),
     ...(redisServer ? { REDIS_URL: redisServer.url } : {}),
   });
   const where = redisServer ? ` on ${redisServer.url}` : onCluster ? ' on REDIS_CLUSTER_NODES' : '';
-  log(`${scenario.name}: fresh database and Redis prefix ${run.config.redisKeyPrefix}${where}`);
+  log(`${name}: fresh database and Redis prefix ${run.config.redisKeyPrefix}${where}`);
   const profiles =
     k6 || opts['no-profile'] ? undefined : path.join(ROOT, `loadtests/results/profiles/sale-${run.id}`);
   const cpuProf = (name: string) =>
@@ -66,19 +71,19 @@ async function main(): Promise<boolean> {
     const http = httpFor(api.url, run.config.jwtSecret);
     let report: string | undefined;
     if (k6) {
-      log(`running ${scenario.k6.script} with ${k6}`);
+      log(`running loadtests/k6/sale.js with ${k6}`);
       // The shape's overrides as k6's -e variables (LOADTEST_USERS -> USERS).
-      const shape = Object.entries(process.env)
+      const overrides = Object.entries(process.env)
         .filter(([k, v]) => k.startsWith('LOADTEST_') && v !== undefined)
         .map(([k, v]) => [k.slice('LOADTEST_'.length), v!]);
-      const code = await runK6(k6, path.join(ROOT, scenario.k6.script), {
+      const code = await runK6(k6, path.join(ROOT, 'loadtests/k6/sale.js'), {
         BASE_URL: api.url,
         AUTH_JWT_SECRET: run.config.jwtSecret,
         DURATION: `${durationSec}s`,
         VUS: connections,
         RUN_ID: run.id,
-        ...scenario.k6.env,
-        ...Object.fromEntries(shape),
+        ...(room ? { WAITING_ROOM: 1 } : {}),
+        ...Object.fromEntries(overrides),
       });
       if (code !== 0) log(`k6 exited with ${code} (a threshold or the teardown check failed)`);
       ok = code === 0;

@@ -93,14 +93,4 @@ export type ScenarioResult = {
   report: string;
 };
 
-export type Scenario = {
-  /** `sale` or `sale --waiting-room` */
-  name: string;
-  /** The k6 script that drives the same scenario, and its extra -e variables. */
-  k6: { script: string; env: Record<string, string> };
-  defaultDurationSec: number;
-  defaultConnections: number;
-  /** Environment the service runs with (ORDER_HOLD_SECONDS). */
-  serviceEnv(): Record<string, string>;
-  run(ctx: ScenarioContext): Promise<ScenarioResult>;
-};
+export type Scenario = { defaultConnections: number; run(ctx: ScenarioContext): Promise<ScenarioResult> };

@@ -15,25 +15,12 @@ import { startMonitor } from '../lib/monitor.ts';
 import type { Attribution } from '../lib/profile.ts';
 import { writeSaleReport } from '../lib/sale-report.ts';
 import * as sale from '../scenarios/sale.js';
-import { withOverrides } from '../scenarios/trpc.js';
 import * as wr from '../scenarios/waiting-room.js';
 import { httpFor, type Scenario, type ScenarioContext, type Threshold } from './driver.ts';
 
-export const saleScenario: Scenario = {
-  name: 'sale',
-  k6: { script: 'loadtests/k6/sale.js', env: {} },
-  defaultDurationSec: sale.shape.durationSec,
-  defaultConnections: 1000,
-  serviceEnv: () => sale.serviceEnv(withOverrides(sale.shape, process.env, 'LOADTEST_')),
-  run: (ctx) => runSale(ctx, false),
-};
-
+export const saleScenario: Scenario = { defaultConnections: 1000, run: (ctx) => runSale(ctx, false) };
 export const saleWaitingRoomScenario: Scenario = {
-  ...saleScenario,
-  name: 'sale --waiting-room',
-  k6: { script: 'loadtests/k6/sale.js', env: { WAITING_ROOM: '1' } },
-  defaultDurationSec: wr.shape.durationSec,
-  serviceEnv: () => sale.serviceEnv(withOverrides(wr.shape, process.env, 'LOADTEST_')),
+  defaultConnections: 1000,
   run: (ctx) => runSale(ctx, true),
 };
 
