@@ -28,9 +28,8 @@ function stacks(file: string): { frames: Frame[]; us: number }[] {
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const time = new Map<number, number>();
-  (profile.samples ?? []).forEach((id, i) =>
-    time.set(id, (time.get(id) ?? 0) + (profile.timeDeltas?.[i] ?? 0)),
-  );
+  for (const [i, id] of (profile.samples ?? []).entries())
+    time.set(id, (time.get(id) ?? 0) + (profile.timeDeltas?.[i] ?? 0));
   return [...time].map(([id, us]) => {
     const frames: Frame[] = [];
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at))
