@@ -127,18 +127,33 @@ async function once(options: LoadOptions, durationSec: number, amount?: number):
   const non2xx =
     count - Object.entries(statusCounts).reduce((n, [s, c]) => (s.startsWith('2') ? n + c : n), 0);
   const expected = options.expectStatus === undefined ? 0 : (statusCounts[options.expectStatus] ?? 0);
+  const errors = result.errors + result.timeouts + non2xx - expected;
   return {
-    requests: count,
-    durationSec: elapsedSec,
-    rps: count / elapsedSec,
-    p50: percentile(sorted, 50),
-    p95: percentile(sorted, 95),
-    p99: percentile(sorted, 99),
-    max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN,
-    errors: result.errors + result.timeouts + non2xx - expected,
-    statusCounts,
+    ...summarize(sorted, elapsedSec, errors, statusCounts),
     loadgenGc: { pauses: gc.count, totalMs: gc.totalMs, longestMs: gc.longestMs },
     silences,
+  };
+}
+
+/** The stats of `sorted` latencies answered over `durationSec`. */
+export function summarize(
+  sorted: Float64Array,
+  durationSec: number,
+  errors: number,
+  statusCounts: Record<string, number>,
+): LoadStats {
+  const [p50, p95, p99] = [50, 95, 99].map((p) => percentile(sorted, p)) as [number, number, number];
+  const requests = sorted.length;
+  return {
+    requests,
+    durationSec,
+    rps: requests / durationSec,
+    p50,
+    p95,
+    p99,
+    max: sorted.at(-1) ?? Number.NaN,
+    errors,
+    statusCounts,
   };
 }
 

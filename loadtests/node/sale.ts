@@ -10,7 +10,7 @@ import { countUnsavedOrders } from '@flash/core/internal/order/order.store';
 import { ROOT } from '../../test/processes.ts';
 import { judgeFairness, type Look, type Records, records } from '../lib/fairness.ts';
 import { sqlPool } from '../lib/invariants.ts';
-import { type LoadStats, percentile } from '../lib/load.ts';
+import { type LoadStats, percentile, summarize } from '../lib/load.ts';
 import { startMonitor } from '../lib/monitor.ts';
 import type { Attribution } from '../lib/profile.ts';
 import { writeSaleReport } from '../lib/sale-report.ts';
@@ -323,22 +323,9 @@ function judge(spec: Record<string, string[]>, metrics: Record<string, LoadStats
 
 /** Refusals the sale expects (sold out, expired) are answers, not errors. */
 function statsOf(ms: number[], outcomes: Record<string, number>, windowMs: number): LoadStats {
-  const sorted = Float64Array.from(ms).sort();
   const errors = Object.entries(outcomes).reduce(
-    (n, [o, c]) => (sale.kindOf(o) === 'ok' || sale.kindOf(o) === 'refused' ? n : n + c),
+    (n, [o, c]) => (['ok', 'refused'].includes(sale.kindOf(o)) ? n : n + c),
     0,
   );
-  const [p50, p95, p99] = [50, 95, 99].map((p) => percentile(sorted, p)) as [number, number, number];
-  const durationSec = windowMs / 1000;
-  return {
-    requests: ms.length,
-    durationSec,
-    rps: ms.length / durationSec,
-    p50,
-    p95,
-    p99,
-    max: sorted.at(-1) ?? Number.NaN,
-    errors,
-    statusCounts: outcomes,
-  };
+  return summarize(Float64Array.from(ms).sort(), windowMs / 1000, errors, outcomes);
 }

@@ -10,46 +10,23 @@
  * @typedef {{ procedure: ProcedurePath, method: 'GET' | 'POST', path: string, body?: string, user?: number, admin?: boolean, pass?: string }} Call
  */
 
-/**
- * @template {QueryPath} P
- * @param {P} procedure
- * @param {InputOf<P>} [input]
- * @param {number} [user]
- * @returns {Call}
- */
+/** @template {QueryPath} P @param {P} procedure @param {InputOf<P>} [input] @param {number} [user] @returns {Call} */
 export function query(procedure, input, user) {
   const qs = input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`;
   return { procedure, method: 'GET', path: `/trpc/${procedure}${qs}`, user };
 }
 
-/**
- * @template {MutationPath} P
- * @param {P} procedure
- * @param {InputOf<P>} input
- * @param {number} [user]
- * @returns {Call}
- */
+/** @template {MutationPath} P @param {P} procedure @param {InputOf<P>} input @param {number} [user] @returns {Call} */
 export function mutation(procedure, input, user) {
   return { procedure, method: 'POST', path: `/trpc/${procedure}`, body: JSON.stringify(input), user };
 }
 
-/**
- * @template {MutationPath} P
- * @param {P} procedure
- * @param {InputOf<P>} input
- * @returns {Call}
- */
+/** @template {MutationPath} P @param {P} procedure @param {InputOf<P>} input @returns {Call} */
 export function adminMutation(procedure, input) {
   return { ...mutation(procedure, input), admin: true };
 }
 
-/**
- * The `data` of a successful answer, typed by the procedure it answers.
- * @template {ProcedurePath} P
- * @param {P} _procedure
- * @param {string} body
- * @returns {OutputOf<P>}
- */
+/** The `data` of a successful answer, typed by its procedure. @template {ProcedurePath} P @param {P} _procedure @param {string} body @returns {OutputOf<P>} */
 export function dataOf(_procedure, body) {
   return JSON.parse(body).result.data;
 }
@@ -64,10 +41,8 @@ export function appCodeOf(body) {
 }
 
 /**
- * product.top's ranking by the contract: at most 5, most units first, ties by the lower id,
- * nothing unsold.
- * @template {{ productId: number, soldQuantity: number }} T
- * @param {T[]} sales
+ * product.top's ranking by the contract: at most 5, most units first, ties by the lower id, nothing unsold.
+ * @template {{ productId: number, soldQuantity: number }} T @param {T[]} sales
  */
 export function ranking(sales) {
   return sales
@@ -79,11 +54,7 @@ export function ranking(sales) {
 /**
  * A shape with numbers from the environment: `firstUser` from FIRST_USER (k6's -e) or
  * `${prefix}FIRST_USER` (LOADTEST_FIRST_USER for the Node driver).
- * @template {Record<string, number>} T
- * @param {T} shape
- * @param {Record<string, string | undefined>} env
- * @param {string} [prefix]
- * @returns {T}
+ * @template {Record<string, number>} T @param {T} shape @param {Record<string, string | undefined>} env @param {string} [prefix] @returns {T}
  */
 export function withOverrides(shape, env, prefix = '') {
   /** @type {Record<string, number>} */
