@@ -155,7 +155,8 @@ export default async function (data) {
   if (w) {
     positionsUp.add(w.positionsUp.length);
     looks.add(w.told.filter((x) => Number.isFinite(x.through)).length);
-    if (!w.pass) return void unexpected.add(t.unexpected.length > 0);
+    if (t.unexpected.length > 0) unexpected.add(true); // admitted, but no pass
+    if (!w.pass) return;
     waitTrend.add(Date.now() - t0);
     funnel.admitted?.add(1);
   }
