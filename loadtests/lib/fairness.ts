@@ -1,16 +1,7 @@
 // Fairness of a waiting room, judged from what the service answered each shopper (node/sale.ts
-// records it):
-// - join order: a join answered before another was sent holds the lower ticket;
-// - the room never goes back: a waitingRoom.get sent after another was answered shows at least
-//   as many admitted;
-// - admission order: each ticket's admission instant lies between the last answer that said "not
-//   yet" (its own, or a waitingRoom.get below it) and the first that said "in" (its own, or a
-//   waitingRoom.get covering it); the admission order is the earliest schedule in ticket order
-//   that every answer allows, and a ticket told "in" before that schedule reaches it (while a
-//   lower ticket was still told "not yet") counts as an inversion at the instant it was told.
-//   The rank correlation of this order with the ticket (join) order is 1.0 exactly when no
-//   answer contradicts admission in ticket order (ties broken by ticket).
-// A shopper's own positions never going up is checked as the answers come (waitForPass).
+// records it): join order, a room that never goes back, and admission in ticket order, whose rank
+// correlation with the join order is 1.0 exactly when no answer contradicts it (see each check
+// below). A shopper's own positions never going up is checked as the answers come (waitForPass).
 /** One waitingRoom.get answer: when it was sent and received (ms), and its admittedThrough. */
 export type Look = { sentAt: number; receivedAt: number; through: number };
 
@@ -33,7 +24,7 @@ export function records(n: number) {
   };
 }
 
-/** Fairness as the head of this file defines it; a shopper without a ticket (its join failed) is left out. */
+/** A shopper without a ticket (its join failed) is left out. */
 export function judgeFairness(rec: Records, n: number, looks: Look[]) {
   const violations: string[] = [];
   const byTicket = Array.from({ length: n }, (_, i) => i)
