@@ -1,66 +1,9 @@
-// The Node side of the sale rehearsal: sends the scenario modules' calls with a bearer token per
-// user over a keep-alive pool of sockets, and the context and result of a run.
-import http from 'node:http';
-import { mapLimit } from '../lib/client.ts';
+// The Node driver's context and result; httpFor (lib/client.ts) sends its calls.
+import type { Http } from '../lib/client.ts';
 import type { RunEnv } from '../lib/env.ts';
 import type { LoadStats } from '../lib/load.ts';
-import { mintToken } from '../lib/token.ts';
-import type { Call } from '../scenarios/trpc.js';
 
-/** `status` 0: no answer (a socket error or a timeout, described in `body`). */
-export type Answer = { status: number; body: string };
-
-export type Http = {
-  send(call: Call): Promise<Answer>;
-  /** Like send, at most `limit` in flight; answers in the calls' order. */
-  sendAll(calls: Call[], limit?: number): Promise<Answer[]>;
-  /** A call that must succeed (setup): its `data`, or throws with the answer. */
-  ok<T = any>(call: Call): Promise<T>;
-  close(): void;
-};
-
-export function httpFor(url: string, secret: string, sockets = 32): Http {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
-  const { hostname, port } = new URL(url);
-  const admin = `Bearer ${mintToken(secret, 1, { admin: true, ttlSeconds: 6 * 3600 })}`;
-  const tokens = new Map<number, string>();
-  const bearer = (user: number) => {
-    const token = tokens.get(user) ?? `Bearer ${mintToken(secret, user)}`;
-    tokens.set(user, token);
-    return token;
-  };
-  const send = (call: Call) =>
-    new Promise<Answer>((resolve) => {
-      const headers: Record<string, string> = {};
-      if (call.body !== undefined) headers['content-type'] = 'application/json';
-      if (call.admin) headers.authorization = admin;
-      else if (call.user !== undefined) headers.authorization = bearer(call.user);
-      if (call.pass) headers['x-waiting-room-pass'] = call.pass;
-      const options = { host: hostname, port, method: call.method, path: call.path, headers, agent };
-      const req = http.request(options, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          body += c;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        res.on('error', (err) => resolve({ status: 0, body: String(err) }));
-      });
-      req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
-      req.on('error', (err) => resolve({ status: 0, body: String(err) }));
-      req.end(call.body);
-    });
-  return {
-    send,
-    sendAll: (calls, limit = 32) => mapLimit(calls, limit, send),
-    async ok(call) {
-      const a = await send(call);
-      if (a.status !== 200) throw new Error(`${call.procedure}: HTTP ${a.status} ${a.body}`);
-      return JSON.parse(a.body).result.data;
-    },
-    close: () => agent.destroy(),
-  };
-}
+export { type Answer, type Http, httpFor } from '../lib/client.ts';
 
 export type ScenarioContext = {
   run: RunEnv;

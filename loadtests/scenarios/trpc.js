@@ -5,9 +5,9 @@
 /** @import { InputOf, MutationPath, OutputOf, ProcedurePath, QueryPath } from './procedures.ts' */
 
 /**
- * A request to one procedure: the driver adds `user`'s bearer token (the admin's with `admin`)
- * and sends `pass` as X-Waiting-Room-Pass.
- * @typedef {{ procedure: ProcedurePath, method: 'GET' | 'POST', path: string, body?: string, user?: number, admin?: boolean, pass?: string }} Call
+ * A request to one procedure: the driver adds `user`'s bearer token (the admin's with `admin`,
+ * or `token` as it is) and sends `pass` as X-Waiting-Room-Pass.
+ * @typedef {{ procedure: ProcedurePath, method: 'GET' | 'POST', path: string, body?: string, user?: number, admin?: boolean, token?: string, pass?: string }} Call
  */
 
 /** @template {QueryPath} P @param {P} procedure @param {InputOf<P>} [input] @param {number} [user] @returns {Call} */
