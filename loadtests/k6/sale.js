@@ -59,11 +59,9 @@ export const options = {
       maxVUs: shape.users,
     },
   },
-  thresholds: {
-    ...(ROOM ? wr.thresholds : sale.thresholds),
-    retry_mismatches: ['count<1'],
-    positions_up: ['count<1'],
-  },
+  thresholds: ROOM
+    ? { ...wr.thresholds, retry_mismatches: ['count<1'], positions_up: ['count<1'] }
+    : { ...sale.thresholds, retry_mismatches: ['count<1'] },
   teardownTimeout: '30m',
 };
 
