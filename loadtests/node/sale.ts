@@ -305,7 +305,10 @@ function roomReport(
 }
 
 /** The scenario's thresholds, k6 expressions, judged on the driver's numbers (latencies, or a rate). */
-function judge(spec: Record<string, string[]>, metrics: Record<string, LoadStats | number | undefined>) {
+export function judge(
+  spec: Record<string, string[]>,
+  metrics: Record<string, LoadStats | number | undefined>,
+) {
   return Object.entries(spec).flatMap(([metric, exprs]) =>
     exprs.map((expr): Threshold => {
       const [, stat, op, limit] = /^(p\(\d+\)|rate)(<=?)([\d.]+)$/.exec(expr)!;

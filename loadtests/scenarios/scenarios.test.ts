@@ -2,6 +2,7 @@
 // violation it names and pass when everything adds up. k6 can't run here, and `pnpm loadtest`
 // is not part of `pnpm test`, so this is where their logic is checked in CI.
 import { describe, expect, it } from 'vitest';
+import { judge } from '../node/sale.ts';
 import * as sale from './sale.js';
 import { type Call, ranking, withOverrides } from './trpc.js';
 
@@ -184,5 +185,25 @@ describe('sale.js', () => {
     expect(sale.ordersVerdict(s, [11, 12], pending, products, soldOut).violations).toEqual([
       'order PENDING_PAYMENT-12 is PENDING_PAYMENT after the hold time',
     ]);
+  });
+
+  it("judges its thresholds, k6 expressions, on the Node driver's numbers", () => {
+    const stats = {
+      requests: 10,
+      durationSec: 1,
+      rps: 10,
+      p50: 1,
+      p95: 2000,
+      p99: 4000,
+      max: 5,
+      errors: 0,
+      statusCounts: {},
+    };
+    expect(judge(sale.thresholds, { funnel_calls: stats, unexpected_answers: 0.002 })).toEqual([
+      { name: 'funnel_calls p(95)<2000', value: '2000.0 ms', ok: false, latency: true },
+      { name: 'funnel_calls p(99)<5000', value: '4000.0 ms', ok: true, latency: true },
+      { name: 'unexpected_answers rate<0.001', value: '0.200%', ok: false, latency: false },
+    ]);
+    expect(judge({ step_join: ['p(99)<=4000'] }, { step_join: stats })[0]!.ok).toBe(true);
   });
 });
