@@ -1,201 +1,127 @@
-// `pnpm loadtest sale`: starts the service (API + worker) on a fresh database and Redis prefix,
-// runs the sale rehearsal against 127.0.0.1, prints a summary, checks the invariants through the
-// API and in Postgres/Redis, and exits non-zero on any violation or failed threshold. The sale is
-// defined once in loadtests/scenarios/sale.js; with a k6 binary (K6_BIN or `k6` on PATH) its k6
-// script drives it, otherwise Node (loadtests/node/sale.ts).
-//
-//   pnpm loadtest sale [--waiting-room]
-//   options: --duration <s>  --connections <n>  --users <n>  --autocannon (ignore k6)  --keep (keep the database)
-//            --invariants-only (CI: latency thresholds are reported but do not fail the run; broken
-//            invariants and unexpected answers still do)
-//            --no-profile (the Node driver runs the API and the worker with --cpu-prof, and the report
-//            says where each answer's time goes: per procedure, per worker queue; this turns it off)
-//   LOADTEST_<NAME>=<n> overrides a number of the scenario's shape (LOADTEST_COUPONS=200)
+// `pnpm loadtest sale [--waiting-room]`: the service (API + worker) on a fresh database and Redis
+// prefix, the sale rehearsal against it (k6 with K6_BIN or `k6` on PATH, else node/sale.ts), the
+// store checks, the report and the exit code. README.md lists the options.
 import path from 'node:path';
-import { connectRedisClient, createKeys, type RedisTarget } from '@flash/core';
+import { parseArgs } from 'node:util';
 import { type Child, ROOT, startApi, startWorker } from '../test/processes.ts';
-import { apiClient } from './lib/client.ts';
 import { createRunEnv } from './lib/env.ts';
-import { checkCoupons, checkPayments, checkStock, sqlPool } from './lib/invariants.ts';
+import { sqlPool, storeChecks } from './lib/invariants.ts';
 import { resolveK6, runK6 } from './lib/k6.ts';
-import { fmt } from './lib/load.ts';
 import { redisServerBin, startRedisServer } from './lib/redis-server.ts';
-import { addStoreChecks, profileRows, QUEUE_ITEMS, withProfile } from './lib/sale-report.ts';
-import type { ScenarioResult } from './node/driver.ts';
+import { finishReport, QUEUE_ITEMS, saleText } from './lib/sale-report.ts';
 import { httpFor } from './node/driver.ts';
 import { saleScenario, saleWaitingRoomScenario } from './node/sale.ts';
+import * as sale from './scenarios/sale.js';
 import { withOverrides } from './scenarios/trpc.js';
+import * as wr from './scenarios/waiting-room.js';
 
-const args = process.argv.slice(2);
-const option = (name: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-// --users N is LOADTEST_USERS=N: how many shoppers the sale has.
-if (option('users') !== undefined) process.env.LOADTEST_USERS = option('users');
-const invariantsOnly = args.includes('--invariants-only');
-const scenario = args.includes('--waiting-room') ? saleWaitingRoomScenario : saleScenario;
-const log = (line: string) => console.log(`[loadtest] ${line}`);
-
-if (!args.includes('sale')) {
+const { values: opts, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    'waiting-room': { type: 'boolean' },
+    users: { type: 'string' },
+    duration: { type: 'string' },
+    connections: { type: 'string' },
+    autocannon: { type: 'boolean' },
+    'invariants-only': { type: 'boolean' },
+    'no-profile': { type: 'boolean' },
+    keep: { type: 'boolean' },
+  },
+});
+if (positionals[0] !== 'sale') {
   console.error(
-    'usage: pnpm loadtest sale [--waiting-room] [--duration s] [--connections n] [--users n] [--autocannon] [--keep] [--invariants-only]',
+    'usage: pnpm loadtest sale [--waiting-room] [--users n] [--duration s] [--connections n] [--autocannon] [--invariants-only] [--no-profile] [--keep]',
   );
   process.exit(2);
 }
-
-/** Postgres and Redis checks that hold after the sale, once the worker drained. */
-async function storeChecks(url: string, databaseUrl: string, target: RedisTarget, prefix: string) {
-  const db = sqlPool(databaseUrl);
-  const redis = await connectRedisClient(target, 'command', 'loadtest-checks');
-  const keys = createKeys(prefix);
-  try {
-    const coupons = await db.query<{ id: number; total_quantity: number }>(
-      'SELECT id::int AS id, total_quantity FROM coupons',
-    );
-    // The worker persists issuances within about a second; give it a bounded while.
-    for (let deadline = Date.now() + 60_000; ; await new Promise((r) => setTimeout(r, 200))) {
-      let pending = 0;
-      for (const { id } of coupons.rows) pending += await redis.xlen(keys.coupon(id).pending);
-      if (pending === 0) break;
-      if (Date.now() > deadline) throw new Error(`${pending} issuances still pending after 60 s`);
-    }
-    const api = apiClient(url);
-    const products = await db.query<{ id: number }>('SELECT id::int AS id FROM products');
-    const stock = [];
-    // What product.get offers = on hand - units held by open orders; nothing negative.
-    for (const { id } of products.rows)
-      stock.push({
-        id,
-        available: (await api.query<{ stock: number }>('product.get', { productId: id })).stock,
-      });
-    const quantities = coupons.rows.map((c) => ({
-      couponId: c.id,
-      quantity: c.total_quantity,
-      label: 'coupon',
-      drained: true,
-    }));
-    return [
-      ...(await checkCoupons(db, redis, keys, quantities)),
-      ...(await checkStock(db, stock)),
-      ...(await checkPayments(db)),
-    ];
-  } finally {
-    await redis.quit();
-    await db.end();
-  }
-}
-
-function printResult(result: ScenarioResult) {
-  console.log(`\n=== ${scenario.name}: ${result.description ?? scenario.description}`);
-  // Errors: answers the scenario did not expect, and socket errors; expected refusals (a sold-out
-  // 409) are answers, listed with the status codes.
-  console.log('| requests | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | answers by status |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
-  for (const { name, stats } of result.stats) {
-    const codes = Object.entries(stats.statusCounts)
-      .map(([s, n]) => `${s}: ${n}`)
-      .join(', ');
-    console.log(
-      `| ${name} (${stats.requests.toLocaleString('en-US')}) | ${fmt.rps(stats.rps)} | ${fmt.ms(stats.p50)} | ${fmt.ms(stats.p95)} | ${fmt.ms(stats.p99)} | ${fmt.ms(stats.max)} | ${stats.errors} | ${codes} |`,
-    );
-  }
-  for (const note of result.notes) console.log(`  ${note}`);
-  console.log(
-    invariantsOnly ? 'thresholds (--invariants-only: latency is reported, not judged):' : 'thresholds:',
-  );
-  for (const t of result.thresholds) console.log(`  ${t.ok ? '✓' : '✗'} ${t.name}: ${t.value}`);
-}
+if (opts.users) process.env.LOADTEST_USERS = opts.users;
+const room = opts['waiting-room'];
+const scenario = room ? saleWaitingRoomScenario : saleScenario;
+const name = room ? 'sale --waiting-room' : 'sale';
+const shape = withOverrides(room ? wr.shape : sale.shape, process.env, 'LOADTEST_');
+const log = (line: string) => console.log(`[loadtest] ${line}`);
 
 async function main(): Promise<boolean> {
-  const durationSec = Number(option('duration') ?? scenario.defaultDurationSec);
-  const connections = Number(option('connections') ?? scenario.defaultConnections ?? 100);
-  const k6 = args.includes('--autocannon') ? undefined : resolveK6();
-  const children: Child[] = [];
-  // On a cluster (REDIS_CLUSTER_NODES) the sale runs there: the cluster is what is rehearsed.
+  const durationSec = Number(opts.duration ?? shape.durationSec);
+  const connections = Number(opts.connections ?? scenario.defaultConnections);
+  const k6 = opts.autocannon ? undefined : resolveK6();
+  // On a cluster (REDIS_CLUSTER_NODES) the sale runs there; else on a redis-server of its own
+  // when one is installed, so Redis's commands, memory and CPU are the run's alone.
   const onCluster = Boolean(process.env.REDIS_CLUSTER_NODES);
-  const redisBin = scenario.privateRedis && !onCluster ? redisServerBin() : undefined;
+  const redisBin = onCluster ? undefined : redisServerBin();
   const redisServer = redisBin ? await startRedisServer(redisBin) : undefined;
   const run = await createRunEnv('loadtest', {
-    ...scenario.serviceEnv?.(),
+    ...sale.serviceEnv(shape),
     ...(redisServer ? { REDIS_URL: redisServer.url } : {}),
   });
-  log(
-    `${scenario.name}: fresh database and Redis prefix ${run.config.redisKeyPrefix}${redisServer ? ` on a redis-server of its own (${redisServer.url})` : onCluster ? ' on the Redis Cluster of REDIS_CLUSTER_NODES' : ''}`,
-  );
-  let ok = true;
-  let report: string | undefined;
-  const items: Record<string, number> = {};
+  const where = redisServer ? ` on ${redisServer.url}` : onCluster ? ' on REDIS_CLUSTER_NODES' : '';
+  log(`${name}: fresh database and Redis prefix ${run.config.redisKeyPrefix}${where}`);
   const profiles =
-    k6 || args.includes('--no-profile')
-      ? undefined
-      : path.join(ROOT, `loadtests/results/profiles/sale-${run.id}`);
+    k6 || opts['no-profile'] ? undefined : path.join(ROOT, `loadtests/results/profiles/sale-${run.id}`);
   const cpuProf = (name: string) =>
     profiles ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profiles, name)}`] : [];
+  const children: Child[] = [];
+  const violations: string[] = [];
+  let ok = true;
   try {
     const api = await startApi(run.env, cpuProf('api'));
     children.push(api);
     const worker = await startWorker(run.env, cpuProf('worker'));
     children.push(worker);
-    const pids = { api: api.process.pid, worker: worker.process.pid, redis: redisServer?.process.pid };
-    const violations: string[] = [];
-
+    const http = httpFor(api.url, run.config.jwtSecret);
+    let report: string | undefined;
     if (k6) {
-      log(`running ${scenario.k6Script} with ${k6}`);
-      const code = await runK6(k6, path.join(ROOT, scenario.k6Script), {
+      log(`running loadtests/k6/sale.js with ${k6}`);
+      // The shape's overrides as k6's -e variables (LOADTEST_USERS -> USERS).
+      const overrides = Object.entries(process.env)
+        .filter(([k, v]) => k.startsWith('LOADTEST_') && v !== undefined)
+        .map(([k, v]) => [k.slice('LOADTEST_'.length), v!]);
+      const code = await runK6(k6, path.join(ROOT, 'loadtests/k6/sale.js'), {
         BASE_URL: api.url,
         AUTH_JWT_SECRET: run.config.jwtSecret,
         DURATION: `${durationSec}s`,
         VUS: connections,
         RUN_ID: run.id,
-        ...(scenario === saleWaitingRoomScenario ? { WAITING_ROOM: 1 } : {}),
-        // The same shape overrides the Node driver takes (LOADTEST_USERS -> USERS).
-        ...Object.fromEntries(
-          Object.entries(process.env)
-            .filter(([k, v]) => k.startsWith('LOADTEST_') && v !== undefined)
-            .map(([k, v]) => [k.slice('LOADTEST_'.length), v!]),
-        ),
+        ...(room ? { WAITING_ROOM: 1 } : {}),
+        ...Object.fromEntries(overrides),
       });
-      if (code !== 0) {
-        ok = false;
-        log(`k6 exited with ${code} (a threshold or the teardown check failed)`);
-      }
+      if (code !== 0) log(`k6 exited with ${code} (a threshold or the teardown check failed)`);
+      ok = code === 0;
     } else {
       log('no k6 binary (K6_BIN unset, none on PATH): running the Node driver');
       const result = await scenario.run({
         run,
         url: api.url,
-        http: httpFor(api.url, run.config.jwtSecret),
+        http,
         shape: (shape) => withOverrides(shape, process.env, 'LOADTEST_'),
         durationSec,
         connections,
-        pids,
+        pids: { api: api.process.pid, worker: worker.process.pid, redis: redisServer?.process.pid },
         log,
       });
-      printResult(result);
       report = result.report;
       violations.push(...result.violations);
-      if (result.thresholds.some((t) => !t.ok && !(invariantsOnly && t.latency))) ok = false;
+      ok = result.thresholds.every((t) => t.ok || (opts['invariants-only'] && t.latency));
     }
-
-    const storeViolations = await storeChecks(
-      api.url,
-      run.config.databaseUrl,
-      run.config,
-      run.config.redisKeyPrefix,
-    );
+    const storeViolations = await storeChecks(api.url, run.config);
     violations.push(...storeViolations);
-    if (report) log(`report: ${path.relative(ROOT, addStoreChecks(report, storeViolations))}`);
+    http.close();
     const db = sqlPool(run.config.databaseUrl);
-    for (const [queue, sql] of Object.entries(QUEUE_ITEMS))
-      items[queue] = (await db.query<{ n: number }>(sql)).rows[0]!.n;
+    const items: Record<string, number> = {};
+    for (const [queue, sql] of Object.entries(QUEUE_ITEMS)) items[queue] = (await db.query(sql)).rows[0].n;
     await db.end();
+    // Stopped gracefully: --cpu-prof writes the profiles as each process exits.
+    for (const child of children.splice(0).reverse()) await child.stop();
+    if (report) {
+      const r = finishReport(report, storeViolations, profiles ? { dir: profiles, items } : undefined);
+      console.log(saleText(r, opts['invariants-only']));
+      log(`report: ${path.relative(ROOT, report.replace(/\.json$/, '.html'))}`);
+    }
     if (violations.length > 0) {
-      ok = false;
       console.log(`invariants: ${violations.length} VIOLATIONS`);
       for (const v of violations.slice(0, 50)) console.log(`  ✗ ${v}`);
-      // What the service logged (warnings and errors only) is where an unexpected answer is explained.
-      for (const child of children) {
+      // What the service logged (warnings and errors) is where an unexpected answer is explained.
+      for (const child of [api, worker]) {
         const tail = child.output().trim().split('\n').slice(-3);
         if (tail[0])
           console.log(
@@ -204,27 +130,15 @@ async function main(): Promise<boolean> {
       }
     } else {
       console.log(
-        'invariants: all hold (through the API, and in Postgres and Redis after the worker drained: coupons, stock, payments)',
+        'invariants: all hold (through the API, and in Postgres and Redis after the worker drained)',
       );
     }
+    return ok && violations.length === 0;
   } finally {
-    // Stopped gracefully: --cpu-prof writes the profiles as each process exits.
     for (const child of children.reverse()) await child.stop();
-    if (!args.includes('--keep')) await run.cleanup();
+    if (!opts.keep) await run.cleanup();
     await redisServer?.stop();
   }
-  if (report && profiles) {
-    const { api, worker } = profileRows(withProfile(report, profiles, items).profile!);
-    const line = (x: (typeof api)[number]) =>
-      `  ${x.name}: ${Math.round(x.ms)} ms${Number.isFinite(x.us) ? `, ${Math.round(x.us)} µs per ${x.n === undefined ? 'answer of the run' : 'one'}` : ''}`;
-    console.log(
-      `where the time went (CPU profiles in ${path.relative(ROOT, profiles)}; method in the report):`,
-    );
-    console.log(
-      ['API:', ...api.slice(0, 12).map(line), 'worker:', ...worker.slice(0, 8).map(line)].join('\n'),
-    );
-  }
-  return ok;
 }
 
 main().then(

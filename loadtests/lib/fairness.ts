@@ -1,46 +1,30 @@
-// Fairness of a waiting room, judged from what the service answered each shopper (the Node
-// driver of `pnpm loadtest sale --waiting-room`, loadtests/node/sale.ts, records it):
-// - join order: a join answered before another was sent holds the lower ticket;
-// - the room never goes back: a waitingRoom.get sent after another was answered shows at least
-//   as many admitted;
-// - admission order: each ticket's admission instant lies between the last answer that said "not
-//   yet" (its own, or a waitingRoom.get below it) and the first that said "in" (its own, or a
-//   waitingRoom.get covering it); the admission order is the earliest schedule in ticket order
-//   that every answer allows, and a ticket told "in" before that schedule reaches it (while a
-//   lower ticket was still told "not yet") counts as an inversion at the instant it was told.
-//   The rank correlation of this order with the ticket (join) order is 1.0 exactly when no
-//   answer contradicts admission in ticket order (ties broken by ticket).
-// A shopper's own positions never going up is checked by the driver as the answers come.
-import { spearman as rankCorrelation } from '../scenarios/waiting-room.js';
-
+// Fairness of a waiting room, judged from what the service answered each shopper (node/sale.ts
+// records it): join order, a room that never goes back, and admission in ticket order, whose rank
+// correlation with the join order is 1.0 exactly when no answer contradicts it (see each check
+// below). A shopper's own positions never going up is checked as the answers come (waitForPass).
 /** One waitingRoom.get answer: when it was sent and received (ms), and its admittedThrough. */
 export type Look = { sentAt: number; receivedAt: number; through: number };
 
-/** One shopper's record, in flat arrays indexed by shopper (100,000 objects cost the driver GC). */
-export class Records {
-  readonly ticket: Float64Array;
-  readonly joinSentAt: Float64Array;
-  readonly joinReceivedAt: Float64Array;
-  /** Last answer that said "not admitted yet" (sent at), and the first that said "in" (received at). */
-  readonly lastNotYetSentAt: Float64Array;
-  readonly admittedAt: Float64Array;
-  readonly passAt: Float64Array;
-  readonly looks: Uint16Array;
-  constructor(n: number) {
-    this.ticket = new Float64Array(n);
-    this.joinSentAt = new Float64Array(n).fill(Number.NaN);
-    this.joinReceivedAt = new Float64Array(n).fill(Number.NaN);
-    this.lastNotYetSentAt = new Float64Array(n).fill(Number.NEGATIVE_INFINITY);
-    this.admittedAt = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
-    this.passAt = new Float64Array(n).fill(Number.NaN);
-    this.looks = new Uint16Array(n);
-  }
+/**
+ * What each shopper was told, in flat arrays indexed by shopper (100,000 objects cost the driver
+ * GC): the last "not admitted yet" (sent at) and the first "in" (received at) among them.
+ */
+export type Records = ReturnType<typeof records>;
+
+export function records(n: number) {
+  const col = (fill: number) => new Float64Array(n).fill(fill);
+  return {
+    ticket: col(0),
+    joinSentAt: col(Number.NaN),
+    joinReceivedAt: col(Number.NaN),
+    lastNotYetSentAt: col(Number.NEGATIVE_INFINITY),
+    admittedAt: col(Number.POSITIVE_INFINITY),
+    passAt: col(Number.NaN),
+    looks: new Uint16Array(n),
+  };
 }
 
-/**
- * Fairness from the answers, as the head of this file defines it. Shoppers are taken in ticket order; a
- * shopper without a ticket (its join failed, already reported as unexpected) is left out.
- */
+/** A shopper without a ticket (its join failed) is left out. */
 export function judgeFairness(rec: Records, n: number, looks: Look[]) {
   const violations: string[] = [];
   const byTicket = Array.from({ length: n }, (_, i) => i)
@@ -118,4 +102,27 @@ export function judgeFairness(rec: Records, n: number, looks: Look[]) {
   if (spearman !== 1)
     violations.push(`rank correlation of join order vs admission order is ${spearman}, not 1`);
   return { spearman, ranked: admittedOnes.length, joinOrderBreaks, roomWentBack, inversions, violations };
+}
+
+/**
+ * Spearman's rank correlation of two equally long series, ties broken by index (tickets admitted
+ * by one answer rank in ticket order).
+ */
+export function rankCorrelation(xs: ArrayLike<number>, ys: ArrayLike<number>): number {
+  const n = xs.length;
+  if (n < 2) return 1;
+  const rank = (v: ArrayLike<number>) => {
+    const r = new Float64Array(n);
+    Array.from({ length: n }, (_, i) => i)
+      .sort((a, b) => v[a]! - v[b]! || a - b)
+      .forEach((i, k) => {
+        r[i] = k;
+      });
+    return r;
+  };
+  const rx = rank(xs);
+  const ry = rank(ys);
+  let d2 = 0;
+  for (let i = 0; i < n; i++) d2 += (rx[i]! - ry[i]!) ** 2;
+  return 1 - (6 * d2) / (n * (n * n - 1));
 }

@@ -1,8 +1,8 @@
-// The closing checks of every load test and benchmark run, on Postgres and Redis directly
-// (the API-level checks live with each scenario). Each returns human-readable violations
-// (empty = all good); callers print them and exit non-zero when any exist.
-import type { Keys, RedisClient } from '@flash/core';
+// The closing checks of the rehearsal and the benchmark on Postgres and Redis directly (the
+// checks through the API are the scenario's): each returns violations, empty when all hold.
+import { type Config, connectRedisClient, createKeys, type Keys, type RedisClient } from '@flash/core';
 import pg from 'pg';
+import { apiClient } from './client.ts';
 
 export type Violations = string[];
 
@@ -148,4 +148,45 @@ export async function checkPayments(db: Sql): Promise<Violations> {
   for (const u of badUsers.rows)
     violations.push(`user ${u.id}: balance ${u.balance} but ledger says ${u.ledger}`);
   return violations;
+}
+
+/** Every check above once the worker drained, with what product.get offers through the API at `url`. */
+export async function storeChecks(url: string, config: Config): Promise<Violations> {
+  const db = sqlPool(config.databaseUrl);
+  const redis = await connectRedisClient(config, 'command', 'loadtest-checks');
+  const keys = createKeys(config.redisKeyPrefix);
+  try {
+    const coupons = await db.query<{ id: number; total_quantity: number }>(
+      'SELECT id::int AS id, total_quantity FROM coupons',
+    );
+    // The worker persists issuances within about a second; it gets a bounded while.
+    for (let deadline = Date.now() + 60_000; ; await new Promise((r) => setTimeout(r, 200))) {
+      let pending = 0;
+      for (const { id } of coupons.rows) pending += await redis.xlen(keys.coupon(id).pending);
+      if (pending === 0) break;
+      if (Date.now() > deadline) throw new Error(`${pending} issuances still pending after 60 s`);
+    }
+    const api = apiClient(url);
+    const products = await db.query<{ id: number }>('SELECT id::int AS id FROM products');
+    const stock = [];
+    for (const { id } of products.rows)
+      stock.push({
+        id,
+        available: (await api.query<{ stock: number }>('product.get', { productId: id })).stock,
+      });
+    const quantities = coupons.rows.map((c) => ({
+      couponId: c.id,
+      quantity: c.total_quantity,
+      label: 'coupon',
+      drained: true,
+    }));
+    return [
+      ...(await checkCoupons(db, redis, keys, quantities)),
+      ...(await checkStock(db, stock)),
+      ...(await checkPayments(db)),
+    ];
+  } finally {
+    await redis.quit();
+    await db.end();
+  }
 }

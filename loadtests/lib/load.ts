@@ -1,6 +1,5 @@
-// Drives HTTP load with autocannon's JS API and summarises it the same way for every row and
-// scenario: requests per second over the measured window, latency percentiles from every
-// response (not autocannon's 1 ms buckets), errors and status codes.
+// The benchmark's HTTP load through autocannon's JS API: requests per second over the window,
+// latency percentiles from every response (not autocannon's 1 ms buckets), errors and statuses.
 import { type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 
@@ -17,20 +16,13 @@ export type LoadOptions = {
   durationSec: number;
   /** Run this long first and throw the numbers away (JIT, pools, caches). */
   warmupSec?: number;
-  /**
-   * Called for every request: a distinct user, order or product each time. `context` belongs
-   * to the connection (one request in flight per connection), so what is put there here is
-   * what `onResponse` sees for the answer.
-   */
+  /** The next request; `context` is the connection's, so `onResponse` sees what was put there. */
   next: (context: Record<string, any>) => RequestSpec;
-  /** Sees every response body (costs the load generator a little; use only where needed). */
+  /** Sees every response body (costs the load generator a little). */
   onResponse?: (status: number, body: string, context: Record<string, any>) => void;
-  /** Stop after this many requests (e.g. when only that many orders exist to pay). */
+  /** Stop after this many requests. */
   amount?: number;
-  /**
-   * Answers with this status are what is being measured (409 for a sold-out coupon): counted in
-   * `statusCounts` as usual, but not as errors.
-   */
+  /** Answers with this status are what is measured (409 for a sold-out coupon): not errors. */
   expectStatus?: number;
 };
 
@@ -45,17 +37,11 @@ export type LoadStats = {
   /** Socket errors and timeouts plus non-2xx answers (but those of `expectStatus`). */
   errors: number;
   statusCounts: Record<string, number>;
-  /**
-   * The load generator's own garbage-collection pauses in the window. Every request in flight
-   * during one counts it as latency, so a longest pause near p99 means the tail is partly the
-   * load generator's, not the server's.
-   */
+  /** The load generator's own GC pauses in the window: latency for every request in flight. */
   loadgenGc?: { pauses: number; totalMs: number; longestMs: number };
   /**
-   * Spells of at least SILENCE_MS in which no connection got an answer. At these rates answers
-   * follow each other every few tens of µs, so such a spell means the whole pipeline (server,
-   * Redis, load generator, or the cores under them) stood still, and every request in flight
-   * waited it out: that is what p99 is made of when it sits far above p95.
+   * Spells of at least SILENCE_MS without any answer: the whole pipeline stood still and every
+   * request in flight waited it out (what p99 is made of when it sits far above p95).
    */
   silences?: { count: number; totalMs: number; longestMs: number };
 };
@@ -74,14 +60,17 @@ export function sortedLatencies(values: Float64Array, count: number): Float64Arr
   return values.slice(0, count).sort();
 }
 
+type Spells = { count: number; totalMs: number; longestMs: number };
+const add = (s: Spells, ms: number) => {
+  s.count++;
+  s.totalMs += ms;
+  s.longestMs = Math.max(s.longestMs, ms);
+};
+
 async function once(options: LoadOptions, durationSec: number, amount?: number): Promise<LoadStats> {
-  const loadgenGc = { pauses: 0, totalMs: 0, longestMs: 0 };
+  const gc = { count: 0, totalMs: 0, longestMs: 0 };
   const countGc = (entries: PerformanceEntry[]) => {
-    for (const entry of entries) {
-      loadgenGc.pauses++;
-      loadgenGc.totalMs += entry.duration;
-      loadgenGc.longestMs = Math.max(loadgenGc.longestMs, entry.duration);
-    }
+    for (const entry of entries) add(gc, entry.duration);
   };
   const gcObserver = new PerformanceObserver((list) => countGc(list.getEntries()));
   gcObserver.observe({ entryTypes: ['gc'] });
@@ -90,12 +79,7 @@ async function once(options: LoadOptions, durationSec: number, amount?: number):
   let latencies = new Float64Array(1 << 16);
   let count = 0;
   const statusCounts: Record<string, number> = {};
-  let finish!: (result: autocannon.Result) => void;
-  let fail!: (err: unknown) => void;
-  const done = new Promise<autocannon.Result>((resolve, reject) => {
-    finish = resolve;
-    fail = reject;
-  });
+  const { promise: done, resolve, reject } = Promise.withResolvers<autocannon.Result>();
   const instance = autocannon(
     {
       url: options.url,
@@ -107,12 +91,8 @@ async function once(options: LoadOptions, durationSec: number, amount?: number):
       requests: [
         {
           setupRequest: (request, context) => {
-            const spec = options.next(context as Record<string, any>);
-            request.method = spec.method;
-            request.path = spec.path;
-            request.headers = spec.headers ?? {};
-            request.body = spec.body;
-            return request;
+            const { method, path, headers = {}, body } = options.next(context as Record<string, any>);
+            return Object.assign(request, { method, path, headers, body });
           },
           ...(options.onResponse
             ? {
@@ -123,7 +103,7 @@ async function once(options: LoadOptions, durationSec: number, amount?: number):
         },
       ],
     },
-    (err, result) => (err ? fail(err) : finish(result)),
+    (err, result) => (err ? reject(err) : resolve(result)),
   );
   instance.on('response', (_client, statusCode, _bytes, responseTime) => {
     if (count === latencies.length) {
@@ -132,12 +112,7 @@ async function once(options: LoadOptions, durationSec: number, amount?: number):
       latencies = grown;
     }
     const now = performance.now();
-    const gap = now - lastAnswerAt;
-    if (gap >= SILENCE_MS) {
-      silences.count++;
-      silences.totalMs += gap;
-      silences.longestMs = Math.max(silences.longestMs, gap);
-    }
+    if (now - lastAnswerAt >= SILENCE_MS) add(silences, now - lastAnswerAt);
     lastAnswerAt = now;
     latencies[count++] = responseTime;
     statusCounts[statusCode] = (statusCounts[statusCode] ?? 0) + 1;
@@ -151,22 +126,34 @@ async function once(options: LoadOptions, durationSec: number, amount?: number):
   const sorted = sortedLatencies(latencies, count);
   const non2xx =
     count - Object.entries(statusCounts).reduce((n, [s, c]) => (s.startsWith('2') ? n + c : n), 0);
+  const expected = options.expectStatus === undefined ? 0 : (statusCounts[options.expectStatus] ?? 0);
+  const errors = result.errors + result.timeouts + non2xx - expected;
   return {
-    requests: count,
-    durationSec: elapsedSec,
-    rps: count / elapsedSec,
-    p50: percentile(sorted, 50),
-    p95: percentile(sorted, 95),
-    p99: percentile(sorted, 99),
-    max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN,
-    errors:
-      result.errors +
-      result.timeouts +
-      non2xx -
-      (options.expectStatus === undefined ? 0 : (statusCounts[options.expectStatus] ?? 0)),
-    statusCounts,
-    loadgenGc,
+    ...summarize(sorted, elapsedSec, errors, statusCounts),
+    loadgenGc: { pauses: gc.count, totalMs: gc.totalMs, longestMs: gc.longestMs },
     silences,
+  };
+}
+
+/** The stats of `sorted` latencies answered over `durationSec`. */
+export function summarize(
+  sorted: Float64Array,
+  durationSec: number,
+  errors: number,
+  statusCounts: Record<string, number>,
+): LoadStats {
+  const [p50, p95, p99] = [50, 95, 99].map((p) => percentile(sorted, p)) as [number, number, number];
+  const requests = sorted.length;
+  return {
+    requests,
+    durationSec,
+    rps: requests / durationSec,
+    p50,
+    p95,
+    p99,
+    max: sorted.at(-1) ?? Number.NaN,
+    errors,
+    statusCounts,
   };
 }
 

@@ -1,19 +1,13 @@
-// V8 .cpuprofile files (from `node --cpu-prof`), read without a GUI:
-// - summarizeProfiles: the functions with the most self time, by function and by package
+// V8 .cpuprofile files (`node --cpu-prof`), read without a GUI:
+// - summarizeProfiles: the functions with the most time, by function and by package
 //   (`pnpm bench --profile`, or `node loadtests/lib/profile.ts <dir-or-file> [top=25]`);
-// - attribute: where the sale rehearsal's CPU went, per API procedure and per worker queue
-//   (`pnpm loadtest sale`, lib/sale-report.ts states the method).
+// - attribute: where the sale rehearsal's CPU went, per API procedure and per worker queue.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from '../../test/processes.ts';
 
-type ProfileNode = {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
-  children?: number[];
-};
-type Profile = { nodes: ProfileNode[]; samples?: number[]; timeDeltas?: number[] };
+type Frame = { functionName: string; url: string; lineNumber: number };
+type ProfileNode = { id: number; callFrame: Frame; children?: number[] };
 
 function files(target: string): string[] {
   if (!existsSync(target)) return [];
@@ -23,40 +17,47 @@ function files(target: string): string[] {
     .filter((f) => f.endsWith('.cpuprofile'));
 }
 
-function shortUrl(url: string): string {
-  const nm = url.lastIndexOf('node_modules/');
-  if (nm >= 0) {
-    const rest = url.slice(nm + 'node_modules/'.length).replace(/^\.pnpm\/[^/]+\/node_modules\//, '');
-    return rest;
-  }
-  return url.replace(/^file:\/\/.*?\/(apps|packages|loadtests)\//, '$1/').replace(/^node:/, 'node:');
+/** The sampled stacks of one profile (innermost frame first) with their time in µs. */
+function stacks(file: string): { frames: Frame[]; us: number }[] {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: ProfileNode[];
+    samples?: number[];
+    timeDeltas?: number[];
+  };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const time = new Map<number, number>();
+  for (const [i, id] of (profile.samples ?? []).entries())
+    time.set(id, (time.get(id) ?? 0) + (profile.timeDeltas?.[i] ?? 0));
+  return [...time].map(([id, us]) => {
+    const frames: Frame[] = [];
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at))
+      frames.push(byId.get(at)!.callFrame);
+    return { frames, us };
+  });
 }
 
-/** Self time per function and per package/area, as shares of all samples. */
+const shortUrl = (url: string) =>
+  url.includes('node_modules/')
+    ? url.slice(url.lastIndexOf('node_modules/') + 13)
+    : url.replace(/^file:\/\/.*?\/(apps|packages|loadtests)\//, '$1/');
+const keyOf = ({ functionName, url, lineNumber }: Frame) =>
+  `${functionName || '(anonymous)'}${url ? ` ${shortUrl(url)}:${lineNumber + 1}` : ''}`;
+
+/** Self time by area and by function, and inclusive time of project and library functions. */
 export function summarizeProfile(file: string, top = 25): string {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const self = new Map<number, number>();
-  const samples = profile.samples ?? [];
-  const deltas = profile.timeDeltas ?? [];
-  let total = 0;
-  for (let i = 0; i < samples.length; i++) {
-    const dt = deltas[i] ?? 0;
-    self.set(samples[i]!, (self.get(samples[i]!) ?? 0) + dt);
-    total += dt;
-  }
-  const byFunction = new Map<string, number>();
   const byArea = new Map<string, number>();
-  for (const [id, time] of self) {
-    const node = byId.get(id);
-    if (!node) continue;
-    const { functionName, url, lineNumber } = node.callFrame;
-    const where = shortUrl(url);
-    const key = `${functionName || '(anonymous)'} ${where ? `${where}:${lineNumber + 1}` : ''}`.trim();
-    byFunction.set(key, (byFunction.get(key) ?? 0) + time);
-    const area = !url
-      ? functionName.startsWith('(')
-        ? functionName
+  const byFunction = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  const add = (m: Map<string, number>, k: string, us: number) => m.set(k, (m.get(k) ?? 0) + us);
+  let total = 0;
+  for (const { frames, us } of stacks(file)) {
+    const leaf = frames[0]!;
+    const where = shortUrl(leaf.url);
+    const area = !leaf.url
+      ? leaf.functionName.startsWith('(')
+        ? leaf.functionName
         : '(native)'
       : where.startsWith('node:')
         ? 'node internals'
@@ -64,45 +65,32 @@ export function summarizeProfile(file: string, top = 25): string {
             .split('/')
             .slice(0, where.startsWith('@') ? 2 : 1)
             .join('/');
-    byArea.set(area, (byArea.get(area) ?? 0) + time);
-  }
-  // Inclusive time: each sample counts once for every distinct function on its stack.
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const keyOf = (node: ProfileNode) => {
-    const { functionName, url, lineNumber } = node.callFrame;
-    const where = shortUrl(url);
-    return `${functionName || '(anonymous)'} ${where ? `${where}:${lineNumber + 1}` : ''}`.trim();
-  };
-  const inclusive = new Map<string, number>();
-  for (const [id, time] of self) {
-    const seen = new Set<string>();
-    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-      const node = byId.get(at);
-      if (!node) break;
-      const key = keyOf(node);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      inclusive.set(key, (inclusive.get(key) ?? 0) + time);
-    }
+    add(byArea, area, us);
+    add(byFunction, keyOf(leaf), us);
+    // Each sample counts once for every distinct function on its stack.
+    for (const key of new Set(frames.map(keyOf))) add(inclusive, key, us);
+    total += us;
   }
   const share = (t: number) => `${((100 * t) / Math.max(total, 1)).toFixed(1).padStart(5)}%`;
-  const lines = [
+  const ranked = (m: Map<string, number>, n: number) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, t]) => `    ${share(t)}  ${k}`);
+  const project = new Map(
+    [...inclusive].filter(([k]) =>
+      /(apps|packages|loadtests)\/|@trpc|fastify|ioredis|jose|zod|pino|bullmq/.test(k),
+    ),
+  );
+  return [
     `${path.basename(path.dirname(file))}/${path.basename(file)}: ${(total / 1e6).toFixed(1)} s sampled`,
-  ];
-  lines.push('  by area:');
-  for (const [area, t] of [...byArea].sort((a, b) => b[1] - a[1]).slice(0, 12))
-    lines.push(`    ${share(t)}  ${area}`);
-  lines.push('  by function (self time):');
-  for (const [fn, t] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top))
-    lines.push(`    ${share(t)}  ${fn}`);
-  lines.push('  by function (inclusive, project and library code):');
-  const interesting = [...inclusive]
-    .filter(([key]) => /(apps|packages|loadtests)\/|@trpc|fastify|ioredis|jose|zod|pino|bullmq/.test(key))
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, top);
-  for (const [fn, t] of interesting) lines.push(`    ${share(t)}  ${fn}`);
-  return lines.join('\n');
+    '  by area:',
+    ...ranked(byArea, 12),
+    '  by function (self time):',
+    ...ranked(byFunction, top),
+    '  by function (inclusive, project and library code):',
+    ...ranked(project, top),
+  ].join('\n');
 }
 
 export function summarizeProfiles(target: string, top = 25): string {
@@ -111,28 +99,24 @@ export function summarizeProfiles(target: string, top = 25): string {
   return found.map((f) => summarizeProfile(f, top)).join('\n\n');
 }
 
-/** Who a sample belongs to: frames in `file` (within `lines`, when given), or a call of `functions`. */
+/** Who a sample belongs to: frames in `files` (within `lines`, when given), or a call of `functions`. */
 export type Owner = { name: string; files: string[]; lines?: [number, number]; functions: Set<string> };
 
-/** Names imported from @flash/core in `source`, and the core module files they come from. */
+/** Functions imported from @flash/core in `source` (camelCase: not types or schemas), and their module files. */
 function coreImports(source: string) {
   const names = new Set<string>();
   const files: string[] = [];
   for (const m of source.matchAll(/import\s*\{([^}]*)\}\s*from\s*'@flash\/core(\/[^']+)?'/g)) {
-    for (const name of m[1]!.split(',')) {
-      const id = name.trim();
-      // Functions only (camelCase): not types, enums or schemas.
-      if (/^[a-z]/.test(id) && !id.startsWith('type ')) names.add(id.split(/\s+as\s+/)[0]!);
-    }
+    for (const name of m[1]!.split(',').map((n) => n.trim()))
+      if (/^[a-z]/.test(name) && !name.startsWith('type ')) names.add(name.split(/\s+as\s+/)[0]!);
     if (m[2]) files.push(`packages/core/src${m[2].replace(/^\/internal/, '')}.ts`);
   }
   return { names, files };
 }
 
 /**
- * The API's procedures, from the routers' source: each key of `export const <area>Router = {`
- * owns the router's lines down to the next key, and the @flash/core functions those lines call
- * (an async function's continuation keeps its own frame, so its later samples count too).
+ * The API's procedures from the routers' source: each key of `export const <area>Router = {` owns
+ * the router's lines down to the next key, and the @flash/core functions those lines call.
  */
 export function procedureOwners(dir = path.join(ROOT, 'apps/api/src/routers')): Owner[] {
   const owners: Owner[] = [];
@@ -144,18 +128,18 @@ export function procedureOwners(dir = path.join(ROOT, 'apps/api/src/routers')): 
     const area = path.basename(file, '.ts').replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
     const { names } = coreImports(source);
     const keys: { key: string; at: number }[] = [];
-    let end = open;
-    for (let i = open + 1; i < lines.length && !/^\}/.test(lines[i]!); i++, end = i) {
-      const key = /^ {2}(\w+):/.exec(lines[i]!)?.[1];
-      if (key) keys.push({ key, at: i });
+    let end = open + 1;
+    for (; end < lines.length && !/^\}/.test(lines[end]!); end++) {
+      const key = /^ {2}(\w+):/.exec(lines[end]!)?.[1];
+      if (key) keys.push({ key, at: end });
     }
     keys.forEach(({ key, at }, k) => {
       const to = (keys[k + 1]?.at ?? end) - 1;
-      const text = lines
+      const code = lines
         .slice(at, to + 1)
         .filter((l) => !/^\s*(\/\/|\/?\*)/.test(l))
         .join('\n');
-      const functions = new Set([...names].filter((n) => new RegExp(`\\b${n}\\b`).test(text)));
+      const functions = new Set([...names].filter((n) => new RegExp(`\\b${n}\\b`).test(code)));
       owners.push({
         name: `${area}.${key}`,
         files: [`apps/api/src/routers/${file}`],
@@ -173,17 +157,16 @@ export function queueOwners(dir = path.join(ROOT, 'apps/worker/src')): Owner[] {
     .filter((d) => d.isDirectory())
     .map((d) => {
       const files = readdirSync(path.join(dir, d.name)).filter((f) => f.endsWith('.ts'));
-      const source = files.map((f) => readFileSync(path.join(dir, d.name, f), 'utf8')).join('\n');
-      const core = coreImports(source);
+      const core = coreImports(files.map((f) => readFileSync(path.join(dir, d.name, f), 'utf8')).join('\n'));
       return { name: d.name, files: [`apps/worker/src/${d.name}/`, ...core.files], functions: core.names };
     });
 }
 
-/** Where a sample no owner claims went, by its innermost frame. */
-function restOf(frames: ProfileNode['callFrame'][]): string {
-  const leaf = frames[0]!;
-  if (leaf.functionName === '(garbage collector)') return 'garbage collection';
-  if (leaf.functionName === '(program)') return 'V8 and native code outside JavaScript';
+/** Where a sample no owner claims went, by its innermost telling frame. */
+function restOf(frames: Frame[]): string {
+  const leaf = frames[0]!.functionName;
+  if (leaf === '(garbage collector)') return 'garbage collection';
+  if (leaf === '(program)') return 'V8 and native code outside JavaScript';
   if (frames.some((f) => f.url.startsWith('node:internal/modules/'))) return 'start-up: loading modules';
   for (const { url } of frames) {
     const area = /packages\/core\/src\/([\w-]+)\//.exec(url)?.[1];
@@ -197,58 +180,30 @@ function restOf(frames: ProfileNode['callFrame'][]): string {
   return 'Node internals and other libraries (sockets, timers, JSON)';
 }
 
-export type Attribution = {
-  /** Main-thread time sampled while busy, over every profile in the folder, ms. */
-  busyMs: number;
-  byOwner: Record<string, number>;
-  rest: Record<string, number>;
-};
+/** ms: main-thread time sampled busy, over every profile in the folder. */
+export type Attribution = { busyMs: number; byOwner: Record<string, number>; rest: Record<string, number> };
 
-/**
- * Every busy sample of the profiles under `dir` (one per process) to the innermost owner on its
- * stack, else to a `rest` bucket by its innermost frame. Idle samples are left out.
- */
+/** Every busy (not idle) sample under `dir` to the innermost owner on its stack, else to a `rest` bucket. */
 export function attribute(dir: string, owners: Owner[]): Attribution {
   const result: Attribution = { busyMs: 0, byOwner: {}, rest: {} };
-  const line = (f: ProfileNode['callFrame'], o: Owner) =>
-    !o.lines || (f.lineNumber + 1 >= o.lines[0] && f.lineNumber + 1 <= o.lines[1]);
-  const inFile = (url: string, file: string) =>
-    file.endsWith('/') ? url.includes(`/${file}`) : url.endsWith(file);
-  const ownerOf = (f: ProfileNode['callFrame']) =>
-    owners.find(
-      (o) =>
-        (o.functions.has(f.functionName) && f.url.includes('/packages/core/src/')) ||
-        (o.files.some((file) => inFile(f.url, file)) && line(f, o)),
-    )?.name;
+  const owns = (o: Owner, f: Frame) =>
+    (o.functions.has(f.functionName) && f.url.includes('/packages/core/src/')) ||
+    (o.files.some((file) => (file.endsWith('/') ? f.url.includes(`/${file}`) : f.url.endsWith(file))) &&
+      (!o.lines || (f.lineNumber + 1 >= o.lines[0] && f.lineNumber + 1 <= o.lines[1])));
   for (const file of files(dir)) {
-    const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-    const parent = new Map<number, number>();
-    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-    const cache = new Map<number, string>();
-    const deltas = profile.timeDeltas ?? [];
-    (profile.samples ?? []).forEach((id, i) => {
-      const ms = (deltas[i] ?? 0) / 1000;
-      if (byId.get(id)?.callFrame.functionName === '(idle)') return;
-      let bucket = cache.get(id);
-      if (bucket === undefined) {
-        const frames: ProfileNode['callFrame'][] = [];
-        for (let at: number | undefined = id; at !== undefined; at = parent.get(at))
-          frames.push(byId.get(at)!.callFrame);
-        const owner = frames.map(ownerOf).find((o) => o !== undefined);
-        bucket = owner === undefined ? `rest:${restOf(frames)}` : `owner:${owner}`;
-        cache.set(id, bucket);
-      }
-      const [kind, name] = [bucket.slice(0, bucket.indexOf(':')), bucket.slice(bucket.indexOf(':') + 1)];
-      const into = kind === 'owner' ? result.byOwner : result.rest;
-      into[name] = (into[name] ?? 0) + ms;
-      result.busyMs += ms;
-    });
+    for (const { frames, us } of stacks(file)) {
+      if (frames[0]!.functionName === '(idle)') continue;
+      const owner = frames.map((f) => owners.find((o) => owns(o, f))?.name).find((o) => o !== undefined);
+      const into = owner === undefined ? result.rest : result.byOwner;
+      const name = owner ?? restOf(frames);
+      into[name] = (into[name] ?? 0) + us / 1000;
+      result.busyMs += us / 1000;
+    }
   }
   return result;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.main) {
   const [target, top] = process.argv.slice(2);
   if (!target) throw new Error('usage: node loadtests/lib/profile.ts <dir-or-file> [top]');
   console.log(summarizeProfiles(target, Number(top ?? 25)));

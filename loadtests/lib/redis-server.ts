@@ -1,6 +1,5 @@
-// A Redis of the run's own (redis-server on a free loopback port, no persistence), for runs that
-// measure Redis itself: its INFO commandstats, memory and CPU then count this run alone, not
-// every other user of the machine's shared Redis.
+// A throw-away redis-server on a free loopback port, for runs that measure Redis itself: its
+// commands, memory and CPU are then the run's alone.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
@@ -8,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startProcess } from '../../test/processes.ts';
 
-/** Whether a redis-server binary is on PATH (REDIS_SERVER_BIN overrides). */
+/** The redis-server binary (REDIS_SERVER_BIN, else on PATH), if it runs. */
 export function redisServerBin(): string | undefined {
   const bin = process.env.REDIS_SERVER_BIN || 'redis-server';
   return spawnSync(bin, ['--version']).status === 0 ? bin : undefined;
@@ -24,9 +23,9 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * The command line of a throw-away redis-server: loopback only, no persistence, files in `dir`
- * (a primary writes the RDB of a replica's first sync there, not into the working directory,
- * where the next server started would load it); with `replicaOf`, a replica of that port.
+ * Loopback only, no persistence, files in `dir` (not the working directory, where the next
+ * server would load a replica's sync file); with `replicaOf`, a replica of that port whose first
+ * sync starts at once.
  */
 export function redisServerArgs(port: number, dir: string, replicaOf?: number): string[] {
   const args = [
@@ -41,21 +40,16 @@ export function redisServerArgs(port: number, dir: string, replicaOf?: number): 
     '--dir',
     dir,
   ];
-  // A replica's first sync starts at once, not after the default 5 s wait for more replicas.
   args.push('--repl-diskless-sync-delay', '0');
   if (replicaOf) args.push('--replicaof', '127.0.0.1', String(replicaOf));
   return args;
 }
 
-/**
- * With `replicaOf` (the port of a primary started here) the server is its replica; ready once
- * its first sync is done, so that WAIT on the primary can count it.
- */
+/** Ready once it accepts connections (a replica: once its first sync is done, so WAIT counts it). */
 export async function startRedisServer(bin: string, options: { replicaOf?: number } = {}) {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'flash-redis-'));
-  const args = redisServerArgs(port, dir, options.replicaOf);
-  const child = await startProcess('redis-server', bin, args, {
+  const child = await startProcess('redis-server', bin, redisServerArgs(port, dir, options.replicaOf), {
     env: process.env,
     ready: options.replicaOf
       ? /MASTER <-> REPLICA sync: Finished with success/

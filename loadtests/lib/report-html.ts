@@ -33,19 +33,12 @@ export function num(v: number, decimals = 1): string {
   return v.toLocaleString('en-US', { maximumFractionDigits: Math.abs(v) >= 100 ? 0 : decimals });
 }
 
-export type ChartOptions = {
-  /** The y axis' unit, shown on the axis and after each tick value ("answers/s", "MB", "s"). */
-  unit: string;
-  /** How a tick value is written (default: num). */
-  format?: (v: number) => string;
-  /** What the chart shows, in a sentence under its title. */
-  note?: string;
-};
+/** `unit`: the y axis' ("answers/s"); `note`: what the chart shows, under its title. */
+export type ChartOptions = { unit: string; format?: (v: number) => string; note?: string };
 
 /**
- * A line per series over time (x in seconds since the start). Series that stay at zero the whole
- * time are not drawn (nine lines on top of each other read as one): a note under the chart
- * names them. When every series is zero, the note alone stands for the chart.
+ * A line per series over time (x in seconds since the start). Series that stay at zero are named
+ * in a note instead of drawn (lines on top of each other read as one).
  */
 export function svgChart(title: string, series: Series[], options: ChartOptions): string {
   const negative = series.some((s) => s.points.some((p) => p[1] < 0));
@@ -120,10 +113,7 @@ export function htmlTable(rows: (string | number)[][], caption?: string): string
 
 export type Check = { name: string; ok: boolean; detail?: string };
 
-/**
- * The headline: PASS only when every check passed, with the checks that decided it listed under
- * it (the failed ones first).
- */
+/** The headline: PASS only when every check passed, the checks listed under it (failed first). */
 export function verdictBanner(checks: Check[], pending: string[] = []): string {
   const pass = checks.length > 0 && checks.every((c) => c.ok);
   const sorted = [...checks.filter((c) => !c.ok), ...checks.filter((c) => c.ok)];
@@ -147,7 +137,7 @@ figcaption{margin-bottom:.3em}figcaption small{color:#555}.verdict{display:flex;
 .verdict.pass{background:#e8f5e9;border:2px solid #2e7d32}.verdict.fail{background:#fdecea;border:2px solid #c62828}
 .verdict .word{font-size:2.6em;font-weight:bold;letter-spacing:.05em}.pass .word{color:#2e7d32}.fail .word{color:#c62828}
 .verdict ul{margin:.4em 0;padding-left:1.2em;list-style:none}.verdict li.bad{color:#c62828;font-weight:bold}.verdict li.pending{color:#666}
-.note{color:#444;background:#f8f8f8;padding:.6em 1em;border-left:3px solid #bbb}dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:bold}</style>
+</style>
 </head><body><h1>${esc(title)}</h1>${parts.join('\n')}</body></html>`;
 }
 
@@ -160,5 +150,4 @@ export const COLORS = [
   '#8c564b',
   '#e377c2',
   '#7f7f7f',
-  '#17becf',
 ];

@@ -1,359 +1,184 @@
-// The HTML report of `pnpm loadtest sale` (loadtests/node/sale.ts writes the JSON it is built
-// from): a verdict first (PASS or FAIL and the thresholds and invariants that decided it), then
-// what ran, the answers by step, the funnel and the charts, in words an operator reads.
+// The sale rehearsal's report, from the JSON node/sale.ts writes: the same tables on the console
+// and in the HTML page (which adds the verdict headline and the chart of answers per second).
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type * as sale from '../scenarios/sale.js';
-import type { judgeFairness } from './fairness.ts';
-import type { MonitorTotals, Sample } from './monitor.ts';
+import type { SaleReport } from '../node/sale.ts';
+import { kindOf } from '../scenarios/sale.js';
+import type { Sample } from './monitor.ts';
 import { type Attribution, attribute, procedureOwners, queueOwners } from './profile.ts';
 import { type Check, COLORS, esc, htmlPage, htmlTable, num, svgChart, verdictBanner } from './report-html.ts';
 
-type Step = sale.Step;
+export type { SaleReport };
 
-export type SaleReport = {
-  runId: string;
-  startedAt: string;
-  shape: sale.Shape;
-  sockets: number;
-  funnel: {
-    shoppers: number;
-    /** Behind a waiting room: shoppers who got their pass. */
-    admitted?: number;
-    issued: number;
-    ordersCreated: number;
-    ordersPaid: number;
-    ordersAbandoned: number;
-    ordersExpired: number;
-    unitsPaidPerProduct: number[];
-  };
-  soldOutAtMs: Record<string, number>;
-  journeysMs: number;
-  expiredAtMs: number;
-  /** Per step, how many answers of each outcome: ok, an expected refusal's appCode, UNAVAILABLE, RATE_LIMITED, unexpected. */
-  outcomes: Record<Step, Record<string, number>>;
-  steps: Record<string, { n: number; p50: number; p95: number; p99: number; max: number }>;
-  perSecond: ({ ok: number; refused: number; unexpected: number } & Partial<Record<Step, number>>)[];
-  samples: Sample[];
-  totals: MonitorTotals;
-  /** Per answer: CPU µs of each process, Redis commands, Postgres rows and commits. */
-  perAnswer: {
-    answers: number;
-    apiCpuUs: number;
-    redisCpuUs: number;
-    workerCpuUs: number;
-    postgresCpuUs: number;
-    redisCalls: number;
-    pgRows: number;
-    pgCommits: number;
-  };
-  /** The load generator's own CPU over the journeys (ms, and cores busy). */
-  loadgen: { cpuMs: number; coresBusy: number };
-  /** Behind a waiting room (`--waiting-room`): fairness, waits, looks and the room's Redis memory. */
-  room?: {
-    roomId: number;
-    fairness: ReturnType<typeof judgeFairness> & { positionsUp: number };
-    waits: { admitted: number; p50: number; p99: number; longest: number };
-    looksPerShopper: { mean: number; most: number };
-    memory?: { bytes: number; tickets: number; waiting: number; atMs: number; bytesPerShopper: number };
-    violations: string[];
-  };
-  /** Where each answer's time went (`withProfile`), when the API and worker ran with --cpu-prof. */
-  profile?: {
-    api: Attribution & { cpuMs: number; answers: Record<string, number> };
-    worker: Attribution & { cpuMs: number; items: Record<string, number> };
-  };
-  verdict?: {
-    thresholds: { name: string; value: string; ok: boolean }[];
-    /** The closing checks through the API (scenarios/sale.js verdict). */
-    violations: string[];
-    /** The runner's Postgres and Redis checks after the worker drained; absent until they ran. */
-    storeViolations?: string[];
-  };
-};
+/** `note`: the page shows it under the title, the console leaves it out. */
+type Table = { title: string; note?: string; rows: (string | number)[][] };
 
-const STEP_LABELS: Record<string, string> = {
-  issue: 'coupon.issue (claim the coupon)',
-  order: 'order.create (order one unit)',
-  charge: 'balance.charge (top up)',
-  pay: 'payment.pay (pay the order)',
-};
-
-const OUTCOME_LABELS: Record<string, string> = {
-  COUPON_SOLD_OUT: 'coupon sold out',
-  OUT_OF_STOCK: 'out of stock',
-  ORDER_EXPIRED: 'order expired before payment',
-};
-
-const FUNNEL_LABELS: Record<keyof SaleReport['funnel'], string> = {
-  shoppers: 'Shoppers who arrived',
-  admitted: 'Shoppers admitted by the waiting room',
-  issued: 'Coupons issued',
-  ordersCreated: 'Orders created',
-  ordersPaid: 'Orders paid',
-  ordersAbandoned: 'Orders left unpaid on purpose (abandoned)',
-  ordersExpired: 'Abandoned orders found EXPIRED at the end',
-  unitsPaidPerProduct: 'Units paid, per product',
-};
-
-const BACKLOG_LABELS: Record<string, string> = {
-  'coupon-persist': 'coupon issuances to persist',
-  'order-persist': 'orders to save',
-  'order-expiry': 'orders due to expire',
-  'outbox-export': 'paid orders to export',
-};
-const backlogLabel = (name: string) =>
-  BACKLOG_LABELS[name] ?? (name.startsWith('queue ') ? `queue ${name.slice(6)}: jobs` : name);
-
-const BACKLOG_NOTE =
-  'What the worker has not done yet, where it waits. "coupon issuances to persist" (coupon-persist) are the issuances themselves: entries of the coupons\' pending streams in Redis, data the worker still has to write to Postgres. ' +
-  '"queue coupon-persist: jobs" are BullMQ jobs waiting in the coupon-persist queue: triggers that tell the worker to drain a coupon, at most one per coupon at a time, so that line stays near 0 even while thousands of issuances wait. ' +
-  'The other "queue …" lines are the same for their queues. Orders to save: answered from Redis, not yet in Postgres; orders due to expire: unpaid past their hold; paid orders to export: not yet sent to the data platform.';
-
-export const secs = (ms: number | undefined) =>
+const secs = (ms: number | undefined) =>
   ms === undefined || !Number.isFinite(ms) ? '–' : `${(ms / 1000).toFixed(2)} s`;
-const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`;
+const mb = (bytes: number) => `${num(bytes / 1048576)} MB`;
+const list = (o: Record<string, number>, f = (v: number) => num(v)) =>
+  Object.entries(o)
+    .map(([k, v]) => `${k} ${f(v)}`)
+    .join(', ');
 
 /** Every check that decides the run, and those not run yet. */
 export function saleChecks(r: SaleReport): { checks: Check[]; pending: string[] } {
   const v = r.verdict;
-  if (!v) return { checks: [], pending: ['no verdict recorded in this report'] };
-  const checks: Check[] = v.thresholds.map((t) => ({
-    name: `Threshold: ${t.name}`,
-    ok: t.ok,
-    detail: t.value,
-  }));
-  const shown = (list: string[]) =>
-    list.length === 0
-      ? 'all held'
-      : `${list.length} violated: ${list.slice(0, 3).join('; ')}${list.length > 3 ? '; …' : ''}`;
-  checks.push({
-    name: 'Invariants through the API (retries answered alike, abandoned orders expired, stock on offer = stocked − paid, no more coupons than exist)',
-    ok: v.violations.length === 0,
-    detail: shown(v.violations),
+  const held = (name: string, l: string[]) => ({
+    name,
+    ok: l.length === 0,
+    detail:
+      l.length === 0
+        ? 'all held'
+        : `${l.length} violated: ${l.slice(0, 3).join('; ')}${l.length > 3 ? '; …' : ''}`,
   });
-  const pending: string[] = [];
-  if (v.storeViolations) {
-    checks.push({
-      name: 'Invariants in Postgres and Redis after the worker drained (coupons, stock, payments)',
-      ok: v.storeViolations.length === 0,
-      detail: shown(v.storeViolations),
-    });
-  } else {
-    pending.push(
-      'Invariants in Postgres and Redis: not run (pnpm loadtest runs them after the sale and updates this report)',
-    );
-  }
-  return { checks, pending };
+  const checks = [
+    ...v.thresholds.map((t) => ({ name: `Threshold ${t.name}`, ok: t.ok, detail: t.value })),
+    held(
+      'Invariants through the API (retries answered alike, abandoned orders expired, stock on offer = stocked − paid, product.top, no more coupons than exist)',
+      v.violations,
+    ),
+  ];
+  if (!v.storeViolations) return { checks, pending: ['Invariants in Postgres and Redis: not run yet'] };
+  const store = 'Invariants in Postgres and Redis after the worker drained (coupons, stock, payments)';
+  return { checks: [...checks, held(store, v.storeViolations)], pending: [] };
 }
 
-export function renderSaleReport(r: SaleReport, json = `sale-${r.runId}.json`): string {
-  const s = r.shape;
-  const { checks, pending } = saleChecks(r);
-  const ran = `${num(s.users)} shoppers arrived within ${s.durationSec} s for ${num(s.coupons)} coupons and ${s.products} products of ${num(s.stock)} units each; unpaid orders were held ${s.holdSeconds} s. ${s.abandonPct}% of shoppers abandon their order, ${s.retryPct}% send their order and payment twice, ${s.keyedPct}% use idempotency keys; ${num(r.sockets)} sockets. Started ${r.startedAt}.`;
-
-  const answerRows: (string | number)[][] = [
-    [
-      'Step',
-      'Answers',
-      'OK',
-      'Refused as expected',
-      'Shed (UNAVAILABLE, RATE_LIMITED)',
-      'Unexpected',
-      'p50 ms',
-      'p95 ms',
-      'p99 ms',
-      'max ms',
-    ],
+/** The report's tables, for the console and the page alike. */
+export function saleTables(r: SaleReport): Table[] {
+  const tables: Table[] = [];
+  const answers: Table['rows'] = [
+    ['Step', 'Answers', 'OK', 'Refused', 'Shed', 'Unexpected', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'],
   ];
-  for (const [step, stat] of Object.entries(r.steps)) {
-    const outcomes = r.outcomes[step as Step] ?? {};
-    const expected = Object.entries(outcomes).filter(([k]) => OUTCOME_LABELS[k] !== undefined);
-    const shed = (outcomes.UNAVAILABLE ?? 0) + (outcomes.RATE_LIMITED ?? 0);
-    answerRows.push([
-      STEP_LABELS[step] ?? step,
-      stat.n,
-      outcomes.ok ?? 0,
-      expected.length === 0 ? 0 : expected.map(([k, n]) => `${num(n)} ${OUTCOME_LABELS[k]}`).join(', '),
-      shed,
-      outcomes.unexpected ?? 0,
-      stat.p50,
-      stat.p95,
-      stat.p99,
-      stat.max,
+  for (const [step, st] of Object.entries(r.steps)) {
+    const o = Object.entries(st.statusCounts);
+    const of = (kind: string) => o.filter(([k]) => kindOf(k) === kind);
+    const count = (kind: string) => of(kind).reduce((n, [, c]) => n + c, 0);
+    const refused = of('refused').map(([k, n]) => `${num(n)} ${k}`);
+    const { requests, p50, p95, p99, max } = st;
+    answers.push([
+      step,
+      requests,
+      count('ok'),
+      refused.join(', ') || 0,
+      count('shed'),
+      count('unexpected'),
+      p50,
+      p95,
+      p99,
+      max,
     ]);
   }
-
-  const f = r.funnel;
-  const funnel = htmlTable(
-    [
-      ['', 'Count'],
-      ...(Object.keys(FUNNEL_LABELS) as (keyof SaleReport['funnel'])[])
-        .filter((k) => f[k] !== undefined)
-        .map((k) => [
-          FUNNEL_LABELS[k],
-          Array.isArray(f[k])
-            ? (f[k] as number[]).map((n, i) => `product ${i + 1}: ${num(n)}`).join(', ')
-            : (f[k] as number),
-        ]),
-    ],
-    'Funnel',
-  );
-
-  const soldOut = Object.entries(r.soldOutAtMs).map(([k, v]) => {
-    const product = /^OUT_OF_STOCK product (\d+)/.exec(k);
-    const label = product
-      ? `Product ${product[1]} out of stock`
-      : k === 'COUPON_SOLD_OUT'
-        ? 'Coupons sold out'
-        : k === 'ORDER_EXPIRED'
-          ? 'First payment refused because the order had expired'
-          : k;
-    return [label, secs(v)];
+  tables.push({
+    title: 'Answers by step',
+    note: 'Refused: the refusals the sale expects (sold out, expired); shed: UNAVAILABLE or RATE_LIMITED (thresholds count them, invariants do not).',
+    rows: answers,
   });
 
-  const per = (pick: (b: SaleReport['perSecond'][number]) => number): [number, number][] =>
-    r.perSecond.map((b, i) => [i, pick(b)]);
-  const at = (x: Sample) => x.t / 1000;
-  const names = Object.keys(r.samples[0]?.backlogs ?? {});
-  const cpuNames = Object.keys(r.samples[0]?.cpu ?? {});
-  const charts = [
-    svgChart(
-      'Answers per second',
-      [
-        { name: 'answered OK', color: COLORS[1]!, points: per((b) => b.ok) },
-        { name: 'refused as expected (sold out, expired)', color: COLORS[3]!, points: per((b) => b.refused) },
-        { name: 'unexpected or shed', color: COLORS[2]!, points: per((b) => b.unexpected) },
-        ...(['issue', 'order', 'charge', 'pay'] as const).map((step, i) => ({
-          name: `${step} OK`,
-          color: COLORS[4 + i]!,
-          points: per((b) => b[step] ?? 0),
-        })),
+  const f = r.funnel;
+  tables.push({
+    title: 'Funnel',
+    rows: [
+      ['', 'Count'],
+      ['Shoppers who arrived', f.shoppers],
+      ...(f.admitted === undefined ? [] : [['Admitted by the waiting room', f.admitted]]),
+      ['Coupons issued', f.issued],
+      ['Orders created', f.ordersCreated],
+      ['Orders paid', f.ordersPaid],
+      ['Orders abandoned (left unpaid on purpose)', f.ordersAbandoned],
+      ['Abandoned orders seen EXPIRED at the end', f.ordersExpired],
+      ['Units paid per product', f.unitsPaidPerProduct.join(', ')],
+    ],
+  });
+  tables.push({
+    title: 'Sold out (first refusal after the first arrival)',
+    rows: [
+      ['Refusal', 'After'],
+      ...Object.entries(r.soldOutAtMs).map(([k, v]) => [k, secs(v)]),
+      ['Every journey ended', secs(r.journeysMs)],
+      ['The last abandoned order expired by', secs(r.expiredAtMs)],
+    ],
+  });
+
+  if (r.room) {
+    const { fairness: fair, waits, looksPerShopper: looks, memory } = r.room;
+    tables.push({
+      title: `Waiting room ${r.room.roomId}`,
+      rows: [
+        ['', ''],
+        ['Rank correlation of join order vs admission order (required 1.0)', fair.spearman.toFixed(6)],
+        [
+          'Join-order breaks, admission inversions, positions that went up, room answers that went back (required 0)',
+          `${fair.joinOrderBreaks}, ${fair.inversions}, ${fair.positionsUp}, ${fair.roomWentBack}`,
+        ],
+        [
+          'Wait from join to pass: p50, p99, longest',
+          `${secs(waits.p50)}, ${secs(waits.p99)}, ${secs(waits.longest)}`,
+        ],
+        ['Looks at the room per shopper: mean, most', `${looks.mean}, ${looks.most}`],
+        [
+          'Redis memory of the room when the last shopper had joined',
+          memory
+            ? `${num(memory.bytes)} bytes for ${num(memory.tickets)} tickets (${num(memory.waiting)} waiting, at ${secs(memory.atMs)}) = ${num(memory.bytesPerShopper)} bytes per shopper`
+            : 'not measured',
+        ],
       ],
-      { unit: 'answers/s', note: 'Refusals the sale expects are answers, not errors.' },
-    ),
-    svgChart(
-      'Worker backlogs: items waiting',
-      names.map((name, i) => ({
-        name: backlogLabel(name),
-        color: COLORS[i % COLORS.length]!,
-        points: r.samples.map((x) => [at(x), x.backlogs[name]?.count ?? 0]),
-      })),
-      { unit: 'items', note: BACKLOG_NOTE },
-    ),
-    svgChart(
-      'Worker lag: age of the oldest waiting item',
-      names.map((name, i) => ({
-        name: backlogLabel(name),
-        color: COLORS[i % COLORS.length]!,
-        points: r.samples.map((x) => [at(x), (x.backlogs[name]?.oldestMs ?? 0) / 1000]),
-      })),
-      { unit: 'seconds', format: (v) => `${num(v)} s` },
-    ),
-    svgChart(
-      "Postgres writes (this run's database)",
-      [
-        { name: 'rows written/s', color: COLORS[0]!, points: r.samples.map((x) => [at(x), x.pgRowsPerSec]) },
-        { name: 'commits/s', color: COLORS[3]!, points: r.samples.map((x) => [at(x), x.pgCommitsPerSec]) },
-      ],
-      { unit: 'per second' },
-    ),
-    svgChart(
-      'Redis memory (used_memory)',
-      [
-        {
-          name: 'used_memory',
-          color: COLORS[2]!,
-          points: r.samples.map((x) => [at(x), x.redisUsedBytes / 1048576]),
-        },
-      ],
-      { unit: 'MB', format: (v) => `${num(v)} MB` },
-    ),
-    svgChart(
-      'CPU by process',
-      cpuNames.map((name, i) => ({
+    });
+  }
+
+  const during = r.samples.filter((x) => x.t <= r.journeysMs);
+  const most = (name: string, pick: 'count' | 'oldestMs') =>
+    Math.max(0, ...during.map((x) => x.backlogs[name]?.[pick] ?? 0));
+  tables.push({
+    title: 'Worker backlogs',
+    note: 'coupon-persist: issuances in the pending streams; order-persist: orders answered from Redis, not yet saved; order-expiry: unpaid orders past their hold; outbox-export: paid orders not yet exported; queue …: BullMQ jobs waiting (one trigger per coupon, so near 0 while issuances wait).',
+    rows: [
+      ['Backlog', 'Most waiting during the sale', 'Oldest during the sale', 'Waiting at the end'],
+      ...Object.keys(r.samples[0]?.backlogs ?? {}).map((name) => [
         name,
-        color: COLORS[i % COLORS.length]!,
-        points: r.samples.map((x) => [at(x), (x.cpu[name] ?? 0) / 10]),
-      })),
-      {
-        unit: '% of one core',
-        format: (v) => `${num(v)}%`,
-        note: 'postgres is every Postgres process of the machine, shared with anything else running.',
-      },
-    ),
-  ];
+        most(name, 'count'),
+        secs(most(name, 'oldestMs')),
+        r.samples.at(-1)?.backlogs[name]?.count ?? '–',
+      ]),
+    ],
+  });
 
   const t = r.totals;
   const pa = r.perAnswer;
-  const resources = htmlTable(
-    [
-      ['', 'Over the run'],
+  const peak = (pick: (x: Sample) => number) => num(Math.max(0, ...r.samples.map(pick)), 0);
+  tables.push({
+    title: 'Resources over the run',
+    rows: [
+      ['', ''],
       [
-        'Redis memory: start, peak, end',
+        'Redis used_memory: start, peak, end',
         `${mb(t.redisUsedBytesAtStart)}, ${mb(t.redisPeakUsedBytes)}, ${mb(t.redisUsedBytesAtEnd)}`,
       ],
       [
-        'Postgres rows inserted, updated, deleted',
-        `${num(t.pg.inserted)}, ${num(t.pg.updated)}, ${num(t.pg.deleted)}`,
-      ],
-      ['Postgres commits', t.pg.commits],
-      [
-        'CPU time by process',
-        Object.entries(t.cpuMs)
-          .map(([k, v]) => `${k} ${num(v / 1000)} s`)
-          .join(', '),
+        "Postgres (the run's database): rows inserted, updated, deleted; commits",
+        `${num(t.pg.inserted)}, ${num(t.pg.updated)}, ${num(t.pg.deleted)}; ${num(t.pg.commits)}`,
       ],
       [
-        'Most used Redis commands',
-        Object.entries(t.redisCalls)
-          .slice(0, 6)
-          .map(([k, v]) => `${k} ${num(v)}`)
-          .join(', '),
+        'Postgres peak per second: rows written, commits',
+        `${peak((x) => x.pgRowsPerSec)}, ${peak((x) => x.pgCommitsPerSec)}`,
+      ],
+      ['Redis commands', list(Object.fromEntries(Object.entries(t.redisCalls).slice(0, 8)))],
+      [
+        'CPU ms by process (postgres: every Postgres process of the machine, shared)',
+        `${list(t.cpuMs, (v) => num(v, 0))}; load generator ${num(r.loadgen.cpuMs, 0)} (${r.loadgen.coresBusy.toFixed(2)} cores)`,
       ],
       [
-        `Per answer (${num(pa.answers ?? 0)} answers): CPU`,
-        `API ${num(pa.apiCpuUs ?? Number.NaN, 0)} µs, Redis ${num(pa.redisCpuUs ?? Number.NaN, 0)} µs, worker ${num(pa.workerCpuUs ?? Number.NaN, 0)} µs`,
+        `Per answer (${num(pa.answers)}): CPU µs`,
+        `API ${num(pa.apiCpuUs, 0)}, Redis ${num(pa.redisCpuUs, 0)}, worker ${num(pa.workerCpuUs, 0)}, postgres ${num(pa.postgresCpuUs, 0)}`,
       ],
       [
         'Per answer: Redis commands, Postgres rows, commits',
-        `${num(pa.redisCalls ?? Number.NaN, 2)}, ${num(pa.pgRows ?? Number.NaN, 2)}, ${num(pa.pgCommits ?? Number.NaN, 2)}`,
+        [pa.redisCalls, pa.pgRows, pa.pgCommits].map((v) => v.toFixed(2)).join(', '),
       ],
     ],
-    'Resources',
-  );
-
-  return htmlPage(`Sale rehearsal ${r.runId}`, [
-    verdictBanner(checks, pending),
-    `<p><b>What ran:</b> ${esc(ran)}</p>`,
-    `<p>Every shopper's journey ended ${secs(r.journeysMs)} after the first arrival; the last abandoned order had expired by ${secs(r.expiredAtMs)}.</p>`,
-    htmlTable(answerRows, 'Answers by step'),
-    funnel,
-    soldOut.length > 0
-      ? htmlTable([['Sold out', 'after the first arrival'], ...soldOut], 'When things ran out')
-      : '<p>Nothing sold out.</p>',
-    ...charts,
-    resources,
-    ...(r.profile ? profileTables(r.profile) : []),
-    `<p>Every number of this report, and the samples behind the charts: <a href="${esc(json)}">${esc(json)}</a>.</p>`,
-  ]);
-}
-
-/** Writes the report's JSON and HTML next to each other (`<base>.json`, `<base>.html`); returns the HTML's path. */
-export function writeSaleReport(base: string, r: SaleReport): string {
-  writeFileSync(`${base}.json`, JSON.stringify(r, null, 2));
-  writeFileSync(`${base}.html`, renderSaleReport(r, `${path.basename(base)}.json`));
-  return `${base}.html`;
-}
-
-/**
- * Adds the runner's Postgres and Redis checks to a written report (its `.json` path) and renders
- * it again, so the headline counts every invariant.
- */
-export function addStoreChecks(jsonPath: string, storeViolations: string[]): string {
-  const r = JSON.parse(readFileSync(jsonPath, 'utf8')) as SaleReport;
-  r.verdict = { thresholds: [], violations: [], ...r.verdict, storeViolations };
-  return writeSaleReport(path.join(path.dirname(jsonPath), path.basename(jsonPath, '.json')), r);
+  });
+  if (r.profile) tables.push(...profileTables(r.profile));
+  return tables;
 }
 
 /** Which procedure answers each step of the journey. */
@@ -375,82 +200,138 @@ export const QUEUE_ITEMS: Record<string, string> = {
   'outbox-export': 'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NOT NULL',
 };
 
-export const PROFILE_METHOD =
-  'The API and the worker ran with node --cpu-prof (V8 samples the main thread about once a millisecond); the profiles cover each process from start to stop. ' +
-  "A busy sample counts for an API procedure when its stack holds that procedure's lines in its router file or a packages/core function the procedure calls (an async function's continuation keeps its own frame, so the work after each await counts too); " +
-  "for a worker queue when its stack holds the queue's folder, a core module it imports or a function it calls. The innermost such frame decides. " +
-  'What no procedure claims (HTTP and tRPC, token checks and limits, the drivers reading and writing sockets, garbage collection, helpers below an await) serves every call and is listed apart, per answer of the whole run. ' +
-  'Worker items are what each queue produced, counted in Postgres at the end: issuances persisted, orders saved, orders expired, paid orders exported. The process CPU (all threads, /proc) is beside the sampled main-thread time, so the sampled share can be judged.';
+const PROFILE_METHOD =
+  'The API and the worker ran with node --cpu-prof (V8 samples the main thread about once a millisecond, from start to stop). ' +
+  "A busy sample counts for an API procedure when its stack holds the procedure's lines in its router file or a packages/core function those lines call (an async function's continuation keeps its frame); " +
+  "for a worker queue when it holds the queue's folder or a core module or function it imports. The innermost such frame decides. " +
+  'The rest serves every call (HTTP and tRPC, the drivers, garbage collection) and is shown per answer of the whole run. ' +
+  'Worker items are counted in Postgres at the end; the process CPU (all threads) is beside the sampled main-thread time.';
 
-/** Attributes the run's CPU profiles (`<dir>/api`, `<dir>/worker`) and adds them to the report. */
-export function withProfile(jsonPath: string, dir: string, items: Record<string, number>): SaleReport {
-  const r = JSON.parse(readFileSync(jsonPath, 'utf8')) as SaleReport;
-  const answers: Record<string, number> = {};
-  for (const [step, stat] of Object.entries(r.steps)) answers[PROCEDURE_OF[step] ?? step] = stat.n;
-  r.profile = {
-    api: {
-      ...attribute(path.join(dir, 'api'), procedureOwners()),
-      cpuMs: r.totals.cpuMs.api ?? Number.NaN,
-      answers,
-    },
-    worker: {
-      ...attribute(path.join(dir, 'worker'), queueOwners()),
-      cpuMs: r.totals.cpuMs.worker ?? Number.NaN,
-      items,
-    },
-  };
-  writeSaleReport(path.join(path.dirname(jsonPath), path.basename(jsonPath, '.json')), r);
-  return r;
-}
-
-/** The profile as rows: name, ms sampled, count, µs per item (a bucket of the rest: per answer of the run). */
-export function profileRows(p: NonNullable<SaleReport['profile']>) {
+function profileTables(p: NonNullable<SaleReport['profile']>): Table[] {
   const all = Object.values(p.api.answers).reduce((a, b) => a + b, 0);
   const rows = (a: Attribution, counts: Record<string, number>) => [
     ...Object.entries(a.byOwner)
       .sort((x, y) => y[1] - x[1])
-      .map(([name, ms]) => ({
+      .map(([name, ms]) => [
         name,
-        ms,
-        n: counts[name],
-        us: counts[name] ? (ms * 1000) / counts[name] : Number.NaN,
-      })),
+        num(ms, 0),
+        counts[name] ?? '–',
+        counts[name] ? num((ms * 1000) / counts[name], 0) : '–',
+      ]),
+    // Start-up is paid once per process, not per answer.
     ...Object.entries(a.rest)
       .sort((x, y) => y[1] - x[1])
-      // Start-up is paid once per process, not per answer.
-      .map(([name, ms]) => ({
-        name: `shared: ${name}`,
-        ms,
-        n: undefined,
-        us: name.startsWith('start-up') ? Number.NaN : (ms * 1000) / all,
-      })),
+      .map(([name, ms]) => [
+        `shared: ${name}`,
+        num(ms, 0),
+        '–',
+        name.startsWith('start-up') ? '–' : num((ms * 1000) / all, 0),
+      ]),
   ];
-  return { all, api: rows(p.api, p.api.answers), worker: rows(p.worker, p.worker.items) };
+  const head = (what: string, per: string) => [
+    what,
+    'ms sampled',
+    `${per}s`,
+    `µs per ${per} (shared: per answer of the run)`,
+  ];
+  return [
+    {
+      title: `Where the API's time went: ${num(p.api.busyMs, 0)} ms sampled busy, process CPU ${num(p.api.cpuMs, 0)} ms, ${num(all)} answers`,
+      note: PROFILE_METHOD,
+      rows: [head('API procedure or shared work', 'answer'), ...rows(p.api, p.api.answers)],
+    },
+    {
+      title: `Where the worker's time went: ${num(p.worker.busyMs, 0)} ms sampled busy, process CPU ${num(p.worker.cpuMs, 0)} ms`,
+      rows: [head('Worker queue or shared work', 'item'), ...rows(p.worker, p.worker.items)],
+    },
+  ];
 }
 
-function profileTables(p: NonNullable<SaleReport['profile']>): string[] {
-  const { all, api, worker } = profileRows(p);
-  const table = (head: string[], list: ReturnType<typeof profileRows>['api'], caption: string) =>
-    htmlTable(
-      [head, ...list.map((x) => [x.name, num(x.ms, 0), x.n === undefined ? '–' : num(x.n, 0), num(x.us, 0)])],
-      caption,
-    );
-  return [
-    `<p><b>Where each answer's time goes.</b> ${esc(PROFILE_METHOD)}</p>`,
-    table(
-      [
-        'API procedure or shared work',
-        'ms sampled',
-        'answers',
-        'µs per answer (shared: per answer of the run)',
-      ],
-      api,
-      `API: ${num(p.api.busyMs, 0)} ms sampled busy over its life (process CPU during the sale: ${num(p.api.cpuMs, 0)} ms), ${num(all, 0)} answers`,
-    ),
-    table(
-      ['Worker queue or shared work', 'ms sampled', 'items', 'µs per item (shared: per answer of the run)'],
-      worker,
-      `Worker: ${num(p.worker.busyMs, 0)} ms sampled busy over its life (process CPU during the sale: ${num(p.worker.cpuMs, 0)} ms)`,
-    ),
-  ];
+function whatRan(r: SaleReport): string {
+  const s = r.shape;
+  return `${num(s.users)} shoppers arrived within ${s.durationSec} s for ${num(s.coupons)} coupons and ${s.products} products of ${num(s.stock)} units; unpaid orders held ${s.holdSeconds} s; ${s.abandonPct}% abandon, ${s.retryPct}% send order and payment twice, ${s.keyedPct}% use idempotency keys${r.room ? `; a waiting room admitting ${num(s.admitPerSecond)} a second` : ''}; ${num(r.sockets)} sockets. Started ${r.startedAt}.`;
+}
+
+export function renderSaleReport(r: SaleReport, json: string): string {
+  const { checks, pending } = saleChecks(r);
+  const per = (pick: (b: SaleReport['perSecond'][number]) => number): [number, number][] =>
+    r.perSecond.map((b, i) => [i, pick(b)]);
+  const chart = svgChart(
+    'Answers per second',
+    [
+      { name: 'answered OK', color: COLORS[1]!, points: per((b) => b.ok) },
+      { name: 'refused as expected (sold out, expired)', color: COLORS[3]!, points: per((b) => b.refused) },
+      { name: 'unexpected or shed', color: COLORS[2]!, points: per((b) => b.unexpected) },
+      ...['issue', 'order', 'charge', 'pay'].map((step, i) => ({
+        name: `${step} OK`,
+        color: COLORS[4 + i]!,
+        points: per((b) => b[step] ?? 0),
+      })),
+    ],
+    { unit: 'answers/s', note: 'Refusals the sale expects are answers, not errors.' },
+  );
+  return htmlPage(`Sale rehearsal ${r.runId}`, [
+    verdictBanner(checks, pending),
+    `<p><b>What ran:</b> ${esc(whatRan(r))}</p>`,
+    chart,
+    ...saleTables(r).map((t) => (t.note ? `<p>${esc(t.note)}</p>` : '') + htmlTable(t.rows, t.title)),
+    `<p>Every number of this report, and the samples behind it: <a href="${esc(json)}">${esc(json)}</a>.</p>`,
+  ]);
+}
+
+/** The tables and the checks as console lines. */
+export function saleText(r: SaleReport, invariantsOnly = false): string {
+  const lines = [`what ran: ${whatRan(r)}`];
+  for (const t of saleTables(r)) {
+    lines.push('', `${t.title}:`);
+    const rows = t.rows.filter((row, i) => i > 0 || row.some((c) => c !== ''));
+    for (const row of rows.slice(0, 16))
+      lines.push(`| ${row.map((c) => (typeof c === 'number' ? num(c) : c)).join(' | ')} |`);
+    if (rows.length > 16) lines.push(`  … ${rows.length - 16} more rows in the report`);
+  }
+  lines.push(
+    '',
+    invariantsOnly ? 'verdict (--invariants-only: latency is reported, not judged):' : 'verdict:',
+  );
+  for (const c of saleChecks(r).checks) lines.push(`  ${c.ok ? '✓' : '✗'} ${c.name}: ${c.detail}`);
+  return lines.join('\n');
+}
+
+/** Writes the report's JSON and HTML (`<base>.json`, `<base>.html`); returns the HTML's path. */
+export function writeSaleReport(base: string, r: SaleReport): string {
+  writeFileSync(`${base}.json`, JSON.stringify(r, null, 2));
+  writeFileSync(`${base}.html`, renderSaleReport(r, `${path.basename(base)}.json`));
+  return `${base}.html`;
+}
+
+/**
+ * Adds what the runner learnt after the sale to a written report (its `.json`): the Postgres and
+ * Redis checks, and, from the CPU profiles under `profiles` (`api/`, `worker/`), the profile.
+ */
+export function finishReport(
+  jsonPath: string,
+  storeViolations: string[],
+  profiles?: { dir: string; items: Record<string, number> },
+): SaleReport {
+  const r = JSON.parse(readFileSync(jsonPath, 'utf8')) as SaleReport;
+  r.verdict.storeViolations = storeViolations;
+  if (profiles) {
+    const answers: Record<string, number> = {};
+    for (const [step, st] of Object.entries(r.steps))
+      if (PROCEDURE_OF[step]) answers[PROCEDURE_OF[step]] = st.requests;
+    r.profile = {
+      api: {
+        ...attribute(path.join(profiles.dir, 'api'), procedureOwners()),
+        cpuMs: r.totals.cpuMs.api ?? Number.NaN,
+        answers,
+      },
+      worker: {
+        ...attribute(path.join(profiles.dir, 'worker'), queueOwners()),
+        cpuMs: r.totals.cpuMs.worker ?? Number.NaN,
+        items: profiles.items,
+      },
+    };
+  }
+  writeSaleReport(jsonPath.replace(/\.json$/, ''), r);
+  return r;
 }

@@ -1,10 +1,9 @@
-// Seeds a run through the admin API, the way an operator prepares a sale.
-import type { Api } from './client.ts';
-import { mapLimit } from './client.ts';
+// Seeds a benchmark run through the admin API, the way an operator prepares a sale.
+import { type Api, mapLimit } from './client.ts';
 
 export type Product = { id: number; name: string; price: number; stock: number };
 
-export async function createProduct(api: Api, admin: string, input: Omit<Product, 'id'>): Promise<Product> {
+export function createProduct(api: Api, admin: string, input: Omit<Product, 'id'>): Promise<Product> {
   return api.mutate('admin.product.create', input, admin);
 }
 
@@ -13,16 +12,13 @@ export async function createCoupon(
   admin: string,
   input: { name: string; totalQuantity: number; value?: number },
 ): Promise<number> {
-  const { couponId } = await api.mutate<{ couponId: number }>(
+  const discount = { type: 'FIXED', value: input.value ?? 1000 };
+  const created = await api.mutate(
     'admin.coupon.create',
-    {
-      name: input.name,
-      discount: { type: 'FIXED', value: input.value ?? 1000 },
-      totalQuantity: input.totalQuantity,
-    },
+    { name: input.name, discount, totalQuantity: input.totalQuantity },
     admin,
   );
-  return couponId;
+  return created.couponId;
 }
 
 /** Charges every user `amount` (at most 10,000,000 KRW per charge, by the contract). */
@@ -33,11 +29,7 @@ export async function chargeUsers(
   concurrency = 32,
 ): Promise<void> {
   await mapLimit(tokens, concurrency, async (token) => {
-    let left = amount;
-    while (left > 0) {
-      const step = Math.min(left, 10_000_000);
-      await api.mutate('balance.charge', { amount: step }, token);
-      left -= step;
-    }
+    for (let left = amount; left > 0; left -= 10_000_000)
+      await api.mutate('balance.charge', { amount: Math.min(left, 10_000_000) }, token);
   });
 }

@@ -1,6 +1,5 @@
-// Mints bearer tokens the API accepts (HS256, `sub` = user id, optional `role: "admin"`, `exp`).
-// The service's own signToken goes through WebCrypto and jose; a load run needs hundreds of
-// thousands of distinct tokens up front, so this builds the same JWT with one HMAC each.
+// Bearer tokens the API accepts (HS256, `sub` = user id, optional `role: "admin"`, `exp`), with
+// one HMAC each: a run needs hundreds of thousands up front, and the service's signToken (WebCrypto, jose) is slower.
 import { createHmac } from 'node:crypto';
 
 const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
@@ -22,10 +21,8 @@ export function mintToken(
 }
 
 /**
- * `count` bearer header values (`Bearer <token>`) for consecutive user ids, packed in one
- * buffer. A load run holds hundreds of thousands of them: as separate strings they filled the
- * load generator's old space, and its old-generation pauses grew to several times their length
- * with the strings packed. A pause inside a measured window counts as
+ * `count` bearer header values (`Bearer <token>`) for consecutive user ids, packed in one buffer:
+ * as separate strings they filled the load generator's old space, and its pauses count as
  * latency for every answer in flight.
  */
 export type BearerPack = { readonly count: number; bearer(index: number): string };
@@ -45,9 +42,6 @@ export function mintBearerPack(secret: string, firstUserId: number, count: numbe
     offsets[i + 1] = end;
   }
   const packed = buffer;
-  return {
-    count,
-    // A new flat string per call: young, and gone with the request that used it.
-    bearer: (index) => packed.toString('latin1', offsets[index]!, offsets[index + 1]!),
-  };
+  // A new flat string per call: young, and gone with the request that used it.
+  return { count, bearer: (index) => packed.toString('latin1', offsets[index]!, offsets[index + 1]!) };
 }

@@ -1,7 +1,6 @@
-// Types only (nothing here runs): the API's procedure paths, inputs and outputs, derived from
-// the router through tRPC's public client types, so the scenario modules (plain JavaScript that
-// k6 also loads) name procedures the type checker knows. A renamed procedure or a changed input
-// fails `pnpm typecheck`.
+// Types only: the API's procedure paths, inputs and outputs from the router, so the scenario
+// modules (plain JavaScript) name procedures the type checker knows; a renamed procedure or a
+// changed input fails `pnpm typecheck`.
 import type { AppRouter, RouterInputs, RouterOutputs } from '@flash/api';
 import type { TRPCClient } from '@trpc/client';
 
@@ -16,7 +15,6 @@ type PathsTo<T, Leaf, Prefix extends string = ''> = {
       : never;
 }[keyof T & string];
 
-/** `T` at a dotted path. */
 type At<T, Path extends string> = Path extends `${infer Head}.${infer Rest}`
   ? Head extends keyof T
     ? At<T[Head], Rest>

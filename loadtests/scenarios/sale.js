@@ -1,25 +1,12 @@
-// Scenario: a whole sale, shopper by shopper. `users` shoppers arrive within `durationSec` (a
-// burst) for `coupons` coupons and `products` products of `stock` units each. Each shopper
-// claims the coupon, thinks, orders one unit (with the coupon if it got one; without, only
-// `noCouponBuyPct` percent bother), thinks, charges the pay amount and pays. `abandonPct`
-// percent leave their order unpaid, so it expires after `holdSeconds` (the runner sets
-// ORDER_HOLD_SECONDS to it); `retryPct` percent send order.create and payment.pay twice at once
-// with the same idempotency key, as a client retrying a timed-out call does. Orders carry an
-// idempotency key for `keyedPct` percent of the shoppers (the others take the keyless path).
-//
-// Closing check through the API: every retry answered the same order and payment, nobody paid
-// more units than were stocked, every abandoned order is EXPIRED, what product.get offers =
-// stock - paid units (nothing held once the expiries ran), product.top ranks the paid units, the
-// coupon is all given out.
-//
-// The one definition of this scenario: loadtests/k6/sale.js and the Node runner
-// (loadtests/node/sale.ts) only send these calls, wait the think times it plans, and feed the
-// answers back here.
+// The sale rehearsal, defined once for both drivers (k6/sale.js, node/sale.ts), which only send
+// the calls, sleep and count. `users` shoppers arrive within `durationSec` for `coupons` coupons
+// and `products` × `stock` units. A shopper claims the coupon, thinks, orders one unit (without
+// a coupon only `noCouponBuyPct` percent do), thinks, charges and pays. `abandonPct` percent leave
+// the order to expire after `holdSeconds` (the service's ORDER_HOLD_SECONDS), `retryPct` percent
+// send order and payment twice with one key, `keyedPct` percent use idempotency keys.
 import { adminMutation, appCodeOf, dataOf, mutation, query, ranking } from './trpc.js';
 
 /** @import { Call } from './trpc.js' */
-
-export const name = 'sale';
 
 export const shape = {
   users: 20000,
@@ -41,39 +28,20 @@ export const shape = {
 };
 /** @typedef {typeof shape} Shape */
 
-/** The sale's size in a line, for the shape that runs (LOADTEST_* overrides included). @param {Shape} s */
-export const describe = (s) =>
-  `${s.users} shoppers, ${s.coupons} coupons, ${s.products} products of ${s.stock}`;
+/** In k6's syntax, judged by the Node driver too (funnel_calls: the journey's calls; shed load is unexpected). */
+export const thresholds = { funnel_calls: ['p(95)<2000', 'p(99)<5000'], unexpected_answers: ['rate<0.001'] };
 
-/** With the default shape: for usage lists; a run prints `describe` of its own shape. */
-export const description = describe(shape);
-
-/** Every step of the journey together (each step's percentiles are reported on their own). */
-export const thresholds = { p95: 2000, p99: 5000, unexpected: 0.001 };
-
-/** The steps of a journey, in order. */
 export const STEPS = /** @type {const} */ (['issue', 'order', 'charge', 'pay']);
 /** @typedef {(typeof STEPS)[number]} Step */
 
-/** The refusals a step of the sale expects; anything else not 2xx is unexpected. @type {Record<Step, string[]>} */
-export const refusals = {
-  issue: ['COUPON_SOLD_OUT'],
-  order: ['OUT_OF_STOCK'],
-  charge: [],
-  pay: ['ORDER_EXPIRED'],
-};
+/** The refusals each step expects; a waiting room's steps expect none. @type {Record<string, string[]>} */
+export const REFUSALS = { issue: ['COUPON_SOLD_OUT'], order: ['OUT_OF_STOCK'], pay: ['ORDER_EXPIRED'] };
 
-/**
- * Answers a client retries after a pause (the service shedding load or a store briefly away):
- * the calls that carry an idempotency key, and coupon.issue (one per user, so a retry of one
- * that did go through answers COUPON_ALREADY_ISSUED). Keyless orders are not retried: their
- * outcome is unknown and a second one could buy twice.
- */
-export const RETRY_STATUSES = [429, 503];
+/** Shed load is retried after a pause where that is safe (see `retries`). */
 export const RETRY_ATTEMPTS = 4;
 export const RETRY_PAUSE_MS = 1000;
 
-/** The environment the service runs with for this scenario. @param {Shape} s */
+/** @param {Shape} s */
 export function serviceEnv(s) {
   return { ORDER_HOLD_SECONDS: String(s.holdSeconds) };
 }
@@ -89,27 +57,17 @@ export function createCoupon(s) {
 
 /** @param {Shape} s */
 export function createProducts(s) {
-  /** @type {Call[]} */
-  const calls = [];
-  for (let i = 0; i < s.products; i++) {
-    calls.push(
-      adminMutation('admin.product.create', { name: `sale item ${i + 1}`, price: s.price, stock: s.stock }),
-    );
-  }
-  return calls;
+  return Array.from({ length: s.products }, (_, i) =>
+    adminMutation('admin.product.create', { name: `sale item ${i + 1}`, price: s.price, stock: s.stock }),
+  );
 }
 
 /**
- * What one shopper will do, drawn once on arrival.
- * @typedef {{
- *   user: number, arriveMs: number, product: number, keyed: boolean, retries: boolean,
- *   abandons: boolean, buysWithoutCoupon: boolean, thinkMs: [number, number, number], key: string
- * }} Plan
- * @param {Shape} s
- * @param {string} runId  makes this run's idempotency keys its own
- * @param {number} index  0 .. users-1
- * @param {() => number} random
- * @returns {Plan}
+ * What one shopper will do, drawn once on arrival (`runId` makes the run's idempotency keys its
+ * own; index `users` is the closing check's newcomer).
+ * @typedef {{ user: number, arriveMs: number, product: number, keyed: boolean, retries: boolean,
+ *   abandons: boolean, buysWithoutCoupon: boolean, thinkMs: [number, number, number], key: string }} Plan
+ * @param {Shape} s @param {string} runId @param {number} index @param {() => number} random @returns {Plan}
  */
 export function plan(s, runId, index, random) {
   const pct = (/** @type {number} */ p) => random() * 100 < p;
@@ -134,12 +92,7 @@ export function issueCall(p, couponId) {
   return mutation('coupon.issue', { couponId }, p.user);
 }
 
-/**
- * The order, or undefined when this shopper leaves without a coupon.
- * @param {Plan} p
- * @param {number[]} productIds
- * @param {number | undefined} couponId  the coupon, when the shopper got it
- */
+/** The order (with the coupon when the shopper got it), or undefined when it leaves. @param {Plan} p @param {number[]} productIds @param {number} [couponId] */
 export function orderCall(p, productIds, couponId) {
   if (couponId === undefined && !p.buysWithoutCoupon) return undefined;
   /** @type {import('./procedures.ts').InputOf<'order.create'>} */
@@ -164,92 +117,139 @@ export function payCall(p, orderId) {
 }
 
 /**
- * How an answer counts: `ok`, one of the step's expected refusals, or `unexpected`.
- * @param {Step} step
- * @param {number} status
- * @param {string | null | undefined} body
- * @returns {string}
+ * How an answer counts: `ok`, one of the step's expected refusals, shed (UNAVAILABLE, RATE_LIMITED)
+ * or unexpected (NO_ANSWER: socket error or timeout; NOT_ADMITTED to a pass holder; `unexpected`).
+ * @param {string} step @param {number} status @param {string | null | undefined} body @returns {string}
  */
 export function outcomeOf(step, status, body) {
   if (status >= 200 && status < 300) return 'ok';
-  let code = status === 409 ? appCodeOf(body) : undefined;
+  if (status === 0) return 'NO_ANSWER';
+  if (status === 429) return 'RATE_LIMITED';
+  if (status === 503) return 'UNAVAILABLE';
+  let code = appCodeOf(body);
   // A shopper who took longer than the hold time finds the order expired: a funnel outcome.
-  if (code === 'ORDER_NOT_PAYABLE' && body && JSON.parse(body).error?.data?.status === 'EXPIRED')
+  if (code === 'ORDER_NOT_PAYABLE' && JSON.parse(body ?? '{}').error?.data?.status === 'EXPIRED')
     code = 'ORDER_EXPIRED';
-  if (code !== undefined && refusals[step].includes(code)) return code;
+  if (status === 409 && code !== undefined && (REFUSALS[step] ?? []).includes(code)) return code;
   // A retried issue that had gone through the first time.
   if (step === 'issue' && code === 'COUPON_ALREADY_ISSUED') return 'ok';
-  if (RETRY_STATUSES.includes(status)) return status === 429 ? 'RATE_LIMITED' : 'UNAVAILABLE';
-  return 'unexpected';
+  return code === 'NOT_ADMITTED' ? code : 'unexpected';
+}
+
+/** `refused`: expected by the sale; `shed`: thresholds count it, invariants do not. @param {string} outcome */
+export function kindOf(outcome) {
+  if (outcome === 'ok') return 'ok';
+  if (outcome === 'UNAVAILABLE' || outcome === 'RATE_LIMITED') return 'shed';
+  return Object.values(REFUSALS).some((r) => r.includes(outcome)) ? 'refused' : 'unexpected';
 }
 
 /**
- * Whether the call is sent again after RETRY_PAUSE_MS (see RETRY_STATUSES).
- * @param {Step} step
- * @param {Call} call
- * @param {string} outcome
- * @param {number} attempt  1 for the first call
+ * Whether a call goes again after RETRY_PAUSE_MS: shed keyed calls and coupon.issue (a repeat
+ * answers COUPON_ALREADY_ISSUED), not a keyless order (it could buy twice); a waiting page also
+ * asks again after no answer (joining twice answers the same ticket, the rest only read).
+ * @param {string} step @param {Call} call @param {string} outcome @param {number} attempt  1 for the first
  */
 export function retries(step, call, outcome, attempt) {
-  if (attempt >= RETRY_ATTEMPTS || (outcome !== 'UNAVAILABLE' && outcome !== 'RATE_LIMITED')) return false;
-  return step !== 'order' || (call.body ?? '').includes('"idempotencyKey"');
+  if (attempt >= RETRY_ATTEMPTS) return false;
+  const shed = kindOf(outcome) === 'shed';
+  if (!(/** @type {readonly string[]} */ (STEPS).includes(step))) return shed || outcome === 'NO_ANSWER';
+  return shed && (step !== 'order' || (call.body ?? '').includes('"idempotencyKey"'));
 }
 
-/** Outcomes that say the service was overloaded, not wrong: thresholds count them, the invariants do not. */
-export const SHED = ['UNAVAILABLE', 'RATE_LIMITED'];
+/**
+ * What a driver gives the journeys: `send` one call (the answer whatever its status), `count`
+ * each answer with its outcome, `sleep`.
+ * @typedef {{ status: number, body: string, sentAt?: number, receivedAt?: number }} Answer
+ * @typedef {{
+ *   send(step: string, call: Call): Promise<Answer>,
+ *   count(step: string, call: Call, answer: Answer, outcome: string): void,
+ *   sleep(ms: number): Promise<unknown>,
+ * }} Io
+ */
+
+/**
+ * One step's call, sent again while `retries` says so: the last answer with its outcome and the
+ * first attempt's sentAt (a join answered late may have taken its ticket then).
+ * @param {Io} io @param {string} step @param {Call} call
+ */
+export async function send(io, step, call) {
+  /** @type {number | undefined} */
+  let sentAt;
+  for (let attempt = 1; ; attempt++) {
+    const a = await io.send(step, call);
+    if (sentAt === undefined) sentAt = a.sentAt;
+    const outcome = outcomeOf(step, a.status, a.body);
+    io.count(step, call, a, outcome);
+    if (!retries(step, call, outcome, attempt)) return { ...a, sentAt, outcome };
+    await io.sleep(RETRY_PAUSE_MS);
+  }
+}
+
+/**
+ * What the journeys counted, for the verdict (ordered, paid: units per product index).
+ * @typedef {{ issued: number, ordered: number[], paid: number[], abandoned: { user: number, orderId: string }[],
+ *   retryMismatches: string[], unexpected: string[] }} Tally
+ * @param {Shape} s @returns {Tally}
+ */
+export function newTally(s) {
+  const zeros = () => Array.from({ length: s.products }, () => 0);
+  return { issued: 0, ordered: zeros(), paid: zeros(), abandoned: [], retryMismatches: [], unexpected: [] };
+}
 
 /** @param {string} body */
 export const orderOf = (body) => dataOf('order.create', body);
-/** @param {string} body */
-export const paymentOf = (body) => dataOf('payment.pay', body);
 
 /**
- * What the driver counted, in the shape the verdict reads.
- * @typedef {{
- *   issued: number, ordered: number[], paid: number[], abandoned: { user: number, orderId: string }[],
- *   retryMismatches: string[], unexpected: string[]
- * }} Tally  ordered/paid: units per product index
- * @param {Shape} s
- * @returns {Tally}
- */
-export function newTally(s) {
-  return {
-    issued: 0,
-    ordered: Array.from({ length: s.products }, () => 0),
-    paid: Array.from({ length: s.products }, () => 0),
-    abandoned: [],
-    retryMismatches: [],
-    unexpected: [],
-  };
-}
-
-/**
- * Two sends of one keyed call at once: when both succeed they answer the same order or payment.
- * A refusal is not kept under its key (the refused attempt changed nothing), so the other send
- * may still succeed, e.g. on stock an expiry gave back in between. Returns the answer the
- * shopper goes on with: the success, if either succeeded.
+ * Two sends of one keyed call: when both succeed they answer the same order or payment. A refusal
+ * is not kept under its key, so the other may still succeed (on stock an expiry gave back); the
+ * shopper goes on with the success, if any.
  * @template {{ status: number, body: string }} A
- * @param {Tally} t
- * @param {'order' | 'pay'} step
- * @param {A} first
- * @param {A} again
- * @returns {A}
+ * @param {Tally} t @param {'order' | 'pay'} step @param {A} first @param {A} again @returns {A}
  */
 export function compareRetry(t, step, first, again) {
-  const id = (/** @type {{ status: number, body: string }} */ a) =>
-    step === 'order' ? orderOf(a.body).orderId : paymentOf(a.body).paymentId;
+  const id = (/** @type {A} */ a) =>
+    step === 'order' ? orderOf(a.body).orderId : dataOf('payment.pay', a.body).paymentId;
   if (first.status === 200 && again.status === 200 && id(first) !== id(again))
     t.retryMismatches.push(`${step} sent twice with one key answered ${id(first)} and ${id(again)}`);
   return first.status !== 200 && again.status === 200 ? again : first;
 }
 
+/** A retrying shopper's keyed call goes twice at once, as a client retrying a timed-out call. @param {Io} io @param {Tally} t @param {'order' | 'pay'} step @param {Call} call @param {boolean} twice */
+async function keyed(io, t, step, call, twice) {
+  if (!twice) return send(io, step, call);
+  const [first, again] = await Promise.all([send(io, step, call), send(io, step, call)]);
+  return compareRetry(t, step, first, again);
+}
+
 /**
- * The calls of the closing check: each abandoned order, every product, the top-5, and a
- * coupon.issue by a shopper who never came (COUPON_SOLD_OUT once every coupon is out).
- * @param {Shape} s
- * @param {Tally} t
- * @param {number[]} productIds
- * @param {number} couponId
+ * One shopper's journey once it arrived (behind a room: its pass on the guarded calls).
+ * @param {Io} io @param {Plan} p @param {{ couponId: number, productIds: number[] }} sale @param {Tally} t @param {string} [pass]
+ */
+export async function shop(io, p, sale, t, pass) {
+  const guarded = (/** @type {Call} */ call) => (pass ? { ...call, pass } : call);
+  const issued = (await send(io, 'issue', guarded(issueCall(p, sale.couponId)))).outcome === 'ok';
+  if (issued) t.issued++;
+  const order = orderCall(p, sale.productIds, issued ? sale.couponId : undefined);
+  if (!order) return;
+  await io.sleep(p.thinkMs[0]);
+  const o = await keyed(io, t, 'order', guarded(order), p.retries);
+  if (o.outcome !== 'ok') return;
+  const { orderId, payAmount } = orderOf(o.body);
+  t.ordered[p.product] = (t.ordered[p.product] ?? 0) + 1;
+  if (p.abandons) {
+    t.abandoned.push({ user: p.user, orderId });
+    return;
+  }
+  await io.sleep(p.thinkMs[1]);
+  if (payAmount > 0 && (await send(io, 'charge', chargeCall(p, payAmount))).outcome !== 'ok') return;
+  await io.sleep(p.thinkMs[2]);
+  if ((await keyed(io, t, 'pay', payCall(p, orderId), p.retries)).outcome === 'ok')
+    t.paid[p.product] = (t.paid[p.product] ?? 0) + 1;
+}
+
+/**
+ * The closing check's calls: each abandoned order, every product, the top-5, and a coupon.issue
+ * by a shopper who never came. @param {Shape} s @param {Tally} t @param {number[]} productIds @param {number} couponId
  */
 export function closingCalls(s, t, productIds, couponId) {
   return {
@@ -261,15 +261,13 @@ export function closingCalls(s, t, productIds, couponId) {
 }
 
 /**
- * The closing verdict, once the last journey ended and the hold time (plus the expiry sweep) has
- * passed.
- * @param {Shape} s
- * @param {Tally} t
- * @param {{ abandoned: A[], products: A[], top?: A, coupon: A }} answers  product.get answers in productIds' order
+ * The closing verdict after the hold time and the expiry sweep: every retry answered alike, every
+ * abandoned order EXPIRED, on offer = stock − paid units, product.top ranks the paid units, a
+ * newcomer finds the coupon sold out, nobody told ISSUED beyond the coupons.
  * @typedef {{ status: number, body: string }} A
+ * @param {Shape} s @param {Tally} t @param {{ abandoned: A[], products: A[], top?: A, coupon: A }} answers  products in productIds' order
  */
 export function verdict(s, t, answers) {
-  /** @type {string[]} */
   const violations = [...t.retryMismatches, ...t.unexpected.slice(0, 20)];
   if (t.unexpected.length > 20)
     violations.push(`... and ${t.unexpected.length - 20} more unexpected answers`);
@@ -289,46 +287,37 @@ export function verdict(s, t, answers) {
       );
   });
   if (answers.top) {
-    // The sale's products are the only ones sold: product.top ranks their paid units.
     const ids = answers.products.map((a) => (a.status === 200 ? dataOf('product.get', a.body).id : 0));
     const want = ranking(t.paid.map((soldQuantity, i) => ({ productId: ids[i] ?? 0, soldQuantity })));
     const got =
       answers.top.status === 200
-        ? dataOf('product.top', answers.top.body).items.map((x) => ({
-            productId: x.productId,
-            soldQuantity: x.soldQuantity,
+        ? dataOf('product.top', answers.top.body).items.map(({ productId, soldQuantity }) => ({
+            productId,
+            soldQuantity,
           }))
         : `HTTP ${answers.top.status}`;
     if (JSON.stringify(got) !== JSON.stringify(want))
       violations.push(`product.top is ${JSON.stringify(got)}, the paid units rank ${JSON.stringify(want)}`);
   }
-  if (s.users >= s.coupons) {
-    const late =
-      answers.coupon.status === 200
-        ? 'ISSUED'
-        : (appCodeOf(answers.coupon.body) ?? `HTTP ${answers.coupon.status}`);
-    if (late !== 'COUPON_SOLD_OUT')
-      violations.push(`a newcomer after the sale got ${late}, not COUPON_SOLD_OUT`);
-  }
+  const late =
+    answers.coupon.status === 200
+      ? 'ISSUED'
+      : (appCodeOf(answers.coupon.body) ?? `HTTP ${answers.coupon.status}`);
+  if (s.users >= s.coupons && late !== 'COUPON_SOLD_OUT')
+    violations.push(`a newcomer after the sale got ${late}, not COUPON_SOLD_OUT`);
   if (t.issued > s.coupons)
     violations.push(`${t.issued} shoppers were told ISSUED, ${s.coupons} coupons exist`);
   return { violations, expired };
 }
 
 /**
- * The closing verdict where the driver cannot keep a tally across shoppers (k6's virtual users
- * share nothing): from every shopper's orders once the hold time has passed, every order is
- * PAID or EXPIRED, paid units fit the stock, and what product.get offers = stock - paid units.
- * @param {Shape} s
- * @param {number[]} productIds
- * @param {import('./procedures.ts').OutputOf<'order.list'>['items']} orders  all shoppers' orders
- * @param {{ status: number, body: string }[]} products  product.get answers, in productIds' order
- * @param {{ status: number, body: string }} coupon  the newcomer's coupon.issue answer
- * @param {{ status: number, body: string }} [top]  the product.top answer
+ * The verdict without a tally across shoppers (k6's virtual users share nothing): every order
+ * PAID or EXPIRED after the hold time, the paid units as the tally.
+ * @param {Shape} s @param {number[]} productIds @param {import('./procedures.ts').OutputOf<'order.list'>['items']} orders
+ * @param {A[]} products @param {A} coupon @param {A} [top]
  */
 export function ordersVerdict(s, productIds, orders, products, coupon, top) {
   const t = newTally(s);
-  /** @type {string[]} */
   const violations = [];
   let expired = 0;
   for (const order of orders) {
@@ -341,7 +330,6 @@ export function ordersVerdict(s, productIds, orders, products, coupon, top) {
       if (i >= 0) t.paid[i] = (t.paid[i] ?? 0) + line.quantity;
     }
   }
-  // Only paid orders hold stock now, so the tally's paid units are what product.get must show.
-  const result = verdict(s, { ...t, issued: 0 }, { abandoned: [], products, top, coupon });
+  const result = verdict(s, t, { abandoned: [], products, top, coupon });
   return { violations: [...violations, ...result.violations], expired, paid: t.paid };
 }

@@ -2,8 +2,9 @@
 // violation it names and pass when everything adds up. k6 can't run here, and `pnpm loadtest`
 // is not part of `pnpm test`, so this is where their logic is checked in CI.
 import { describe, expect, it } from 'vitest';
+import { judge } from '../node/sale.ts';
 import * as sale from './sale.js';
-import { ranking, withOverrides } from './trpc.js';
+import { type Call, ranking, withOverrides } from './trpc.js';
 
 const ok = (data: unknown) => JSON.stringify({ result: { data } });
 const refused = (appCode: string) => JSON.stringify({ error: { data: { appCode } } });
@@ -113,6 +114,16 @@ describe('sale.js', () => {
     expect(sale.outcomeOf('pay', 409, late)).toBe('ORDER_EXPIRED');
     expect(sale.outcomeOf('pay', 409, refused('ORDER_NOT_PAYABLE'))).toBe('unexpected');
     expect(sale.outcomeOf('pay', 500, '')).toBe('unexpected');
+    expect(sale.outcomeOf('pay', 0, 'timeout')).toBe('NO_ANSWER');
+    // Behind a room: a waiting step expects no refusal, a pass holder no NOT_ADMITTED.
+    expect(sale.outcomeOf('join', 200, ok({}))).toBe('ok');
+    expect(sale.outcomeOf('join', 503, '')).toBe('UNAVAILABLE');
+    expect(sale.outcomeOf('get', 404, '')).toBe('unexpected');
+    const notAdmitted = JSON.stringify({ error: { data: { appCode: 'NOT_ADMITTED', roomId: 1 } } });
+    expect(sale.outcomeOf('issue', 403, notAdmitted)).toBe('NOT_ADMITTED');
+    expect(sale.kindOf('NOT_ADMITTED')).toBe('unexpected');
+    expect(sale.kindOf('OUT_OF_STOCK')).toBe('refused');
+    expect(sale.kindOf('RATE_LIMITED')).toBe('shed');
   });
 
   it('retries only calls that are safe to repeat', () => {
@@ -122,6 +133,39 @@ describe('sale.js', () => {
     expect(sale.retries('order', keyless, 'UNAVAILABLE', 1)).toBe(false);
     expect(sale.retries('order', keyed, 'UNAVAILABLE', sale.RETRY_ATTEMPTS)).toBe(false);
     expect(sale.retries('order', keyed, 'OUT_OF_STOCK', 1)).toBe(false);
+    expect(sale.retries('order', keyed, 'NO_ANSWER', 1)).toBe(false);
+    // A waiting page asks again after no answer: joining twice answers the same ticket.
+    expect(sale.retries('join', keyed, 'NO_ANSWER', 1)).toBe(true);
+  });
+
+  it('walks the journey: the pass on the guarded calls, the tally, a retry sent twice', async () => {
+    const sent: Call[] = [];
+    const data: Record<string, unknown> = {
+      'coupon.issue': {},
+      'order.create': { orderId: 'o1', payAmount: 25000 },
+      'balance.charge': {},
+      'payment.pay': { paymentId: 'p1' },
+    };
+    const io: sale.Io = {
+      send: async (_step, call) => {
+        sent.push(call);
+        return { status: 200, body: ok(data[call.procedure]) };
+      },
+      count: () => {},
+      sleep: async () => {},
+    };
+    const p = { ...sale.plan(s, 'r', 0, () => 0), product: 1, retries: true, abandons: false };
+    const t = sale.newTally(s);
+    await sale.shop(io, p, { couponId: 7, productIds: [11, 12] }, t, 'the-pass');
+    expect(sent.map((c) => [c.procedure, c.pass])).toEqual([
+      ['coupon.issue', 'the-pass'],
+      ['order.create', 'the-pass'],
+      ['order.create', 'the-pass'],
+      ['balance.charge', undefined],
+      ['payment.pay', undefined],
+      ['payment.pay', undefined],
+    ]);
+    expect(t).toMatchObject({ issued: 1, ordered: [0, 1], paid: [0, 1], retryMismatches: [] });
   });
 
   it('judges from the orders alone where no tally is kept (k6)', () => {
@@ -141,5 +185,25 @@ describe('sale.js', () => {
     expect(sale.ordersVerdict(s, [11, 12], pending, products, soldOut).violations).toEqual([
       'order PENDING_PAYMENT-12 is PENDING_PAYMENT after the hold time',
     ]);
+  });
+
+  it("judges its thresholds, k6 expressions, on the Node driver's numbers", () => {
+    const stats = {
+      requests: 10,
+      durationSec: 1,
+      rps: 10,
+      p50: 1,
+      p95: 2000,
+      p99: 4000,
+      max: 5,
+      errors: 0,
+      statusCounts: {},
+    };
+    expect(judge(sale.thresholds, { funnel_calls: stats, unexpected_answers: 0.002 })).toEqual([
+      { name: 'funnel_calls p(95)<2000', value: '2000.0 ms', ok: false, latency: true },
+      { name: 'funnel_calls p(99)<5000', value: '4000.0 ms', ok: true, latency: true },
+      { name: 'unexpected_answers rate<0.001', value: '0.200%', ok: false, latency: false },
+    ]);
+    expect(judge({ step_join: ['p(99)<=4000'] }, { step_join: stats })[0]!.ok).toBe(true);
   });
 });
