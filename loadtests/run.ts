@@ -4,10 +4,10 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Child, ROOT, startApi, startWorker } from '../test/processes.ts';
+import { redisServerBin, startPrivateRedis } from '../test/redis-server.ts';
 import { createRunEnv } from './lib/env.ts';
 import { sqlPool, storeChecks } from './lib/invariants.ts';
 import { resolveK6, runK6 } from './lib/k6.ts';
-import { redisServerBin, startRedisServer } from './lib/redis-server.ts';
 import { finishReport, QUEUE_ITEMS, saleText } from './lib/sale-report.ts';
 import { httpFor } from './node/driver.ts';
 import { saleScenario, saleWaitingRoomScenario } from './node/sale.ts';
@@ -49,7 +49,7 @@ async function main(): Promise<boolean> {
   // when one is installed, so Redis's commands, memory and CPU are the run's alone.
   const onCluster = Boolean(process.env.REDIS_CLUSTER_NODES);
   const redisBin = onCluster ? undefined : redisServerBin();
-  const redisServer = redisBin ? await startRedisServer(redisBin) : undefined;
+  const redisServer = redisBin ? await startPrivateRedis({ bin: redisBin }) : undefined;
   const run = await createRunEnv('loadtest', {
     ...sale.serviceEnv(shape),
     ...(redisServer ? { REDIS_URL: redisServer.url } : {}),
@@ -96,7 +96,7 @@ async function main(): Promise<boolean> {
         shape: (shape) => withOverrides(shape, process.env, 'LOADTEST_'),
         durationSec,
         connections,
-        pids: { api: api.process.pid, worker: worker.process.pid, redis: redisServer?.process.pid },
+        pids: { api: api.process.pid, worker: worker.process.pid, redis: redisServer?.pid },
         log,
       });
       report = result.report;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { connectRedisClient, loadConfig, masters, type RedisClient } from '@flash/core';
 import { Cluster } from 'ioredis';
 import { ROOT } from '../../test/processes.ts';
-import { redisServerBin, startRedisServer } from '../lib/redis-server.ts';
+import { redisServerBin, startPrivateRedis } from '../../test/redis-server.ts';
 import { log, settings } from './cli.ts';
 import type { Ctx } from './harness.ts';
 
@@ -38,14 +38,14 @@ export async function onTopology<R>(
   } else {
     const bin = redisServerBin();
     if (!bin) throw new Error('primary + replica: needs redis-server on PATH (REDIS_SERVER_BIN)');
-    const primary = await startRedisServer(bin);
-    const replica = await startRedisServer(bin, { replicaOf: primary.port }).catch(async (err) => {
+    const primary = await startPrivateRedis({ bin });
+    const replica = await startPrivateRedis({ bin, replicaOf: primary.port }).catch(async (err) => {
       await primary.stop();
       throw err;
     });
     stop = () => replica.stop().then(primary.stop);
     rowEnv.REDIS_URL = primary.url;
-    redisPids = [primary.process.pid];
+    redisPids = [primary.pid];
   }
   try {
     const redis = await connectRedisClient(loadConfig(rowEnv), 'command', 'bench');

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { checkStores, loadConfig } from '@flash/core';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '../../../loadtests/lib/redis-server.ts';
+import { freePort } from '../../../test/redis-server.ts';
 
 const root = path.resolve(import.meta.dirname, '../../..');
 

@@ -13,12 +13,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRunEnv, type RunEnv } from '../../../loadtests/lib/env.ts';
-import { freePort } from '../../../loadtests/lib/redis-server.ts';
 import { httpFor } from '../../../loadtests/node/driver.ts';
 import { saleScenario } from '../../../loadtests/node/sale.ts';
 import * as sale from '../../../loadtests/scenarios/sale.js';
 import { adminMutation, mutation } from '../../../loadtests/scenarios/trpc.js';
 import { type Child, ROOT, startApi, startWorker } from '../../../test/processes.ts';
+import { freePort } from '../../../test/redis-server.ts';
 
 const OPS = path.join(ROOT, 'ops');
 const RULES = path.join(OPS, 'prometheus/alerts.yml');
